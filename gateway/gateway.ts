@@ -1,0 +1,145 @@
+/**
+ * Composition root of a gateway process: config → adapters (Kafka, Redis) → ingest service →
+ * uWS server, and the reverse on close. Lifecycle: starting → ready → draining → closed.
+ */
+import { WeirError } from "../src/errors.js";
+import { resolveConfig, parseApiKeys, type Config, type ConfigOptions } from "../src/config.js";
+import { createLogger, type Logger } from "../src/log.js";
+import { SchemaRegistry } from "../src/schema/registry.js";
+import { assertCompatible } from "../src/schema/compat.js";
+import { EventChecker } from "../src/ingest/check-event.js";
+import { Admission } from "../src/ingest/admission.js";
+import { IngestService } from "../src/ingest/ingest-service.js";
+import type { TopicSpec } from "../src/ingest/ports.js";
+import { KafkajsEventLog } from "../src/adapters/kafka/kafkajs-event-log.js";
+import { RedisDedupStore } from "../src/adapters/redis/redis-dedup-store.js";
+import { startServer, type RunningServer } from "./server.js";
+
+export type Gateway = {
+  readonly config: Config;
+  readonly port: number;
+  /** ws://host:port/v1/ingest */
+  readonly url: string;
+  readonly service: IngestService;
+  readonly admission: Admission;
+  readonly server: RunningServer;
+  readonly logger: Logger;
+  /** Loads another schema image; refused (WEIR_ERR_SCHEMA_INCOMPATIBLE) if it breaks the running one. */
+  reloadSchemas(path: string): Promise<void>;
+  /** Drains in-flight events (up to drainTimeoutMs), closes sockets, then Kafka and Redis. */
+  close(): Promise<void>;
+};
+
+export type GatewayOptions = ConfigOptions & { logger?: Logger };
+
+function topicsOf(registry: SchemaRegistry, deadLetterTopic: string): TopicSpec[] {
+  return [
+    ...registry.eventTypes().map((t) => ({ topic: t.topic, partitions: t.partitions })),
+    { topic: deadLetterTopic, partitions: 1 },
+  ];
+}
+
+export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
+  const { logger: givenLogger, ...configOptions } = options;
+  const config = resolveConfig(configOptions);
+  const logger = givenLogger ?? createLogger(config.logLevel, { gateway: config.gatewayId });
+  let registry = config.schemaImage ? SchemaRegistry.fromFile(config.schemaImage) : SchemaRegistry.builtin();
+
+  const eventLog = new KafkajsEventLog({
+    brokers: config.kafkaBrokers,
+    clientId: config.kafkaClientId,
+    replicationFactor: config.topicReplication,
+    stallMs: config.kafkaStallMs,
+    logger,
+  });
+  const dedup = new RedisDedupStore({
+    url: config.redisUrl,
+    dedupTtlMs: config.dedupTtlMs,
+    pendingTtlMs: config.dedupPendingTtlMs,
+    commandTimeoutMs: config.redisTimeoutMs,
+  });
+  await eventLog.ensureTopics(topicsOf(registry, config.deadLetterTopic));
+  await eventLog.connect();
+  // Redis may come up later: until then /readyz says so and events are nacked RETRY_AFTER.
+  await dedup.connect().catch((err: unknown) => logger.warn({ err }, "Redis not reachable yet"));
+
+  const admission = new Admission(config.maxInFlightEvents, config.maxInFlightBytes);
+  const service = new IngestService(
+    {
+      log: eventLog,
+      dedup,
+      admission,
+      checker: new EventChecker(registry, config.maxEventBytes),
+      onError: (what, err) => logger.warn({ err }, what),
+    },
+    {
+      gatewayId: config.gatewayId,
+      deadLetterTopic: config.deadLetterTopic,
+      retryAfterMs: config.retryAfterMs,
+      publishTimeoutMs: config.kafkaPublishTimeoutMs,
+    },
+  );
+
+  let draining = false;
+  const server = await startServer({
+    host: config.host,
+    port: config.port,
+    maxFrameBytes: config.maxFrameBytes,
+    maxSendBufferBytes: config.maxSendBufferBytes,
+    logger,
+    readiness: () => {
+      const checks = { kafka: eventLog.healthy, redis: dedup.healthy, accepting: !draining };
+      return { ready: Object.values(checks).every(Boolean), checks };
+    },
+    connection: {
+      service,
+      apiKeys: parseApiKeys(config.apiKeys),
+      gatewayId: config.gatewayId,
+      logger,
+      limits: {
+        connectionCredit: config.connectionCredit,
+        maxBatchEvents: config.maxBatchEvents,
+        maxEventBytes: config.maxEventBytes,
+        maxFrameBytes: config.maxFrameBytes,
+        maxSendBufferBytes: config.maxSendBufferBytes,
+        helloTimeoutMs: config.helloTimeoutMs,
+      },
+    },
+  });
+  const url = `ws://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}/v1/ingest`;
+  logger.info({ url, eventTypes: registry.eventTypes().length }, "gateway ready");
+
+  let closing: Promise<void> | undefined;
+  const close = async () => {
+    draining = true;
+    server.stopListening();
+    service.drain();
+    const idle = Promise.all([...server.connections].map((c) => c.idle()));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([idle, new Promise((r) => (timer = setTimeout(r, config.drainTimeoutMs)))]);
+    clearTimeout(timer);
+    for (const conn of [...server.connections]) conn.fail(new WeirError("WEIR_ERR_SHUTDOWN"));
+    await eventLog.close().catch((err: unknown) => logger.warn({ err }, "closing Kafka producer"));
+    await dedup.close();
+    logger.info("gateway closed");
+  };
+
+  return {
+    config,
+    port: server.port,
+    url,
+    service,
+    admission,
+    server,
+    logger,
+    async reloadSchemas(path) {
+      const next = SchemaRegistry.fromFile(path);
+      await assertCompatible(registry, next);
+      await eventLog.ensureTopics(topicsOf(next, config.deadLetterTopic));
+      service.useChecker(new EventChecker(next, config.maxEventBytes));
+      registry = next;
+      logger.info({ path, eventTypes: next.eventTypes().length }, "schema image loaded");
+    },
+    close: () => (closing ??= close()),
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * The uWebSockets.js adapter: routes, socket lifecycle, backpressure hooks. All protocol
+ * decisions live in IngestConnection; this file only moves bytes between uWS and it.
+ * uWS rules kept here: message buffers are valid only during the callback (copied once),
+ * a closed socket is never touched again, and shutdown closes the listen socket first.
+ */
+import uWS from "uWebSockets.js";
+import { IngestConnection, type ConnectionDeps } from "./connection.js";
+import type { Logger } from "../src/log.js";
+
+export type ServerOptions = {
+  readonly host: string;
+  readonly port: number;
+  readonly maxFrameBytes: number;
+  readonly maxSendBufferBytes: number;
+  readonly connection: ConnectionDeps;
+  readonly logger: Logger;
+  /** /readyz answers 200 only while this returns ready. */
+  readonly readiness: () => { ready: boolean; checks: Record<string, boolean> };
+};
+
+type SocketData = { conn?: IngestConnection; closed: boolean };
+
+export type RunningServer = {
+  readonly port: number;
+  readonly connections: ReadonlySet<IngestConnection>;
+  /** Stops accepting connections; open ones continue. */
+  stopListening(): void;
+};
+
+export function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const connections = new Set<IngestConnection>();
+  const app = uWS.App();
+
+  app.ws<SocketData>("/v1/ingest", {
+    compression: uWS.DISABLED,
+    maxPayloadLength: opts.maxFrameBytes,
+    // uWS's own hard cap sits above ours, so the connection closes with our code first.
+    maxBackpressure: opts.maxSendBufferBytes * 2,
+    idleTimeout: 120,
+    sendPingsAutomatically: true,
+    upgrade: (res, req, context) => {
+      res.upgrade<SocketData>(
+        { closed: false },
+        req.getHeader("sec-websocket-key"),
+        req.getHeader("sec-websocket-protocol"),
+        req.getHeader("sec-websocket-extensions"),
+        context,
+      );
+    },
+    open: (ws) => {
+      const data = ws.getUserData();
+      const conn = new IngestConnection(
+        {
+          send: (bytes) => {
+            if (!data.closed) ws.cork(() => ws.send(bytes, true));
+          },
+          close: (code, reason) => {
+            if (!data.closed) ws.end(code, reason);
+          },
+          bufferedAmount: () => (data.closed ? 0 : ws.getBufferedAmount()),
+        },
+        opts.connection,
+      );
+      data.conn = conn;
+      connections.add(conn);
+    },
+    message: (ws, message, isBinary) => {
+      // uWS reuses `message` after this callback returns; decoded payloads must outlive it.
+      ws.getUserData().conn?.onMessage(new Uint8Array(message.slice(0)), isBinary);
+    },
+    close: (ws, code) => {
+      const data = ws.getUserData();
+      data.closed = true;
+      if (data.conn) {
+        data.conn.onClose();
+        connections.delete(data.conn);
+        opts.logger.debug({ session: data.conn.sessionId, code }, "connection closed");
+      }
+    },
+  });
+
+  app.get("/healthz", (res) => {
+    res.cork(() => res.writeHeader("content-type", "text/plain").end("ok"));
+  });
+  app.get("/readyz", (res) => {
+    const { ready, checks } = opts.readiness();
+    res.cork(() =>
+      res
+        .writeStatus(ready ? "200 OK" : "503 Service Unavailable")
+        .writeHeader("content-type", "application/json")
+        .end(JSON.stringify({ ready, checks })),
+    );
+  });
+  app.any("/*", (res) => {
+    res.cork(() => res.writeStatus("404 Not Found").end("not found"));
+  });
+
+  return new Promise((resolve, reject) => {
+    app.listen(opts.host, opts.port, (token) => {
+      if (!token) return reject(new Error(`cannot listen on ${opts.host}:${opts.port}`));
+      resolve({
+        port: uWS.us_socket_local_port(token),
+        connections,
+        stopListening: () => uWS.us_listen_socket_close(token),
+      });
+    });
+  });
+}

@@ -1,0 +1,193 @@
+/**
+ * A client for /v1/ingest: Hello, credit-aware batching, per-event results, and retry of
+ * RETRY_AFTER events with the same ids. Written against the WHATWG WebSocket API so the same
+ * code can run in browsers and Deno; on Node it uses the `ws` package.
+ */
+import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import WebSocketNode from "ws";
+import {
+  ClientFrameSchema,
+  ResultCode,
+  ServerFrameSchema,
+  type EventResult,
+  type ProtocolError,
+  type Welcome,
+} from "../gen/weir/v1/protocol_pb.js";
+import type { Envelope } from "../gen/weir/v1/envelope_pb.js";
+
+export type ClientOptions = {
+  url: string;
+  tenant: string;
+  apiKey: string;
+  clientId?: string;
+  connectTimeoutMs?: number;
+};
+
+export type CloseInfo = { code: number; reason: string; error?: ProtocolError };
+
+export class ConnectionClosedError extends Error {
+  override readonly name = "ConnectionClosedError";
+  constructor(readonly info: CloseInfo) {
+    super(`connection closed (${info.code}${info.error ? ` ${info.error.errorCode}: ${info.error.message}` : info.reason ? ` ${info.reason}` : ""})`);
+  }
+}
+
+type Pending = { resolve(results: EventResult[]): void; reject(err: Error): void };
+type CreditWaiter = { n: number; resolve(): void; reject(err: Error): void };
+
+export const isFinal = (r: EventResult) => r.code !== ResultCode.RETRY_AFTER;
+
+export class IngestClient {
+  private seq = 0n;
+  private credit: number;
+  private readonly pending = new Map<bigint, Pending>();
+  private readonly creditWaiters: CreditWaiter[] = [];
+  private closeInfo: CloseInfo | undefined;
+  readonly closed: Promise<CloseInfo>;
+
+  private constructor(
+    private readonly ws: WebSocket,
+    readonly welcome: Welcome,
+  ) {
+    this.credit = welcome.credit;
+    this.closed = new Promise((resolve) => {
+      ws.addEventListener("close", (ev) => {
+        this.closeInfo = { code: ev.code, reason: ev.reason, ...(this.closeInfo?.error ? { error: this.closeInfo.error } : {}) };
+        const err = new ConnectionClosedError(this.closeInfo);
+        for (const p of this.pending.values()) p.reject(err);
+        this.pending.clear();
+        for (const w of this.creditWaiters.splice(0)) w.reject(err);
+        resolve(this.closeInfo);
+      });
+    });
+    ws.addEventListener("message", (ev) => this.onFrame(new Uint8Array(ev.data as ArrayBuffer)));
+  }
+
+  static async connect(opts: ClientOptions): Promise<IngestClient> {
+    const ws = new (WebSocketNode as unknown as typeof WebSocket)(opts.url);
+    ws.binaryType = "arraybuffer";
+    const welcome = await new Promise<Welcome>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        ws.close();
+        reject(new Error(`no Welcome from ${opts.url} within ${opts.connectTimeoutMs ?? 10_000} ms`));
+      }, opts.connectTimeoutMs ?? 10_000);
+      let error: ProtocolError | undefined;
+      const onMessage = (ev: MessageEvent) => {
+        const frame = fromBinary(ServerFrameSchema, new Uint8Array(ev.data as ArrayBuffer)).frame;
+        if (frame.case === "welcome") {
+          clearTimeout(timer);
+          ws.removeEventListener("message", onMessage);
+          resolve(frame.value);
+        } else if (frame.case === "error") error = frame.value;
+      };
+      ws.addEventListener("message", onMessage);
+      ws.addEventListener("open", () => {
+        const hello = create(ClientFrameSchema, {
+          frame: { case: "hello", value: { protocolVersion: 1, tenant: opts.tenant, apiKey: opts.apiKey, clientId: opts.clientId ?? "" } },
+        });
+        ws.send(toBinary(ClientFrameSchema, hello));
+      });
+      ws.addEventListener("close", (ev) => {
+        clearTimeout(timer);
+        reject(new ConnectionClosedError({ code: ev.code, reason: ev.reason, ...(error ? { error } : {}) }));
+      });
+      ws.addEventListener("error", () => {
+        /* the close event that follows rejects */
+      });
+    });
+    return new IngestClient(ws, welcome);
+  }
+
+  /** Credit the gateway has granted and this client has not spent. */
+  get availableCredit(): number {
+    return this.credit;
+  }
+
+  /**
+   * Sends events (split into batches the gateway accepts, waiting for credit) and resolves with
+   * one result per event, in order. Rejects with ConnectionClosedError if the connection ends.
+   */
+  async publish(events: readonly Envelope[]): Promise<EventResult[]> {
+    const size = Math.max(1, Math.min(this.welcome.maxBatchEvents, this.welcome.credit));
+    const chunks: Array<Promise<EventResult[]>> = [];
+    for (let i = 0; i < events.length; i += size) chunks.push(this.publishBatch(events.slice(i, i + size)));
+    return (await Promise.all(chunks)).flat();
+  }
+
+  /**
+   * Like publish, but re-sends RETRY_AFTER events (same ids) after the delay the gateway asked
+   * for, until every event has a final result or `deadlineMs` passes.
+   */
+  async publishUntilFinal(events: readonly Envelope[], opts: { deadlineMs?: number } = {}): Promise<EventResult[]> {
+    const deadline = Date.now() + (opts.deadlineMs ?? 120_000);
+    const results = await this.publish(events);
+    for (;;) {
+      const retry = results.flatMap((r, i) => (isFinal(r) ? [] : [i]));
+      if (retry.length === 0 || Date.now() > deadline) return results;
+      const delay = Math.max(...retry.map((i) => results[i]!.retryAfterMs), 10);
+      await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random())));
+      const again = await this.publish(retry.map((i) => events[i]!));
+      retry.forEach((i, j) => (results[i] = again[j]!));
+    }
+  }
+
+  private async publishBatch(events: Envelope[]): Promise<EventResult[]> {
+    await this.acquire(events.length);
+    const seq = ++this.seq;
+    const done = new Promise<EventResult[]>((resolve, reject) => this.pending.set(seq, { resolve, reject }));
+    this.send({ frame: { case: "publish", value: { seq, events } } });
+    return done;
+  }
+
+  private acquire(n: number): Promise<void> {
+    if (this.closeInfo) return Promise.reject(new ConnectionClosedError(this.closeInfo));
+    if (this.creditWaiters.length === 0 && this.credit >= n) {
+      this.credit -= n;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => this.creditWaiters.push({ n, resolve, reject }));
+  }
+
+  private grant(n: number): void {
+    this.credit += n;
+    while (this.creditWaiters.length > 0 && this.credit >= this.creditWaiters[0]!.n) {
+      const w = this.creditWaiters.shift()!;
+      this.credit -= w.n;
+      w.resolve();
+    }
+  }
+
+  private onFrame(bytes: Uint8Array): void {
+    const frame = fromBinary(ServerFrameSchema, bytes).frame;
+    switch (frame.case) {
+      case "result": {
+        const p = this.pending.get(frame.value.seq);
+        this.pending.delete(frame.value.seq);
+        this.grant(frame.value.credit);
+        p?.resolve(frame.value.results);
+        break;
+      }
+      case "credit":
+        this.grant(frame.value.credit);
+        break;
+      case "error":
+        this.closeInfo = { code: frame.value.closeCode, reason: frame.value.errorCode, error: frame.value };
+        break;
+    }
+  }
+
+  /** Sends a raw frame; for tests of the gateway's handling of misbehaving clients. */
+  send(frame: MessageInitShape<typeof ClientFrameSchema>): void {
+    this.ws.send(toBinary(ClientFrameSchema, create(ClientFrameSchema, frame)));
+  }
+
+  /** Sends raw bytes; for tests. */
+  sendRaw(data: Uint8Array | string): void {
+    this.ws.send(data);
+  }
+
+  close(): Promise<CloseInfo> {
+    this.ws.close(1000);
+    return this.closed;
+  }
+}

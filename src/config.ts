@@ -1,0 +1,107 @@
+/**
+ * One typed config, validated once at boot and then frozen. Each setting has an environment
+ * variable, a default that works against `weir stack up`, and a line of documentation
+ * (the README's configuration table is checked against this list by test/config.test.ts).
+ */
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
+import { WeirError } from "./errors.js";
+
+type Kind = "string" | "int" | "list";
+type Setting<K extends Kind> = { env: string; kind: K; default: SettingValue<K>; doc: string; min?: number; max?: number };
+type SettingValue<K extends Kind> = K extends "int" ? number : K extends "list" ? readonly string[] : string;
+
+const s = <K extends Kind>(setting: Setting<K>) => setting;
+
+export const settings = {
+  host: s({ env: "WEIR_HOST", kind: "string", default: "127.0.0.1", doc: "Address the gateway listens on." }),
+  port: s({ env: "WEIR_PORT", kind: "int", default: 8080, min: 0, max: 65535, doc: "Gateway port (0 picks a free one)." }),
+  gatewayId: s({ env: "WEIR_GATEWAY_ID", kind: "string", default: "", doc: "Name of this gateway process in logs, headers and dead letters (default: host-pid-random)." }),
+  kafkaBrokers: s({ env: "WEIR_KAFKA_BROKERS", kind: "list", default: ["127.0.0.1:9092"], doc: "Comma-separated Kafka bootstrap servers." }),
+  kafkaClientId: s({ env: "WEIR_KAFKA_CLIENT_ID", kind: "string", default: "weir-gateway", doc: "Kafka client id." }),
+  redisUrl: s({ env: "WEIR_REDIS_URL", kind: "string", default: "redis://127.0.0.1:6379", doc: "Redis URL for idempotency keys." }),
+  apiKeys: s({ env: "WEIR_API_KEYS", kind: "list", default: ["demo:demo-key"], doc: "Comma-separated `tenant:key` pairs allowed to connect." }),
+  schemaImage: s({ env: "WEIR_SCHEMA_IMAGE", kind: "string", default: "", doc: "Path of a buf image (FileDescriptorSet) with the accepted event types; empty uses the built-in scenario types." }),
+  deadLetterTopic: s({ env: "WEIR_DEAD_LETTER_TOPIC", kind: "string", default: "weir.dead-letter", doc: "Topic for refused events, with the reason." }),
+  topicReplication: s({ env: "WEIR_TOPIC_REPLICATION", kind: "int", default: 1, min: 1, max: 16, doc: "Replication factor of topics the gateway creates." }),
+  connectionCredit: s({ env: "WEIR_CONNECTION_CREDIT", kind: "int", default: 2048, min: 1, max: 1_000_000, doc: "Events one connection may have in flight (its credit window)." }),
+  maxInFlightEvents: s({ env: "WEIR_MAX_IN_FLIGHT_EVENTS", kind: "int", default: 50_000, min: 1, max: 10_000_000, doc: "Events in flight across all connections; beyond it events get RETRY_AFTER." }),
+  maxInFlightBytes: s({ env: "WEIR_MAX_IN_FLIGHT_BYTES", kind: "int", default: 64 * 1024 * 1024, min: 1024, max: 2 ** 31, doc: "Payload bytes in flight across all connections; beyond it events get RETRY_AFTER." }),
+  maxBatchEvents: s({ env: "WEIR_MAX_BATCH_EVENTS", kind: "int", default: 1000, min: 1, max: 100_000, doc: "Events in one PublishBatch frame." }),
+  maxEventBytes: s({ env: "WEIR_MAX_EVENT_BYTES", kind: "int", default: 256 * 1024, min: 16, max: 16 * 1024 * 1024, doc: "Payload bytes of one event; larger events get TOO_LARGE." }),
+  maxFrameBytes: s({ env: "WEIR_MAX_FRAME_BYTES", kind: "int", default: 4 * 1024 * 1024, min: 1024, max: 64 * 1024 * 1024, doc: "Bytes of one WebSocket message; larger frames close the connection with 1009." }),
+  maxSendBufferBytes: s({ env: "WEIR_MAX_SEND_BUFFER_BYTES", kind: "int", default: 1024 * 1024, min: 1024, max: 256 * 1024 * 1024, doc: "Unsent bytes buffered per connection before it is closed as a slow reader." }),
+  helloTimeoutMs: s({ env: "WEIR_HELLO_TIMEOUT_MS", kind: "int", default: 10_000, min: 100, max: 600_000, doc: "Time a new connection has to send Hello." }),
+  retryAfterMs: s({ env: "WEIR_RETRY_AFTER_MS", kind: "int", default: 250, min: 1, max: 60_000, doc: "Delay suggested with RETRY_AFTER." }),
+  dedupTtlMs: s({ env: "WEIR_DEDUP_TTL_MS", kind: "int", default: 24 * 3600_000, min: 1000, max: 30 * 24 * 3600_000, doc: "How long a published event id is remembered (the idempotency window)." }),
+  dedupPendingTtlMs: s({ env: "WEIR_DEDUP_PENDING_TTL_MS", kind: "int", default: 120_000, min: 1000, max: 3600_000, doc: "How long an unconfirmed claim on an id lives; a retry after it expires publishes again. Must exceed the Kafka publish timeout." }),
+  kafkaPublishTimeoutMs: s({ env: "WEIR_KAFKA_PUBLISH_TIMEOUT_MS", kind: "int", default: 60_000, min: 1000, max: 600_000, doc: "How long the producer keeps retrying one send (it rides out a broker restart) before the events are nacked RETRY_AFTER." }),
+  kafkaStallMs: s({ env: "WEIR_KAFKA_STALL_MS", kind: "int", default: 1000, min: 10, max: 60_000, doc: "A send pending longer than this marks Kafka slow: new events get RETRY_AFTER instead of queueing." }),
+  redisTimeoutMs: s({ env: "WEIR_REDIS_TIMEOUT_MS", kind: "int", default: 2000, min: 10, max: 60_000, doc: "Timeout of one Redis command." }),
+  drainTimeoutMs: s({ env: "WEIR_DRAIN_TIMEOUT_MS", kind: "int", default: 15_000, min: 0, max: 600_000, doc: "On shutdown, how long in-flight events may take before sockets close." }),
+  logLevel: s({ env: "WEIR_LOG_LEVEL", kind: "string", default: "info", doc: "pino log level (trace, debug, info, warn, error, silent)." }),
+} as const;
+
+export type Config = { readonly [K in keyof typeof settings]: SettingValue<(typeof settings)[K]["kind"]> };
+export type ConfigOptions = Partial<Config>;
+
+const logLevels = new Set(["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
+
+function parse(key: string, setting: Setting<Kind>, raw: string): unknown {
+  if (setting.kind === "int") {
+    if (!/^-?\d+$/.test(raw.trim())) throw new WeirError("WEIR_ERR_CONFIG", `${setting.env}=${raw} is not an integer`);
+    return Number(raw);
+  }
+  if (setting.kind === "list") return raw.split(",").map((v) => v.trim()).filter(Boolean);
+  return raw;
+}
+
+/** Resolve options over environment over defaults, validate, freeze. */
+export function resolveConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const out: Record<string, unknown> = {};
+  for (const [key, setting] of Object.entries(settings) as Array<[string, Setting<Kind>]>) {
+    const fromOptions = (options as Record<string, unknown>)[key];
+    const fromEnv = env[setting.env];
+    const value = fromOptions !== undefined ? fromOptions : fromEnv !== undefined ? parse(key, setting, fromEnv) : setting.default;
+    check(key, setting, value);
+    out[key] = Array.isArray(value) ? Object.freeze([...value]) : value;
+  }
+  for (const key of Object.keys(options)) {
+    if (!(key in settings)) throw new WeirError("WEIR_ERR_CONFIG", `unknown option ${key}`);
+  }
+  if (!out.gatewayId) out.gatewayId = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
+  const config = out as Config;
+  if (!logLevels.has(config.logLevel)) throw new WeirError("WEIR_ERR_CONFIG", `WEIR_LOG_LEVEL=${config.logLevel} is not a pino level`);
+  if (config.dedupPendingTtlMs <= config.kafkaPublishTimeoutMs) {
+    throw new WeirError("WEIR_ERR_CONFIG", "WEIR_DEDUP_PENDING_TTL_MS must exceed WEIR_KAFKA_PUBLISH_TIMEOUT_MS, or a slow publish could be repeated");
+  }
+  if (config.maxBatchEvents > config.connectionCredit) {
+    throw new WeirError("WEIR_ERR_CONFIG", "WEIR_MAX_BATCH_EVENTS must not exceed WEIR_CONNECTION_CREDIT");
+  }
+  parseApiKeys(config.apiKeys);
+  return Object.freeze(config);
+}
+
+function check(key: string, setting: Setting<Kind>, value: unknown): void {
+  const bad = (why: string) => new WeirError("WEIR_ERR_CONFIG", `${key} (${setting.env}) ${why}`);
+  if (setting.kind === "int") {
+    if (typeof value !== "number" || !Number.isInteger(value)) throw bad("must be an integer");
+    if (setting.min !== undefined && value < setting.min) throw bad(`must be >= ${setting.min}`);
+    if (setting.max !== undefined && value > setting.max) throw bad(`must be <= ${setting.max}`);
+  } else if (setting.kind === "list") {
+    if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) throw bad("must be a list of strings");
+  } else if (typeof value !== "string") {
+    throw bad("must be a string");
+  }
+}
+
+/** `tenant:key` pairs → tenant → key. */
+export function parseApiKeys(pairs: readonly string[]): ReadonlyMap<string, string> {
+  const keys = new Map<string, string>();
+  for (const pair of pairs) {
+    const i = pair.indexOf(":");
+    if (i <= 0 || i === pair.length - 1) throw new WeirError("WEIR_ERR_CONFIG", `WEIR_API_KEYS entry "${pair}" is not tenant:key`);
+    keys.set(pair.slice(0, i), pair.slice(i + 1));
+  }
+  return keys;
+}

@@ -1,0 +1,60 @@
+/**
+ * Decides, without I/O, whether one envelope may be published: size, tenant, envelope rules,
+ * known type, payload decodes, payload rules. The first failure wins; its reason names the
+ * field and the rule so the dead-letter record explains itself.
+ */
+import { fromBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
+import { createValidator, type Validator, type Violation } from "@bufbuild/protovalidate";
+import { EnvelopeSchema, type Envelope } from "../gen/weir/v1/envelope_pb.js";
+import { WeirError } from "../errors.js";
+import type { EventType, SchemaRegistry } from "../schema/registry.js";
+
+export type CheckResult = { ok: true; type: EventType } | { ok: false; error: WeirError };
+
+function describe(violations: Violation[]): string {
+  return violations.map((v) => v.toString()).join("; ");
+}
+
+export class EventChecker {
+  private readonly validator: Validator;
+
+  constructor(
+    private readonly registry: SchemaRegistry,
+    private readonly maxEventBytes: number,
+  ) {
+    this.validator = createValidator({ registry: registry.files });
+  }
+
+  check(envelope: Envelope, tenant: string): CheckResult {
+    if (envelope.payload.byteLength > this.maxEventBytes) {
+      return fail(new WeirError("WEIR_ERR_EVENT_TOO_LARGE", envelope.payload.byteLength, this.maxEventBytes));
+    }
+    if (envelope.tenant !== "" && envelope.tenant !== tenant) {
+      return fail(new WeirError("WEIR_ERR_TENANT_MISMATCH", envelope.tenant, tenant));
+    }
+    const envelopeResult = this.validator.validate(EnvelopeSchema, envelope);
+    if (envelopeResult.kind !== "valid") {
+      return fail(new WeirError("WEIR_ERR_INVALID_ENVELOPE", envelopeResult.error.message));
+    }
+    const type = this.registry.eventType(envelope.type);
+    if (!type) return fail(new WeirError("WEIR_ERR_UNKNOWN_TYPE", envelope.type));
+    let payload: Message;
+    try {
+      payload = fromBinary(type.schema as DescMessage, envelope.payload);
+    } catch (err) {
+      return fail(new WeirError("WEIR_ERR_INVALID_PAYLOAD", type.name, `does not decode: ${(err as Error).message}`));
+    }
+    const payloadResult = this.validator.validate(type.schema, payload);
+    if (payloadResult.kind === "invalid") {
+      return fail(new WeirError("WEIR_ERR_INVALID_PAYLOAD", type.name, describe(payloadResult.violations)));
+    }
+    if (payloadResult.kind === "error") {
+      return fail(new WeirError("WEIR_ERR_INVALID_PAYLOAD", type.name, payloadResult.error.message));
+    }
+    return { ok: true, type };
+  }
+}
+
+function fail(error: WeirError): CheckResult {
+  return { ok: false, error };
+}

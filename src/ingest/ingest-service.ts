@@ -1,0 +1,231 @@
+/**
+ * The ingest path, free of sockets: check → admit → dedup claim → publish → confirm.
+ * An event is acked only after Kafka acknowledged it; a refused event is nacked only after its
+ * dead-letter record is in Kafka; everything else is RETRY_AFTER, with nothing published
+ * (see docs/decisions/0003-dedup-claims.md for why a lost event can never turn into a duplicate).
+ */
+import { create } from "@bufbuild/protobuf";
+import { EventResultSchema, ResultCode, type EventResult } from "../gen/weir/v1/protocol_pb.js";
+import type { Envelope } from "../gen/weir/v1/envelope_pb.js";
+import { WeirError, type ErrorCode } from "../errors.js";
+import type { Admission } from "./admission.js";
+import type { EventChecker } from "./check-event.js";
+import type { DedupStore, EventLog, OutRecord } from "./ports.js";
+import { deadLetterRecord, eventRecord } from "./records.js";
+
+export type IngestOptions = {
+  readonly gatewayId: string;
+  readonly deadLetterTopic: string;
+  readonly retryAfterMs: number;
+  /** How long a client waits for Kafka before its events are nacked RETRY_AFTER. */
+  readonly publishTimeoutMs: number;
+};
+
+export type IngestDeps = {
+  readonly log: EventLog;
+  readonly dedup: DedupStore;
+  /** Replaced by `useChecker` when the gateway loads a new schema image. */
+  readonly checker: EventChecker;
+  readonly admission: Admission;
+  readonly now?: () => number;
+  /** Called with failures that are handled (nacked) but worth a log line. */
+  readonly onError?: (what: string, err: unknown) => void;
+};
+
+/** Counts by outcome, for metrics and tests. */
+export type IngestStats = Record<"ack" | "duplicate" | "invalid" | "retry", number>;
+
+type Accepted = { readonly index: number; readonly env: Envelope; readonly topic: string; readonly key: string };
+type Refused = { readonly index: number; readonly env: Envelope; readonly error: WeirError };
+
+export class IngestService {
+  private batchCounter = 0;
+  private draining = false;
+  readonly stats: IngestStats = { ack: 0, duplicate: 0, invalid: 0, retry: 0 };
+
+  private checker: EventChecker;
+
+  constructor(
+    private readonly deps: IngestDeps,
+    private readonly opts: IngestOptions,
+  ) {
+    this.checker = deps.checker;
+  }
+
+  /** Checks the next batches against another schema image (already checked for compatibility). */
+  useChecker(checker: EventChecker): void {
+    this.checker = checker;
+  }
+
+  /** After this, every new event is answered RETRY_AFTER (the client retries on another gateway). */
+  drain(): void {
+    this.draining = true;
+  }
+
+  async publish(tenant: string, events: readonly Envelope[]): Promise<EventResult[]> {
+    const { log, admission } = this.deps;
+    const checker = this.checker;
+    const receivedMs = (this.deps.now ?? Date.now)();
+    const results = new Array<EventResult>(events.length);
+    const accepted: Accepted[] = [];
+    const refused: Refused[] = [];
+    const repeats: Array<[index: number, first: number]> = [];
+    const firstIndex = new Map<string, number>();
+    let bytes = 0;
+
+    for (let i = 0; i < events.length; i++) {
+      const env = events[i]!;
+      bytes += env.payload.byteLength;
+      const first = firstIndex.get(env.id);
+      if (first !== undefined) {
+        repeats.push([i, first]);
+        continue;
+      }
+      if (env.id) firstIndex.set(env.id, i);
+      const checked = checker.check(env, tenant);
+      if (checked.ok) accepted.push({ index: i, env, topic: checked.type.topic, key: `${tenant}:${env.id}` });
+      else refused.push({ index: i, env, error: checked.error });
+    }
+
+    const retryAll = (code: ErrorCode, ...args: string[]) => {
+      const err = new WeirError(code, ...args);
+      for (const a of accepted) results[a.index] = this.retry(a.env.id, err);
+      for (const r of refused) results[r.index] = this.retry(r.env.id, err);
+    };
+
+    if (this.draining) retryAll("WEIR_ERR_DRAINING");
+    else if (!log.healthy) retryAll("WEIR_ERR_KAFKA_UNAVAILABLE", "sends are stalled");
+    else if (!admission.tryAcquire(events.length, bytes)) retryAll("WEIR_ERR_OVERLOADED");
+    else {
+      // The admission is held until Kafka settles, even when the client stopped waiting:
+      // records still in the producer occupy memory.
+      let settled: Promise<unknown> = Promise.resolve();
+      try {
+        ({ settled } = await this.claimAndPublish(tenant, accepted, refused, results, receivedMs));
+      } finally {
+        void settled.finally(() => admission.release(events.length, bytes));
+      }
+    }
+    for (const [index, first] of repeats) results[index] = create(EventResultSchema, { ...results[first]!, id: events[index]!.id });
+    return results;
+  }
+
+  /**
+   * Fills `results` for accepted and refused events. Resolves when the client can be answered;
+   * `settled` resolves when Kafka has settled the records (later, if the publish timed out).
+   */
+  private async claimAndPublish(
+    tenant: string,
+    accepted: Accepted[],
+    refused: Refused[],
+    results: EventResult[],
+    receivedMs: number,
+  ): Promise<{ settled: Promise<unknown> }> {
+    const done = { settled: Promise.resolve() };
+    const { log, dedup } = this.deps;
+    const { gatewayId, deadLetterTopic } = this.opts;
+    const token = `${gatewayId}/${++this.batchCounter}`;
+    const toPublish: Accepted[] = [];
+
+    if (accepted.length > 0) {
+      const claims = dedup.healthy
+        ? await dedup.claim(accepted.map((a) => a.key), token).catch((err: unknown) => {
+            this.deps.onError?.("dedup claim failed", err);
+            return undefined;
+          })
+        : undefined;
+      if (!claims) {
+        const err = new WeirError("WEIR_ERR_DEDUP_UNAVAILABLE", dedup.healthy ? "claim failed" : "not connected");
+        for (const a of accepted) results[a.index] = this.retry(a.env.id, err);
+      } else {
+        for (let j = 0; j < accepted.length; j++) {
+          const a = accepted[j]!;
+          const claim = claims[j]!;
+          if (claim.kind === "claimed") toPublish.push(a);
+          else if (claim.kind === "done") results[a.index] = this.result(a.env.id, ResultCode.DUPLICATE);
+          else results[a.index] = this.retry(a.env.id, new WeirError("WEIR_ERR_IN_PROGRESS"));
+        }
+      }
+    }
+
+    const records: OutRecord[] = [];
+    for (const a of toPublish) records.push(eventRecord(a.topic, tenant, a.env, gatewayId, receivedMs));
+    for (const r of refused) records.push(deadLetterRecord(deadLetterTopic, tenant, r.env, r.error, gatewayId, receivedMs));
+    if (records.length === 0) return done;
+
+    const keys = toPublish.map((a) => a.key);
+    const published = log.publish(records);
+    const outcome = await raceTimeout(published, this.opts.publishTimeoutMs);
+    if (outcome === "ok") {
+      this.ackPublished(toPublish, refused, results);
+      this.confirm(keys);
+      return done;
+    }
+    const reason = outcome === "timeout" ? `no ack within ${this.opts.publishTimeoutMs} ms` : outcome.message;
+    const nack = new WeirError("WEIR_ERR_KAFKA_UNAVAILABLE", reason);
+    for (const a of toPublish) results[a.index] = this.retry(a.env.id, nack);
+    for (const r of refused) results[r.index] = this.retry(r.env.id, nack);
+    if (outcome !== "timeout") {
+      this.deps.onError?.("publish failed", outcome);
+      await this.release(keys, token);
+      return done;
+    }
+    // Still sending: keep the claims so a retry sees IN_PROGRESS rather than publishing twice,
+    // then settle them by what Kafka finally says.
+    const settled = published.then(
+      () => this.confirm(keys),
+      () => this.release(keys, token),
+    );
+    return { settled };
+  }
+
+  private ackPublished(toPublish: Accepted[], refused: Refused[], results: EventResult[]): void {
+    for (const a of toPublish) results[a.index] = this.result(a.env.id, ResultCode.ACK);
+    for (const r of refused) results[r.index] = this.refusal(r.env.id, r.error);
+  }
+
+  private confirm(keys: string[]): void {
+    if (keys.length === 0) return;
+    // Kafka has the events: they are acked whatever happens here. If the confirm is lost the
+    // claim expires, and only a client re-sending an acked id could publish it twice.
+    this.deps.dedup.confirm(keys).catch((e: unknown) => this.deps.onError?.("dedup confirm failed", e));
+  }
+
+  private async release(keys: string[], token: string): Promise<void> {
+    if (keys.length === 0) return;
+    return this.deps.dedup.release(keys, token).catch((e: unknown) => this.deps.onError?.("dedup release failed", e));
+  }
+
+  private result(id: string, code: ResultCode): EventResult {
+    if (code === ResultCode.ACK) this.stats.ack++;
+    else this.stats.duplicate++;
+    return create(EventResultSchema, { id, code });
+  }
+
+  private refusal(id: string, error: WeirError): EventResult {
+    this.stats.invalid++;
+    return create(EventResultSchema, { id, code: error.spec.result, errorCode: error.code, reason: error.message });
+  }
+
+  private retry(id: string, error: WeirError): EventResult {
+    this.stats.retry++;
+    return create(EventResultSchema, {
+      id,
+      code: ResultCode.RETRY_AFTER,
+      errorCode: error.code,
+      reason: error.message,
+      retryAfterMs: this.opts.retryAfterMs,
+    });
+  }
+}
+
+/** Waits for `p` at most `ms`: "ok", the rejection's error, or "timeout" (p keeps running). */
+async function raceTimeout(p: Promise<void>, ms: number): Promise<"ok" | "timeout" | Error> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), ms)));
+  try {
+    return await Promise.race([p.then(() => "ok" as const, (err: unknown) => (err instanceof Error ? err : new Error(String(err)))), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

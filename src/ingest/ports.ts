@@ -1,0 +1,40 @@
+/**
+ * The ingest path's ports. The engine of the gateway (IngestService) speaks only these;
+ * Kafka and Redis live in adapters (src/adapters/), so the service is testable without I/O.
+ */
+
+/** One record for the event log (Kafka). */
+export type OutRecord = {
+  readonly topic: string;
+  readonly key: string;
+  readonly value: Uint8Array;
+  readonly headers: Readonly<Record<string, string>>;
+};
+
+export type TopicSpec = { readonly topic: string; readonly partitions: number; readonly compacted?: boolean };
+
+export interface EventLog {
+  /** Resolves once the log has durably acknowledged every record (acks=all); rejects if any failed. */
+  publish(records: readonly OutRecord[]): Promise<void>;
+  /** False while a send is stalled or failing: callers shed load instead of queueing behind it. */
+  readonly healthy: boolean;
+  ensureTopics(topics: readonly TopicSpec[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What a claim on an idempotency key found. */
+export type Claim =
+  | { readonly kind: "claimed" }
+  | { readonly kind: "done" }
+  | { readonly kind: "pending"; readonly retryAfterMs: number };
+
+export interface DedupStore {
+  /** Claims each key for this attempt (`token`) unless it is already published or claimed. One round trip. */
+  claim(keys: readonly string[], token: string): Promise<Claim[]>;
+  /** Marks keys as published, for the idempotency window. */
+  confirm(keys: readonly string[]): Promise<void>;
+  /** Drops this attempt's claims, so a retry can publish. Claims of other attempts are left alone. */
+  release(keys: readonly string[], token: string): Promise<void>;
+  readonly healthy: boolean;
+  close(): Promise<void>;
+}

@@ -1,0 +1,58 @@
+/**
+ * How accepted and refused events become Kafka records. Record values are the payload bytes
+ * exactly as the client encoded them (no re-encoding on the hot path); the envelope's
+ * metadata travels in headers.
+ */
+import { create, toBinary } from "@bufbuild/protobuf";
+import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
+import type { Envelope } from "../gen/weir/v1/envelope_pb.js";
+import { DeadLetterSchema } from "../gen/weir/v1/dead_letter_pb.js";
+import type { WeirError } from "../errors.js";
+import type { OutRecord } from "./ports.js";
+
+/** Kafka header names, shared by the gateway and anything reading its topics. */
+export const headers = {
+  id: "weir.id",
+  tenant: "weir.tenant",
+  type: "weir.type",
+  eventTimeMs: "weir.event-time-ms",
+  receivedMs: "weir.received-ms",
+  gateway: "weir.gateway",
+  errorCode: "weir.error-code",
+  traceparent: "traceparent",
+  attributePrefix: "attr.",
+} as const;
+
+export function eventRecord(topic: string, tenant: string, env: Envelope, gatewayId: string, receivedMs: number): OutRecord {
+  const h: Record<string, string> = {
+    [headers.id]: env.id,
+    [headers.tenant]: tenant,
+    [headers.type]: env.type,
+    [headers.eventTimeMs]: env.eventTime ? String(timestampMs(env.eventTime)) : "",
+    [headers.receivedMs]: String(receivedMs),
+    [headers.gateway]: gatewayId,
+  };
+  if (env.traceparent) h[headers.traceparent] = env.traceparent;
+  for (const [k, v] of Object.entries(env.attributes)) h[headers.attributePrefix + k] = v;
+  return { topic, key: env.partitionKey || env.id, value: env.payload, headers: h };
+}
+
+export function deadLetterRecord(topic: string, tenant: string, env: Envelope, error: WeirError, gatewayId: string, receivedMs: number): OutRecord {
+  const value = toBinary(
+    DeadLetterSchema,
+    create(DeadLetterSchema, {
+      event: env,
+      tenant,
+      errorCode: error.code,
+      reason: error.message,
+      receivedAt: timestampFromMs(receivedMs),
+      gatewayId,
+    }),
+  );
+  return {
+    topic,
+    key: env.id,
+    value,
+    headers: { [headers.id]: env.id, [headers.tenant]: tenant, [headers.errorCode]: error.code, [headers.gateway]: gatewayId },
+  };
+}
