@@ -106,7 +106,13 @@ export class IngestService {
         void settled.finally(() => admission.release(events.length, bytes));
       }
     }
-    for (const [index, first] of repeats) results[index] = create(EventResultSchema, { ...results[first]!, id: events[index]!.id });
+    // A repeated id within one batch is published once: the repeat is a DUPLICATE of a
+    // published first occurrence, and otherwise shares its fate (INVALID, RETRY_AFTER, ...).
+    for (const [index, first] of repeats) {
+      const firstResult = results[first]!;
+      const published = firstResult.code === ResultCode.ACK || firstResult.code === ResultCode.DUPLICATE;
+      results[index] = published ? this.result(events[index]!.id, ResultCode.DUPLICATE) : create(EventResultSchema, { ...firstResult, id: events[index]!.id });
+    }
     return results;
   }
 

@@ -1,0 +1,63 @@
+/** `weir` command line: gateway, stack, demo. */
+import { parseArgs } from "node:util";
+
+const help = `weir — edge-to-cloud streaming gateway
+
+Usage:
+  weir gateway                 run a gateway (settings from WEIR_* environment variables, see README)
+  weir stack up [--data-dir D] start local Kafka (KRaft) and Redis on loopback; prints WEIR_* settings
+  weir stack down              stop them
+  weir stack status            show whether they run
+  weir demo [--events N]       stack up, start a gateway, stream sample traffic, print what happened
+  weir --help                  this text
+
+Signals (gateway): SIGTERM/SIGINT drain and stop; SIGHUP reloads WEIR_SCHEMA_IMAGE (refused if incompatible).`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { help: { type: "boolean", short: "h" }, "data-dir": { type: "string" }, events: { type: "string" } },
+  });
+  const [command, sub] = positionals;
+  if (values.help || !command) {
+    console.log(help);
+    return 0;
+  }
+  const dataDir = values["data-dir"];
+  switch (command) {
+    case "gateway": {
+      const { runGateway } = await import("./run-gateway.js");
+      return runGateway();
+    }
+    case "stack": {
+      const stack = await import("../stack/index.js");
+      const opts = dataDir ? { dataDir } : {};
+      if (sub === "up") await stack.stackUp(opts);
+      else if (sub === "down") await stack.stackDown(opts);
+      else if (sub === "status") return (await stack.stackStatus(opts)) ? 0 : 1;
+      else {
+        console.error(`weir stack: expected up, down or status\n\n${help}`);
+        return 2;
+      }
+      return 0;
+    }
+    case "demo": {
+      const { runDemo } = await import("./demo.js");
+      return runDemo({ events: values.events ? Number(values.events) : 20_000, ...(dataDir ? { dataDir } : {}) });
+    }
+    default:
+      console.error(`weir: unknown command ${command}\n\n${help}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err instanceof Error ? `${(err as { code?: string }).code ?? "error"}: ${err.message}` : err);
+    process.exitCode = 1;
+  },
+);
