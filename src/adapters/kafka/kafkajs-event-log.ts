@@ -16,7 +16,7 @@ export type KafkajsEventLogOptions = {
   readonly brokers: readonly string[];
   readonly clientId: string;
   readonly replicationFactor: number;
-  /** A send pending longer than this makes `healthy` false. */
+  /** A send pending longer than this, or one that failed this recently, makes `healthy` false. */
   readonly stallMs: number;
   readonly logger: Logger;
 };
@@ -39,6 +39,7 @@ export class KafkajsEventLog implements EventLog {
   private waiting: Waiter[] = [];
   private sendStartedAt = 0;
   private sending = false;
+  private lastFailureAt = -Infinity;
 
   constructor(private readonly opts: KafkajsEventLogOptions) {
     this.kafka = new Kafka({
@@ -61,8 +62,14 @@ export class KafkajsEventLog implements EventLog {
     await this.producer.connect();
   }
 
+  /**
+   * A circuit breaker: open while a send is stalled and for stallMs after a failed one; then the
+   * next publish probes Kafka again.
+   */
   get healthy(): boolean {
-    return !(this.sending && Date.now() - this.sendStartedAt > this.opts.stallMs);
+    const now = Date.now();
+    const stalled = this.sending && now - this.sendStartedAt > this.opts.stallMs;
+    return !stalled && now - this.lastFailureAt > this.opts.stallMs;
   }
 
   publish(records: readonly OutRecord[]): Promise<void> {
@@ -90,7 +97,10 @@ export class KafkajsEventLog implements EventLog {
       .sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) })
       .then(
         () => batch.forEach((w) => w.resolve()),
-        (err: Error) => batch.forEach((w) => w.reject(err)),
+        (err: Error) => {
+          this.lastFailureAt = Date.now();
+          batch.forEach((w) => w.reject(err));
+        },
       )
       .finally(() => {
         this.sending = false;
