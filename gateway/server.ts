@@ -7,6 +7,7 @@
 import uWS from "uWebSockets.js";
 import { IngestConnection, type ConnectionDeps } from "./connection.js";
 import type { Logger } from "../src/log.js";
+import { WeirError } from "../src/errors.js";
 
 export type ServerOptions = {
   readonly host: string;
@@ -34,7 +35,9 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   app.ws<SocketData>("/v1/ingest", {
     compression: uWS.DISABLED,
-    maxPayloadLength: opts.maxFrameBytes,
+    // uWS cuts frames over maxPayloadLength without a close frame (the client sees 1006). Up to
+    // twice our limit we still read the frame and answer with a ProtocolError and 1009.
+    maxPayloadLength: opts.maxFrameBytes * 2,
     // uWS's own hard cap sits above ours, so the connection closes with our code first.
     maxBackpressure: opts.maxSendBufferBytes * 2,
     idleTimeout: 120,
@@ -66,8 +69,11 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
       connections.add(conn);
     },
     message: (ws, message, isBinary) => {
+      const conn = ws.getUserData().conn;
+      if (!conn) return;
+      if (message.byteLength > opts.maxFrameBytes) return conn.fail(new WeirError("WEIR_ERR_FRAME_TOO_LARGE", message.byteLength, opts.maxFrameBytes));
       // uWS reuses `message` after this callback returns; decoded payloads must outlive it.
-      ws.getUserData().conn?.onMessage(new Uint8Array(message.slice(0)), isBinary);
+      conn.onMessage(new Uint8Array(message.slice(0)), isBinary);
     },
     close: (ws, code) => {
       const data = ws.getUserData();

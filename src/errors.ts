@@ -37,7 +37,7 @@ export const errorSpecs = {
   WEIR_ERR_UNSUPPORTED_VERSION: { message: "protocol version %s not supported (gateway speaks %s)", close: 4426 },
   WEIR_ERR_CREDIT_EXCEEDED: { message: "batch of %s events exceeds the %s credits granted", close: 4429 },
   WEIR_ERR_SLOW_READER: { message: "client does not read its results (%s bytes unsent)", close: 4409 },
-  WEIR_ERR_FRAME_TOO_LARGE: { message: "frame exceeds max_frame_bytes (closed by the server with 1009)", close: 1009 },
+  WEIR_ERR_FRAME_TOO_LARGE: { message: "frame of %s bytes exceeds max_frame_bytes %s", close: 1009 },
   WEIR_ERR_SHUTDOWN: { message: "gateway shut down", close: 1001 },
   // Boot and operations.
   WEIR_ERR_CONFIG: { message: "invalid configuration: %s" },
