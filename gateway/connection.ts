@@ -81,6 +81,7 @@ export class IngestConnection {
       case "publish":
         return this.onPublish(frame.value);
       case "ping":
+        if (this.state !== "ready") return this.fail(new WeirError("WEIR_ERR_HELLO_REQUIRED"));
         return this.send({ case: "pong", value: { $typeName: "weir.v1.Pong", nonce: frame.value.nonce } });
       default:
         return this.fail(new WeirError("WEIR_ERR_BAD_FRAME", "frame has no known kind"));

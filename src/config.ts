@@ -29,7 +29,7 @@ export const settings = {
   maxInFlightBytes: s({ env: "WEIR_MAX_IN_FLIGHT_BYTES", kind: "int", default: 64 * 1024 * 1024, min: 1024, max: 2 ** 31, doc: "Payload bytes in flight across all connections; beyond it events get RETRY_AFTER." }),
   maxBatchEvents: s({ env: "WEIR_MAX_BATCH_EVENTS", kind: "int", default: 1000, min: 1, max: 100_000, doc: "Events in one PublishBatch frame." }),
   maxEventBytes: s({ env: "WEIR_MAX_EVENT_BYTES", kind: "int", default: 256 * 1024, min: 16, max: 16 * 1024 * 1024, doc: "Payload bytes of one event; larger events get TOO_LARGE." }),
-  maxFrameBytes: s({ env: "WEIR_MAX_FRAME_BYTES", kind: "int", default: 4 * 1024 * 1024, min: 1024, max: 64 * 1024 * 1024, doc: "Bytes of one WebSocket message; larger frames close the connection with 1009." }),
+  maxFrameBytes: s({ env: "WEIR_MAX_FRAME_BYTES", kind: "int", default: 4 * 1024 * 1024, min: 1024, max: 8 * 1024 * 1024, doc: "Bytes of one WebSocket message; larger frames close the connection with 1009." }),
   maxSendBufferBytes: s({ env: "WEIR_MAX_SEND_BUFFER_BYTES", kind: "int", default: 1024 * 1024, min: 1024, max: 256 * 1024 * 1024, doc: "Unsent bytes buffered per connection before it is closed as a slow reader." }),
   helloTimeoutMs: s({ env: "WEIR_HELLO_TIMEOUT_MS", kind: "int", default: 10_000, min: 100, max: 600_000, doc: "Time a new connection has to send Hello." }),
   retryAfterMs: s({ env: "WEIR_RETRY_AFTER_MS", kind: "int", default: 250, min: 1, max: 60_000, doc: "Delay suggested with RETRY_AFTER." }),
@@ -77,6 +77,9 @@ export function resolveConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEn
   }
   if (config.maxBatchEvents > config.connectionCredit) {
     throw new WeirError("WEIR_ERR_CONFIG", "WEIR_MAX_BATCH_EVENTS must not exceed WEIR_CONNECTION_CREDIT");
+  }
+  if (config.maxEventBytes > config.maxFrameBytes) {
+    throw new WeirError("WEIR_ERR_CONFIG", "WEIR_MAX_EVENT_BYTES must not exceed WEIR_MAX_FRAME_BYTES");
   }
   parseApiKeys(config.apiKeys);
   return Object.freeze(config);

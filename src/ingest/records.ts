@@ -38,10 +38,13 @@ export function eventRecord(topic: string, tenant: string, env: Envelope, gatewa
 }
 
 export function deadLetterRecord(topic: string, tenant: string, env: Envelope, error: WeirError, gatewayId: string, receivedMs: number): OutRecord {
+  // An event refused for its size keeps its metadata but not its payload: the dead letter
+  // must stay a small record that Kafka accepts.
+  const event = error.code === "WEIR_ERR_EVENT_TOO_LARGE" ? { ...env, payload: new Uint8Array(0) } : env;
   const value = toBinary(
     DeadLetterSchema,
     create(DeadLetterSchema, {
-      event: env,
+      event,
       tenant,
       errorCode: error.code,
       reason: error.message,

@@ -18,7 +18,7 @@ const maxFrameBytes = 64 * 1024;
 let gateway: Gateway;
 
 beforeAll(async () => {
-  gateway = await gatewayFor(services, { apiKeys: [`${tenant}:k`], connectionCredit: 100, maxBatchEvents: 100, maxFrameBytes });
+  gateway = await gatewayFor(services, { apiKeys: [`${tenant}:k`], connectionCredit: 100, maxBatchEvents: 100, maxFrameBytes, maxEventBytes: 16 * 1024 });
 });
 afterAll(async () => {
   await gateway?.close();

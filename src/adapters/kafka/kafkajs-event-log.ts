@@ -21,6 +21,11 @@ export type KafkajsEventLogOptions = {
   readonly logger: Logger;
 };
 
+/** Values per send; one caller's batch (≤ WEIR_MAX_FRAME_BYTES) may exceed it and goes alone. */
+const maxSendBytes = 4 * 1024 * 1024;
+/** Record-batch limit of the topics the gateway creates: room for a max-size frame plus headers. */
+export const topicMaxMessageBytes = 16 * 1024 * 1024;
+
 type Waiter = { readonly records: readonly OutRecord[]; resolve(): void; reject(err: Error): void };
 
 export function kafkaLogCreator(logger: Logger) {
@@ -80,9 +85,16 @@ export class KafkajsEventLog implements EventLog {
   }
 
   private flush(): void {
-    const batch = this.waiting;
-    if (batch.length === 0) return;
-    this.waiting = [];
+    if (this.waiting.length === 0) return;
+    // One send carries at most maxSendBytes of values (at least one caller's records), so a
+    // partition's record batch stays under the topics' max.message.bytes.
+    let bytes = 0;
+    let take = 0;
+    while (take < this.waiting.length && (take === 0 || bytes < maxSendBytes)) {
+      for (const r of this.waiting[take]!.records) bytes += r.value.byteLength;
+      take++;
+    }
+    const batch = this.waiting.splice(0, take);
     this.sending = true;
     this.sendStartedAt = Date.now();
     const byTopic = new Map<string, Array<{ key: string; value: Buffer; headers: Record<string, string> }>>();
@@ -121,7 +133,10 @@ export class KafkajsEventLog implements EventLog {
           topic: t.topic,
           numPartitions: t.partitions,
           replicationFactor: this.opts.replicationFactor,
-          configEntries: t.compacted ? [{ name: "cleanup.policy", value: "compact" }] : [],
+          configEntries: [
+            { name: "max.message.bytes", value: String(topicMaxMessageBytes) },
+            ...(t.compacted ? [{ name: "cleanup.policy", value: "compact" }] : []),
+          ],
         })),
       });
     } finally {

@@ -1,0 +1,154 @@
+import { describe, expect, it } from "vitest";
+import { resolveConfig, parseApiKeys, settings, type ConfigOptions } from "../src/config.js";
+import { WeirError } from "../src/errors.js";
+
+/** The WeirError thrown by `fn`, or a failed expectation. */
+function configError(fn: () => unknown): WeirError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(WeirError);
+    expect((err as WeirError).code).toBe("WEIR_ERR_CONFIG");
+    return err as WeirError;
+  }
+  throw new Error("expected WEIR_ERR_CONFIG, nothing was thrown");
+}
+
+const noEnv = {};
+
+describe("resolveConfig", () => {
+  it("resolves every setting to its default when neither options nor env set it", () => {
+    const config = resolveConfig({}, noEnv);
+    for (const [key, setting] of Object.entries(settings)) {
+      if (key === "gatewayId") continue;
+      expect(config[key as keyof typeof config], key).toEqual(setting.default);
+    }
+    expect(config.port).toBe(8080);
+    expect(config.kafkaBrokers).toEqual(["127.0.0.1:9092"]);
+    expect(config.apiKeys).toEqual(["demo:demo-key"]);
+    expect(config.dedupPendingTtlMs).toBeGreaterThan(config.kafkaPublishTimeoutMs);
+  });
+
+  it("generates a gateway id when none is configured, and keeps a configured one", () => {
+    expect(resolveConfig({}, noEnv).gatewayId).toMatch(/^.+-\d+-[0-9a-f]{6}$/);
+    expect(resolveConfig({}, { WEIR_GATEWAY_ID: "gw-7" }).gatewayId).toBe("gw-7");
+  });
+
+  it("parses integer environment variables", () => {
+    const config = resolveConfig({}, { WEIR_PORT: "9090", WEIR_CONNECTION_CREDIT: " 4096 ", WEIR_MAX_BATCH_EVENTS: "10" });
+    expect(config.port).toBe(9090);
+    expect(config.connectionCredit).toBe(4096);
+    expect(config.maxBatchEvents).toBe(10);
+  });
+
+  it("parses list environment variables, trimming entries and dropping empty ones", () => {
+    const config = resolveConfig({}, { WEIR_KAFKA_BROKERS: " k1:9092, k2:9092,,", WEIR_API_KEYS: "acme:s3cret,globex:k2" });
+    expect(config.kafkaBrokers).toEqual(["k1:9092", "k2:9092"]);
+    expect(config.apiKeys).toEqual(["acme:s3cret", "globex:k2"]);
+  });
+
+  it("takes options over environment variables", () => {
+    const config = resolveConfig({ port: 7000, kafkaBrokers: ["opt:1"] }, { WEIR_PORT: "9090", WEIR_KAFKA_BROKERS: "env:1" });
+    expect(config.port).toBe(7000);
+    expect(config.kafkaBrokers).toEqual(["opt:1"]);
+  });
+
+  it.each(["80x", "1.5", "", "0x10", "1e3"])("refuses WEIR_PORT=%j with WEIR_ERR_CONFIG naming the variable", (raw) => {
+    const err = configError(() => resolveConfig({}, { WEIR_PORT: raw }));
+    expect(err.message).toContain("WEIR_PORT");
+    expect(err.message).toContain("not an integer");
+  });
+
+  it("refuses an integer out of its range, naming the variable and the bound", () => {
+    const high = configError(() => resolveConfig({}, { WEIR_PORT: "65536" }));
+    expect(high.message).toContain("WEIR_PORT");
+    expect(high.message).toContain("<= 65535");
+    const low = configError(() => resolveConfig({}, { WEIR_CONNECTION_CREDIT: "0" }));
+    expect(low.message).toContain("WEIR_CONNECTION_CREDIT");
+    expect(low.message).toContain(">= 1");
+  });
+
+  it("refuses a non-integer option value", () => {
+    const err = configError(() => resolveConfig({ port: 80.5 }, noEnv));
+    expect(err.message).toContain("WEIR_PORT");
+    configError(() => resolveConfig({ port: "80" } as unknown as ConfigOptions, noEnv));
+  });
+
+  it("refuses an unknown option key", () => {
+    const err = configError(() => resolveConfig({ prot: 80 } as unknown as ConfigOptions, noEnv));
+    expect(err.message).toContain("unknown option prot");
+  });
+
+  it.each([
+    ["equal to", { dedupPendingTtlMs: 60_000, kafkaPublishTimeoutMs: 60_000 }],
+    ["below", { dedupPendingTtlMs: 30_000, kafkaPublishTimeoutMs: 60_000 }],
+  ])("refuses a dedup pending TTL %s the Kafka publish timeout", (_, options) => {
+    const err = configError(() => resolveConfig(options, noEnv));
+    expect(err.message).toContain("WEIR_DEDUP_PENDING_TTL_MS");
+  });
+
+  it("accepts a dedup pending TTL just above the Kafka publish timeout", () => {
+    expect(resolveConfig({ dedupPendingTtlMs: 60_001, kafkaPublishTimeoutMs: 60_000 }, noEnv).dedupPendingTtlMs).toBe(60_001);
+  });
+
+  it("refuses maxBatchEvents above connectionCredit, accepts it equal", () => {
+    const err = configError(() => resolveConfig({ maxBatchEvents: 101, connectionCredit: 100 }, noEnv));
+    expect(err.message).toContain("WEIR_MAX_BATCH_EVENTS");
+    expect(resolveConfig({ maxBatchEvents: 100, connectionCredit: 100 }, noEnv).maxBatchEvents).toBe(100);
+    configError(() => resolveConfig({}, { WEIR_MAX_BATCH_EVENTS: "3000" }));
+  });
+
+  it("refuses maxEventBytes above maxFrameBytes, accepts it equal", () => {
+    const err = configError(() => resolveConfig({ maxEventBytes: 2048, maxFrameBytes: 1024 }, noEnv));
+    expect(err.message).toContain("WEIR_MAX_EVENT_BYTES");
+    expect(resolveConfig({ maxEventBytes: 1024, maxFrameBytes: 1024 }, noEnv).maxEventBytes).toBe(1024);
+  });
+
+  it.each(["nocolon", ":key-without-tenant", "tenant-without-key:"])("refuses the WEIR_API_KEYS entry %j", (entry) => {
+    const err = configError(() => resolveConfig({}, { WEIR_API_KEYS: `good:key,${entry}` }));
+    expect(err.message).toContain("WEIR_API_KEYS");
+    expect(err.message).toContain(entry);
+  });
+
+  it("refuses a log level pino does not know", () => {
+    const err = configError(() => resolveConfig({}, { WEIR_LOG_LEVEL: "verbose" }));
+    expect(err.message).toContain("WEIR_LOG_LEVEL");
+  });
+
+  it("returns a frozen config, lists included", () => {
+    const config = resolveConfig({ kafkaBrokers: ["a:1"] }, noEnv);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.kafkaBrokers)).toBe(true);
+    expect(() => ((config as { port: number }).port = 1)).toThrow(TypeError);
+    expect(() => (config.kafkaBrokers as string[]).push("b:2")).toThrow(TypeError);
+    expect(config.port).toBe(8080);
+  });
+
+  it("does not freeze or alias the caller's option arrays", () => {
+    const brokers = ["a:1"];
+    const config = resolveConfig({ kafkaBrokers: brokers }, noEnv);
+    brokers.push("b:2");
+    expect(config.kafkaBrokers).toEqual(["a:1"]);
+    expect(Object.isFrozen(brokers)).toBe(false);
+  });
+});
+
+describe("settings", () => {
+  it("gives every setting its own WEIR_ environment variable and a doc line", () => {
+    const envs = Object.values(settings).map((s) => s.env);
+    expect(new Set(envs).size).toBe(envs.length);
+    for (const setting of Object.values(settings)) {
+      expect(setting.env).toMatch(/^WEIR_[A-Z0-9_]+$/);
+      expect(setting.doc.length).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe("parseApiKeys", () => {
+  it("maps tenants to keys, splitting at the first colon", () => {
+    const keys = parseApiKeys(["acme:k:with:colons", "globex:k2"]);
+    expect(keys.get("acme")).toBe("k:with:colons");
+    expect(keys.get("globex")).toBe("k2");
+    expect(keys.size).toBe(2);
+  });
+});

@@ -1,0 +1,264 @@
+/**
+ * In-memory EventLog and DedupStore for unit tests of the ingest path: no Kafka, no Redis.
+ * Both can be told to fail, and the event log can hold a publish until the test settles it.
+ */
+import { vi } from "vitest";
+import type { Claim, DedupStore, EventLog, OutRecord, TopicSpec } from "../../src/ingest/ports.js";
+
+export type Deferred<T> = {
+  readonly promise: Promise<T>;
+  resolve(value: T): void;
+  reject(reason: unknown): void;
+};
+
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Tracks whether a promise has settled yet, without awaiting it. */
+export function track<T>(p: Promise<T>): { readonly settled: boolean; readonly promise: Promise<T> } {
+  const state = { settled: false, promise: p };
+  p.then(
+    () => (state.settled = true),
+    () => (state.settled = true),
+  );
+  return state;
+}
+
+/** Lets every pending microtask (and promise chains a few levels deep) run. */
+export async function flushMicrotasks(rounds = 20): Promise<void> {
+  for (let i = 0; i < rounds; i++) await Promise.resolve();
+}
+
+/** One call of FakeEventLog.publish. */
+export class PublishCall {
+  state: "pending" | "acked" | "failed" = "pending";
+  private readonly done = deferred<void>();
+
+  constructor(
+    readonly records: readonly OutRecord[],
+    private readonly log: FakeEventLog,
+  ) {
+    // The service may stop waiting (timeout); a late rejection must not be reported as unhandled.
+    this.done.promise.catch(() => {});
+  }
+
+  get promise(): Promise<void> {
+    return this.done.promise;
+  }
+
+  /** Kafka acknowledges every record of this call. */
+  ack(): void {
+    if (this.state !== "pending") throw new Error(`publish already ${this.state}`);
+    this.state = "acked";
+    this.log.records.push(...this.records);
+    this.done.resolve();
+  }
+
+  /** Kafka refuses this call: none of its records is in the log. */
+  fail(error: Error = new Error("broker not available")): void {
+    if (this.state !== "pending") throw new Error(`publish already ${this.state}`);
+    this.state = "failed";
+    this.done.reject(error);
+  }
+}
+
+type LogBehaviour = { kind: "ack" } | { kind: "reject"; error: Error } | { kind: "hold" };
+
+export class FakeEventLog implements EventLog {
+  healthy = true;
+  /** Records the log acknowledged, in publish order. */
+  readonly records: OutRecord[] = [];
+  /** Every publish call, whatever became of it. */
+  readonly calls: PublishCall[] = [];
+  readonly ensured: TopicSpec[] = [];
+  closed = false;
+  private behaviour: LogBehaviour = { kind: "ack" };
+  private waiters: Array<{ count: number; resolve: (call: PublishCall) => void }> = [];
+
+  /** Later publishes are acknowledged at once (the default). */
+  ackAll(): this {
+    this.behaviour = { kind: "ack" };
+    return this;
+  }
+
+  /** Later publishes reject at once with `error`. */
+  rejectAll(error: Error = new Error("broker not available")): this {
+    this.behaviour = { kind: "reject", error };
+    return this;
+  }
+
+  /** Later publishes hang until the test calls `ack()` or `fail()` on their PublishCall. */
+  holdAll(): this {
+    this.behaviour = { kind: "hold" };
+    return this;
+  }
+
+  publish(records: readonly OutRecord[]): Promise<void> {
+    const call = new PublishCall([...records], this);
+    this.calls.push(call);
+    const behaviour = this.behaviour;
+    if (behaviour.kind === "ack") call.ack();
+    else if (behaviour.kind === "reject") call.fail(behaviour.error);
+    this.waiters = this.waiters.filter((w) => {
+      if (this.calls.length < w.count) return true;
+      w.resolve(this.calls[w.count - 1]!);
+      return false;
+    });
+    return call.promise;
+  }
+
+  /** Resolves with the n-th publish call (1-based) once it has been made. */
+  call(n: number): Promise<PublishCall> {
+    if (this.calls.length >= n) return Promise.resolve(this.calls[n - 1]!);
+    return new Promise((resolve) => this.waiters.push({ count: n, resolve }));
+  }
+
+  /** Acknowledged records of one topic. */
+  recordsOf(topic: string): OutRecord[] {
+    return this.records.filter((r) => r.topic === topic);
+  }
+
+  async ensureTopics(topics: readonly TopicSpec[]): Promise<void> {
+    this.ensured.push(...topics);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+export type FakeDedupOptions = {
+  readonly dedupTtlMs?: number;
+  readonly pendingTtlMs?: number;
+  /** Clock for key expiry; defaults to Date.now (so vi.useFakeTimers drives it). */
+  readonly now?: () => number;
+};
+
+type Entry = { value: string; expiresAt: number };
+export type DedupOp = "claim" | "confirm" | "release";
+
+/** The value of a published key, as in RedisDedupStore. */
+const DONE = "d";
+
+/**
+ * Same semantics as the Lua scripts of RedisDedupStore:
+ *   claim   SET key <token> NX PX pendingTtl, else "done" if the value is "d", else pending with its PTTL
+ *   confirm SET key "d" PX dedupTtl
+ *   release DEL key if its value is still <token>
+ */
+export class FakeDedupStore implements DedupStore {
+  healthy = true;
+  readonly commands: Array<{ op: DedupOp; keys: readonly string[]; token?: string }> = [];
+  closed = false;
+  private readonly entries = new Map<string, Entry>();
+  private failure: { error: Error; ops: ReadonlySet<DedupOp> } | undefined;
+  private gate: Deferred<void> | undefined;
+  private readonly dedupTtlMs: number;
+  private readonly pendingTtlMs: number;
+  private readonly now: () => number;
+
+  constructor(opts: FakeDedupOptions = {}) {
+    this.dedupTtlMs = opts.dedupTtlMs ?? 24 * 3600_000;
+    this.pendingTtlMs = opts.pendingTtlMs ?? 120_000;
+    this.now = opts.now ?? (() => Date.now());
+  }
+
+  /**
+   * Later commands (all, or only those of `ops`) reject with `error`: Redis down, but `healthy`
+   * has not noticed yet.
+   */
+  failWith(error: Error = new Error("Connection is closed."), ...ops: DedupOp[]): this {
+    this.failure = { error, ops: new Set(ops.length > 0 ? ops : (["claim", "confirm", "release"] as const)) };
+    return this;
+  }
+
+  /** Commands succeed again. */
+  recover(): this {
+    this.failure = undefined;
+    return this;
+  }
+
+  /** Later commands wait until `resume()` (a slow Redis). */
+  pause(): this {
+    this.gate ??= deferred<void>();
+    return this;
+  }
+
+  resume(): this {
+    this.gate?.resolve();
+    this.gate = undefined;
+    return this;
+  }
+
+  async claim(keys: readonly string[], token: string): Promise<Claim[]> {
+    await this.enter("claim", keys, token);
+    return keys.map((key): Claim => {
+      const entry = this.live(key);
+      if (!entry) {
+        this.entries.set(key, { value: token, expiresAt: this.now() + this.pendingTtlMs });
+        return { kind: "claimed" };
+      }
+      if (entry.value === DONE) return { kind: "done" };
+      return { kind: "pending", retryAfterMs: Math.max(0, entry.expiresAt - this.now()) };
+    });
+  }
+
+  async confirm(keys: readonly string[]): Promise<void> {
+    await this.enter("confirm", keys);
+    for (const key of keys) this.entries.set(key, { value: DONE, expiresAt: this.now() + this.dedupTtlMs });
+  }
+
+  async release(keys: readonly string[], token: string): Promise<void> {
+    await this.enter("release", keys, token);
+    for (const key of keys) if (this.live(key)?.value === token) this.entries.delete(key);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  /** What the store holds for `key`: "done", "pending" (claimed by an attempt), or undefined. */
+  state(key: string): "done" | "pending" | undefined {
+    const entry = this.live(key);
+    if (!entry) return undefined;
+    return entry.value === DONE ? "done" : "pending";
+  }
+
+  /** The claim token held on `key`, if it is pending. */
+  tokenOf(key: string): string | undefined {
+    const entry = this.live(key);
+    return entry && entry.value !== DONE ? entry.value : undefined;
+  }
+
+  /** Puts a key in a state directly, e.g. a claim left by another gateway. */
+  seed(key: string, value: "done" | { token: string }, ttlMs = this.pendingTtlMs): void {
+    this.entries.set(key, { value: value === "done" ? DONE : value.token, expiresAt: this.now() + ttlMs });
+  }
+
+  private async enter(op: DedupOp, keys: readonly string[], token?: string): Promise<void> {
+    this.commands.push({ op, keys: [...keys], ...(token !== undefined ? { token } : {}) });
+    if (this.gate) await this.gate.promise;
+    if (this.failure?.ops.has(op)) throw this.failure.error;
+  }
+
+  private live(key: string): Entry | undefined {
+    const entry = this.entries.get(key);
+    if (entry && entry.expiresAt <= this.now()) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+}
+
+/** Waits until `assertion` stops throwing (polling every millisecond; with fake timers, advancing them). */
+export function until<T>(assertion: () => T, timeoutMs = 2_000): Promise<T> {
+  return vi.waitFor(assertion, { interval: 1, timeout: timeoutMs });
+}
