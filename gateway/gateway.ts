@@ -69,7 +69,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       log: eventLog,
       dedup,
       admission,
-      checker: new EventChecker(registry, config.maxEventBytes),
+      checker: new EventChecker(registry, config.maxEventBytes, config.maxFutureSkewMs),
       onError: (what, err) => logger.warn({ err }, what),
     },
     {
@@ -136,7 +136,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       const next = SchemaRegistry.fromFile(path);
       await assertCompatible(registry, next);
       await eventLog.ensureTopics(topicsOf(next, config.deadLetterTopic));
-      service.useChecker(new EventChecker(next, config.maxEventBytes));
+      service.useChecker(new EventChecker(next, config.maxEventBytes, config.maxFutureSkewMs));
       registry = next;
       logger.info({ path, eventTypes: next.eventTypes().length }, "schema image loaded");
     },

@@ -32,6 +32,7 @@ export const settings = {
   maxFrameBytes: s({ env: "WEIR_MAX_FRAME_BYTES", kind: "int", default: 4 * 1024 * 1024, min: 1024, max: 8 * 1024 * 1024, doc: "Bytes of one WebSocket message; larger frames close the connection with 1009." }),
   maxSendBufferBytes: s({ env: "WEIR_MAX_SEND_BUFFER_BYTES", kind: "int", default: 1024 * 1024, min: 1024, max: 256 * 1024 * 1024, doc: "Unsent bytes buffered per connection before it is closed as a slow reader." }),
   helloTimeoutMs: s({ env: "WEIR_HELLO_TIMEOUT_MS", kind: "int", default: 10_000, min: 100, max: 600_000, doc: "Time a new connection has to send Hello." }),
+  maxFutureSkewMs: s({ env: "WEIR_MAX_FUTURE_SKEW_MS", kind: "int", default: 3600_000, min: 0, max: 7 * 24 * 3600_000, doc: "How far an event_time may be ahead of the gateway's clock." }),
   retryAfterMs: s({ env: "WEIR_RETRY_AFTER_MS", kind: "int", default: 250, min: 1, max: 60_000, doc: "Delay suggested with RETRY_AFTER." }),
   dedupTtlMs: s({ env: "WEIR_DEDUP_TTL_MS", kind: "int", default: 24 * 3600_000, min: 1000, max: 30 * 24 * 3600_000, doc: "How long a published event id is remembered (the idempotency window)." }),
   dedupPendingTtlMs: s({ env: "WEIR_DEDUP_PENDING_TTL_MS", kind: "int", default: 120_000, min: 1000, max: 3600_000, doc: "How long an unconfirmed claim on an id lives; a retry after it expires publishes again. Must exceed the Kafka publish timeout." }),

@@ -1,13 +1,16 @@
 /**
  * Decides, without I/O, whether one envelope may be published: size, tenant, envelope rules,
- * known type, payload decodes, payload rules. The first failure wins; its reason names the
+ * event-time bounds, known type, payload decodes, payload rules. The first failure wins; its reason names the
  * field and the rule so the dead-letter record explains itself.
  */
 import { fromBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { createValidator, type Validator, type Violation } from "@bufbuild/protovalidate";
 import { EnvelopeSchema, type Envelope } from "../gen/weir/v1/envelope_pb.js";
 import { WeirError } from "../errors.js";
 import type { EventType, SchemaRegistry } from "../schema/registry.js";
+
+const minEventTimeMs = Date.UTC(2000, 0, 1);
 
 export type CheckResult = { ok: true; type: EventType } | { ok: false; error: WeirError };
 
@@ -21,6 +24,8 @@ export class EventChecker {
   constructor(
     private readonly registry: SchemaRegistry,
     private readonly maxEventBytes: number,
+    private readonly maxFutureSkewMs = 3600_000,
+    private readonly now: () => number = Date.now,
   ) {
     this.validator = createValidator({ registry: registry.files });
   }
@@ -35,6 +40,13 @@ export class EventChecker {
     const envelopeResult = this.validator.validate(EnvelopeSchema, envelope);
     if (envelopeResult.kind !== "valid") {
       return fail(new WeirError("WEIR_ERR_INVALID_ENVELOPE", envelopeResult.error.message));
+    }
+    const eventTimeMs = timestampMs(envelope.eventTime!);
+    if (eventTimeMs <= minEventTimeMs) {
+      return fail(new WeirError("WEIR_ERR_INVALID_ENVELOPE", "event_time: must be after 2000-01-01T00:00:00Z [event_time.after_2000]"));
+    }
+    if (eventTimeMs > this.now() + this.maxFutureSkewMs) {
+      return fail(new WeirError("WEIR_ERR_INVALID_ENVELOPE", `event_time: must not be more than ${this.maxFutureSkewMs} ms in the future [event_time.not_in_future]`));
     }
     const type = this.registry.eventType(envelope.type);
     if (!type) return fail(new WeirError("WEIR_ERR_UNKNOWN_TYPE", envelope.type));

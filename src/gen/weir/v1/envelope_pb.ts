@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file weir/v1/envelope.proto.
  */
 export const file_weir_v1_envelope: GenFile = /*@__PURE__*/
-  fileDesc("ChZ3ZWlyL3YxL2VudmVsb3BlLnByb3RvEgd3ZWlyLnYxItYDCghFbnZlbG9wZRIWCgJpZBgBIAEoCUIKukgHcgUQARiAARIXCgZ0ZW5hbnQYAiABKAlCB7pIBHICGEASGAoEdHlwZRgDIAEoCUIKukgHcgUQARiAAhK6AQoKZXZlbnRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCiQG6SIUBugF0ChhldmVudF90aW1lLm5vdF9pbl9mdXR1cmUSN2V2ZW50X3RpbWUgbXVzdCBub3QgYmUgbW9yZSB0aGFuIG9uZSBob3VyIGluIHRoZSBmdXR1cmUaH3RoaXMgPD0gbm93ICsgZHVyYXRpb24oJzM2MDBzJynIAQGyAQgqBgiAh7XDAxIfCg1wYXJ0aXRpb25fa2V5GAUgASgJQgi6SAVyAxiAAhIcCgt0cmFjZXBhcmVudBgGIAEoCUIHukgEcgIYNxIPCgdwYXlsb2FkGAcgASgMEj8KCmF0dHJpYnV0ZXMYCCADKAsyIS53ZWlyLnYxLkVudmVsb3BlLkF0dHJpYnV0ZXNFbnRyeUIIukgFmgECEBAaMQoPQXR0cmlidXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("ChZ3ZWlyL3YxL2VudmVsb3BlLnByb3RvEgd3ZWlyLnYxItECCghFbnZlbG9wZRIWCgJpZBgBIAEoCUIKukgHcgUQARiAARIXCgZ0ZW5hbnQYAiABKAlCB7pIBHICGEASGAoEdHlwZRgDIAEoCUIKukgHcgUQARiAAhI2CgpldmVudF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIGukgDyAEBEh8KDXBhcnRpdGlvbl9rZXkYBSABKAlCCLpIBXIDGIACEhwKC3RyYWNlcGFyZW50GAYgASgJQge6SARyAhg3Eg8KB3BheWxvYWQYByABKAwSPwoKYXR0cmlidXRlcxgIIAMoCzIhLndlaXIudjEuRW52ZWxvcGUuQXR0cmlidXRlc0VudHJ5Qgi6SAWaAQIQEBoxCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * Envelope carries one event from a client to Kafka.
@@ -43,7 +43,9 @@ export type Envelope = Message<"weir.v1.Envelope"> & {
   type: string;
 
   /**
-   * When the event happened at its source (event time, not arrival time).
+   * When the event happened at its source (event time, not arrival time). The gateway refuses
+   * times before 2000-01-01 and more than WEIR_MAX_FUTURE_SKEW_MS ahead of its clock; it checks
+   * those bounds itself because a CEL timestamp rule costs more than all other rules together.
    *
    * @generated from field: google.protobuf.Timestamp event_time = 4;
    */
