@@ -1,0 +1,176 @@
+/**
+ * `npm run bench`: brings up the local stack, then measures, one JSON line per scenario:
+ *   raw-uws        the same frames into a bare uWebSockets.js server (receive limit)
+ *   raw-producer   the same records through the Kafka adapter alone (produce limit)
+ *   gateway-max    closed-loop max rate through a gateway process: acked events/s, ack latency, CPU, RSS
+ *   gateway-20k    paced 20,000 events/s: ack latency p50/p99/p999 from the scheduled send time
+ *   overload       3× the sustained rate against a small in-flight bound: shed rate, admitted latency, RSS
+ * and the ratios gateway/raw. Options: --duration S (default 10), --only a,b, --client kafkajs.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import { stackUp } from "../src/stack/index.js";
+import { freePort } from "../src/stack/free-port.js";
+import { KafkajsEventLog } from "../src/adapters/kafka/kafkajs-event-log.js";
+import { silentLogger } from "../src/log.js";
+import { runLoad, type LoadJob, type LoadResult } from "./bench/generator.js";
+import { cpuSeconds, peakRssMiB, rssMiB } from "./bench/proc-stats.js";
+import { rawProducerRate } from "./bench/raw-producer.js";
+import { round } from "./bench/histogram.js";
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: "string", default: "10" },
+    only: { type: "string" },
+    client: { type: "string", default: "kafkajs" },
+    "events-per-frame": { type: "string", default: "100" },
+  },
+});
+const durationMs = Number(values.duration) * 1000;
+const only = values.only ? new Set(values.only.split(",")) : undefined;
+const eventsPerFrame = Number(values["events-per-frame"]);
+const runId = Date.now().toString(36);
+const tenant = "bench";
+const apiKey = "bench-key";
+const wanted = (name: string) => !only || only.has(name);
+const emit = (line: Record<string, unknown>) => console.log(JSON.stringify(line));
+
+const stack = await stackUp({ out: () => {}, log: (l) => process.stderr.write(`${l}\n`) });
+const machine = { cores: (await import("node:os")).cpus().length, node: process.version };
+
+type GatewayProcess = { child: ChildProcess; url: string; pid: number };
+
+async function startGatewayProcess(env: Record<string, string> = {}): Promise<GatewayProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ["bin/weir.mjs", "gateway"], {
+    env: {
+      ...process.env,
+      WEIR_PORT: String(port),
+      WEIR_KAFKA_BROKERS: stack.kafkaBrokers,
+      WEIR_REDIS_URL: stack.redisUrl,
+      WEIR_API_KEYS: `${tenant}:${apiKey}`,
+      WEIR_LOG_LEVEL: "warn",
+      WEIR_KAFKA_CLIENT: values.client!,
+      ...env,
+    },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}`);
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error("gateway not ready within 60 s");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, url: `ws://127.0.0.1:${port}/v1/ingest`, pid: child.pid! };
+}
+
+async function stopGatewayProcess(g: GatewayProcess): Promise<void> {
+  g.child.kill("SIGTERM");
+  if (g.child.exitCode === null) await once(g.child, "exit");
+}
+
+/** Runs `job` against a fresh gateway process, measuring its CPU and RSS. */
+async function throughGateway(job: Omit<LoadJob, "url" | "tenant" | "apiKey" | "idPrefix" | "eventsPerFrame">, env?: Record<string, string>) {
+  const g = await startGatewayProcess(env);
+  const rssSamples: number[] = [];
+  const sampler = setInterval(() => rssSamples.push(rssMiB(g.pid)), 250);
+  const cpu0 = cpuSeconds(g.pid);
+  const result = await runLoad({ ...job, url: g.url, tenant, apiKey, idPrefix: `${runId}${Math.random().toString(36).slice(2, 5)}`, eventsPerFrame });
+  const cpu = (cpuSeconds(g.pid) - cpu0) / result.seconds;
+  clearInterval(sampler);
+  const peakRss = peakRssMiB(g.pid);
+  await stopGatewayProcess(g);
+  return { result, cpu, peakRss, rssSamples };
+}
+
+const latency = (r: LoadResult) => ({
+  ackP50Ms: round(r.latencies.percentile(50)),
+  ackP99Ms: round(r.latencies.percentile(99)),
+  ackP999Ms: round(r.latencies.percentile(99.9)),
+});
+
+let rawUwsEventsPerSec: number | undefined;
+let rawProducerPerSec: number | undefined;
+let sustained: number | undefined;
+
+if (wanted("raw-uws")) {
+  const child = spawn(process.execPath, ["--import", "tsx", "load/bench/raw-uws-server.ts"], { stdio: ["ignore", "pipe", "inherit"] });
+  const lines = createInterface({ input: child.stdout! });
+  const iterator = lines[Symbol.asyncIterator]();
+  const port = Number((await iterator.next()).value.split(" ")[1]);
+  const result = await runLoad({ url: `ws://127.0.0.1:${port}/`, mode: "blast", threads: 1, connectionsPerThread: 4, eventsPerFrame, window: 0, durationMs, idPrefix: `${runId}u`, tenant, apiKey });
+  child.kill("SIGTERM");
+  const [, frames] = ((await iterator.next()).value as string).split(" ").map(Number) as [string, number, number];
+  rawUwsEventsPerSec = (frames * eventsPerFrame) / result.seconds;
+  emit({ scenario: "raw-uws", framesPerSec: Math.round(frames / result.seconds), eventsPerSec: Math.round(rawUwsEventsPerSec), eventsPerFrame, ...machine });
+}
+
+if (wanted("raw-producer")) {
+  const log = new KafkajsEventLog({ brokers: [stack.kafkaBrokers], clientId: "weir-bench", replicationFactor: 1, stallMs: 60_000, logger: silentLogger });
+  await log.connect();
+  const r = await rawProducerRate(log, { topic: "weir.bench.raw", durationMs, batch: eventsPerFrame, concurrency: 16, idPrefix: `${runId}p` });
+  await log.close();
+  rawProducerPerSec = r.recordsPerSec;
+  emit({ scenario: "raw-producer", client: values.client, recordsPerSec: Math.round(r.recordsPerSec), recordBytes: Math.round(r.recordBytes), batch: eventsPerFrame, concurrency: 16 });
+}
+
+if (wanted("gateway-max")) {
+  const { result, cpu, peakRss } = await throughGateway({ mode: "closed", threads: 1, connectionsPerThread: 8, window: 2048, durationMs });
+  sustained = result.acked / result.seconds;
+  emit({
+    scenario: "gateway-max",
+    client: values.client,
+    eventsPerSec: Math.round(sustained),
+    ...latency(result),
+    retried: result.retried,
+    failed: result.failed,
+    gatewayCpuCores: round(cpu),
+    gatewayPeakRssMiB: round(peakRss, 0),
+    vsRawProducer: rawProducerPerSec ? round(sustained / rawProducerPerSec) : null,
+    vsRawUws: rawUwsEventsPerSec ? round(sustained / rawUwsEventsPerSec) : null,
+  });
+}
+
+if (wanted("gateway-20k")) {
+  const { result, cpu, peakRss } = await throughGateway({ mode: "paced", rate: 20_000, threads: 1, connectionsPerThread: 8, window: 2048, durationMs });
+  emit({
+    scenario: "gateway-20k",
+    client: values.client,
+    offeredPerSec: 20_000,
+    eventsPerSec: Math.round(result.acked / result.seconds),
+    ...latency(result),
+    retried: result.retried,
+    gatewayCpuCores: round(cpu),
+    gatewayPeakRssMiB: round(peakRss, 0),
+  });
+}
+
+if (wanted("overload")) {
+  const offered = Math.round(3 * (sustained ?? 20_000));
+  const maxInFlight = 8192;
+  const { result, cpu, peakRss, rssSamples } = await throughGateway(
+    { mode: "paced", rate: offered, threads: 1, connectionsPerThread: 16, window: 2048, durationMs },
+    { WEIR_MAX_IN_FLIGHT_EVENTS: String(maxInFlight) },
+  );
+  const half = Math.floor(rssSamples.length / 2);
+  const maxOf = (xs: number[]) => xs.reduce((m, x) => Math.max(m, x), 0);
+  emit({
+    scenario: "overload",
+    client: values.client,
+    offeredPerSec: offered,
+    sentPerSec: Math.round(result.eventsSent / result.seconds),
+    ackedPerSec: Math.round(result.acked / result.seconds),
+    shedPerSec: Math.round(result.retried / result.seconds),
+    admitted: latency(result),
+    maxInFlightEvents: maxInFlight,
+    gatewayCpuCores: round(cpu),
+    gatewayPeakRssMiB: round(peakRss, 0),
+    rssFirstHalfMaxMiB: round(maxOf(rssSamples.slice(0, half)), 0),
+    rssSecondHalfMaxMiB: round(maxOf(rssSamples.slice(half)), 0),
+  });
+}
+process.exit(0);
