@@ -19,7 +19,7 @@ export async function rawProducerRate(
   const frames = frameFactory(opts.idPrefix, opts.batch);
   const batch = fromBinary(ClientFrameSchema, frames.frame(0)).frame;
   if (batch.case !== "publish") throw new Error("unexpected frame");
-  const records: OutRecord[] = batch.value.events.map((env) => eventRecord(opts.topic, "bench", env, "raw-producer", Date.now()));
+  const records: OutRecord[] = batch.value.events.map((env) => eventRecord(opts.topic, "bench", env));
   const recordBytes = records.reduce((s, r) => s + r.value.byteLength, 0) / records.length;
   // Warm up the producer (metadata, producer id) outside the timed window.
   await log.publish(records.slice(0, 1));

@@ -155,7 +155,7 @@ export class IngestService {
     }
 
     const records: OutRecord[] = [];
-    for (const a of toPublish) records.push(eventRecord(a.topic, tenant, a.env, gatewayId, receivedMs));
+    for (const a of toPublish) records.push(eventRecord(a.topic, tenant, a.env));
     for (const r of refused) records.push(deadLetterRecord(deadLetterTopic, tenant, r.env, r.error, gatewayId, receivedMs));
     if (records.length === 0) return done;
 

@@ -9,6 +9,8 @@ export type OutRecord = {
   readonly key: string;
   readonly value: Uint8Array;
   readonly headers: Readonly<Record<string, string>>;
+  /** Record timestamp (ms): the event time, so Kafka's own time index and consumers see it. */
+  readonly timestampMs?: number;
 };
 
 export type TopicSpec = { readonly topic: string; readonly partitions: number; readonly compacted?: boolean };

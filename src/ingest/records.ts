@@ -10,31 +10,25 @@ import { DeadLetterSchema } from "../gen/weir/v1/dead_letter_pb.js";
 import type { WeirError } from "../errors.js";
 import type { OutRecord } from "./ports.js";
 
-/** Kafka header names, shared by the gateway and anything reading its topics. */
+/**
+ * Kafka header names, shared by the gateway and anything reading its topics. Few on purpose:
+ * kafkajs spends as much on six headers as on the rest of a record; the event time travels as
+ * the record timestamp instead.
+ */
 export const headers = {
   id: "weir.id",
   tenant: "weir.tenant",
   type: "weir.type",
-  eventTimeMs: "weir.event-time-ms",
-  receivedMs: "weir.received-ms",
-  gateway: "weir.gateway",
   errorCode: "weir.error-code",
   traceparent: "traceparent",
   attributePrefix: "attr.",
 } as const;
 
-export function eventRecord(topic: string, tenant: string, env: Envelope, gatewayId: string, receivedMs: number): OutRecord {
-  const h: Record<string, string> = {
-    [headers.id]: env.id,
-    [headers.tenant]: tenant,
-    [headers.type]: env.type,
-    [headers.eventTimeMs]: env.eventTime ? String(timestampMs(env.eventTime)) : "",
-    [headers.receivedMs]: String(receivedMs),
-    [headers.gateway]: gatewayId,
-  };
+export function eventRecord(topic: string, tenant: string, env: Envelope): OutRecord {
+  const h: Record<string, string> = { [headers.id]: env.id, [headers.tenant]: tenant, [headers.type]: env.type };
   if (env.traceparent) h[headers.traceparent] = env.traceparent;
-  for (const [k, v] of Object.entries(env.attributes)) h[headers.attributePrefix + k] = v;
-  return { topic, key: env.partitionKey || env.id, value: env.payload, headers: h };
+  for (const key in env.attributes) h[headers.attributePrefix + key] = env.attributes[key]!;
+  return { topic, key: env.partitionKey || env.id, value: env.payload, headers: h, timestampMs: timestampMs(env.eventTime!) };
 }
 
 export function deadLetterRecord(topic: string, tenant: string, env: Envelope, error: WeirError, gatewayId: string, receivedMs: number): OutRecord {
@@ -56,6 +50,6 @@ export function deadLetterRecord(topic: string, tenant: string, env: Envelope, e
     topic,
     key: env.id,
     value,
-    headers: { [headers.id]: env.id, [headers.tenant]: tenant, [headers.errorCode]: error.code, [headers.gateway]: gatewayId },
+    headers: { [headers.id]: env.id, [headers.tenant]: tenant, [headers.errorCode]: error.code },
   };
 }

@@ -8,7 +8,7 @@
  * the same sequence numbers, so the broker discards a retried batch it already wrote. Callers
  * that cannot wait use `healthy` to shed load and a timeout of their own.
  */
-import { Kafka, Partitioners, logLevel as kafkaLogLevel, type Admin, type Producer, type LogEntry } from "kafkajs";
+import { Kafka, Partitioners, logLevel as kafkaLogLevel, type Admin, type Message, type Producer, type LogEntry } from "kafkajs";
 import type { EventLog, OutRecord, TopicSpec } from "../../ingest/ports.js";
 import type { Logger } from "../../log.js";
 
@@ -97,12 +97,17 @@ export class KafkajsEventLog implements EventLog {
     const batch = this.waiting.splice(0, take);
     this.sending = true;
     this.sendStartedAt = Date.now();
-    const byTopic = new Map<string, Array<{ key: string; value: Buffer; headers: Record<string, string> }>>();
+    const byTopic = new Map<string, Message[]>();
     for (const w of batch) {
       for (const r of w.records) {
         let messages = byTopic.get(r.topic);
         if (!messages) byTopic.set(r.topic, (messages = []));
-        messages.push({ key: r.key, value: Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength), headers: { ...r.headers } });
+        messages.push({
+          key: r.key,
+          value: Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength),
+          headers: r.headers as Record<string, string>,
+          ...(r.timestampMs !== undefined ? { timestamp: String(r.timestampMs) } : {}),
+        });
       }
     }
     this.producer
