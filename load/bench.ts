@@ -44,7 +44,9 @@ type GatewayProcess = { child: ChildProcess; url: string; pid: number };
 
 async function startGatewayProcess(env: Record<string, string> = {}): Promise<GatewayProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["bin/weir.mjs", "gateway"], {
+  // BENCH_GATEWAY_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=.cache/prof", profiles the gateway process.
+  const nodeArgs = process.env.BENCH_GATEWAY_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, "bin/weir.mjs", "gateway"], {
     env: {
       ...process.env,
       WEIR_PORT: String(port),

@@ -1,7 +1,7 @@
 /**
  * Idempotency keys in Redis (ioredis). A key moves pending → done:
  *   claim   SET key <token> NX PX pendingTtl   (one Lua call per batch, all keys)
- *   confirm SET key "d" PX dedupTtl            (pipelined, after Kafka acked)
+ *   confirm SET key "d" PX dedupTtl            (one Lua call per batch, after Kafka acked)
  *   release DEL key if its value is still <token> (after a failed publish)
  * While Redis is unreachable commands fail fast (no offline queue): the gateway nacks
  * RETRY_AFTER instead of publishing events it cannot deduplicate.
@@ -27,6 +27,11 @@ for i, key in ipairs(KEYS) do
 end
 return out`;
 
+// ARGV[1]: the idempotency TTL in ms.
+const confirmScript = `
+for _, key in ipairs(KEYS) do redis.call('SET', key, '${DONE}', 'PX', ARGV[1]) end
+return 0`;
+
 const releaseScript = `
 for _, key in ipairs(KEYS) do
   if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
@@ -44,6 +49,7 @@ export type RedisDedupOptions = {
 type ScriptedRedis = Redis & {
   weirClaim(numKeys: number, ...args: Array<string | number>): Promise<number[]>;
   weirRelease(numKeys: number, ...args: string[]): Promise<number>;
+  weirConfirm(numKeys: number, ...args: Array<string | number>): Promise<number>;
 };
 
 export class RedisDedupStore implements DedupStore {
@@ -65,6 +71,7 @@ export class RedisDedupStore implements DedupStore {
     redis.on("error", () => {});
     redis.defineCommand("weirClaim", { lua: claimScript });
     redis.defineCommand("weirRelease", { lua: releaseScript });
+    redis.defineCommand("weirConfirm", { lua: confirmScript });
     this.redis = redis as ScriptedRedis;
   }
 
@@ -82,11 +89,7 @@ export class RedisDedupStore implements DedupStore {
   }
 
   async confirm(keys: readonly string[]): Promise<void> {
-    const pipeline = this.redis.pipeline();
-    for (const k of keys) pipeline.set(this.prefix + k, DONE, "PX", this.opts.dedupTtlMs);
-    const replies = await pipeline.exec();
-    const failed = replies?.find(([err]) => err);
-    if (failed) throw failed[0];
+    await this.redis.weirConfirm(keys.length, ...keys.map((k) => this.prefix + k), this.opts.dedupTtlMs);
   }
 
   async release(keys: readonly string[], token: string): Promise<void> {
