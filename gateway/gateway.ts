@@ -11,7 +11,7 @@ import { EventChecker } from "../src/ingest/check-event.js";
 import { Admission } from "../src/ingest/admission.js";
 import { IngestService } from "../src/ingest/ingest-service.js";
 import type { TopicSpec } from "../src/ingest/ports.js";
-import { KafkajsEventLog } from "../src/adapters/kafka/kafkajs-event-log.js";
+import { createEventLog } from "../src/adapters/kafka/create-event-log.js";
 import { RedisDedupStore } from "../src/adapters/redis/redis-dedup-store.js";
 import { startServer, type RunningServer } from "./server.js";
 
@@ -45,11 +45,14 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const logger = givenLogger ?? createLogger(config.logLevel, { gateway: config.gatewayId });
   let registry = config.schemaImage ? SchemaRegistry.fromFile(config.schemaImage) : SchemaRegistry.builtin();
 
-  const eventLog = new KafkajsEventLog({
+  const eventLog = await createEventLog({
+    client: config.kafkaClient,
     brokers: config.kafkaBrokers,
     clientId: config.kafkaClientId,
     replicationFactor: config.topicReplication,
     stallMs: config.kafkaStallMs,
+    publishTimeoutMs: config.kafkaPublishTimeoutMs,
+    dedupPendingTtlMs: config.dedupPendingTtlMs,
     logger,
   });
   const dedup = new RedisDedupStore({
