@@ -1,11 +1,13 @@
 /**
  * `npm run bench`: brings up the local stack, then measures, one JSON line per scenario:
  *   raw-uws        the same frames into a bare uWebSockets.js server (receive limit)
- *   raw-producer   the same records through the Kafka adapter alone (produce limit)
+ *   raw-producer   records of the same size, key and headers straight into the Kafka client (produce limit)
  *   gateway-max    closed-loop max rate through a gateway process: acked events/s, ack latency, CPU, RSS
  *   gateway-20k    paced 20,000 events/s: ack latency p50/p99/p999 from the scheduled send time
  *   overload       3× the sustained rate against a small in-flight bound: shed rate, admitted latency, RSS
- * and the ratios gateway/raw. Options: --duration S (default 10), --only a,b, --client kafkajs.
+ * and the ratios gateway/raw. raw-producer, gateway-max and gateway-20k run for each Kafka client
+ * (the shootout); overload runs with the first. Options: --duration S (default 10), --only a,b,
+ * --clients kafkajs,confluent,platformatic (default: all three).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -13,18 +15,18 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { stackUp } from "../src/stack/index.js";
 import { freePort } from "../src/stack/free-port.js";
-import { KafkajsEventLog } from "../src/adapters/kafka/kafkajs-event-log.js";
-import { silentLogger } from "../src/log.js";
+import { rawProducerRate } from "../src/adapters/kafka/raw-producer-bench.js";
+import { isKafkaClient, type KafkaClient } from "../src/adapters/kafka/create-event-log.js";
 import { runLoad, type LoadJob, type LoadResult } from "./bench/generator.js";
 import { cpuSeconds, peakRssMiB, rssMiB } from "./bench/proc-stats.js";
-import { rawProducerRate } from "./bench/raw-producer.js";
+import { frameFactory } from "./bench/frames.js";
 import { round } from "./bench/histogram.js";
 
 const { values } = parseArgs({
   options: {
     duration: { type: "string", default: "10" },
     only: { type: "string" },
-    client: { type: "string", default: "kafkajs" },
+    clients: { type: "string", default: "kafkajs,confluent,platformatic" },
     "events-per-frame": { type: "string", default: "100" },
   },
 });
@@ -36,13 +38,14 @@ const tenant = "bench";
 const apiKey = "bench-key";
 const wanted = (name: string) => !only || only.has(name);
 const emit = (line: Record<string, unknown>) => console.log(JSON.stringify(line));
+const clients = values.clients!.split(",").filter(isKafkaClient);
 
 const stack = await stackUp({ out: () => {}, log: (l) => process.stderr.write(`${l}\n`) });
 const machine = { cores: (await import("node:os")).cpus().length, node: process.version };
 
 type GatewayProcess = { child: ChildProcess; url: string; pid: number };
 
-async function startGatewayProcess(env: Record<string, string> = {}): Promise<GatewayProcess> {
+async function startGatewayProcess(client: KafkaClient, env: Record<string, string> = {}): Promise<GatewayProcess> {
   const port = await freePort();
   // BENCH_GATEWAY_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=.cache/prof", profiles the gateway process.
   const nodeArgs = process.env.BENCH_GATEWAY_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
@@ -54,7 +57,7 @@ async function startGatewayProcess(env: Record<string, string> = {}): Promise<Ga
       WEIR_REDIS_URL: stack.redisUrl,
       WEIR_API_KEYS: `${tenant}:${apiKey}`,
       WEIR_LOG_LEVEL: "warn",
-      WEIR_KAFKA_CLIENT: values.client!,
+      WEIR_KAFKA_CLIENT: client,
       ...env,
     },
     stdio: ["ignore", "inherit", "inherit"],
@@ -76,8 +79,8 @@ async function stopGatewayProcess(g: GatewayProcess): Promise<void> {
 }
 
 /** Runs `job` against a fresh gateway process, measuring its CPU and RSS. */
-async function throughGateway(job: Omit<LoadJob, "url" | "tenant" | "apiKey" | "idPrefix" | "eventsPerFrame">, env?: Record<string, string>) {
-  const g = await startGatewayProcess(env);
+async function throughGateway(client: KafkaClient, job: Omit<LoadJob, "url" | "tenant" | "apiKey" | "idPrefix" | "eventsPerFrame">, env?: Record<string, string>) {
+  const g = await startGatewayProcess(client, env);
   const rssSamples: number[] = [];
   const sampler = setInterval(() => rssSamples.push(rssMiB(g.pid)), 250);
   const cpu0 = cpuSeconds(g.pid);
@@ -89,6 +92,7 @@ async function throughGateway(job: Omit<LoadJob, "url" | "tenant" | "apiKey" | "
   return { result, cpu, peakRss, rssSamples };
 }
 
+const sustained = new Map<KafkaClient, number>();
 const latency = (r: LoadResult) => ({
   ackP50Ms: round(r.latencies.percentile(50)),
   ackP99Ms: round(r.latencies.percentile(99)),
@@ -96,65 +100,67 @@ const latency = (r: LoadResult) => ({
 });
 
 let rawUwsEventsPerSec: number | undefined;
-let rawProducerPerSec: number | undefined;
-let sustained: number | undefined;
 
 if (wanted("raw-uws")) {
   const child = spawn(process.execPath, ["--import", "tsx", "load/bench/raw-uws-server.ts"], { stdio: ["ignore", "pipe", "inherit"] });
-  const lines = createInterface({ input: child.stdout! });
-  const iterator = lines[Symbol.asyncIterator]();
-  const port = Number((await iterator.next()).value.split(" ")[1]);
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const port = Number((await lines.next()).value.split(" ")[1]);
   const result = await runLoad({ url: `ws://127.0.0.1:${port}/`, mode: "blast", threads: 1, connectionsPerThread: 4, eventsPerFrame, window: 0, durationMs, idPrefix: `${runId}u`, tenant, apiKey });
   child.kill("SIGTERM");
-  const [, frames] = ((await iterator.next()).value as string).split(" ").map(Number) as [string, number, number];
+  const frames = Number(((await lines.next()).value as string).split(" ")[1]);
   rawUwsEventsPerSec = (frames * eventsPerFrame) / result.seconds;
-  emit({ scenario: "raw-uws", framesPerSec: Math.round(frames / result.seconds), eventsPerSec: Math.round(rawUwsEventsPerSec), eventsPerFrame, ...machine });
+  emit({ scenario: "raw-uws", framesPerSec: Math.round(frames / result.seconds), eventsPerSec: Math.round(rawUwsEventsPerSec), eventsPerFrame, bytesPerFrame: frameFactory("x", eventsPerFrame).bytesPerFrame, ...machine });
 }
 
-if (wanted("raw-producer")) {
-  const log = new KafkajsEventLog({ brokers: [stack.kafkaBrokers], clientId: "weir-bench", replicationFactor: 1, stallMs: 60_000, logger: silentLogger });
-  await log.connect();
-  const r = await rawProducerRate(log, { topic: "weir.bench.raw", durationMs, batch: eventsPerFrame, concurrency: 16, idPrefix: `${runId}p` });
-  await log.close();
-  rawProducerPerSec = r.recordsPerSec;
-  emit({ scenario: "raw-producer", client: values.client, recordsPerSec: Math.round(r.recordsPerSec), recordBytes: Math.round(r.recordBytes), batch: eventsPerFrame, concurrency: 16 });
-}
+for (const client of clients) {
+  let rawProducerPerSec: number | undefined;
+  if (wanted("raw-producer")) {
+    // The same payload size as the gateway's records (the frames' access-log payloads).
+    const recordBytes = Math.round(frameFactory("x", eventsPerFrame).bytesPerFrame / eventsPerFrame) - 60;
+    const r = await rawProducerRate(client, { brokers: stack.kafkaBrokers, topic: "weir.bench.raw", recordBytes, records: 200_000, batch: 500 });
+    rawProducerPerSec = r.recordsPerSec;
+    emit({ scenario: "raw-producer", client, recordsPerSec: Math.round(r.recordsPerSec), recordBytes, batch: 500 });
+  }
 
-if (wanted("gateway-max")) {
-  const { result, cpu, peakRss } = await throughGateway({ mode: "closed", threads: 1, connectionsPerThread: 8, window: 2048, durationMs });
-  sustained = result.acked / result.seconds;
-  emit({
-    scenario: "gateway-max",
-    client: values.client,
-    eventsPerSec: Math.round(sustained),
-    ...latency(result),
-    retried: result.retried,
-    failed: result.failed,
-    gatewayCpuCores: round(cpu),
-    gatewayPeakRssMiB: round(peakRss, 0),
-    vsRawProducer: rawProducerPerSec ? round(sustained / rawProducerPerSec) : null,
-    vsRawUws: rawUwsEventsPerSec ? round(sustained / rawUwsEventsPerSec) : null,
-  });
-}
+  if (wanted("gateway-max")) {
+    const { result, cpu, peakRss } = await throughGateway(client, { mode: "closed", threads: 1, connectionsPerThread: 8, window: 1000, durationMs });
+    const rate = result.acked / result.seconds;
+    sustained.set(client, rate);
+    emit({
+      scenario: "gateway-max",
+      client,
+      eventsPerSec: Math.round(rate),
+      ...latency(result),
+      retried: result.retried,
+      failed: result.failed,
+      gatewayCpuCores: round(cpu),
+      gatewayPeakRssMiB: round(peakRss, 0),
+      vsRawProducer: rawProducerPerSec ? round(rate / rawProducerPerSec) : null,
+      vsRawUws: rawUwsEventsPerSec ? round(rate / rawUwsEventsPerSec) : null,
+    });
+  }
 
-if (wanted("gateway-20k")) {
-  const { result, cpu, peakRss } = await throughGateway({ mode: "paced", rate: 20_000, threads: 1, connectionsPerThread: 8, window: 2048, durationMs });
-  emit({
-    scenario: "gateway-20k",
-    client: values.client,
-    offeredPerSec: 20_000,
-    eventsPerSec: Math.round(result.acked / result.seconds),
-    ...latency(result),
-    retried: result.retried,
-    gatewayCpuCores: round(cpu),
-    gatewayPeakRssMiB: round(peakRss, 0),
-  });
+  if (wanted("gateway-20k")) {
+    const { result, cpu, peakRss } = await throughGateway(client, { mode: "paced", rate: 20_000, threads: 1, connectionsPerThread: 8, window: 2048, durationMs });
+    emit({
+      scenario: "gateway-20k",
+      client,
+      offeredPerSec: 20_000,
+      eventsPerSec: Math.round(result.acked / result.seconds),
+      ...latency(result),
+      retried: result.retried,
+      gatewayCpuCores: round(cpu),
+      gatewayPeakRssMiB: round(peakRss, 0),
+    });
+  }
 }
 
 if (wanted("overload")) {
-  const offered = Math.round(3 * (sustained ?? 20_000));
+  const client = clients[0]!;
+  const offered = Math.round(3 * (sustained.get(client) ?? 20_000));
   const maxInFlight = 8192;
   const { result, cpu, peakRss, rssSamples } = await throughGateway(
+    client,
     { mode: "paced", rate: offered, threads: 1, connectionsPerThread: 16, window: 2048, durationMs },
     { WEIR_MAX_IN_FLIGHT_EVENTS: String(maxInFlight) },
   );
@@ -162,7 +168,7 @@ if (wanted("overload")) {
   const maxOf = (xs: number[]) => xs.reduce((m, x) => Math.max(m, x), 0);
   emit({
     scenario: "overload",
-    client: values.client,
+    client,
     offeredPerSec: offered,
     sentPerSec: Math.round(result.eventsSent / result.seconds),
     ackedPerSec: Math.round(result.acked / result.seconds),

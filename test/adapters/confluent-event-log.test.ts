@@ -2,7 +2,7 @@
 import { EventEmitter } from "node:events";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ConfluentEventLog, confluentProducerConfig, type ConfluentModule } from "../../src/adapters/kafka/confluent-event-log.js";
-import { topicMaxMessageBytes } from "../../src/adapters/kafka/kafkajs-event-log.js";
+import { topicMaxMessageBytes } from "../../src/adapters/kafka/send-control.js";
 import type { OutRecord } from "../../src/ingest/ports.js";
 import { silentLogger } from "../../src/log.js";
 import { flushMicrotasks, track } from "../unit-fixtures/fake-ports.js";

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import * as platformatic from "@platformatic/kafka";
 import { PlatformaticEventLog, platformaticProducerOptions, type PlatformaticModule } from "../../src/adapters/kafka/platformatic-event-log.js";
-import { topicMaxMessageBytes } from "../../src/adapters/kafka/kafkajs-event-log.js";
+import { topicMaxMessageBytes } from "../../src/adapters/kafka/send-control.js";
 import type { OutRecord } from "../../src/ingest/ports.js";
 import { silentLogger } from "../../src/log.js";
 import { deferred, flushMicrotasks, track, type Deferred } from "../unit-fixtures/fake-ports.js";

@@ -11,7 +11,7 @@
  */
 import type { EventLog, OutRecord, TopicSpec } from "../../ingest/ports.js";
 import type { Logger } from "../../log.js";
-import { topicMaxMessageBytes } from "./kafkajs-event-log.js";
+import { topicMaxMessageBytes } from "./send-control.js";
 import { StallBreaker, bufferOf, importClientPackage } from "./send-control.js";
 
 export type ConfluentEventLogOptions = {

@@ -1,16 +1,19 @@
 /**
  * The EventLog port on kafkajs: an idempotent producer (acks=all, one request in flight) fed by
- * a group commit. While one send is in flight, new records accumulate; when it completes, all
- * of them go out in the next send. Batches grow with load and no timer adds latency when idle.
- * The accumulation is bounded by the gateway's admission limit, not here.
+ * the shared group commit (send-control.ts). kafkajs assigns sequence numbers when it builds a
+ * request and advances them only on success, so only one send may be in flight.
  *
- * The producer retries for as long as it takes (kafkajs' idempotent default): its retries carry
- * the same sequence numbers, so the broker discards a retried batch it already wrote. Callers
- * that cannot wait use `healthy` to shed load and a timeout of their own.
+ * Retries: the producer retries a send for as long as it takes (kafkajs' idempotent default),
+ * with the same sequence numbers, so the broker discards a retried batch it already wrote; a
+ * broker restart delays records, never drops them. Some failures still surface (a connection
+ * refused while refreshing metadata); after one, the producer is replaced before the next send:
+ * the failed batch may have been written, and kafkajs would reuse its sequence numbers for other
+ * records, which the broker would then drop as duplicates or refuse as out of order forever.
  */
-import { Kafka, Partitioners, logLevel as kafkaLogLevel, type Admin, type Message, type Producer, type LogEntry } from "kafkajs";
+import { Kafka, Partitioners, logLevel as kafkaLogLevel, type Admin, type LogEntry, type Message, type Producer } from "kafkajs";
 import type { EventLog, OutRecord, TopicSpec } from "../../ingest/ports.js";
 import type { Logger } from "../../log.js";
+import { GroupCommit, StallBreaker, bufferOf, maxSendBytes, topicMaxMessageBytes } from "./send-control.js";
 
 export type KafkajsEventLogOptions = {
   readonly brokers: readonly string[];
@@ -20,13 +23,6 @@ export type KafkajsEventLogOptions = {
   readonly stallMs: number;
   readonly logger: Logger;
 };
-
-/** Values per send; one caller's batch (≤ WEIR_MAX_FRAME_BYTES) may exceed it and goes alone. */
-const maxSendBytes = 4 * 1024 * 1024;
-/** Record-batch limit of the topics the gateway creates: room for a max-size frame plus headers. */
-export const topicMaxMessageBytes = 16 * 1024 * 1024;
-
-type Waiter = { readonly records: readonly OutRecord[]; resolve(): void; reject(err: Error): void };
 
 export function kafkaLogCreator(logger: Logger) {
   return () =>
@@ -38,13 +34,21 @@ export function kafkaLogCreator(logger: Logger) {
     };
 }
 
+function toMessage(r: OutRecord): Message {
+  return {
+    key: r.key,
+    value: bufferOf(r.value),
+    headers: r.headers as Record<string, string>,
+    ...(r.timestampMs !== undefined ? { timestamp: String(r.timestampMs) } : {}),
+  };
+}
+
 export class KafkajsEventLog implements EventLog {
   private readonly kafka: Kafka;
-  private readonly producer: Producer;
-  private waiting: Waiter[] = [];
-  private sendStartedAt = 0;
-  private sending = false;
-  private lastFailureAt = -Infinity;
+  private producer: Producer;
+  private replaceProducer = false;
+  private readonly breaker: StallBreaker;
+  private readonly commits: GroupCommit;
 
   constructor(private readonly opts: KafkajsEventLogOptions) {
     this.kafka = new Kafka({
@@ -54,7 +58,13 @@ export class KafkajsEventLog implements EventLog {
       logCreator: kafkaLogCreator(opts.logger),
       retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 10 },
     });
-    this.producer = this.kafka.producer({
+    this.producer = this.newProducer();
+    this.breaker = new StallBreaker(opts.stallMs);
+    this.commits = new GroupCommit((records) => this.send(records), this.breaker, maxSendBytes);
+  }
+
+  private newProducer(): Producer {
+    return this.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       createPartitioner: Partitioners.DefaultPartitioner,
@@ -67,62 +77,34 @@ export class KafkajsEventLog implements EventLog {
     await this.producer.connect();
   }
 
-  /**
-   * A circuit breaker: open while a send is stalled and for stallMs after a failed one; then the
-   * next publish probes Kafka again.
-   */
   get healthy(): boolean {
-    const now = Date.now();
-    const stalled = this.sending && now - this.sendStartedAt > this.opts.stallMs;
-    return !stalled && now - this.lastFailureAt > this.opts.stallMs;
+    return this.breaker.healthy;
   }
 
   publish(records: readonly OutRecord[]): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ records, resolve, reject });
-      if (!this.sending) this.flush();
-    });
+    return this.commits.publish(records);
   }
 
-  private flush(): void {
-    if (this.waiting.length === 0) return;
-    // One send carries at most maxSendBytes of values (at least one caller's records), so a
-    // partition's record batch stays under the topics' max.message.bytes.
-    let bytes = 0;
-    let take = 0;
-    while (take < this.waiting.length && (take === 0 || bytes < maxSendBytes)) {
-      for (const r of this.waiting[take]!.records) bytes += r.value.byteLength;
-      take++;
+  private async send(records: readonly OutRecord[]): Promise<void> {
+    if (this.replaceProducer) {
+      // A fresh producer id: the broker keeps no sequence history for it.
+      await this.producer.disconnect().catch(() => {});
+      this.producer = this.newProducer();
+      await this.producer.connect();
+      this.replaceProducer = false;
     }
-    const batch = this.waiting.splice(0, take);
-    this.sending = true;
-    this.sendStartedAt = Date.now();
     const byTopic = new Map<string, Message[]>();
-    for (const w of batch) {
-      for (const r of w.records) {
-        let messages = byTopic.get(r.topic);
-        if (!messages) byTopic.set(r.topic, (messages = []));
-        messages.push({
-          key: r.key,
-          value: Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength),
-          headers: r.headers as Record<string, string>,
-          ...(r.timestampMs !== undefined ? { timestamp: String(r.timestampMs) } : {}),
-        });
-      }
+    for (const r of records) {
+      let messages = byTopic.get(r.topic);
+      if (!messages) byTopic.set(r.topic, (messages = []));
+      messages.push(toMessage(r));
     }
-    this.producer
-      .sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) })
-      .then(
-        () => batch.forEach((w) => w.resolve()),
-        (err: Error) => {
-          this.lastFailureAt = Date.now();
-          batch.forEach((w) => w.reject(err));
-        },
-      )
-      .finally(() => {
-        this.sending = false;
-        this.flush();
-      });
+    try {
+      await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+    } catch (err) {
+      this.replaceProducer = true;
+      throw err;
+    }
   }
 
   async ensureTopics(topics: readonly TopicSpec[]): Promise<void> {
@@ -150,6 +132,7 @@ export class KafkajsEventLog implements EventLog {
   }
 
   async close(): Promise<void> {
+    this.commits.rejectWaiting(new Error("event log closed"));
     await this.producer.disconnect();
   }
 }

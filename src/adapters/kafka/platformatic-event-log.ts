@@ -17,7 +17,7 @@
 import type { Admin, Producer, ProducerOptions } from "@platformatic/kafka";
 import type { EventLog, OutRecord, TopicSpec } from "../../ingest/ports.js";
 import type { Logger } from "../../log.js";
-import { topicMaxMessageBytes } from "./kafkajs-event-log.js";
+import { topicMaxMessageBytes } from "./send-control.js";
 import { GroupCommit, StallBreaker, bufferOf, importClientPackage, maxSendBytes } from "./send-control.js";
 
 export type PlatformaticEventLogOptions = {

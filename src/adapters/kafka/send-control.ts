@@ -45,8 +45,10 @@ export class StallBreaker {
   }
 }
 
-/** Values per group-commit send (as in the kafkajs adapter); one caller's batch may exceed it and goes alone. */
+/** Values per group-commit send; one caller's batch (≤ WEIR_MAX_FRAME_BYTES) may exceed it and goes alone. */
 export const maxSendBytes = 4 * 1024 * 1024;
+/** Record-batch limit of the topics the gateway creates: room for a max-size frame plus headers. */
+export const topicMaxMessageBytes = 16 * 1024 * 1024;
 
 type Waiter = { readonly records: readonly OutRecord[]; resolve(): void; reject(err: Error): void };
 
