@@ -18,7 +18,7 @@ export const settings = {
   port: s({ env: "WEIR_PORT", kind: "int", default: 8080, min: 0, max: 65535, doc: "Gateway port (0 picks a free one)." }),
   gatewayId: s({ env: "WEIR_GATEWAY_ID", kind: "string", default: "", doc: "Name of this gateway process in logs, headers and dead letters (default: host-pid-random)." }),
   kafkaBrokers: s({ env: "WEIR_KAFKA_BROKERS", kind: "list", default: ["127.0.0.1:9092"], doc: "Comma-separated Kafka bootstrap servers." }),
-  kafkaClient: s({ env: "WEIR_KAFKA_CLIENT", kind: "string", default: "kafkajs", allowed: ["kafkajs", "confluent", "platformatic"], doc: "Kafka client library behind the event log: kafkajs, confluent (@confluentinc/kafka-javascript, librdkafka; optional native package) or platformatic (@platformatic/kafka)." }),
+  kafkaClient: s({ env: "WEIR_KAFKA_CLIENT", kind: "string", default: "confluent", allowed: ["kafkajs", "confluent", "platformatic"], doc: "Kafka client library behind the event log: kafkajs, confluent (@confluentinc/kafka-javascript, librdkafka; optional native package) or platformatic (@platformatic/kafka)." }),
   kafkaClientId: s({ env: "WEIR_KAFKA_CLIENT_ID", kind: "string", default: "weir-gateway", doc: "Kafka client id." }),
   redisUrl: s({ env: "WEIR_REDIS_URL", kind: "string", default: "redis://127.0.0.1:6379", doc: "Redis URL for idempotency keys." }),
   apiKeys: s({ env: "WEIR_API_KEYS", kind: "list", default: ["demo:demo-key"], doc: "Comma-separated `tenant:key` pairs allowed to connect." }),

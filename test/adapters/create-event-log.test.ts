@@ -21,8 +21,8 @@ const settingsFor = (client: string) => ({
 });
 
 describe("WEIR_KAFKA_CLIENT", () => {
-  it("defaults to kafkajs and accepts each supported client", () => {
-    expect(resolveConfig({}, {}).kafkaClient).toBe("kafkajs");
+  it("defaults to confluent (librdkafka) and accepts each supported client", () => {
+    expect(resolveConfig({}, {}).kafkaClient).toBe("confluent");
     for (const client of kafkaClients) {
       expect(resolveConfig({}, { WEIR_KAFKA_CLIENT: client }).kafkaClient).toBe(client);
       expect(resolveConfig({ kafkaClient: client }, {}).kafkaClient).toBe(client);
