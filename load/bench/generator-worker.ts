@@ -22,6 +22,8 @@ export type WorkerJob = {
   /** paced: events/s per connection. */
   ratePerConnection: number;
   durationMs: number;
+  /** The first part of durationMs warms the gateway up (JIT, connections, metadata): not counted. */
+  warmupMs: number;
   idPrefix: string;
   tenant: string;
   apiKey: string;
@@ -45,6 +47,7 @@ const frames = frameFactory(job.idPrefix, job.eventsPerFrame);
 const hello = toBinary(ClientFrameSchema, create(ClientFrameSchema, { frame: { case: "hello", value: { protocolVersion: 1, tenant: job.tenant, apiKey: job.apiKey, clientId: "bench" } } }));
 let counter = 0;
 let stopAt = 0;
+let measureFrom = 0;
 
 function open(): Promise<{ ws: WebSocket; credit: number }> {
   return new Promise((resolve, reject) => {
@@ -85,7 +88,9 @@ async function runConnection(): Promise<void> {
     started.delete(firstCounter);
     // Latency of admitted frames only: a shed frame answers fast and would flatter the figures.
     const admitted = results[0]!.code === ResultCode.ACK || results[0]!.code === ResultCode.DUPLICATE;
-    if (t0 !== undefined && admitted) report.latencies.push(now - t0);
+    if (t0 !== undefined && t0 >= measureFrom && admitted) report.latencies.push(now - t0);
+    waiting?.();
+    if (now < measureFrom) return;
     for (const r of results) {
       if (r.code === ResultCode.ACK) report.acked++;
       else if (r.code === ResultCode.DUPLICATE) report.duplicate++;
@@ -100,8 +105,10 @@ async function runConnection(): Promise<void> {
     started.set(first, scheduledAt);
     credit -= job.eventsPerFrame;
     outstanding += job.eventsPerFrame;
-    report.framesSent++;
-    report.eventsSent += job.eventsPerFrame;
+    if (scheduledAt >= measureFrom) {
+      report.framesSent++;
+      report.eventsSent += job.eventsPerFrame;
+    }
     ws.send(frames.frame(first));
   };
   const until = (cond: () => boolean) =>
@@ -147,6 +154,7 @@ async function blast(ws: WebSocket): Promise<void> {
 }
 
 parentPort!.once("message", async () => {
+  measureFrom = performance.now() + job.warmupMs;
   stopAt = performance.now() + job.durationMs;
   await Promise.all(Array.from({ length: job.connections }, runConnection));
   parentPort!.postMessage(report);

@@ -36,7 +36,7 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
         }),
     ),
   );
-  const seconds = (performance.now() - started) / 1000;
+  const seconds = (Math.min(performance.now() - started, job.durationMs) - job.warmupMs) / 1000;
   await Promise.all(workers.map((w) => w.terminate()));
   const latencies = new Samples();
   const sum = (k: keyof Omit<WorkerReport, "latencies">) => reports.reduce((s, r) => s + r[k], 0);
