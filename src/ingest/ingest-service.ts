@@ -7,7 +7,7 @@
 import { create } from "@bufbuild/protobuf";
 import { EventResultSchema, ResultCode, type EventResult } from "../gen/weir/v1/protocol_pb.js";
 import type { Envelope } from "../gen/weir/v1/envelope_pb.js";
-import { WeirError, type ErrorCode } from "../errors.js";
+import { WeirError } from "../errors.js";
 import type { Admission } from "./admission.js";
 import type { EventChecker } from "./check-event.js";
 import type { DedupStore, EventLog, OutRecord } from "./ports.js";
@@ -64,6 +64,20 @@ export class IngestService {
 
   async publish(tenant: string, events: readonly Envelope[]): Promise<EventResult[]> {
     const { log, admission } = this.deps;
+    let bytes = 0;
+    for (const env of events) bytes += env.payload.byteLength;
+
+    // Shed before any per-event work: under overload, refusing must stay much cheaper than
+    // accepting, or the refusals themselves eat the capacity (see BENCHMARKS.md, overload).
+    const shed = this.draining
+      ? new WeirError("WEIR_ERR_DRAINING")
+      : !log.healthy
+        ? new WeirError("WEIR_ERR_KAFKA_UNAVAILABLE", "sends are stalled")
+        : !admission.tryAcquire(events.length, bytes)
+          ? new WeirError("WEIR_ERR_OVERLOADED")
+          : undefined;
+    if (shed) return events.map((env) => this.retry(env.id, shed));
+
     const checker = this.checker;
     const receivedMs = (this.deps.now ?? Date.now)();
     const results = new Array<EventResult>(events.length);
@@ -71,40 +85,25 @@ export class IngestService {
     const refused: Refused[] = [];
     const repeats: Array<[index: number, first: number]> = [];
     const firstIndex = new Map<string, number>();
-    let bytes = 0;
-
-    for (let i = 0; i < events.length; i++) {
-      const env = events[i]!;
-      bytes += env.payload.byteLength;
-      const first = firstIndex.get(env.id);
-      if (first !== undefined) {
-        repeats.push([i, first]);
-        continue;
+    // The admission is held until Kafka settles, even when the client stopped waiting:
+    // records still in the producer occupy memory.
+    let settled: Promise<unknown> = Promise.resolve();
+    try {
+      for (let i = 0; i < events.length; i++) {
+        const env = events[i]!;
+        const first = firstIndex.get(env.id);
+        if (first !== undefined) {
+          repeats.push([i, first]);
+          continue;
+        }
+        if (env.id) firstIndex.set(env.id, i);
+        const checked = checker.check(env, tenant);
+        if (checked.ok) accepted.push({ index: i, env, topic: checked.type.topic, key: `${tenant}:${env.id}` });
+        else refused.push({ index: i, env, error: checked.error });
       }
-      if (env.id) firstIndex.set(env.id, i);
-      const checked = checker.check(env, tenant);
-      if (checked.ok) accepted.push({ index: i, env, topic: checked.type.topic, key: `${tenant}:${env.id}` });
-      else refused.push({ index: i, env, error: checked.error });
-    }
-
-    const retryAll = (code: ErrorCode, ...args: string[]) => {
-      const err = new WeirError(code, ...args);
-      for (const a of accepted) results[a.index] = this.retry(a.env.id, err);
-      for (const r of refused) results[r.index] = this.retry(r.env.id, err);
-    };
-
-    if (this.draining) retryAll("WEIR_ERR_DRAINING");
-    else if (!log.healthy) retryAll("WEIR_ERR_KAFKA_UNAVAILABLE", "sends are stalled");
-    else if (!admission.tryAcquire(events.length, bytes)) retryAll("WEIR_ERR_OVERLOADED");
-    else {
-      // The admission is held until Kafka settles, even when the client stopped waiting:
-      // records still in the producer occupy memory.
-      let settled: Promise<unknown> = Promise.resolve();
-      try {
-        ({ settled } = await this.claimAndPublish(tenant, accepted, refused, results, receivedMs));
-      } finally {
-        void settled.finally(() => admission.release(events.length, bytes));
-      }
+      ({ settled } = await this.claimAndPublish(tenant, accepted, refused, results, receivedMs));
+    } finally {
+      void settled.finally(() => admission.release(events.length, bytes));
     }
     // A repeated id within one batch is published once: the repeat is a DUPLICATE of a
     // published first occurrence, and otherwise shares its fate (INVALID, RETRY_AFTER, ...).

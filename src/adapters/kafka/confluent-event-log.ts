@@ -10,19 +10,11 @@
  * duplicates. The package is optional (a native build): it is loaded only when this adapter is.
  */
 import type { EventLog, OutRecord, TopicSpec } from "../../ingest/ports.js";
-import type { Logger } from "../../log.js";
-import { topicMaxMessageBytes } from "./send-control.js";
-import { StallBreaker, bufferOf, importClientPackage } from "./send-control.js";
+import { StallBreaker, bufferOf, importClientPackage, topicMaxMessageBytes, type AdapterOptions } from "./send-control.js";
 
-export type ConfluentEventLogOptions = {
-  readonly brokers: readonly string[];
-  readonly clientId: string;
-  readonly replicationFactor: number;
-  /** A send pending longer than this, or one that failed this recently, makes `healthy` false. */
-  readonly stallMs: number;
+export type ConfluentEventLogOptions = AdapterOptions & {
   /** How long librdkafka keeps retrying a record (message.timeout.ms) before failing it. */
   readonly deliveryTimeoutMs: number;
-  readonly logger: Logger;
   /** The loaded package; default: imported on connect. (Tests pass a fake.) */
   readonly module?: ConfluentModule;
 };

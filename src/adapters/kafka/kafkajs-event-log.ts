@@ -13,16 +13,9 @@
 import { Kafka, Partitioners, logLevel as kafkaLogLevel, type Admin, type LogEntry, type Message, type Producer } from "kafkajs";
 import type { EventLog, OutRecord, TopicSpec } from "../../ingest/ports.js";
 import type { Logger } from "../../log.js";
-import { GroupCommit, StallBreaker, bufferOf, maxSendBytes, topicMaxMessageBytes } from "./send-control.js";
+import { GroupCommit, StallBreaker, bufferOf, maxSendBytes, topicMaxMessageBytes, type AdapterOptions } from "./send-control.js";
 
-export type KafkajsEventLogOptions = {
-  readonly brokers: readonly string[];
-  readonly clientId: string;
-  readonly replicationFactor: number;
-  /** A send pending longer than this, or one that failed this recently, makes `healthy` false. */
-  readonly stallMs: number;
-  readonly logger: Logger;
-};
+export type KafkajsEventLogOptions = AdapterOptions;
 
 export function kafkaLogCreator(logger: Logger) {
   return () =>

@@ -16,19 +16,11 @@
  */
 import type { Admin, Producer, ProducerOptions } from "@platformatic/kafka";
 import type { EventLog, OutRecord, TopicSpec } from "../../ingest/ports.js";
-import type { Logger } from "../../log.js";
-import { topicMaxMessageBytes } from "./send-control.js";
-import { GroupCommit, StallBreaker, bufferOf, importClientPackage, maxSendBytes } from "./send-control.js";
+import { GroupCommit, StallBreaker, bufferOf, importClientPackage, maxSendBytes, topicMaxMessageBytes, type AdapterOptions } from "./send-control.js";
 
-export type PlatformaticEventLogOptions = {
-  readonly brokers: readonly string[];
-  readonly clientId: string;
-  readonly replicationFactor: number;
-  /** A send pending longer than this, or one that failed this recently, makes `healthy` false. */
-  readonly stallMs: number;
+export type PlatformaticEventLogOptions = AdapterOptions & {
   /** About how long a send is retried before it fails. */
   readonly deliveryTimeoutMs: number;
-  readonly logger: Logger;
   /** The loaded package; default: imported on connect. (Tests pass a fake.) */
   readonly module?: PlatformaticModule;
 };

@@ -4,6 +4,17 @@
  */
 import { WeirError } from "../../errors.js";
 import type { OutRecord } from "../../ingest/ports.js";
+import type { Logger } from "../../log.js";
+
+/** What every EventLog adapter is configured with. */
+export type AdapterOptions = {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly replicationFactor: number;
+  /** A send pending longer than this, or one that failed this recently, makes `healthy` false. */
+  readonly stallMs: number;
+  readonly logger: Logger;
+};
 
 /**
  * Open (unhealthy) while the oldest pending send is older than `stallMs`, and for `stallMs`
