@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: brings up the local stack, then measures, one JSON line per scenario:
  *   raw-uws        the same frames into a bare uWebSockets.js server (receive limit)
- *   raw-producer   records of the same size, key and headers straight into the Kafka client (produce limit)
+ *   raw-producer   records of the same size, key and headers straight into the Kafka client (produce limit),
+ *                  and the idle round trip of one batch through the Kafka adapter (latency floor)
  *   gateway-max    closed-loop max rate through a gateway process: acked events/s, ack latency, CPU, RSS
  *   gateway-paced  paced 5k/10k/20k events/s: ack latency p50/p99/p999 from the scheduled send time
  *   overload       3× the sustained rate against a small in-flight bound: shed rate, admitted latency, RSS
@@ -20,12 +21,14 @@ import { isKafkaClient, type KafkaClient } from "../src/adapters/kafka/create-ev
 import { runLoad, type LoadJob, type LoadResult } from "./bench/generator.js";
 import { cpuSeconds, peakRssMiB, rssMiB } from "./bench/proc-stats.js";
 import { frameFactory } from "./bench/frames.js";
+import { produceLatency } from "./bench/produce-latency.js";
 import { round } from "./bench/histogram.js";
 
 const { values } = parseArgs({
   options: {
     duration: { type: "string", default: "12" },
     warmup: { type: "string", default: "2" },
+    rates: { type: "string", default: "5000,10000,20000" },
     only: { type: "string" },
     clients: { type: "string", default: "confluent,kafkajs,platformatic" },
     "events-per-frame": { type: "string", default: "100" },
@@ -41,6 +44,7 @@ const apiKey = "bench-key";
 const wanted = (name: string) => !only || only.has(name);
 const emit = (line: Record<string, unknown>) => console.log(JSON.stringify(line));
 const clients = values.clients!.split(",").filter(isKafkaClient);
+const paceRates = values.rates!.split(",").map(Number);
 
 const stack = await stackUp({ out: () => {}, log: (l) => process.stderr.write(`${l}\n`) });
 const machine = { cores: (await import("node:os")).cpus().length, node: process.version };
@@ -122,6 +126,8 @@ for (const client of clients) {
     const r = await rawProducerRate(client, { brokers: stack.kafkaBrokers, topic: "weir.bench.raw", recordBytes, records: 200_000, batch: 500 });
     rawProducerPerSec = r.recordsPerSec;
     emit({ scenario: "raw-producer", client, recordsPerSec: Math.round(r.recordsPerSec), recordBytes, batch: 500 });
+    const lat = await produceLatency(client, { brokers: stack.kafkaBrokers, topic: "weir.bench.raw", batch: eventsPerFrame, recordBytes, sends: 300 });
+    emit({ scenario: "raw-produce-latency", client, batch: eventsPerFrame, p50Ms: round(lat.percentile(50)), p99Ms: round(lat.percentile(99)), p999Ms: round(lat.percentile(99.9)) });
   }
 
   if (wanted("gateway-max")) {
@@ -143,7 +149,7 @@ for (const client of clients) {
   }
 
   // The latency curve for the default (first) client; the 20k point for every client.
-  for (const rate of client === clients[0] ? [5_000, 10_000, 20_000] : [20_000]) {
+  for (const rate of client === clients[0] ? paceRates : [20_000]) {
     if (!wanted("gateway-paced")) break;
     const { result, cpu, peakRss } = await throughGateway(client, { mode: "paced", rate, threads: 1, connectionsPerThread: 8, window: 2048, durationMs });
     emit({
