@@ -6,12 +6,12 @@
  */
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import { fromBinary } from "@bufbuild/protobuf";
-import { IngestClient, ResultCode } from "../../src/client/index.js";
+import { ResultCode } from "../../src/client/index.js";
 import { DeadLetterSchema } from "../../src/gen/weir/v1/dead_letter_pb.js";
 import { SchemaRegistry } from "../../src/schema/registry.js";
 import { mixedTraffic } from "../../load/generators/mixed.js";
 import type { Gateway } from "../../gateway/gateway.js";
-import { gatewayFor, readTopics } from "./support.js";
+import { gatewayFor, readTopics, streamAll } from "./support.js";
 
 const tenant = `exactly-once-${Date.now()}`;
 const services = { kafkaBrokers: inject("kafkaBrokers"), redisUrl: inject("redisUrl") };
@@ -26,25 +26,9 @@ afterAll(async () => {
 
 test("every valid unique event lands in Kafka exactly once; invalid ones in the dead-letter topic", async () => {
   const planned = mixedTraffic({ count: 12_000, seed: 7, idPrefix: `${tenant}-` });
-  const connections = 4;
-  const results = new Map<number, { code: ResultCode; errorCode: string; reason: string }>();
-
-  await Promise.all(
-    Array.from({ length: connections }, async (_, c) => {
-      const client = await IngestClient.connect({ url: gateway.url, tenant, apiKey: "secret" });
-      const mine = planned.map((p, i) => [i, p.env] as const).filter(([i]) => i % connections === c);
-      // Several batches in flight per connection, as a streaming client would have.
-      const chunks = [];
-      for (let i = 0; i < mine.length; i += 250) chunks.push(mine.slice(i, i + 250));
-      await Promise.all(
-        chunks.map(async (chunk) => {
-          const rs = await client.publishUntilFinal(chunk.map(([, env]) => env));
-          rs.forEach((r, j) => results.set(chunk[j]![0], { code: r.code, errorCode: r.errorCode, reason: r.reason }));
-        }),
-      );
-      await client.close();
-    }),
-  );
+  // Four connections, several 250-event batches in flight on each, retried until final.
+  const finals = await streamAll(gateway.url, { tenant, apiKey: "secret" }, planned.map((p) => p.env), { connections: 4, batch: 250 });
+  const results = new Map(finals.map((r, i) => [i, r]));
 
   // An ack or nack for every event, and the right one.
   expect(results.size).toBe(planned.length);
