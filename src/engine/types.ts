@@ -25,6 +25,11 @@ export interface KeyValueStore<S> {
   entries(): Iterable<[string, S]>;
 }
 
+/** Hands out named stores to an operator factory (the runtime's shard, or EngineTestDriver). */
+export interface StoreProvider {
+  store<S>(name: string): KeyValueStore<S>;
+}
+
 /** Where an operator's results go; `stream` names the output (e.g. "results", "late"). */
 export interface Emitter<O> {
   emit(stream: string, key: string, value: O, timestampMs: number): void;

@@ -10,17 +10,14 @@
  *   const driver = new EngineTestDriver((stores) =>
  *     new WindowedAggregate(options, { windows: stores.store("windows"), progress: stores.store("progress") }));
  */
-import { MemoryStore, type Emitter, type EngineRecord, type KeyValueStore, type Operator } from "../types.js";
+import { MemoryStore, type Emitter, type EngineRecord, type KeyValueStore, type Operator, type StoreProvider } from "../types.js";
 
 /** Any operator (Operator's methods are bivariant in their parameters, so `any` admits every one). */
 export type AnyOperator = Operator<any, any>;
 export type InputOf<Op> = Op extends Operator<infer I, any> ? I : never;
 export type OutputOf<Op> = Op extends Operator<any, infer O> ? O : never;
 
-/** Named stores handed to the operator factory. */
-export interface StoreProvider {
-  store<S>(name: string): KeyValueStore<S>;
-}
+export type { StoreProvider };
 
 export type OperatorFactory<Op extends AnyOperator> = (stores: StoreProvider) => Op;
 

@@ -18,7 +18,7 @@
  * - Emissions of one watermark advance are ordered by window end, then key, then window start.
  *   Result records carry timestamp end - 1 (the last instant in the window); late records keep theirs.
  */
-import type { Emitter, EngineRecord, KeyValueStore, Operator } from "../types.js";
+import type { Emitter, EngineRecord, KeyValueStore, Operator, StoreProvider } from "../types.js";
 import { assignWindows } from "./assigners.js";
 import {
   resolveWindowedAggregateOptions,
@@ -42,10 +42,8 @@ export type WindowedAggregateStats = {
   readonly lateCount: number;
 };
 
-/** Anything that hands out named stores (the runtime, or EngineTestDriver's StoreProvider). */
-export interface NamedStores {
-  store<S>(name: string): KeyValueStore<S>;
-}
+/** Anything that hands out named stores (the runtime's shard, or EngineTestDriver). */
+export type NamedStores = StoreProvider;
 
 /** The two stores of a WindowedAggregate from a store provider: `${prefix}windows` and `${prefix}progress`. */
 export function windowedAggregateStores<A>(stores: NamedStores, prefix = ""): WindowedAggregateStores<A> {
