@@ -38,10 +38,12 @@ export function marketFeed(rng: Rng, baseTimeMs: number, accounts = 5): MarketFe
       const mid = Math.max(0.01, prices.get(inst.symbol)! * (1 + (rng.next() - 0.5) * 2 * vol));
       prices.set(inst.symbol, mid);
       if (rng.chance(0.2)) {
+        const account = `acct-${rng.int(1, accounts)}`;
         return envelopeOf(
           TradeSchema,
-          { tradeId: `trade-${i}`, accountId: `acct-${rng.int(1, accounts)}`, symbol: inst.symbol, side: rng.chance(0.5) ? Side.BUY : Side.SELL, quantity: rng.int(1, 500), price: mid },
-          { eventTimeMs: at, partitionKey: inst.symbol },
+          { tradeId: `trade-${i}`, accountId: account, symbol: inst.symbol, side: rng.chance(0.5) ? Side.BUY : Side.SELL, quantity: rng.int(1, 500), price: mid },
+          // Keyed by account: the risk job keeps positions per account.
+          { eventTimeMs: at, partitionKey: account },
         );
       }
       const spread = mid * 0.0005;

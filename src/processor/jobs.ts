@@ -1,0 +1,66 @@
+/**
+ * The three scenario jobs as the processor runs them: which raw event types each consumes, how a
+ * record's payload becomes the engine's plain input, which inputs every shard must see
+ * (reference data, quotes), and how the operator is built over named stores.
+ */
+import { fromBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { CardTransactionSchema, FxRateSchema, HttpAccessLogSchema, InstrumentSchema, QuoteSchema, TradeSchema } from "../events.js";
+import type { Operator, StoreProvider } from "../engine/types.js";
+import { accessLogLine, errorRateJob } from "../engine/jobs/error-rate.js";
+import { windowedAggregateStores } from "../engine/windows/index.js";
+import { FraudJob, toFraudTransaction } from "../engine/jobs/fraud.js";
+import { RiskOperator } from "../engine/jobs/risk-limits.js";
+import { fxInput, instrumentInput, quoteInput, tradeInput } from "../engine/risk/from-proto.js";
+
+/**
+ * One input of a job. The engine keys a record by its Kafka record key, so producers must set
+ * partition_key to the job's key (host, card id, account id): then a key lives on one partition,
+ * one processor and one worker thread, with its state.
+ */
+export type JobInput = {
+  /** Engine input from the record's payload bytes. */
+  decode(payload: Uint8Array): unknown;
+  /** Every shard gets these records (global tables), instead of the shard of their key. */
+  broadcast?: boolean;
+};
+
+export type JobSpec = {
+  readonly name: string;
+  /** By fully qualified event type (the weir.type header). */
+  readonly inputs: Readonly<Record<string, JobInput>>;
+  create(stores: StoreProvider): Operator<unknown, unknown>;
+};
+
+function decoder<D extends DescMessage, V>(schema: D, map: (m: MessageShape<D>) => V): (payload: Uint8Array) => V {
+  return (payload) => map(fromBinary(schema, payload));
+}
+
+export const jobs: Readonly<Record<string, JobSpec>> = Object.freeze({
+  "error-rate": {
+    name: "error-rate",
+    inputs: { [HttpAccessLogSchema.typeName]: { decode: decoder(HttpAccessLogSchema, accessLogLine) } },
+    create: (stores) => errorRateJob(windowedAggregateStores(stores)) as Operator<unknown, unknown>,
+  },
+  fraud: {
+    name: "fraud",
+    inputs: { [CardTransactionSchema.typeName]: { decode: decoder(CardTransactionSchema, toFraudTransaction) } },
+    create: (stores) => new FraudJob({ store: stores.store("fraud") }) as Operator<unknown, unknown>,
+  },
+  "risk-limits": {
+    name: "risk-limits",
+    inputs: {
+      [InstrumentSchema.typeName]: { decode: decoder(InstrumentSchema, instrumentInput), broadcast: true },
+      [FxRateSchema.typeName]: { decode: decoder(FxRateSchema, fxInput), broadcast: true },
+      [QuoteSchema.typeName]: { decode: decoder(QuoteSchema, quoteInput), broadcast: true },
+      [TradeSchema.typeName]: { decode: decoder(TradeSchema, tradeInput) },
+    },
+    create: (stores) =>
+      new RiskOperator({ reference: stores.store("reference"), accounts: stores.store("accounts"), symbols: stores.store("symbols") }) as Operator<unknown, unknown>,
+  },
+});
+
+export function jobSpec(name: string): JobSpec {
+  const spec = jobs[name];
+  if (!spec) throw new Error(`unknown job ${name}; known: ${Object.keys(jobs).join(", ")}`);
+  return spec;
+}

@@ -1,0 +1,64 @@
+/**
+ * Messages between the processor and its engine worker threads, defined once. Record payloads
+ * travel packed in one buffer per task and are transferred, not copied; outputs and state
+ * changes come back as plain data (they are small and JSON-shaped by the engine's contract).
+ */
+
+/** A raw event as consumed from Kafka. */
+export type RawRecord = { readonly type: string; readonly key: string; readonly timestampMs: number; readonly value: Uint8Array };
+
+export type PackedRecords = {
+  readonly types: string[];
+  readonly keys: string[];
+  readonly timestamps: Float64Array;
+  /** offsets[i]..offsets[i+1] is record i's payload in `bytes`. */
+  readonly offsets: Uint32Array;
+  readonly bytes: Uint8Array;
+};
+
+/** A store entry: value null = deleted. */
+export type StoreChange = readonly [store: string, key: string, value: unknown];
+
+export type ShardTask = {
+  readonly job: string;
+  /** Replace the shard's state with these entries (on start or after a rebalance), then process. */
+  readonly restore?: readonly StoreChange[];
+  readonly records?: PackedRecords;
+  readonly watermarkMs?: number;
+};
+
+export type ShardOutput = { readonly stream: string; readonly key: string; readonly value: unknown; readonly timestampMs: number };
+
+export type ShardResult = {
+  readonly outputs: ShardOutput[];
+  /** Keys changed by this task, for the changelog topic. */
+  readonly changes: StoreChange[];
+};
+
+export function packRecords(records: readonly RawRecord[]): PackedRecords {
+  let size = 0;
+  for (const r of records) size += r.value.byteLength;
+  const bytes = new Uint8Array(size);
+  const offsets = new Uint32Array(records.length + 1);
+  const timestamps = new Float64Array(records.length);
+  let at = 0;
+  records.forEach((r, i) => {
+    bytes.set(r.value, at);
+    offsets[i] = at;
+    timestamps[i] = r.timestampMs;
+    at += r.value.byteLength;
+  });
+  offsets[records.length] = at;
+  return { types: records.map((r) => r.type), keys: records.map((r) => r.key), timestamps, offsets, bytes };
+}
+
+export function* unpackRecords(p: PackedRecords): Generator<RawRecord> {
+  for (let i = 0; i < p.keys.length; i++) {
+    yield { type: p.types[i]!, key: p.keys[i]!, timestampMs: p.timestamps[i]!, value: p.bytes.subarray(p.offsets[i]!, p.offsets[i + 1]!) };
+  }
+}
+
+/** The buffers of a packed batch, for Piscina.move / transferList. */
+export function transferablesOf(p: PackedRecords): ArrayBuffer[] {
+  return [p.bytes.buffer as ArrayBuffer, p.offsets.buffer as ArrayBuffer, p.timestamps.buffer as ArrayBuffer];
+}

@@ -1,0 +1,6 @@
+// Worker threads do not inherit tsx's loader: register it, then load the TypeScript entry.
+import { register } from "tsx/esm/api";
+
+register();
+const { default: runShardTask } = await import("./engine-worker.ts");
+export default runShardTask;
