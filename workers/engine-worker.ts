@@ -1,18 +1,47 @@
 /**
- * Piscina worker entry: one thread = one shard. It keeps the shard's state for each job between
- * tasks (that is the point of key affinity), so module-level state is deliberate here.
+ * Piscina worker entry. A thread runs the tasks (job × input partition) routed to it and keeps
+ * their state between calls — that is the point of affinity, so module-level state is deliberate.
  */
 import { jobSpec } from "../src/processor/jobs.js";
-import { ShardRuntime } from "../src/processor/shard-runtime.js";
-import type { ShardResult, ShardTask } from "../src/processor/thread-messages.js";
+import { ShardRuntime, type TaskOutput } from "../src/processor/shard-runtime.js";
+import { unpackRecords, type ShardOutput, type ShardResult, type ShardTask } from "../src/processor/thread-messages.js";
 
-const shards = new Map<string, ShardRuntime>();
+/** job → partition → task */
+const tasks = new Map<string, Map<number, ShardRuntime>>();
+
+function tasksOf(job: string): Map<number, ShardRuntime> {
+  let byPartition = tasks.get(job);
+  if (!byPartition) tasks.set(job, (byPartition = new Map()));
+  return byPartition;
+}
 
 export default function runShardTask(task: ShardTask): ShardResult {
-  let shard = shards.get(task.job);
-  if (!shard || task.restore) {
-    shard = new ShardRuntime(jobSpec(task.job), task.restore ?? []);
-    shards.set(task.job, shard);
+  const spec = jobSpec(task.job);
+  const byPartition = tasksOf(task.job);
+  for (const p of task.revoke ?? []) byPartition.delete(p);
+  if (task.restore) byPartition.set(task.restore.partition, new ShardRuntime(spec, task.restore.entries));
+  const taskFor = (partition: number) => {
+    let t = byPartition.get(partition);
+    if (!t) byPartition.set(partition, (t = new ShardRuntime(spec)));
+    return t;
+  };
+
+  const outputs: ShardOutput[] = [];
+  const collect = (partition: number, run: (out: TaskOutput[]) => void) => {
+    const out: TaskOutput[] = [];
+    run(out);
+    for (const o of out) outputs.push({ partition, ...o });
+  };
+  if (task.records) {
+    for (const r of unpackRecords(task.records)) {
+      // Global-table inputs (reference data, quotes) reach every task of the job on this thread.
+      const targets = spec.inputs[r.type]?.broadcast ? [...byPartition.keys()] : [r.partition];
+      for (const p of targets) collect(p, (out) => taskFor(p).process(r.type, r.key, r.value, r.timestampMs, out));
+    }
   }
-  return shard.run(task.records, task.watermarkMs);
+  if (task.watermarkMs !== undefined) {
+    for (const [p, t] of byPartition) collect(p, (out) => t.advanceWatermark(task.watermarkMs!, out));
+  }
+  const changes = [...byPartition].map(([partition, t]) => ({ partition, changes: t.takeChanges() })).filter((c) => c.changes.length > 0);
+  return { outputs, changes };
 }

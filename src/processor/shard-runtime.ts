@@ -1,10 +1,13 @@
 /**
- * One shard of one job inside a worker thread: the operator over in-memory stores, fed records
- * in arrival order, returning what it emitted and which keys it changed (for the changelog).
+ * One task — one job on one input partition, as in Kafka Streams — inside a worker thread: the
+ * operator over in-memory stores, fed records in arrival order. A task's state is exactly what its
+ * changelog partition holds, so a partition can move to another processor with its state.
  */
 import { MemoryStore, type Emitter, type Operator } from "../engine/types.js";
 import type { JobSpec } from "./jobs.js";
-import { unpackRecords, type PackedRecords, type ShardOutput, type ShardResult, type StoreChange } from "./thread-messages.js";
+import type { StoreChange } from "./thread-messages.js";
+
+export type TaskOutput = { stream: string; key: string; value: unknown; timestampMs: number };
 
 export class ShardRuntime {
   private readonly stores = new Map<string, MemoryStore<unknown>>();
@@ -27,21 +30,23 @@ export class ShardRuntime {
     return store;
   }
 
-  run(records: PackedRecords | undefined, watermarkMs: number | undefined): ShardResult {
-    const outputs: ShardOutput[] = [];
-    const out: Emitter<unknown> = { emit: (stream, key, value, timestampMs) => outputs.push({ stream, key, value, timestampMs }) };
-    if (records) {
-      for (const r of unpackRecords(records)) {
-        const input = this.spec.inputs[r.type];
-        if (!input) continue; // a topic the job does not read
-        this.operator.process({ key: r.key, value: input.decode(r.value), timestampMs: r.timestampMs }, out);
-      }
-    }
-    if (watermarkMs !== undefined) this.operator.advanceWatermark?.(watermarkMs, out);
-    return { outputs, changes: this.takeChanges() };
+  /** Processes one record of this task's partition (or a broadcast one); unknown types are skipped. */
+  process(type: string, key: string, payload: Uint8Array, timestampMs: number, out: TaskOutput[]): void {
+    const input = this.spec.inputs[type];
+    if (!input) return;
+    this.operator.process({ key, value: input.decode(payload), timestampMs }, this.emitter(out));
   }
 
-  private takeChanges(): StoreChange[] {
+  advanceWatermark(watermarkMs: number, out: TaskOutput[]): void {
+    this.operator.advanceWatermark?.(watermarkMs, this.emitter(out));
+  }
+
+  private emitter(out: TaskOutput[]): Emitter<unknown> {
+    return { emit: (stream, key, value, timestampMs) => out.push({ stream, key, value, timestampMs }) };
+  }
+
+  /** Store entries changed since the last call (value null = deleted). */
+  takeChanges(): StoreChange[] {
     const changes: StoreChange[] = [];
     for (const [name, store] of this.stores) {
       for (const [key, value] of store.takeChanges()) changes.push([name, key, value ?? null]);

@@ -1,9 +1,10 @@
 /**
- * Engine work on worker threads with key affinity: one single-thread Piscina pool per shard, and
- * a record goes to the shard of its key (FNV-1a), so all records of a key are processed in order
- * by one thread that holds the key's state. Broadcast inputs (reference data) go to every shard.
- * A single-thread pool per shard is the simplest way to pin: Piscina 5's loadBalancer sees only
- * a task's id, filename and handler name, not its payload (docs/decisions/0006).
+ * Engine work on worker threads with key affinity. As in Kafka Streams, the unit of state is a
+ * task: one job on one input partition. Partition p always runs on thread p % threads, and Kafka
+ * already puts every record of a key on one partition, so all records of a key are processed in
+ * order by one thread holding the key's state. One single-thread Piscina pool per thread is the
+ * simplest way to pin: Piscina 5's loadBalancer sees only a task's id, filename and handler name,
+ * not its payload (docs/decisions/0006). Broadcast inputs (global tables) go to every thread.
  */
 import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
@@ -12,24 +13,15 @@ import { packRecords, transferablesOf, type RawRecord, type ShardResult, type Sh
 
 export type ShardedPoolOptions = {
   readonly job: string;
-  readonly shards: number;
+  /** Worker threads; partition p runs on thread p % threads. */
+  readonly threads: number;
   /** Tasks waiting per shard before run() is refused: bounded, like everything else. */
   readonly maxQueue?: number;
 };
 
-export type ShardResults = ReadonlyArray<ShardResult & { readonly shard: number }>;
+export type ThreadResults = ReadonlyArray<ShardResult & { readonly thread: number }>;
 
 const workerFile = fileURLToPath(new URL("../../workers/engine-worker.mjs", import.meta.url));
-
-/** FNV-1a over the key's UTF-16 code units: stable across processes and runs. */
-export function shardOf(key: string, shards: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h % shards;
-}
 
 export class ShardedEnginePool {
   private readonly spec: JobSpec;
@@ -38,37 +30,42 @@ export class ShardedEnginePool {
   constructor(private readonly opts: ShardedPoolOptions) {
     this.spec = jobSpec(opts.job);
     this.pools = Array.from(
-      { length: opts.shards },
+      { length: opts.threads },
       () => new Piscina({ filename: workerFile, minThreads: 1, maxThreads: 1, maxQueue: opts.maxQueue ?? 64, idleTimeout: Number.POSITIVE_INFINITY }),
     );
   }
 
-  get shards(): number {
-    return this.pools.length;
+  threadOf(partition: number): number {
+    return partition % this.pools.length;
   }
 
-  /** Processes a batch (arrival order is kept per shard) and returns each shard's outputs and state changes. */
-  async process(records: readonly RawRecord[], watermarkMs?: number): Promise<ShardResults> {
-    const perShard = this.pools.map((): RawRecord[] => []);
+  /** Processes a batch (arrival order kept per partition) and returns each thread's outputs and state changes. */
+  async process(records: readonly RawRecord[], watermarkMs?: number): Promise<ThreadResults> {
+    const perThread = this.pools.map((): RawRecord[] => []);
     for (const r of records) {
       const input = this.spec.inputs[r.type];
       if (!input) continue;
-      if (input.broadcast) for (const list of perShard) list.push(r);
-      else perShard[shardOf(r.key, this.shards)]!.push(r);
+      if (input.broadcast) for (const list of perThread) list.push(r);
+      else perThread[this.threadOf(r.partition)]!.push(r);
     }
     return Promise.all(
-      perShard.map(async (list, shard) => {
+      perThread.map(async (list, thread) => {
         const packed = list.length > 0 ? packRecords(list) : undefined;
         const task: ShardTask = { job: this.opts.job, ...(packed ? { records: packed } : {}), ...(watermarkMs !== undefined ? { watermarkMs } : {}) };
-        const result = (await this.pools[shard]!.run(task, packed ? { transferList: transferablesOf(packed) } : {})) as ShardResult;
-        return { ...result, shard };
+        const result = (await this.pools[thread]!.run(task, packed ? { transferList: transferablesOf(packed) } : {})) as ShardResult;
+        return { ...result, thread };
       }),
     );
   }
 
-  /** Replaces a shard's state (restored from the changelog) before it processes more. */
-  async restore(shard: number, entries: readonly StoreChange[]): Promise<void> {
-    await this.pools[shard]!.run({ job: this.opts.job, restore: entries } satisfies ShardTask);
+  /** Gives a partition task its state, restored from its changelog partition, before it processes more. */
+  async restore(partition: number, entries: readonly StoreChange[]): Promise<void> {
+    await this.pools[this.threadOf(partition)]!.run({ job: this.opts.job, restore: { partition, entries } } satisfies ShardTask);
+  }
+
+  /** Drops partition tasks revoked in a rebalance. */
+  async revoke(partitions: readonly number[]): Promise<void> {
+    await Promise.all(this.pools.map((pool, thread) => pool.run({ job: this.opts.job, revoke: partitions.filter((p) => this.threadOf(p) === thread) } satisfies ShardTask)));
   }
 
   async close(): Promise<void> {

@@ -4,11 +4,18 @@
  * changes come back as plain data (they are small and JSON-shaped by the engine's contract).
  */
 
-/** A raw event as consumed from Kafka. */
-export type RawRecord = { readonly type: string; readonly key: string; readonly timestampMs: number; readonly value: Uint8Array };
+/** A raw event as consumed from Kafka: its input partition decides the task that processes it. */
+export type RawRecord = {
+  readonly type: string;
+  readonly partition: number;
+  readonly key: string;
+  readonly timestampMs: number;
+  readonly value: Uint8Array;
+};
 
 export type PackedRecords = {
   readonly types: string[];
+  readonly partitions: Int32Array;
   readonly keys: string[];
   readonly timestamps: Float64Array;
   /** offsets[i]..offsets[i+1] is record i's payload in `bytes`. */
@@ -21,18 +28,27 @@ export type StoreChange = readonly [store: string, key: string, value: unknown];
 
 export type ShardTask = {
   readonly job: string;
-  /** Replace the shard's state with these entries (on start or after a rebalance), then process. */
-  readonly restore?: readonly StoreChange[];
+  /** Replace a partition task's state with these entries (on assignment), before anything else. */
+  readonly restore?: { readonly partition: number; readonly entries: readonly StoreChange[] };
+  /** Drop these partition tasks (revoked in a rebalance). */
+  readonly revoke?: readonly number[];
   readonly records?: PackedRecords;
+  /** Advances every partition task of the job on this thread. */
   readonly watermarkMs?: number;
 };
 
-export type ShardOutput = { readonly stream: string; readonly key: string; readonly value: unknown; readonly timestampMs: number };
+export type ShardOutput = {
+  readonly partition: number;
+  readonly stream: string;
+  readonly key: string;
+  readonly value: unknown;
+  readonly timestampMs: number;
+};
 
 export type ShardResult = {
   readonly outputs: ShardOutput[];
-  /** Keys changed by this task, for the changelog topic. */
-  readonly changes: StoreChange[];
+  /** Keys changed by this task, per input partition: what goes to that changelog partition. */
+  readonly changes: Array<{ readonly partition: number; readonly changes: StoreChange[] }>;
 };
 
 export function packRecords(records: readonly RawRecord[]): PackedRecords {
@@ -41,24 +57,26 @@ export function packRecords(records: readonly RawRecord[]): PackedRecords {
   const bytes = new Uint8Array(size);
   const offsets = new Uint32Array(records.length + 1);
   const timestamps = new Float64Array(records.length);
+  const partitions = new Int32Array(records.length);
   let at = 0;
   records.forEach((r, i) => {
     bytes.set(r.value, at);
     offsets[i] = at;
     timestamps[i] = r.timestampMs;
+    partitions[i] = r.partition;
     at += r.value.byteLength;
   });
   offsets[records.length] = at;
-  return { types: records.map((r) => r.type), keys: records.map((r) => r.key), timestamps, offsets, bytes };
+  return { types: records.map((r) => r.type), partitions, keys: records.map((r) => r.key), timestamps, offsets, bytes };
 }
 
 export function* unpackRecords(p: PackedRecords): Generator<RawRecord> {
   for (let i = 0; i < p.keys.length; i++) {
-    yield { type: p.types[i]!, key: p.keys[i]!, timestampMs: p.timestamps[i]!, value: p.bytes.subarray(p.offsets[i]!, p.offsets[i + 1]!) };
+    yield { type: p.types[i]!, partition: p.partitions[i]!, key: p.keys[i]!, timestampMs: p.timestamps[i]!, value: p.bytes.subarray(p.offsets[i]!, p.offsets[i + 1]!) };
   }
 }
 
 /** The buffers of a packed batch, for Piscina.move / transferList. */
 export function transferablesOf(p: PackedRecords): ArrayBuffer[] {
-  return [p.bytes.buffer as ArrayBuffer, p.offsets.buffer as ArrayBuffer, p.timestamps.buffer as ArrayBuffer];
+  return [p.bytes.buffer, p.offsets.buffer, p.timestamps.buffer, p.partitions.buffer] as ArrayBuffer[];
 }

@@ -1,14 +1,15 @@
 /**
- * The engine on real worker threads (Piscina), with key affinity: the same results as one thread,
- * each key's results from one shard only, and state restored from the changes a shard reported.
+ * The engine on real worker threads (Piscina), one task per input partition: the same results as
+ * running every task on one thread, each partition's results from the thread that owns it, and a
+ * partition's state restored from the changes reported for it (its changelog partition).
  */
 import { afterEach, expect, test } from "vitest";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { HttpAccessLogSchema } from "../../src/events.js";
-import { ShardedEnginePool, shardOf } from "../../src/processor/sharded-pool.js";
-import { ShardRuntime } from "../../src/processor/shard-runtime.js";
+import { ShardedEnginePool } from "../../src/processor/sharded-pool.js";
+import { ShardRuntime, type TaskOutput } from "../../src/processor/shard-runtime.js";
 import { jobSpec } from "../../src/processor/jobs.js";
-import { packRecords, type RawRecord, type ShardOutput, type StoreChange } from "../../src/processor/thread-messages.js";
+import type { RawRecord, ShardOutput, StoreChange } from "../../src/processor/thread-messages.js";
 
 const pools: ShardedEnginePool[] = [];
 afterEach(async () => {
@@ -17,66 +18,88 @@ afterEach(async () => {
 
 const t0 = Date.UTC(2026, 10, 29, 12, 0, 0);
 const hosts = ["web-1", "web-2", "api-1", "api-2", "edge-9"];
+const partitionOf = (host: string) => hosts.indexOf(host) % 3; // as if the topic had 3 partitions
+const end = t0 + 10 * 60_000;
 
-/** Access-log lines over three minutes, slightly out of order, keyed by host. */
+/** Access-log lines over three minutes, slightly out of order, keyed (and partitioned) by host. */
 function accessLog(count: number): RawRecord[] {
   return Array.from({ length: count }, (_, i) => {
     const host = hosts[i % hosts.length]!;
     const status = i % 7 === 0 ? 503 : 200;
-    const timestampMs = t0 + i * 250 - (i % 4) * 100;
-    return { type: HttpAccessLogSchema.typeName, key: host, timestampMs, value: toBinary(HttpAccessLogSchema, create(HttpAccessLogSchema, { host, method: "GET", path: "/", status })) };
+    return {
+      type: HttpAccessLogSchema.typeName,
+      partition: partitionOf(host),
+      key: host,
+      timestampMs: t0 + i * 250 - (i % 4) * 100,
+      value: toBinary(HttpAccessLogSchema, create(HttpAccessLogSchema, { host, method: "GET", path: "/", status })),
+    };
   });
 }
 
-const byWindow = (outputs: ShardOutput[]) =>
-  outputs.map((o) => JSON.stringify([o.stream, o.key, o.value])).sort();
+const canonical = (outputs: ReadonlyArray<{ partition: number; stream: string; key: string; value: unknown }>) =>
+  outputs.map((o) => JSON.stringify([o.partition, o.stream, o.key, o.value])).sort();
 
-function singleThread(records: RawRecord[], watermarkMs: number): ShardOutput[] {
-  const shard = new ShardRuntime(jobSpec("error-rate"));
-  return [...shard.run(packRecords(records), undefined).outputs, ...shard.run(undefined, watermarkMs).outputs];
+/** Every partition task on this thread, in arrival order: the reference result. */
+function inOneThread(records: RawRecord[]): ShardOutput[] {
+  const spec = jobSpec("error-rate");
+  const tasks = new Map<number, ShardRuntime>();
+  const outputs: ShardOutput[] = [];
+  const run = (partition: number, f: (t: ShardRuntime, out: TaskOutput[]) => void) => {
+    if (!tasks.has(partition)) tasks.set(partition, new ShardRuntime(spec));
+    const out: TaskOutput[] = [];
+    f(tasks.get(partition)!, out);
+    outputs.push(...out.map((o) => ({ partition, ...o })));
+  };
+  for (const r of records) run(r.partition, (t, out) => t.process(r.type, r.key, r.value, r.timestampMs, out));
+  for (const p of [...tasks.keys()]) run(p, (t, out) => t.advanceWatermark(end, out));
+  return outputs;
 }
 
-test("two worker shards give exactly the single-thread results, each key from its own shard", async () => {
+test("two worker threads give exactly the one-thread results, each partition from its own thread", async () => {
   const records = accessLog(720);
-  const end = t0 + 10 * 60_000;
-  const pool = new ShardedEnginePool({ job: "error-rate", shards: 2 });
+  const pool = new ShardedEnginePool({ job: "error-rate", threads: 2 });
   pools.push(pool);
   const outputs: ShardOutput[] = [];
-  for (let i = 0; i < records.length; i += 100) {
-    for (const r of await pool.process(records.slice(i, i + 100))) {
+  const collect = (results: Awaited<ReturnType<ShardedEnginePool["process"]>>) => {
+    for (const r of results) {
       for (const o of r.outputs) {
-        expect(shardOf(o.key, 2)).toBe(r.shard);
+        expect(pool.threadOf(o.partition)).toBe(r.thread);
         outputs.push(o);
       }
     }
-  }
-  for (const r of await pool.process([], end)) outputs.push(...r.outputs);
+  };
+  for (let i = 0; i < records.length; i += 100) collect(await pool.process(records.slice(i, i + 100)));
+  collect(await pool.process([], end));
 
-  const expected = singleThread(records, end);
+  const expected = inOneThread(records);
   expect(expected.filter((o) => o.stream === "results").length).toBe(hosts.length * 3);
-  expect(byWindow(outputs)).toEqual(byWindow(expected));
+  expect(canonical(outputs)).toEqual(canonical(expected));
 });
 
-test("a new pool restored from the reported state changes continues as if nothing happened", async () => {
+test("a new pool restored from each partition's reported changes continues as if nothing happened", async () => {
   const records = accessLog(720);
-  const end = t0 + 10 * 60_000;
-  const first = new ShardedEnginePool({ job: "error-rate", shards: 2 });
+  const first = new ShardedEnginePool({ job: "error-rate", threads: 2 });
   pools.push(first);
   const outputs: ShardOutput[] = [];
-  // The changelog: the latest value per shard, store and key.
-  const changelog = new Map<number, Map<string, StoreChange>>([[0, new Map()], [1, new Map()]]);
+  // The changelog: per partition, the latest value per store and key (what compaction keeps).
+  const changelog = new Map<number, Map<string, StoreChange>>();
   for (const r of await first.process(records.slice(0, 400))) {
     outputs.push(...r.outputs);
-    for (const c of r.changes) changelog.get(r.shard)!.set(`${c[0]}\u0000${c[1]}`, c);
+    for (const { partition, changes } of r.changes) {
+      if (!changelog.has(partition)) changelog.set(partition, new Map());
+      for (const c of changes) changelog.get(partition)!.set(`${c[0]}\u0000${c[1]}`, c);
+    }
   }
+  expect([...changelog.keys()].sort()).toEqual([0, 1, 2]);
   await first.close();
   pools.pop();
 
-  const second = new ShardedEnginePool({ job: "error-rate", shards: 2 });
+  // Partitions move: three threads now, so partition 2 lands on another thread than before.
+  const second = new ShardedEnginePool({ job: "error-rate", threads: 3 });
   pools.push(second);
-  for (const [shard, entries] of changelog) await second.restore(shard, [...entries.values()]);
+  for (const [partition, entries] of changelog) await second.restore(partition, [...entries.values()]);
   for (const r of await second.process(records.slice(400))) outputs.push(...r.outputs);
   for (const r of await second.process([], end)) outputs.push(...r.outputs);
 
-  expect(byWindow(outputs)).toEqual(byWindow(singleThread(records, end)));
+  expect(canonical(outputs)).toEqual(canonical(inOneThread(records)));
 });
