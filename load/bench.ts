@@ -6,6 +6,7 @@
  *   gateway-max    closed-loop max rate through a gateway process: acked events/s, ack latency, CPU, RSS
  *   gateway-paced  paced 5k/10k/20k events/s: ack latency p50/p99/p999 from the scheduled send time
  *   overload       3× the sustained rate against a small in-flight bound: shed rate, admitted latency, RSS
+ *   engine         windowing, CEP and risk jobs on 1 and 2 worker threads (no Kafka): events/s
  * and the ratios gateway/raw. raw-producer, gateway-max and gateway-20k run for each Kafka client
  * (the shootout); overload runs with the first. Options: --duration S (default 12, of which --warmup S, default 2, is not counted), --only a,b,
  * --clients confluent,kafkajs,platformatic (default: all three, the default client first).
@@ -22,6 +23,7 @@ import { runLoad, type LoadJob, type LoadResult } from "./bench/generator.js";
 import { cpuSeconds, peakRssMiB, rssMiB } from "./bench/proc-stats.js";
 import { frameFactory } from "./bench/frames.js";
 import { produceLatency } from "./bench/produce-latency.js";
+import { engineRate, engineWorkload } from "./bench/engine.js";
 import { round } from "./bench/histogram.js";
 
 const { values } = parseArgs({
@@ -162,6 +164,16 @@ for (const client of clients) {
       gatewayCpuCores: round(cpu),
       gatewayPeakRssMiB: round(peakRss, 0),
     });
+  }
+}
+
+if (wanted("engine")) {
+  for (const job of ["error-rate", "fraud", "risk-limits"]) {
+    const records = engineWorkload(job, 100_000);
+    for (const threads of [1, 2]) {
+      const r = await engineRate(job, threads, records);
+      emit({ scenario: "engine", job, threads, eventsPerSec: Math.round(r.eventsPerSec), outputs: r.outputs });
+    }
   }
 }
 
