@@ -1,6 +1,6 @@
 /**
  * Idempotency keys in Redis (ioredis). A key moves pending → done:
- *   claim   SET key <token> NX PX pendingTtl   (one Lua call per batch, all keys)
+ *   claim   SET key <token> NX PX pendingTtl   (one Lua call per batch, all keys in one argument)
  *   confirm SET key "d" PX dedupTtl            (one Lua call per batch, after Kafka acked)
  *   release DEL key if its value is still <token> (after a failed publish)
  * While Redis is unreachable commands fail fast (no offline queue): the gateway nacks
@@ -11,11 +11,29 @@ import type { Claim, DedupStore } from "../../ingest/ports.js";
 
 const DONE = "d";
 
-// Returns per key: -1 claimed, -2 already done, else the pending claim's remaining ms.
-const claimScript = `
+/*
+ * The keys of a batch travel as ONE argument, each as "<byte length>:<key>", not as KEYS: ioredis
+ * spends several microseconds per argument, which made dedup a tenth of the gateway's CPU.
+ * (Undeclared keys are fine on a single Redis node; Redis Cluster would need hash-tagged keys
+ * and KEYS again; see docs/decisions/0003.) `each_key` walks that list, prefixing each key.
+ */
+const eachKey = `
+local function each_key(list, prefix, fn)
+  local pos, i = 1, 0
+  while pos <= #list do
+    local colon = string.find(list, ':', pos, true)
+    local len = tonumber(string.sub(list, pos, colon - 1))
+    i = i + 1
+    fn(i, prefix .. string.sub(list, colon + 1, colon + len))
+    pos = colon + len + 1
+  end
+end`;
+
+// ARGV: prefix, keys, token, pending TTL ms. Returns per key: -1 claimed, -2 already done, else the pending claim's remaining ms.
+const claimScript = `${eachKey}
 local out = {}
-for i, key in ipairs(KEYS) do
-  if redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) then
+each_key(ARGV[2], ARGV[1], function(i, key)
+  if redis.call('SET', key, ARGV[3], 'NX', 'PX', ARGV[4]) then
     out[i] = -1
   elseif redis.call('GET', key) == '${DONE}' then
     out[i] = -2
@@ -24,19 +42,27 @@ for i, key in ipairs(KEYS) do
     if ttl < 0 then ttl = 0 end
     out[i] = ttl
   end
-end
+end)
 return out`;
 
-// ARGV[1]: the idempotency TTL in ms.
-const confirmScript = `
-for _, key in ipairs(KEYS) do redis.call('SET', key, '${DONE}', 'PX', ARGV[1]) end
+// ARGV: prefix, keys, the idempotency TTL in ms.
+const confirmScript = `${eachKey}
+each_key(ARGV[2], ARGV[1], function(_, key) redis.call('SET', key, '${DONE}', 'PX', ARGV[3]) end)
 return 0`;
 
-const releaseScript = `
-for _, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
-end
+// ARGV: prefix, keys, token.
+const releaseScript = `${eachKey}
+each_key(ARGV[2], ARGV[1], function(_, key)
+  if redis.call('GET', key) == ARGV[3] then redis.call('DEL', key) end
+end)
 return 0`;
+
+/** "<byte length>:<key>" for each key, concatenated. */
+export function packKeys(keys: readonly string[]): string {
+  let out = "";
+  for (const k of keys) out += `${Buffer.byteLength(k)}:${k}`;
+  return out;
+}
 
 export type RedisDedupOptions = {
   readonly url: string;
@@ -47,9 +73,9 @@ export type RedisDedupOptions = {
 };
 
 type ScriptedRedis = Redis & {
-  weirClaim(numKeys: number, ...args: Array<string | number>): Promise<number[]>;
-  weirRelease(numKeys: number, ...args: string[]): Promise<number>;
-  weirConfirm(numKeys: number, ...args: Array<string | number>): Promise<number>;
+  weirClaim(prefix: string, keys: string, token: string, pendingTtlMs: number): Promise<number[]>;
+  weirRelease(prefix: string, keys: string, token: string): Promise<number>;
+  weirConfirm(prefix: string, keys: string, dedupTtlMs: number): Promise<number>;
 };
 
 export class RedisDedupStore implements DedupStore {
@@ -69,9 +95,9 @@ export class RedisDedupStore implements DedupStore {
     });
     // Errors surface through commands and `healthy`; an unhandled 'error' event would crash.
     redis.on("error", () => {});
-    redis.defineCommand("weirClaim", { lua: claimScript });
-    redis.defineCommand("weirRelease", { lua: releaseScript });
-    redis.defineCommand("weirConfirm", { lua: confirmScript });
+    redis.defineCommand("weirClaim", { lua: claimScript, numberOfKeys: 0 });
+    redis.defineCommand("weirRelease", { lua: releaseScript, numberOfKeys: 0 });
+    redis.defineCommand("weirConfirm", { lua: confirmScript, numberOfKeys: 0 });
     this.redis = redis as ScriptedRedis;
   }
 
@@ -84,16 +110,16 @@ export class RedisDedupStore implements DedupStore {
   }
 
   async claim(keys: readonly string[], token: string): Promise<Claim[]> {
-    const raw = await this.redis.weirClaim(keys.length, ...keys.map((k) => this.prefix + k), token, this.opts.pendingTtlMs);
+    const raw = await this.redis.weirClaim(this.prefix, packKeys(keys), token, this.opts.pendingTtlMs);
     return raw.map((v): Claim => (v === -1 ? { kind: "claimed" } : v === -2 ? { kind: "done" } : { kind: "pending", retryAfterMs: v }));
   }
 
   async confirm(keys: readonly string[]): Promise<void> {
-    await this.redis.weirConfirm(keys.length, ...keys.map((k) => this.prefix + k), this.opts.dedupTtlMs);
+    await this.redis.weirConfirm(this.prefix, packKeys(keys), this.opts.dedupTtlMs);
   }
 
   async release(keys: readonly string[], token: string): Promise<void> {
-    await this.redis.weirRelease(keys.length, ...keys.map((k) => this.prefix + k), token);
+    await this.redis.weirRelease(this.prefix, packKeys(keys), token);
   }
 
   async close(): Promise<void> {
