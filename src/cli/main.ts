@@ -5,6 +5,7 @@ const help = `weir — edge-to-cloud streaming gateway
 
 Usage:
   weir gateway                 run a gateway (settings from WEIR_* environment variables, see README)
+  weir processor               run a stream processor (WEIR_PROCESSOR_JOB=error-rate|fraud; preview)
   weir stack up [--data-dir D] start local Kafka (KRaft) and Redis on loopback; prints WEIR_* settings
   weir stack down              stop them
   weir stack status            show whether they run
@@ -29,6 +30,10 @@ async function main(argv: string[]): Promise<number> {
     case "gateway": {
       const { runGateway } = await import("./run-gateway.js");
       return runGateway();
+    }
+    case "processor": {
+      const { runProcessor } = await import("./run-processor.js");
+      return runProcessor();
     }
     case "stack": {
       const stack = await import("../stack/index.js");

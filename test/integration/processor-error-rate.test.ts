@@ -1,0 +1,116 @@
+/**
+ * The processor runtime end to end: access logs through a real gateway into Kafka, the
+ * error-rate job in a Processor (consumer group, engine on worker threads, Kafka transactions),
+ * and its results read back read_committed: every final 1-minute window of every host exactly
+ * once, with the counts computed here from what was sent.
+ *
+ * Event times are ~30 minutes in the future (the gateway allows an hour of skew) so that other
+ * tests' access logs on the shared topic, which use "now", never make these records late. Each
+ * minute is sent as its own phase, with disorder only inside the minute, so the bounded
+ * out-of-orderness (5 s) holds whatever order concurrent batches land in.
+ */
+import { Kafka, logLevel } from "kafkajs";
+import { afterAll, beforeAll, expect, inject, test } from "vitest";
+import { HttpAccessLogSchema } from "../../src/events.js";
+import { envelopeOf } from "../../src/client/envelope.js";
+import { ResultCode } from "../../src/client/index.js";
+import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
+import type { Gateway } from "../../gateway/gateway.js";
+import { Processor, resultsTopic } from "../../src/processor/processor.js";
+import { readCommitted } from "../../src/processor/read-committed.js";
+import { gatewayFor, streamAll } from "./support.js";
+
+const run = `per-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
+const tenant = `processor-${run}`;
+const services = { kafkaBrokers: inject("kafkaBrokers"), redisUrl: inject("redisUrl") };
+const hosts = Array.from({ length: 8 }, (_, i) => `${run}-h${i}`);
+const minutes = 3;
+const perMinute = 400;
+const t0 = Math.ceil(Date.now() / 60_000) * 60_000 + 30 * 60_000;
+
+let gateway: Gateway;
+let processor: Processor;
+
+beforeAll(async () => {
+  gateway = await gatewayFor(services, { apiKeys: [`${tenant}:secret`] });
+  processor = new Processor({ brokers: [services.kafkaBrokers], job: "error-rate", threads: 2, groupId: `weir-test-processor-${run}`, instanceId: run, log: (l) => process.stderr.write(`[processor] ${l}\n`) });
+  await processor.start();
+}, 120_000);
+afterAll(async () => {
+  await processor?.close();
+  await gateway?.close();
+});
+
+/** A small deterministic PRNG (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function access(id: string, host: string, status: number, eventTimeMs: number): Envelope {
+  return envelopeOf(HttpAccessLogSchema, { host, method: "GET", path: "/", status }, { id, eventTimeMs, partitionKey: host });
+}
+
+test("error-rate results: each final window per host per minute exactly once, with exact counts", async () => {
+  const random = rng(42);
+  const expected = new Map<string, { errors: number; requests: number }>();
+  const auth = { tenant, apiKey: "secret" };
+  let n = 0;
+  for (let m = 0; m < minutes; m++) {
+    const start = t0 + m * 60_000;
+    const events: Envelope[] = [];
+    for (let i = 0; i < perMinute; i++) {
+      const host = hosts[Math.floor(random() * hosts.length)]!;
+      const status = random() < 0.12 ? [500, 502, 503][Math.floor(random() * 3)]! : [200, 201, 404][Math.floor(random() * 3)]!;
+      // Inside the minute, in rough order with up to 2 s of disorder.
+      const time = Math.min(start + 59_999, Math.max(start, start + Math.floor((i * 60_000) / perMinute) - Math.floor(random() * 2000)));
+      events.push(access(`${run}-${n++}`, host, status, time));
+      const k = `${host}|${start}`;
+      const c = expected.get(k) ?? { errors: 0, requests: 0 };
+      expected.set(k, { errors: c.errors + (status >= 500 ? 1 : 0), requests: c.requests + 1 });
+    }
+    const results = await streamAll(gateway.url, auth, events, { connections: 2, batch: 50 });
+    expect(results.every((r) => r.code === ResultCode.ACK)).toBe(true);
+  }
+  // One later event per host moves every host's partition watermark past the last minute's end
+  // (watermark = max event time - 5 s); its own window stays open and is not asserted.
+  const flush = hosts.map((h) => access(`${run}-${n++}`, h, 200, t0 + minutes * 60_000 + 10_000));
+  const flushed = await streamAll(gateway.url, auth, flush, { connections: 1, batch: 50 });
+  expect(flushed.every((r) => r.code === ResultCode.ACK)).toBe(true);
+
+  type Out = { key: string; stream: string; value: { kind: string; key: string; windowStartMs: number; result?: { errors: number; requests: number } } };
+  const ours = new Set(hosts);
+  let outputs: Out[] = [];
+  const kafka = new Kafka({ brokers: [services.kafkaBrokers], logLevel: logLevel.NOTHING, clientId: "weir-test-results" });
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    // read_committed up to the end (readTopics in support.ts waits for a record at high - 1, which
+    // on a transactional topic is a commit marker).
+    outputs = [];
+    await readCommitted(kafka, resultsTopic("error-rate"), (_p, m) => {
+      const key = m.key?.toString("utf8") ?? "";
+      if (ours.has(key)) outputs.push({ key, stream: String(m.headers?.["weir.stream"] ?? ""), value: JSON.parse(m.value!.toString("utf8")) as Out["value"] });
+    });
+    const finals = new Set(outputs.filter((o) => o.value.kind === "final").map((o) => `${o.key}|${o.value.windowStartMs}`));
+    if ([...expected.keys()].every((k) => finals.has(k))) break;
+    if (Date.now() > deadline) throw new Error(`timed out: ${finals.size} of ${expected.size} final windows; missing ${[...expected.keys()].filter((k) => !finals.has(k)).join(" ")}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  for (const o of outputs) expect(o.key).toBe(o.value.key);
+  // Nothing late, no updates: only finals, each once, with the counts sent.
+  expect(outputs.filter((o) => o.stream !== "results" || o.value.kind !== "final")).toEqual([]);
+  const got = new Map<string, { errors: number; requests: number }>();
+  for (const o of outputs) {
+    const k = `${o.key}|${o.value.windowStartMs}`;
+    expect(got.has(k), `final window ${k} twice`).toBe(false);
+    got.set(k, o.value.result!);
+  }
+  expect(Object.fromEntries([...got].sort())).toEqual(Object.fromEntries([...expected].sort()));
+  expect(expected.size).toBe(hosts.length * minutes);
+}, 240_000);
