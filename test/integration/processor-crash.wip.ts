@@ -15,6 +15,7 @@ import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { Kafka, logLevel } from "kafkajs";
 import { HttpAccessLogSchema } from "../../src/events.js";
+import { createRng } from "../../load/generators/rng.js";
 import { envelopeOf } from "../../src/client/envelope.js";
 import { ResultCode } from "../../src/client/index.js";
 import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
@@ -72,22 +73,12 @@ afterAll(async () => {
   rmSync(join(tmpdir(), `${run}-processor.mjs`), { force: true });
 }, 60_000);
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const access = (id: string, host: string, status: number, eventTimeMs: number): Envelope =>
   envelopeOf(HttpAccessLogSchema, { host, method: "GET", path: "/", status }, { id, eventTimeMs, partitionKey: host });
 
 test("SIGKILLed mid-stream and restarted: every final window exactly once, exact counts", async () => {
-  const random = rng(7);
+  const random = createRng(7).next;
   const expected = new Map<string, { errors: number; requests: number }>();
   const auth = { tenant, apiKey: "secret" };
   let n = 0;

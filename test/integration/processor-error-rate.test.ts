@@ -12,6 +12,7 @@
 import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import { HttpAccessLogSchema } from "../../src/events.js";
+import { createRng } from "../../load/generators/rng.js";
 import { envelopeOf } from "../../src/client/envelope.js";
 import { ResultCode } from "../../src/client/index.js";
 import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
@@ -41,24 +42,13 @@ afterAll(async () => {
   await gateway?.close();
 });
 
-/** A small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function access(id: string, host: string, status: number, eventTimeMs: number): Envelope {
   return envelopeOf(HttpAccessLogSchema, { host, method: "GET", path: "/", status }, { id, eventTimeMs, partitionKey: host });
 }
 
 test("error-rate results: each final window per host per minute exactly once, with exact counts", async () => {
-  const random = rng(42);
+  const random = createRng(42).next;
   const expected = new Map<string, { errors: number; requests: number }>();
   const auth = { tenant, apiKey: "secret" };
   let n = 0;

@@ -2,6 +2,7 @@
 import { Kafka, logLevel, type IHeaders } from "kafkajs";
 import { startGateway, type Gateway } from "../../gateway/gateway.js";
 import { silentLogger } from "../../src/log.js";
+import { readCommitted } from "../../src/processor/read-committed.js";
 import { SchemaRegistry } from "../../src/schema/registry.js";
 import type { ConfigOptions } from "../../src/config.js";
 import { IngestClient, type EventResult } from "../../src/client/index.js";
@@ -16,54 +17,18 @@ function headerMap(h: IHeaders | undefined): Record<string, string> {
 }
 
 /**
- * Reads every record of `topics` up to their current end offsets (everything acked so far).
- * Optionally keeps only records whose weir.tenant header is `tenant`.
+ * Reads every record of `topics` up to their current end (everything acked or committed so far),
+ * read_committed, with the same reader the processor restores state with; optionally only records
+ * whose weir.tenant header is `tenant`.
  */
 export async function readTopics(brokers: string, topics: readonly string[], tenant?: string): Promise<ReadRecord[]> {
   const kafka = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING, clientId: "weir-test-reader" });
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = new Map<string, bigint>();
-  try {
-    for (const topic of topics) {
-      for (const p of await admin.fetchTopicOffsets(topic)) ends.set(`${topic}/${p.partition}`, BigInt(p.high));
-    }
-  } finally {
-    await admin.disconnect();
-  }
-  const remaining = new Set([...ends].filter(([, high]) => high > 0n).map(([k]) => k));
   const records: ReadRecord[] = [];
-  if (remaining.size === 0) return records;
-  const consumer = kafka.consumer({ groupId: `weir-test-${process.pid}-${Date.now()}-${Math.random()}`, readUncommitted: false });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topics: [...topics], fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`readTopics: still waiting for ${[...remaining].join(", ")}`)), 120_000);
-      consumer
-        .run({
-          eachBatch: async ({ batch }) => {
-            const key = `${batch.topic}/${batch.partition}`;
-            const high = ends.get(key) ?? 0n;
-            for (const m of batch.messages) {
-              if (BigInt(m.offset) >= high) break;
-              const headers = headerMap(m.headers);
-              if (tenant === undefined || headers["weir.tenant"] === tenant) {
-                records.push({ topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key?.toString() ?? "", value: m.value ?? Buffer.alloc(0), headers });
-              }
-              if (BigInt(m.offset) + 1n >= high) remaining.delete(key);
-            }
-            if (remaining.size === 0) {
-              clearTimeout(timer);
-              resolve();
-            }
-          },
-        })
-        .catch(reject);
-    });
-  } finally {
-    await consumer.disconnect();
-  }
+  await readCommitted(kafka, topics, (partition, m, topic) => {
+    const headers = headerMap(m.headers);
+    if (tenant !== undefined && headers["weir.tenant"] !== tenant) return;
+    records.push({ topic, partition, offset: m.offset, key: m.key?.toString() ?? "", value: m.value ?? Buffer.alloc(0), headers });
+  });
   return records;
 }
 
