@@ -1,0 +1,60 @@
+/**
+ * Alerts: the outputs a person or a trading system must act on (fraud matches, risk limit
+ * breaches and their clearing). The processor writes each one, in the same Kafka transaction as
+ * the job's results, to the alerts topic; the webhook sink delivers them from there.
+ *
+ * `alertId` is derived from the alert's content, never random: reprocessing the same input after a
+ * crash yields the same id, which is the idempotency key the webhook receiver sees.
+ */
+import { FRAUD_ALERTS_STREAM, type FraudAlert } from "../engine/jobs/fraud.js";
+import { BREACHES_STREAM } from "../engine/jobs/risk-limits.js";
+import type { LimitEvent } from "../engine/risk/limits.js";
+
+export const ALERTS_TOPIC = "weir.alerts";
+
+export type AlertRecord = {
+  readonly alertId: string;
+  /** The job that raised it: "fraud" or "risk-limits". */
+  readonly job: string;
+  /** "fraud", "breach" or "cleared". */
+  readonly kind: string;
+  /** The engine key it is about (card id, account id). */
+  readonly key: string;
+  /** Event time of the input that raised it. */
+  readonly atMs: number;
+  /** One line a person can read. */
+  readonly summary: string;
+  /** The engine's output as emitted. */
+  readonly detail: unknown;
+};
+
+/** The alert for one engine output, or undefined when that output is not an alert. */
+export function alertOf(job: string, output: { stream: string; key: string; value: unknown; timestampMs: number }): AlertRecord | undefined {
+  if (job === "fraud" && output.stream === FRAUD_ALERTS_STREAM) {
+    const a = output.value as FraudAlert;
+    const where = `${a.location.city}, ${a.location.country}`;
+    return {
+      alertId: `fraud:${a.alertId}`,
+      job,
+      kind: "fraud",
+      key: a.cardId,
+      atMs: output.timestampMs,
+      summary: `Possible card fraud: card ${a.cardId}, ${a.transactionIds.length} purchases totalling ${(a.totalAmountMinor / 100).toFixed(2)} from ${where}, new for this card`,
+      detail: a,
+    };
+  }
+  if (job === "risk-limits" && output.stream === BREACHES_STREAM) {
+    const e = output.value as LimitEvent;
+    const limit = e.sector !== undefined ? `${e.limit}[${e.sector}]` : e.limit;
+    return {
+      alertId: `risk:${e.account}:${limit}:${e.type}:${e.atMs}`,
+      job,
+      kind: e.type,
+      key: e.account,
+      atMs: e.atMs,
+      summary: `Risk limit ${e.type === "breach" ? "BREACHED" : "cleared"}: account ${e.account}, ${limit} = ${e.value.toFixed(2)} (limit ${e.threshold})`,
+      detail: e,
+    };
+  }
+  return undefined;
+}
