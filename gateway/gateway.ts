@@ -13,6 +13,7 @@ import { IngestService } from "../src/ingest/ingest-service.js";
 import type { TopicSpec } from "../src/ingest/ports.js";
 import { createEventLog } from "../src/adapters/kafka/create-event-log.js";
 import { RedisDedupStore } from "../src/adapters/redis/redis-dedup-store.js";
+import { startProcessors, type RunningProcessors } from "../src/processor/processors.js";
 import { startServer, type RunningServer } from "./server.js";
 
 export type Gateway = {
@@ -24,6 +25,8 @@ export type Gateway = {
   readonly admission: Admission;
   readonly server: RunningServer;
   readonly logger: Logger;
+  /** The processor jobs running in this process (WEIR_PROCESSOR_IN_GATEWAY), if any. */
+  readonly processors: RunningProcessors | undefined;
   /** Loads another schema image; refused (WEIR_ERR_SCHEMA_INCOMPATIBLE) if it breaks the running one. */
   reloadSchemas(path: string): Promise<void>;
   /** Drains in-flight events (up to drainTimeoutMs), closes sockets, then Kafka and Redis. */
@@ -111,6 +114,19 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   });
   const url = `ws://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}/v1/ingest`;
   logger.info({ url, eventTypes: registry.eventTypes().length }, "gateway ready");
+  // After the ingest side is up: the jobs' start (restores, global-table bootstrap) must not
+  // keep clients from publishing.
+  let processors: RunningProcessors | undefined;
+  if (config.processorInGateway === "true" && config.processorJobs.length > 0) {
+    try {
+      processors = await startProcessors(config, logger);
+    } catch (err) {
+      server.stopListening();
+      await eventLog.close().catch(() => {});
+      await dedup.close();
+      throw err;
+    }
+  }
 
   let closing: Promise<void> | undefined;
   const close = async () => {
@@ -122,6 +138,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     await Promise.race([idle, new Promise((r) => (timer = setTimeout(r, config.drainTimeoutMs)))]);
     clearTimeout(timer);
     for (const conn of [...server.connections]) conn.fail(new WeirError("WEIR_ERR_SHUTDOWN"));
+    await processors?.close().catch((err: unknown) => logger.warn({ err }, "closing processor jobs"));
     await eventLog.close().catch((err: unknown) => logger.warn({ err }, "closing Kafka producer"));
     await dedup.close();
     logger.info("gateway closed");
@@ -135,6 +152,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     admission,
     server,
     logger,
+    processors,
     async reloadSchemas(path) {
       const next = SchemaRegistry.fromFile(path);
       await assertCompatible(registry, next);

@@ -41,6 +41,13 @@ export const settings = {
   kafkaStallMs: s({ env: "WEIR_KAFKA_STALL_MS", kind: "int", default: 1000, min: 10, max: 60_000, doc: "A send pending longer than this marks Kafka slow: new events get RETRY_AFTER instead of queueing." }),
   redisTimeoutMs: s({ env: "WEIR_REDIS_TIMEOUT_MS", kind: "int", default: 2000, min: 10, max: 60_000, doc: "Timeout of one Redis command." }),
   drainTimeoutMs: s({ env: "WEIR_DRAIN_TIMEOUT_MS", kind: "int", default: 15_000, min: 0, max: 600_000, doc: "On shutdown, how long in-flight events may take before sockets close." }),
+  processorJobs: s({ env: "WEIR_PROCESSOR_JOBS", kind: "list", default: ["error-rate", "fraud", "risk-limits"], doc: "Jobs the processor runs (error-rate, fraud, risk-limits), inside the gateway and in `weir processor`; empty runs none." }),
+  processorInGateway: s({ env: "WEIR_PROCESSOR_IN_GATEWAY", kind: "string", default: "true", allowed: ["true", "false"], doc: "Run the processor jobs inside the gateway process (true) or only in separate `weir processor` processes (false)." }),
+  processorThreads: s({ env: "WEIR_PROCESSOR_THREADS", kind: "int", default: 2, min: 1, max: 256, doc: "Worker threads per job; input partition p runs on thread p % threads." }),
+  processorGroupPrefix: s({ env: "WEIR_PROCESSOR_GROUP_PREFIX", kind: "string", default: "weir-processor", doc: "A job's consumer group is `<prefix>-<job>`; its tasks' transactional ids are `<group>-<partition>`." }),
+  fraudRule: s({ env: "WEIR_FRAUD_RULE", kind: "string", default: "{}", doc: "JSON FraudRuleOptions: `minPurchases` (3), `amountThresholdMinor` (100000), `withinMinutes` (10), `knownLocationsPerCard` (20)." }),
+  riskLimits: s({ env: "WEIR_RISK_LIMITS", kind: "string", default: '{"default":{"maxGrossExposure":5000000,"maxLoss":100000}}', doc: "JSON LimitsConfig: `default` and per-`accounts` limits (`maxGrossExposure`, `maxSectorNetExposure`, `maxSectorNetExposureBySector`, `maxVar`, `maxLoss`), in the reporting currency (USD)." }),
+  webhookUrl: s({ env: "WEIR_WEBHOOK_URL", kind: "string", default: "", doc: "Alerts (fraud, risk breaches) are POSTed here, Slack-style JSON with an Idempotency-Key; empty disables the webhook sink." }),
   logLevel: s({ env: "WEIR_LOG_LEVEL", kind: "string", default: "info", doc: "pino log level (trace, debug, info, warn, error, silent)." }),
 } as const;
 
@@ -84,6 +91,8 @@ export function resolveConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEn
     throw new WeirError("WEIR_ERR_CONFIG", "WEIR_MAX_EVENT_BYTES must not exceed WEIR_MAX_FRAME_BYTES");
   }
   parseApiKeys(config.apiKeys);
+  for (const key of ["fraudRule", "riskLimits"] as const) jsonObject(key, config[key]);
+  if (config.webhookUrl && !/^https?:\/\//.test(config.webhookUrl)) throw new WeirError("WEIR_ERR_CONFIG", `WEIR_WEBHOOK_URL must be an http(s) URL, got ${config.webhookUrl}`);
   return Object.freeze(config);
 }
 
@@ -100,6 +109,18 @@ function check(key: string, setting: Setting<Kind>, value: unknown): void {
   } else if (setting.allowed && !setting.allowed.includes(value)) {
     throw bad(`must be one of ${setting.allowed.join(", ")} (got "${value}")`);
   }
+}
+
+/** A JSON-object setting, parsed (the job that uses it checks its fields). */
+export function jsonObject(key: keyof typeof settings, raw: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (err) {
+    throw new WeirError("WEIR_ERR_CONFIG", `${settings[key].env} is not JSON: ${(err as Error).message}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new WeirError("WEIR_ERR_CONFIG", `${settings[key].env} must be a JSON object`);
+  return value as Record<string, unknown>;
 }
 
 /** `tenant:key` pairs → tenant → key. */

@@ -124,6 +124,14 @@ describe("resolveConfig", () => {
     expect(config.port).toBe(8080);
   });
 
+  it("refuses JSON settings that are not JSON objects, and a webhook URL that is not http(s)", () => {
+    expect(configError(() => resolveConfig({}, { WEIR_RISK_LIMITS: "{nope" })).message).toMatch(/WEIR_RISK_LIMITS is not JSON/);
+    expect(configError(() => resolveConfig({}, { WEIR_FRAUD_RULE: "[1,2]" })).message).toMatch(/WEIR_FRAUD_RULE must be a JSON object/);
+    expect(configError(() => resolveConfig({}, { WEIR_WEBHOOK_URL: "ftp://x" })).message).toMatch(/WEIR_WEBHOOK_URL/);
+    expect(resolveConfig({}, { WEIR_FRAUD_RULE: '{"minPurchases":4}', WEIR_WEBHOOK_URL: "http://127.0.0.1:9/hook" }).fraudRule).toBe('{"minPurchases":4}');
+    expect(configError(() => resolveConfig({}, { WEIR_PROCESSOR_IN_GATEWAY: "yes" })).message).toMatch(/true, false/);
+  });
+
   it("does not freeze or alias the caller's option arrays", () => {
     const brokers = ["a:1"];
     const config = resolveConfig({ kafkaBrokers: brokers }, noEnv);

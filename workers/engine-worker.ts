@@ -2,12 +2,15 @@
  * Piscina worker entry. A thread runs the tasks (job × input partition) routed to it and keeps
  * their state between calls — that is the point of affinity, so module-level state is deliberate.
  */
-import { jobSpec } from "../src/processor/jobs.js";
+import { workerData } from "piscina";
+import { jobSpec, type JobOptions } from "../src/processor/jobs.js";
 import { ShardRuntime, type TaskOutput } from "../src/processor/shard-runtime.js";
 import { unpackRecords, type ShardOutput, type ShardResult, type ShardTask } from "../src/processor/thread-messages.js";
 
 /** job → partition → task */
 const tasks = new Map<string, Map<number, ShardRuntime>>();
+/** Set by the pool (ShardedEnginePool) for every thread alike. */
+const options: JobOptions = (workerData as { jobOptions?: JobOptions } | undefined)?.jobOptions ?? {};
 
 function tasksOf(job: string): Map<number, ShardRuntime> {
   let byPartition = tasks.get(job);
@@ -19,10 +22,10 @@ export default function runShardTask(task: ShardTask): ShardResult {
   const spec = jobSpec(task.job);
   const byPartition = tasksOf(task.job);
   for (const p of task.revoke ?? []) byPartition.delete(p);
-  if (task.restore) byPartition.set(task.restore.partition, new ShardRuntime(spec, task.restore.entries));
+  if (task.restore) byPartition.set(task.restore.partition, new ShardRuntime(spec, task.restore.entries, options));
   const taskFor = (partition: number) => {
     let t = byPartition.get(partition);
-    if (!t) byPartition.set(partition, (t = new ShardRuntime(spec)));
+    if (!t) byPartition.set(partition, (t = new ShardRuntime(spec, [], options)));
     return t;
   };
 
@@ -36,7 +39,8 @@ export default function runShardTask(task: ShardTask): ShardResult {
     for (const r of unpackRecords(task.records)) {
       // Global-table inputs (reference data, quotes) reach every task of the job on this thread.
       const targets = spec.inputs[r.type]?.broadcast ? [...byPartition.keys()] : [r.partition];
-      for (const p of targets) collect(p, (out) => taskFor(p).process(r.type, r.key, r.value, r.timestampMs, out));
+      const source = r.source !== undefined ? { name: r.source, offset: r.offset! } : undefined;
+      for (const p of targets) collect(p, (out) => taskFor(p).process(r.type, r.key, r.value, r.timestampMs, out, source));
     }
   }
   if (task.watermarkMs !== undefined) {

@@ -5,7 +5,7 @@ const help = `weir — edge-to-cloud streaming gateway
 
 Usage:
   weir gateway                 run a gateway (settings from WEIR_* environment variables, see README)
-  weir processor               run a stream processor (WEIR_PROCESSOR_JOB=error-rate|fraud; preview)
+  weir processor               run the stream processor jobs (WEIR_PROCESSOR_JOBS) without a gateway
   weir stack up [--data-dir D] start local Kafka (KRaft) and Redis on loopback; prints WEIR_* settings
   weir stack down              stop them
   weir stack status            show whether they run

@@ -1,34 +1,21 @@
-/** `weir processor`: one processor instance for one job until SIGTERM/SIGINT. */
-import { hostname } from "node:os";
-import { Processor } from "../processor/processor.js";
+/** `weir processor`: the jobs of WEIR_PROCESSOR_JOBS in this process, until SIGTERM/SIGINT. */
+import { resolveConfig } from "../config.js";
+import { createLogger } from "../log.js";
+import { startProcessors } from "../processor/processors.js";
 
-export async function runProcessor(env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const brokers = (env.WEIR_KAFKA_BROKERS ?? "127.0.0.1:9092").split(",").map((b) => b.trim()).filter(Boolean);
-  const job = env.WEIR_PROCESSOR_JOB;
-  if (!job) {
-    process.stderr.write("weir processor: set WEIR_PROCESSOR_JOB (error-rate or fraud)\n");
+export async function runProcessor(): Promise<number> {
+  const config = resolveConfig();
+  const logger = createLogger(config.logLevel, { processor: config.gatewayId });
+  if (config.processorJobs.length === 0) {
+    logger.error("WEIR_PROCESSOR_JOBS is empty: nothing to run");
     return 2;
   }
-  const threads = env.WEIR_PROCESSOR_THREADS ? Number(env.WEIR_PROCESSOR_THREADS) : 2;
-  if (!Number.isInteger(threads) || threads < 1) {
-    process.stderr.write(`weir processor: WEIR_PROCESSOR_THREADS must be a positive integer, got ${env.WEIR_PROCESSOR_THREADS}\n`);
-    return 2;
-  }
-  const processor = new Processor({
-    brokers,
-    job,
-    threads,
-    // Stable across restarts, so a restarted instance fences (and aborts) its predecessor's transaction.
-    instanceId: env.WEIR_PROCESSOR_INSTANCE_ID ?? hostname(),
-    ...(env.WEIR_PROCESSOR_GROUP_ID ? { groupId: env.WEIR_PROCESSOR_GROUP_ID } : {}),
-    log: (line) => process.stderr.write(`[processor ${job}] ${line}\n`),
-  });
   const stop = new Promise<void>((resolve) => {
     process.once("SIGTERM", resolve);
     process.once("SIGINT", resolve);
   });
-  await processor.start();
+  const running = await startProcessors(config, logger);
   await stop;
-  await processor.close();
+  await running.close();
   return 0;
 }

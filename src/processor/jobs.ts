@@ -8,8 +8,11 @@ import { CardTransactionSchema, FxRateSchema, HttpAccessLogSchema, InstrumentSch
 import type { Operator, StoreProvider } from "../engine/types.js";
 import { accessLogLine, errorRateJob } from "../engine/jobs/error-rate.js";
 import { windowedAggregateStores } from "../engine/windows/index.js";
-import { FraudJob, toFraudTransaction } from "../engine/jobs/fraud.js";
-import { RiskOperator } from "../engine/jobs/risk-limits.js";
+import { FraudJob, toFraudTransaction, type FraudRuleOptions } from "../engine/jobs/fraud.js";
+import { RiskOperator, type RiskOperatorOptions } from "../engine/jobs/risk-limits.js";
+import { validateLimits, type LimitsConfig } from "../engine/risk/limits.js";
+import { jsonObject, type Config } from "../config.js";
+import { WeirError } from "../errors.js";
 import { fxInput, instrumentInput, quoteInput, tradeInput } from "../engine/risk/from-proto.js";
 
 /**
@@ -24,11 +27,21 @@ export type JobInput = {
   broadcast?: boolean;
 };
 
+/**
+ * Settings of the scenario jobs (plain JSON: they travel to the worker threads as workerData).
+ * Unset fields take the engine's defaults.
+ */
+export type JobOptions = {
+  readonly fraud?: FraudRuleOptions;
+  readonly riskLimits?: LimitsConfig;
+  readonly risk?: Omit<RiskOperatorOptions, "limits">;
+};
+
 export type JobSpec = {
   readonly name: string;
   /** By fully qualified event type (the weir.type header). */
   readonly inputs: Readonly<Record<string, JobInput>>;
-  create(stores: StoreProvider): Operator<unknown, unknown>;
+  create(stores: StoreProvider, options: JobOptions): Operator<unknown, unknown>;
 };
 
 function decoder<D extends DescMessage, V>(schema: D, map: (m: MessageShape<D>) => V): (payload: Uint8Array) => V {
@@ -44,7 +57,7 @@ export const jobs: Readonly<Record<string, JobSpec>> = Object.freeze({
   fraud: {
     name: "fraud",
     inputs: { [CardTransactionSchema.typeName]: { decode: decoder(CardTransactionSchema, toFraudTransaction) } },
-    create: (stores) => new FraudJob({ store: stores.store("fraud") }) as Operator<unknown, unknown>,
+    create: (stores, options) => new FraudJob({ ...options.fraud, store: stores.store("fraud") }) as Operator<unknown, unknown>,
   },
   "risk-limits": {
     name: "risk-limits",
@@ -54,10 +67,24 @@ export const jobs: Readonly<Record<string, JobSpec>> = Object.freeze({
       [QuoteSchema.typeName]: { decode: decoder(QuoteSchema, quoteInput), broadcast: true },
       [TradeSchema.typeName]: { decode: decoder(TradeSchema, tradeInput) },
     },
-    create: (stores) =>
-      new RiskOperator({ reference: stores.store("reference"), accounts: stores.store("accounts"), symbols: stores.store("symbols") }) as Operator<unknown, unknown>,
+    create: (stores, options) =>
+      new RiskOperator(
+        { reference: stores.store("reference"), accounts: stores.store("accounts"), symbols: stores.store("symbols") },
+        { ...options.risk, ...(options.riskLimits ? { limits: options.riskLimits } : {}) },
+      ) as Operator<unknown, unknown>,
   },
 });
+
+/** The jobs' settings from the config's JSON settings, checked before any thread starts. */
+export function jobOptionsOf(config: Pick<Config, "fraudRule" | "riskLimits">): JobOptions {
+  const riskLimits = jsonObject("riskLimits", config.riskLimits) as LimitsConfig;
+  try {
+    validateLimits(riskLimits);
+  } catch (err) {
+    throw new WeirError("WEIR_ERR_CONFIG", `WEIR_RISK_LIMITS: ${(err as Error).message}`);
+  }
+  return { fraud: jsonObject("fraudRule", config.fraudRule) as FraudRuleOptions, riskLimits };
+}
 
 export function jobSpec(name: string): JobSpec {
   const spec = jobs[name];

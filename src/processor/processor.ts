@@ -2,38 +2,44 @@
  * The processor runtime (issue 4): one job as a Kafka consumer group, its engine tasks on Piscina
  * threads (ShardedEnginePool, decision 0006), and exactly-once output with Kafka transactions.
  *
- * Per fetched batch (one input partition): restore the partition's task from its changelog
- * partition if it has no state here yet, process the records, then ONE transaction holds the
- * results, the changelog changes and the consumer offsets. On any failure the transaction is
- * aborted, every task is dropped (its in-memory state is ahead of what was committed) and the
- * error is rethrown so kafkajs fetches again from the last processed offset; tasks are restored
- * from the changelog before they process again.
+ * A task is the job on one input partition. Per fetched batch of partition p: restore p's task
+ * from its changelog partition if it has no state here yet, process the records, then ONE
+ * transaction on p's own producer (TaskProducers, decision 0007) holds the results, the alerts,
+ * p's changelog changes and the consumer offset. Tasks touched by the same step through a
+ * watermark or a global-table record commit their own transactions alongside. On any failure the
+ * transactions are aborted, every task is dropped (its in-memory state may be ahead of what was
+ * committed) and the error is rethrown, so kafkajs fetches again from the last committed offset;
+ * tasks are restored from the changelog before they process again.
  *
- * First slice: jobs without broadcast inputs (error-rate, fraud). Jobs with global tables
- * (risk-limits) are refused: their tasks need the tables on every partition, which this runtime
- * does not provide yet.
- *
- * Known limits: kafkajs' sendOffsets carries only the group id (no generation / member id,
- * KIP-447), so a zombie instance with another transactionalId is not fenced by the group
- * coordinator; run one transactionalId per instance and restart with the same instanceId.
+ * Global-table inputs (the risk job's reference data and quotes) come through a GlobalFeed that
+ * every instance reads in full; each task remembers the offset it applied per source in its
+ * changelogged state and, when restored, catches up from there to where the feed is.
  */
 import { randomUUID } from "node:crypto";
-import { Kafka, logLevel, type Consumer, type EachBatchPayload, type Producer, type Message } from "kafkajs";
+import { Kafka, logLevel, type Consumer, type EachBatchPayload, type Message } from "kafkajs";
 import { SchemaRegistry } from "../schema/registry.js";
-import { jobSpec, type JobSpec } from "./jobs.js";
-import { ShardedEnginePool } from "./sharded-pool.js";
-import type { RawRecord, StoreChange } from "./thread-messages.js";
+import { ensureTopicsWithKafkajs } from "../adapters/kafka/kafkajs-topics.js";
+import { ALERTS_TOPIC, alertOf } from "./alerts.js";
+import { GlobalFeed, type GlobalBatch } from "./global-feed.js";
+import { jobSpec, type JobOptions, type JobSpec } from "./jobs.js";
+import { rawRecordOf } from "./raw-records.js";
 import { readCommitted } from "./read-committed.js";
+import { GLOBAL_POSITIONS_STORE } from "./shard-runtime.js";
+import { ShardedEnginePool, type ThreadResults } from "./sharded-pool.js";
+import { TaskProducers } from "./task-producers.js";
+import type { RawRecord, StoreChange } from "./thread-messages.js";
 
 export type ProcessorOptions = {
   readonly brokers: readonly string[];
   readonly job: string;
   /** Worker threads (default 2). */
   readonly threads?: number;
-  /** Consumer group (default `weir-processor-<job>`). */
+  /** Consumer group (default `weir-processor-<job>`); also names the tasks' transactional ids. */
   readonly groupId?: string;
-  /** Stable id of this instance: part of the transactionalId, so a restart fences its predecessor. */
+  /** Name of this instance in logs and client ids (default random). */
   readonly instanceId?: string;
+  /** The jobs' settings (fraud rule, risk limits). */
+  readonly jobOptions?: JobOptions;
   /**
    * Opt-in (default off): after each batch, advance every task to (the lowest highest-event-time
    * over ALL assigned partitions) minus this, so idle partitions' windows close. Off by default:
@@ -43,6 +49,8 @@ export type ProcessorOptions = {
    * (the operators' bounded out-of-orderness), which is correct but never closes idle partitions.
    */
   readonly watermarkLagMs?: number;
+  /** Replication factor of the topics it creates (default: the broker's). */
+  readonly replicationFactor?: number;
   readonly log?: (line: string) => void;
 };
 
@@ -51,84 +59,102 @@ export const changelogTopic = (job: string): string => `weir.changelog.${job}`;
 /** Changelog record key: store and key, NUL-separated. */
 export const changelogKey = (store: string, key: string): string => `${store}\u0000${key}`;
 
-const HEADER_TYPE = "weir.type";
-
-function headerString(v: unknown): string | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (Array.isArray(v)) return headerString(v[0]);
-  return Buffer.isBuffer(v) ? v.toString("utf8") : String(v);
-}
-
 export class Processor {
   private readonly spec: JobSpec;
   private readonly kafka: Kafka;
   private readonly groupId: string;
   private readonly instanceId: string;
-  private readonly inputTopics: string[];
+  /** The topic of the job's partitioned input: its partitions are the tasks. */
+  private readonly inputTopic: string;
+  /** Topics of the global-table inputs, read in full by every instance. */
+  private readonly globalTopics: string[];
   private readonly results: string;
   private readonly changelog: string;
   private readonly log: (line: string) => void;
+  private readonly producers: TaskProducers;
   private pool: ShardedEnginePool | undefined;
   private consumer: Consumer | undefined;
-  private producer: Producer | undefined;
+  private feed: GlobalFeed | undefined;
   /** Partitions whose task holds the committed state here (restored or created after restore). */
   private readonly restored = new Set<number>();
   /** Highest event time seen per partition since its restore. */
   private readonly maxEventTime = new Map<number, number>();
+  /** Per global source ("topic/partition"), the last offset handed to the tasks here. */
+  private readonly globalPositions = new Map<string, number>();
   private assigned: Set<number> | undefined;
-  /** Serialises rebalance handling with batch processing. */
+  /** Serialises rebalance handling, global records and batch processing. */
   private chain: Promise<void> = Promise.resolve();
   private partitions = 0;
   private closed = false;
 
   constructor(private readonly opts: ProcessorOptions) {
     this.spec = jobSpec(opts.job);
-    const broadcast = Object.entries(this.spec.inputs).filter(([, i]) => i.broadcast).map(([t]) => t);
-    if (broadcast.length > 0) {
-      throw new Error(`job ${opts.job} has broadcast (global table) inputs ${broadcast.join(", ")}: not supported by the processor runtime yet`);
-    }
     const registry = SchemaRegistry.builtin();
-    this.inputTopics = [
-      ...new Set(
-        Object.keys(this.spec.inputs).map((type) => {
-          const t = registry.eventType(type);
-          if (!t) throw new Error(`job ${opts.job}: input type ${type} is not a built-in event type`);
-          return t.topic;
-        }),
-      ),
-    ];
-    if (this.inputTopics.length !== 1) throw new Error(`job ${opts.job}: inputs on several topics are not supported yet`);
-    this.partitions = Math.max(...Object.keys(this.spec.inputs).map((type) => registry.eventType(type)!.partitions));
+    const topicOf = (type: string) => {
+      const t = registry.eventType(type);
+      if (!t) throw new Error(`job ${opts.job}: input type ${type} is not a built-in event type`);
+      return t;
+    };
+    const inputs = Object.entries(this.spec.inputs);
+    const partitioned = [...new Set(inputs.filter(([, i]) => !i.broadcast).map(([type]) => topicOf(type).topic))];
+    if (partitioned.length !== 1) throw new Error(`job ${opts.job}: needs exactly one partitioned input topic, has ${partitioned.join(", ") || "none"}`);
+    this.inputTopic = partitioned[0]!;
+    this.globalTopics = [...new Set(inputs.filter(([, i]) => i.broadcast).map(([type]) => topicOf(type).topic))];
+    this.partitions = Math.max(...inputs.filter(([, i]) => !i.broadcast).map(([type]) => topicOf(type).partitions));
     this.groupId = opts.groupId ?? `weir-processor-${opts.job}`;
     this.instanceId = opts.instanceId ?? randomUUID();
     this.results = resultsTopic(opts.job);
     this.changelog = changelogTopic(opts.job);
     this.log = opts.log ?? (() => {});
-    this.kafka = new Kafka({ brokers: [...opts.brokers], clientId: `weir-processor-${opts.job}`, logLevel: logLevel.NOTHING });
+    this.kafka = new Kafka({ brokers: [...opts.brokers], clientId: `weir-processor-${opts.job}-${this.instanceId}`, logLevel: logLevel.NOTHING });
+    this.producers = new TaskProducers(this.kafka, this.groupId);
   }
 
-  get transactionalId(): string {
-    return `weir-processor-${this.opts.job}-${this.instanceId}`;
+  private readonly isPartitionedInput = (type: string): boolean => {
+    const input = this.spec.inputs[type];
+    return input !== undefined && !input.broadcast;
+  };
+  private readonly isGlobalInput = (type: string): boolean => this.spec.inputs[type]?.broadcast === true;
+
+  get job(): string {
+    return this.opts.job;
+  }
+
+  get consumerGroup(): string {
+    return this.groupId;
+  }
+
+  /** Per global source ("topic/partition"), the last offset applied by the tasks here. */
+  globalProgress(): ReadonlyMap<string, number> {
+    return new Map(this.globalPositions);
+  }
+
+  /** The transactional id of a task's producer (the same on whichever instance owns it). */
+  transactionalId(partition: number): string {
+    return this.producers.transactionalId(partition);
   }
 
   async start(): Promise<void> {
     await this.ensureTopics();
-    this.pool = new ShardedEnginePool({ job: this.opts.job, threads: this.opts.threads ?? 2 });
-    this.producer = this.kafka.producer({ transactionalId: this.transactionalId, idempotent: true, maxInFlightRequests: 1 });
-    await this.producer.connect();
+    this.pool = new ShardedEnginePool({ job: this.opts.job, threads: this.opts.threads ?? 2, ...(this.opts.jobOptions ? { jobOptions: this.opts.jobOptions } : {}) });
+    if (this.globalTopics.length > 0) {
+      this.feed = new GlobalFeed(this.kafka, this.globalTopics, this.isGlobalInput, (b) => this.enqueue(() => this.handleGlobal(b)));
+      await this.feed.start();
+      this.log(`global tables ${this.globalTopics.join(", ")} read up to ${[...this.globalPositions].map(([s, o]) => `${s}@${o}`).join(" ") || "(empty)"}`);
+    }
     this.consumer = this.kafka.consumer({ groupId: this.groupId, readUncommitted: false });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
-      const mine = new Set<number>();
-      for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) if (this.inputTopics.includes(topic)) for (const p of parts) mine.add(p);
+      const mine = new Set<number>(e.payload.memberAssignment[this.inputTopic] ?? []);
       this.enqueue(async () => {
         const gone = [...this.restored].filter((p) => !mine.has(p));
         this.assigned = mine;
         if (gone.length > 0) await this.revoke(gone);
+        await this.producers.close([...this.producersNotIn(mine)]);
         this.log(`assigned partitions ${[...mine].sort((a, b) => a - b).join(",")}${gone.length ? `; revoked ${gone.join(",")}` : ""}`);
       });
     });
     await this.consumer.connect();
-    await this.consumer.subscribe({ topics: this.inputTopics, fromBeginning: true });
+    await this.consumer.subscribe({ topics: [this.inputTopic], fromBeginning: true });
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -141,9 +167,14 @@ export class Processor {
     if (this.closed) return;
     this.closed = true;
     await this.consumer?.disconnect().catch(() => {});
+    await this.feed?.close();
     await this.chain.catch(() => {});
-    await this.producer?.disconnect().catch(() => {});
+    await this.producers.close();
     await this.pool?.close();
+  }
+
+  private *producersNotIn(partitions: Set<number>): Iterable<number> {
+    for (let p = 0; p < this.partitions; p++) if (!partitions.has(p)) yield p;
   }
 
   private enqueue(work: () => Promise<void>): Promise<void> {
@@ -156,93 +187,113 @@ export class Processor {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      const existing = new Set(await admin.listTopics());
-      const input = this.inputTopics[0]!;
-      if (existing.has(input)) {
-        const meta = await admin.fetchTopicMetadata({ topics: [input] });
+      if ((await admin.listTopics()).includes(this.inputTopic)) {
+        const meta = await admin.fetchTopicMetadata({ topics: [this.inputTopic] });
         this.partitions = meta.topics[0]!.partitions.length;
-      }
-      const missing = [
-        { topic: input, numPartitions: this.partitions },
-        { topic: this.results, numPartitions: this.partitions },
-        { topic: this.changelog, numPartitions: this.partitions, configEntries: [{ name: "cleanup.policy", value: "compact" }] },
-      ].filter((t) => !existing.has(t.topic));
-      if (missing.length > 0) {
-        try {
-          await admin.createTopics({ waitForLeaders: true, topics: missing });
-        } catch (err) {
-          // Another instance may have created them meanwhile.
-          const now = new Set(await admin.listTopics());
-          if (missing.some((t) => !now.has(t.topic))) throw err;
-        }
       }
     } finally {
       await admin.disconnect();
     }
+    const registry = SchemaRegistry.builtin();
+    const globalPartitions = (topic: string) => Math.max(...registry.eventTypes().filter((t) => t.topic === topic).map((t) => t.partitions));
+    await ensureTopicsWithKafkajs(
+      this.kafka,
+      [
+        { topic: this.inputTopic, partitions: this.partitions },
+        ...this.globalTopics.map((topic) => ({ topic, partitions: globalPartitions(topic) })),
+        { topic: this.results, partitions: this.partitions },
+        { topic: ALERTS_TOPIC, partitions: this.partitions },
+        { topic: this.changelog, partitions: this.partitions, compacted: true },
+      ],
+      this.opts.replicationFactor !== undefined ? { replicationFactor: this.opts.replicationFactor } : {},
+    );
   }
 
   private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
     const partition = batch.partition;
-    const pool = this.pool!;
-    let transaction: Awaited<ReturnType<Producer["transaction"]>> | undefined;
-    try {
+    await this.failSafe(async () => {
       if (!this.restored.has(partition)) {
-        const wanted = new Set([partition, ...[...(this.assigned ?? [])].filter((p) => !this.restored.has(p))]);
-        await this.restore([...wanted]);
+        await this.restore([partition, ...[...(this.assigned ?? [])].filter((p) => p !== partition && !this.restored.has(p))]);
         await heartbeat();
       }
       const records: RawRecord[] = [];
       let maxTs = this.maxEventTime.get(partition) ?? Number.NEGATIVE_INFINITY;
       for (const m of batch.messages) {
-        const type = headerString(m.headers?.[HEADER_TYPE]);
-        if (type === undefined || !this.spec.inputs[type]) continue;
-        const timestampMs = Number(m.timestamp);
-        records.push({ type, partition, key: m.key?.toString("utf8") ?? "", timestampMs, value: m.value ?? Buffer.alloc(0) });
-        if (timestampMs > maxTs) maxTs = timestampMs;
+        const r = rawRecordOf(m, batch.topic, partition, this.isPartitionedInput);
+        if (!r) continue;
+        records.push(r);
+        if (r.timestampMs > maxTs) maxTs = r.timestampMs;
       }
       if (maxTs > Number.NEGATIVE_INFINITY) this.maxEventTime.set(partition, maxTs);
-      const watermark = this.idleWatermark();
-      const threads = await pool.process(records, watermark);
-
-      const resultMessages: Message[] = [];
-      const changelogMessages: Message[] = [];
-      for (const t of threads) {
-        for (const o of t.outputs) {
-          resultMessages.push({
-            key: o.key,
-            value: JSON.stringify(o.value),
-            partition: o.partition,
-            timestamp: String(o.timestampMs),
-            headers: { "weir.stream": o.stream, "weir.job": this.opts.job },
-          });
-        }
-        for (const c of t.changes) {
-          for (const [store, key, value] of c.changes as StoreChange[]) {
-            changelogMessages.push({ key: changelogKey(store, key), value: value === null ? null : JSON.stringify(value), partition: c.partition });
-          }
-        }
-      }
+      const threads = await this.pool!.process(records, this.idleWatermark());
       const next = (BigInt(batch.lastOffset()) + 1n).toString();
-      transaction = await this.producer!.transaction();
-      const topicMessages = [
-        ...(resultMessages.length ? [{ topic: this.results, messages: resultMessages }] : []),
-        ...(changelogMessages.length ? [{ topic: this.changelog, messages: changelogMessages }] : []),
-      ];
-      if (topicMessages.length > 0) await transaction.sendBatch({ topicMessages, acks: -1 });
-      await transaction.sendOffsets({ consumerGroupId: this.groupId, topics: [{ topic: batch.topic, partitions: [{ partition, offset: next }] }] });
-      await transaction.commit();
-      transaction = undefined;
-      resolveOffset(batch.lastOffset());
-      await heartbeat();
+      await this.commit(threads, { partition, offsets: { groupId: this.groupId, topic: batch.topic, offset: next } });
+    });
+    resolveOffset(batch.lastOffset());
+    await heartbeat();
+  }
+
+  /** Global-table records: applied by every task here, then each task commits what changed. */
+  private async handleGlobal(batch: GlobalBatch): Promise<void> {
+    if (this.closed) return;
+    if (this.restored.size > 0 && batch.records.length > 0) {
+      await this.failSafe(async () => this.commit(await this.pool!.process(batch.records)));
+    }
+    this.globalPositions.set(batch.source, batch.lastOffset);
+  }
+
+  /** Runs a step; on failure drops every task (state may be ahead of the changelog) and rethrows. */
+  private async failSafe(step: () => Promise<void>): Promise<void> {
+    try {
+      await step();
     } catch (err) {
-      this.log(`batch on partition ${partition} failed: ${(err as Error).message}`);
-      if (transaction) await transaction.abort().catch(() => {});
-      // Every task's in-memory state may be ahead of the changelog (the watermark reaches all of
-      // them): drop them all; each is restored before it processes again.
+      this.log(`processing failed, dropping tasks ${[...this.restored].join(",")}: ${(err as Error).message}`);
+      // Every task's in-memory state may be ahead of the changelog (a watermark or a global record
+      // reaches all of them): drop them all and their producers (one may have been fenced).
       await this.revoke([...this.restored]).catch(() => {});
+      await this.producers.close();
       throw err;
     }
+  }
+
+  /**
+   * One transaction per task the step touched: its results, alerts and changelog changes, plus the
+   * consumed offset for the batch's own partition (committed even when it produced nothing).
+   */
+  private async commit(threads: ThreadResults, batch?: { partition: number; offsets: { groupId: string; topic: string; offset: string } }): Promise<void> {
+    const perTask = new Map<number, { results: Message[]; alerts: Message[]; changelog: Message[] }>();
+    const of = (p: number) => {
+      let t = perTask.get(p);
+      if (!t) perTask.set(p, (t = { results: [], alerts: [], changelog: [] }));
+      return t;
+    };
+    if (batch) of(batch.partition);
+    for (const t of threads) {
+      for (const o of t.outputs) {
+        const task = of(o.partition);
+        task.results.push({ key: o.key, value: JSON.stringify(o.value), partition: o.partition, timestamp: String(o.timestampMs), headers: { "weir.stream": o.stream, "weir.job": this.opts.job } });
+        const alert = alertOf(this.opts.job, o);
+        if (alert) task.alerts.push({ key: alert.alertId, value: JSON.stringify(alert), timestamp: String(o.timestampMs), headers: { "weir.job": this.opts.job } });
+      }
+      for (const c of t.changes) {
+        for (const [store, key, value] of c.changes as StoreChange[]) {
+          of(c.partition).changelog.push({ key: changelogKey(store, key), value: value === null ? null : JSON.stringify(value), partition: c.partition });
+        }
+      }
+    }
+    await Promise.all(
+      [...perTask].map(([p, t]) =>
+        this.producers.commit(p, {
+          topicMessages: [
+            { topic: this.results, messages: t.results },
+            { topic: ALERTS_TOPIC, messages: t.alerts },
+            { topic: this.changelog, messages: t.changelog },
+          ],
+          ...(batch && batch.partition === p ? { offsets: batch.offsets } : {}),
+        }),
+      ),
+    );
   }
 
   private idleWatermark(): number | undefined {
@@ -260,17 +311,49 @@ export class Processor {
     await this.pool?.revoke(partitions);
   }
 
-  /** Rebuilds the tasks of `partitions` from their changelog partitions (read_committed, up to the stable end). */
+  /**
+   * Takes over tasks: opens their producers first (fencing any previous owner and aborting its
+   * open transaction, so the changelog reads to a stable end), rebuilds their state from the
+   * changelog (read_committed), then brings them up to the global feed's position.
+   */
   private async restore(partitions: number[]): Promise<void> {
     const started = Date.now();
+    await this.producers.open(partitions);
     const entries = await readChangelog(this.kafka, this.changelog, partitions);
+    const behind = new Map<string, number>(); // global source -> lowest offset applied by a restored task
     for (const p of partitions) {
       const state = entries.get(p) ?? new Map<string, StoreChange>();
       await this.pool!.restore(p, [...state.values()]);
       this.restored.add(p);
       this.maxEventTime.delete(p);
+      for (const source of this.globalPositions.keys()) {
+        const seen = state.get(changelogKey(GLOBAL_POSITIONS_STORE, source))?.[2] as number | undefined;
+        behind.set(source, Math.min(behind.get(source) ?? Number.POSITIVE_INFINITY, seen ?? -1));
+      }
     }
-    this.log(`restored partitions ${partitions.join(",")} (${[...entries.values()].reduce((n, m) => n + m.size, 0)} entries) in ${Date.now() - started} ms`);
+    const caughtUp = await this.catchUpGlobals(behind);
+    this.log(
+      `restored partitions ${partitions.join(",")} (${[...entries.values()].reduce((n, m) => n + m.size, 0)} entries${caughtUp ? `, ${caughtUp} global records` : ""}) in ${Date.now() - started} ms`,
+    );
+  }
+
+  /** Replays global records the restored tasks have not applied, up to the feed's position. */
+  private async catchUpGlobals(behind: ReadonlyMap<string, number>): Promise<number> {
+    const ranges = new Map<string, { from: number; to: number }>();
+    for (const [source, seen] of behind) {
+      const to = this.globalPositions.get(source)!;
+      if (seen < to) ranges.set(source, { from: seen + 1, to });
+    }
+    if (ranges.size === 0) return 0;
+    const records: RawRecord[] = [];
+    const topics = [...new Set([...ranges.keys()].map((s) => s.slice(0, s.lastIndexOf("/"))))];
+    await readCommitted(this.kafka, topics, (partition, m, topic) => {
+      const r = rawRecordOf(m, topic, partition, this.isGlobalInput, true);
+      if (r) records.push(r);
+    }, { ranges });
+    // Tasks already past a record skip it (their positions), so the pool may offer it to all.
+    for (let i = 0; i < records.length; i += 1000) await this.commit(await this.pool!.process(records.slice(i, i + 1000)));
+    return records.length;
   }
 }
 

@@ -12,9 +12,18 @@ export async function readCommitted(
   kafka: Kafka,
   topics: string | readonly string[],
   onRecord: (partition: number, message: KafkaMessage, topic: string) => void,
-  opts: { partitions?: readonly number[]; timeoutMs?: number } = {},
+  opts: {
+    partitions?: readonly number[];
+    /**
+     * Only these partitions ("topic/partition"), each from offset `from` through offset `to`
+     * (inclusive): a catch-up read of records known to exist. Done at `to` or at the end.
+     */
+    ranges?: ReadonlyMap<string, { readonly from: number; readonly to: number }>;
+    timeoutMs?: number;
+  } = {},
 ): Promise<void> {
   const list = typeof topics === "string" ? [topics] : topics;
+  const ranges = opts.ranges;
   const admin = kafka.admin();
   await admin.connect();
   // "topic/partition" of every partition still to read to its end.
@@ -22,7 +31,9 @@ export async function readCommitted(
   try {
     for (const topic of list) {
       for (const o of await admin.fetchTopicOffsets(topic)) {
-        if ((opts.partitions === undefined || opts.partitions.includes(o.partition)) && BigInt(o.high) > BigInt(o.low)) pending.add(`${topic}/${o.partition}`);
+        const key = `${topic}/${o.partition}`;
+        const wanted = ranges ? ranges.has(key) : opts.partitions === undefined || opts.partitions.includes(o.partition);
+        if (wanted && BigInt(o.high) > BigInt(o.low)) pending.add(key);
       }
     }
   } finally {
@@ -30,6 +41,11 @@ export async function readCommitted(
   }
   if (pending.size === 0) return;
   const wanted = new Set(pending);
+  const done = (key: string, resolve: () => void, timer: NodeJS.Timeout): void => {
+    if (!pending.delete(key) || pending.size > 0) return;
+    clearTimeout(timer);
+    resolve();
+  };
   const consumer = kafka.consumer({ groupId: `weir-read-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 100 });
   await consumer.connect();
   try {
@@ -37,14 +53,7 @@ export async function readCommitted(
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`reading ${[...pending].join(", ")}: did not reach the end`)), opts.timeoutMs ?? 120_000);
       consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-        const key = `${e.payload.topic}/${e.payload.partition}`;
-        if (pending.has(key) && BigInt(e.payload.offsetLag) <= 0n) {
-          pending.delete(key);
-          if (pending.size === 0) {
-            clearTimeout(timer);
-            resolve();
-          }
-        }
+        if (BigInt(e.payload.offsetLag) <= 0n) done(`${e.payload.topic}/${e.payload.partition}`, resolve, timer);
       });
       consumer
         .run({
@@ -52,8 +61,21 @@ export async function readCommitted(
           eachBatch: async ({ batch }) => {
             const key = `${batch.topic}/${batch.partition}`;
             if (!wanted.has(key) || !pending.has(key)) return;
-            for (const m of batch.messages) onRecord(batch.partition, m, batch.topic);
+            const range = ranges?.get(key);
+            for (const m of batch.messages) {
+              const offset = Number(m.offset);
+              if (range && offset < range.from) continue;
+              if (range && offset > range.to) break;
+              onRecord(batch.partition, m, batch.topic);
+            }
+            if (range && Number(batch.lastOffset()) >= range.to) done(key, resolve, timer);
           },
+        })
+        .then(() => {
+          for (const [key, range] of ranges ?? []) {
+            const at = key.lastIndexOf("/");
+            if (pending.has(key)) consumer.seek({ topic: key.slice(0, at), partition: Number(key.slice(at + 1)), offset: String(range.from) });
+          }
         })
         .catch(reject);
     });

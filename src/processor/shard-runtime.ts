@@ -4,10 +4,17 @@
  * changelog partition holds, so a partition can move to another processor with its state.
  */
 import { MemoryStore, type Emitter, type Operator } from "../engine/types.js";
-import type { JobSpec } from "./jobs.js";
+import type { JobOptions, JobSpec } from "./jobs.js";
 import type { StoreChange } from "./thread-messages.js";
 
 export type TaskOutput = { stream: string; key: string; value: unknown; timestampMs: number };
+
+/**
+ * The store holding, per global-table source ("topic/partition"), the offset of the last broadcast
+ * record this task applied. It is changelogged with the rest of the task's state, so after a
+ * restore the task knows exactly which global records it has seen.
+ */
+export const GLOBAL_POSITIONS_STORE = "__global_positions";
 
 export class ShardRuntime {
   private readonly stores = new Map<string, MemoryStore<unknown>>();
@@ -16,11 +23,12 @@ export class ShardRuntime {
   constructor(
     private readonly spec: JobSpec,
     restore: readonly StoreChange[] = [],
+    options: JobOptions = {},
   ) {
     for (const [store, key, value] of restore) {
       if (value !== null) this.storeOf(store).put(key, value);
     }
-    this.operator = spec.create({ store: <S>(name: string) => this.storeOf(name) as MemoryStore<S> });
+    this.operator = spec.create({ store: <S>(name: string) => this.storeOf(name) as MemoryStore<S> }, options);
     this.takeChanges(); // restored entries are already in the changelog
   }
 
@@ -30,10 +38,19 @@ export class ShardRuntime {
     return store;
   }
 
-  /** Processes one record of this task's partition (or a broadcast one); unknown types are skipped. */
-  process(type: string, key: string, payload: Uint8Array, timestampMs: number, out: TaskOutput[]): void {
+  /**
+   * Processes one record of this task's partition (or a broadcast one); unknown types are skipped,
+   * and so is a broadcast record at or below this task's position in its source.
+   */
+  process(type: string, key: string, payload: Uint8Array, timestampMs: number, out: TaskOutput[], source?: { name: string; offset: number }): void {
     const input = this.spec.inputs[type];
     if (!input) return;
+    if (source) {
+      const positions = this.storeOf(GLOBAL_POSITIONS_STORE);
+      const seen = positions.get(source.name) as number | undefined;
+      if (seen !== undefined && source.offset <= seen) return;
+      positions.put(source.name, source.offset);
+    }
     this.operator.process({ key, value: input.decode(payload), timestampMs }, this.emitter(out));
   }
 

@@ -8,7 +8,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
-import { jobSpec, type JobSpec } from "./jobs.js";
+import { jobSpec, type JobOptions, type JobSpec } from "./jobs.js";
 import { packRecords, transferablesOf, type RawRecord, type ShardResult, type ShardTask, type StoreChange } from "./thread-messages.js";
 
 export type ShardedPoolOptions = {
@@ -17,6 +17,8 @@ export type ShardedPoolOptions = {
   readonly threads: number;
   /** Tasks waiting per shard before run() is refused: bounded, like everything else. */
   readonly maxQueue?: number;
+  /** The jobs' settings, the same on every thread. */
+  readonly jobOptions?: JobOptions;
 };
 
 export type ThreadResults = ReadonlyArray<ShardResult & { readonly thread: number }>;
@@ -31,7 +33,7 @@ export class ShardedEnginePool {
     this.spec = jobSpec(opts.job);
     this.pools = Array.from(
       { length: opts.threads },
-      () => new Piscina({ filename: workerFile, minThreads: 1, maxThreads: 1, maxQueue: opts.maxQueue ?? 64, idleTimeout: Number.POSITIVE_INFINITY }),
+      () => new Piscina({ filename: workerFile, minThreads: 1, maxThreads: 1, maxQueue: opts.maxQueue ?? 64, idleTimeout: Number.POSITIVE_INFINITY, workerData: { jobOptions: opts.jobOptions ?? {} } }),
     );
   }
 

@@ -11,6 +11,13 @@ export type RawRecord = {
   readonly key: string;
   readonly timestampMs: number;
   readonly value: Uint8Array;
+  /**
+   * Broadcast (global-table) records only: where the record sits, "topic/partition" and offset.
+   * Each task remembers the last offset it applied per source, so a record replayed to it (catch-up
+   * after a restore) is applied once.
+   */
+  readonly source?: string;
+  readonly offset?: number;
 };
 
 export type PackedRecords = {
@@ -18,6 +25,10 @@ export type PackedRecords = {
   readonly partitions: Int32Array;
   readonly keys: string[];
   readonly timestamps: Float64Array;
+  /** "" when the record has no source. */
+  readonly sources: string[];
+  /** -1 when the record has no source. */
+  readonly sourceOffsets: Float64Array;
   /** offsets[i]..offsets[i+1] is record i's payload in `bytes`. */
   readonly offsets: Uint32Array;
   readonly bytes: Uint8Array;
@@ -58,25 +69,29 @@ export function packRecords(records: readonly RawRecord[]): PackedRecords {
   const offsets = new Uint32Array(records.length + 1);
   const timestamps = new Float64Array(records.length);
   const partitions = new Int32Array(records.length);
+  const sourceOffsets = new Float64Array(records.length);
   let at = 0;
   records.forEach((r, i) => {
     bytes.set(r.value, at);
     offsets[i] = at;
     timestamps[i] = r.timestampMs;
     partitions[i] = r.partition;
+    sourceOffsets[i] = r.offset ?? -1;
     at += r.value.byteLength;
   });
   offsets[records.length] = at;
-  return { types: records.map((r) => r.type), partitions, keys: records.map((r) => r.key), timestamps, offsets, bytes };
+  const sources = records.map((r) => r.source ?? "");
+  return { types: records.map((r) => r.type), partitions, keys: records.map((r) => r.key), timestamps, sources, sourceOffsets, offsets, bytes };
 }
 
 export function* unpackRecords(p: PackedRecords): Generator<RawRecord> {
   for (let i = 0; i < p.keys.length; i++) {
-    yield { type: p.types[i]!, partition: p.partitions[i]!, key: p.keys[i]!, timestampMs: p.timestamps[i]!, value: p.bytes.subarray(p.offsets[i]!, p.offsets[i + 1]!) };
+    const record = { type: p.types[i]!, partition: p.partitions[i]!, key: p.keys[i]!, timestampMs: p.timestamps[i]!, value: p.bytes.subarray(p.offsets[i]!, p.offsets[i + 1]!) };
+    yield p.sources[i] ? { ...record, source: p.sources[i]!, offset: p.sourceOffsets[i]! } : record;
   }
 }
 
 /** The buffers of a packed batch, for Piscina.move / transferList. */
 export function transferablesOf(p: PackedRecords): ArrayBuffer[] {
-  return [p.bytes.buffer, p.offsets.buffer, p.timestamps.buffer, p.partitions.buffer] as ArrayBuffer[];
+  return [p.bytes.buffer, p.offsets.buffer, p.timestamps.buffer, p.partitions.buffer, p.sourceOffsets.buffer] as ArrayBuffer[];
 }

@@ -8,7 +8,7 @@ import type { ConfigOptions } from "../../src/config.js";
 import { IngestClient, type EventResult } from "../../src/client/index.js";
 import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
 
-export type ReadRecord = { topic: string; partition: number; offset: string; key: string; value: Buffer; headers: Record<string, string> };
+export type ReadRecord = { topic: string; partition: number; offset: string; timestamp: string; key: string; value: Buffer; headers: Record<string, string> };
 
 function headerMap(h: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -27,14 +27,14 @@ export async function readTopics(brokers: string, topics: readonly string[], ten
   await readCommitted(kafka, topics, (partition, m, topic) => {
     const headers = headerMap(m.headers);
     if (tenant !== undefined && headers["weir.tenant"] !== tenant) return;
-    records.push({ topic, partition, offset: m.offset, key: m.key?.toString() ?? "", value: m.value ?? Buffer.alloc(0), headers });
+    records.push({ topic, partition, offset: m.offset, timestamp: m.timestamp, key: m.key?.toString() ?? "", value: m.value ?? Buffer.alloc(0), headers });
   });
   return records;
 }
 
-/** A gateway on a free port, quiet, against the given services. */
+/** A gateway on a free port, quiet, against the given services; without processor jobs unless asked. */
 export function gatewayFor(services: { kafkaBrokers: string; redisUrl: string }, options: ConfigOptions = {}): Promise<Gateway> {
-  return startGateway({ kafkaBrokers: [services.kafkaBrokers], redisUrl: services.redisUrl, port: 0, logger: silentLogger, ...options });
+  return startGateway({ kafkaBrokers: [services.kafkaBrokers], redisUrl: services.redisUrl, port: 0, logger: silentLogger, processorInGateway: "false", ...options });
 }
 
 /** Polls `condition` until it holds (or throws after `timeoutMs`). */

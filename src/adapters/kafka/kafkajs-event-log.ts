@@ -13,6 +13,7 @@
 import { Kafka, Partitioners, logLevel as kafkaLogLevel, type Admin, type LogEntry, type Message, type Producer } from "kafkajs";
 import type { EventLog, OutRecord, TopicSpec } from "../../ingest/ports.js";
 import type { Logger } from "../../log.js";
+import { ensureTopicsWithKafkajs } from "./kafkajs-topics.js";
 import { GroupCommit, StallBreaker, bufferOf, maxSendBytes, topicMaxMessageBytes, type AdapterOptions } from "./send-control.js";
 
 export type KafkajsEventLogOptions = AdapterOptions;
@@ -101,27 +102,7 @@ export class KafkajsEventLog implements EventLog {
   }
 
   async ensureTopics(topics: readonly TopicSpec[]): Promise<void> {
-    const admin: Admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      const existing = new Set(await admin.listTopics());
-      const missing = topics.filter((t) => !existing.has(t.topic));
-      if (missing.length === 0) return;
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((t) => ({
-          topic: t.topic,
-          numPartitions: t.partitions,
-          replicationFactor: this.opts.replicationFactor,
-          configEntries: [
-            { name: "max.message.bytes", value: String(topicMaxMessageBytes) },
-            ...(t.compacted ? [{ name: "cleanup.policy", value: "compact" }] : []),
-          ],
-        })),
-      });
-    } finally {
-      await admin.disconnect();
-    }
+    await ensureTopicsWithKafkajs(this.kafka, topics, { replicationFactor: this.opts.replicationFactor });
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,27 @@
+/** Kafka records of the raw event topics, as the engine tasks take them. */
+import type { KafkaMessage } from "kafkajs";
+import { headers } from "../ingest/records.js";
+import type { RawRecord } from "./thread-messages.js";
+
+function headerString(v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (Array.isArray(v)) return headerString(v[0]);
+  return Buffer.isBuffer(v) ? v.toString("utf8") : String(v);
+}
+
+/**
+ * The record as a RawRecord, or undefined when it carries no event type the job reads. A global
+ * record (`global` true) carries its source and offset, so each task applies it once.
+ */
+export function rawRecordOf(
+  m: KafkaMessage,
+  topic: string,
+  partition: number,
+  accepts: (type: string) => boolean,
+  global = false,
+): RawRecord | undefined {
+  const type = headerString(m.headers?.[headers.type]);
+  if (type === undefined || !accepts(type)) return undefined;
+  const record: RawRecord = { type, partition, key: m.key?.toString("utf8") ?? "", timestampMs: Number(m.timestamp), value: m.value ?? Buffer.alloc(0) };
+  return global ? { ...record, source: `${topic}/${partition}`, offset: Number(m.offset) } : record;
+}

@@ -1,0 +1,74 @@
+/**
+ * One transactional producer per task (input partition), as Kafka Streams did before KIP-447:
+ * the transactionalId names the task, not the instance (decision 0007). Whichever instance owns a
+ * partition opens its producer, and opening it fences every earlier owner: a zombie's next
+ * transaction fails, and its open transaction is aborted at once, so read_committed readers of
+ * the changelog and results are not blocked until the transaction timeout.
+ */
+import type { Kafka, Message, Producer } from "kafkajs";
+
+export type TaskCommit = {
+  readonly topicMessages: ReadonlyArray<{ readonly topic: string; readonly messages: Message[] }>;
+  /** Consumed offsets committed in the same transaction (the next offset to read). */
+  readonly offsets?: { readonly groupId: string; readonly topic: string; readonly offset: string };
+};
+
+export class TaskProducers {
+  private readonly producers = new Map<number, Producer>();
+
+  constructor(
+    private readonly kafka: Kafka,
+    /** The consumer group: tasks of different groups never fence each other. */
+    private readonly prefix: string,
+  ) {}
+
+  transactionalId(partition: number): string {
+    return `${this.prefix}-${partition}`;
+  }
+
+  /** Opens (and fences the previous owners of) the producers of these tasks. */
+  async open(partitions: readonly number[]): Promise<void> {
+    await Promise.all(
+      partitions
+        .filter((p) => !this.producers.has(p))
+        .map(async (p) => {
+          const producer = this.kafka.producer({ transactionalId: this.transactionalId(p), idempotent: true, maxInFlightRequests: 1 });
+          await producer.connect();
+          // InitProducerId happens on the first transaction: start one and end it empty, now.
+          const fence = await producer.transaction();
+          await fence.abort();
+          this.producers.set(p, producer);
+        }),
+    );
+  }
+
+  /** One transaction on the task's producer; aborted (and rethrown) on any failure. */
+  async commit(partition: number, work: TaskCommit): Promise<void> {
+    const producer = this.producers.get(partition);
+    if (!producer) throw new Error(`no producer for task ${partition}: not restored here`);
+    const topicMessages = work.topicMessages.filter((t) => t.messages.length > 0);
+    if (topicMessages.length === 0 && !work.offsets) return;
+    const tx = await producer.transaction();
+    try {
+      if (topicMessages.length > 0) await tx.sendBatch({ topicMessages: topicMessages.map((t) => ({ topic: t.topic, messages: t.messages })), acks: -1 });
+      if (work.offsets) {
+        const { groupId, topic, offset } = work.offsets;
+        await tx.sendOffsets({ consumerGroupId: groupId, topics: [{ topic, partitions: [{ partition, offset }] }] });
+      }
+      await tx.commit();
+    } catch (err) {
+      await tx.abort().catch(() => {});
+      throw err;
+    }
+  }
+
+  async close(partitions: readonly number[] = [...this.producers.keys()]): Promise<void> {
+    await Promise.all(
+      partitions.map(async (p) => {
+        const producer = this.producers.get(p);
+        this.producers.delete(p);
+        await producer?.disconnect().catch(() => {});
+      }),
+    );
+  }
+}

@@ -1,0 +1,250 @@
+/**
+ * Reference scenarios 2 and 3 end to end, with the processor jobs running inside the gateway (the
+ * default deployment): events through the gateway into Kafka, the fraud and risk-limits jobs on
+ * worker threads, results and alerts written in Kafka transactions, alerts POSTed to a webhook.
+ *
+ * The expected results are the engine's own, computed here without threads or Kafka: each input
+ * partition's records, read back in offset order, replayed through one in-process task. So the
+ * test checks that the runtime (threads, transactions, global tables) adds and loses nothing,
+ * while the planted fraud bursts and limit breaches check that there is something to see.
+ *
+ * On a private stack: the risk job reads the quote and reference topics in full, and other
+ * tests' quotes would move its marks.
+ */
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { Kafka, logLevel } from "kafkajs";
+import { createRng } from "../../load/generators/rng.js";
+import { cardEvents } from "../../load/generators/card.js";
+import { marketFeed, referenceEvents } from "../../load/generators/market.js";
+import { envelopeOf } from "../../src/client/envelope.js";
+import { ResultCode } from "../../src/client/index.js";
+import { QuoteSchema } from "../../src/events.js";
+import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
+import type { Gateway } from "../../gateway/gateway.js";
+import { startTestStack, type TestStack } from "../../src/stack/index.js";
+import { alertOf, ALERTS_TOPIC, type AlertRecord } from "../../src/processor/alerts.js";
+import { jobOptionsOf, jobSpec } from "../../src/processor/jobs.js";
+import type { Processor } from "../../src/processor/processor.js";
+import { resultsTopic } from "../../src/processor/processor.js";
+import { ShardRuntime, type TaskOutput } from "../../src/processor/shard-runtime.js";
+import type { RawRecord } from "../../src/processor/thread-messages.js";
+import { SchemaRegistry } from "../../src/schema/registry.js";
+import { gatewayFor, readTopics, streamAll, waitFor, type ReadRecord } from "./support.js";
+import { startWebhookReceiver, type WebhookReceiver } from "./webhook-receiver.js";
+
+const run = `scn-${Date.now().toString(36)}`;
+const tenant = `scenarios-${run}`;
+const auth = { tenant, apiKey: "secret" };
+const riskLimits = JSON.stringify({ default: { maxGrossExposure: 400_000, maxLoss: 20_000 } });
+const fraudRule = JSON.stringify({ minPurchases: 3, amountThresholdMinor: 100_000, withinMinutes: 10 });
+const jobOptions = jobOptionsOf({ riskLimits, fraudRule });
+const registry = SchemaRegistry.builtin();
+const topicOf = (typeName: string) => registry.eventType(typeName)!.topic;
+
+let stack: TestStack;
+let gateway: Gateway;
+let webhook: WebhookReceiver;
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  webhook = await startWebhookReceiver();
+  gateway = await gatewayFor(
+    { kafkaBrokers: stack.kafkaBrokers, redisUrl: stack.redisUrl },
+    {
+      apiKeys: [`${tenant}:secret`],
+      processorInGateway: "true",
+      processorJobs: ["fraud", "risk-limits"],
+      processorGroupPrefix: `weir-test-${run}`,
+      processorThreads: 2,
+      riskLimits,
+      fraudRule,
+      webhookUrl: webhook.url,
+    },
+  );
+}, 180_000);
+afterAll(async () => {
+  await gateway?.close();
+  await webhook?.close();
+  await stack?.close();
+}, 60_000);
+
+const kafka = () => new Kafka({ brokers: [stack.kafkaBrokers], logLevel: logLevel.NOTHING, clientId: "weir-test-scenarios" });
+const processorOf = (job: string): Processor => gateway.processors!.processors.find((p) => p.job === job)!;
+
+/** Sends in order, one batch at a time: market data and card transactions are order-sensitive. */
+async function send(events: readonly Envelope[]): Promise<void> {
+  for (let i = 0; i < events.length; i += 250) {
+    const results = await streamAll(gateway.url, auth, events.slice(i, i + 250), { connections: 1, batch: 250 });
+    expect(results.filter((r) => r.code !== ResultCode.ACK)).toEqual([]);
+  }
+}
+
+async function partitionsOf(topic: string): Promise<number[]> {
+  const admin = kafka().admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).map((o) => o.partition);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Records of a topic by partition, in offset order, as the job's tasks take them. */
+function byPartition(records: readonly ReadRecord[], accepts: (type: string) => boolean, global = false): Map<number, RawRecord[]> {
+  const out = new Map<number, RawRecord[]>();
+  for (const r of [...records].sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset))) {
+    const type = r.headers["weir.type"] ?? "";
+    if (!accepts(type)) continue;
+    const raw: RawRecord = { type, partition: r.partition, key: r.key, timestampMs: Number(r.timestamp), value: r.value };
+    if (!out.has(r.partition)) out.set(r.partition, []);
+    out.get(r.partition)!.push(global ? { ...raw, source: `${r.topic}/${r.partition}`, offset: Number(r.offset) } : raw);
+  }
+  return out;
+}
+
+type Output = { partition: number; stream: string; key: string; value: unknown };
+
+/** The job's outputs as the results topic holds them, per partition in offset order. */
+async function resultsOf(job: string): Promise<Output[]> {
+  const records = await readTopics(stack.kafkaBrokers, [resultsTopic(job)]);
+  return records
+    .sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset))
+    .map((r) => ({ partition: r.partition, stream: r.headers["weir.stream"]!, key: r.key, value: JSON.parse(r.value.toString()) }));
+}
+
+/** One in-process task per partition, fed `phases` in order: the engine's own answer. */
+function replay(job: string, partitions: Iterable<number>, phases: ReadonlyArray<(p: number) => readonly RawRecord[]>): Output[] {
+  const spec = jobSpec(job);
+  const out: Output[] = [];
+  for (const p of [...partitions].sort((a, b) => a - b)) {
+    const task = new ShardRuntime(spec, [], jobOptions);
+    for (const phase of phases) {
+      for (const r of phase(p)) {
+        const produced: TaskOutput[] = [];
+        task.process(r.type, r.key, r.value, r.timestampMs, produced, r.source !== undefined ? { name: r.source, offset: r.offset! } : undefined);
+        out.push(...produced.map((o) => ({ partition: p, stream: o.stream, key: o.key, value: o.value })));
+      }
+    }
+  }
+  return out;
+}
+
+/** Waits until the job's consumer group has committed every record of its input topic. */
+async function waitUntilConsumed(job: string, topic: string): Promise<void> {
+  const admin = kafka().admin();
+  await admin.connect();
+  try {
+    await waitFor(
+      async () => {
+        const ends = await admin.fetchTopicOffsets(topic);
+        const [committed] = await admin.fetchOffsets({ groupId: processorOf(job).consumerGroup, topics: [topic] });
+        return ends.every((e) => e.high === "0" || committed?.partitions.find((c) => c.partition === e.partition)?.offset === e.high);
+      },
+      `${job} to consume ${topic}`,
+      180_000,
+    );
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The alerts among a job's outputs (their ids do not depend on the output timestamp). */
+function alertsOf(job: string, outputs: readonly Output[]): AlertRecord[] {
+  return outputs.map((o) => alertOf(job, { ...o, timestampMs: 0 })).filter((a): a is AlertRecord => a !== undefined);
+}
+
+test("scenario 2: card fraud — bursts alert, results exactly the engine's, each alert POSTed once", async () => {
+  const rng = createRng(42);
+  const baseTimeMs = Date.now() - 3600_000;
+  const events: Envelope[] = [];
+  const planted = new Set<string>(); // transaction ids of the planted bursts
+  for (let i = 0; events.length < 1500; i++) {
+    const batch = cardEvents(rng, i, { baseTimeMs, cards: 60, fraudRate: 0.02 });
+    if (batch.length > 1) for (let n = 0; n < batch.length; n++) planted.add(`tx-${i}-${n}`);
+    events.push(...batch);
+  }
+  await send(events);
+  const input = topicOf("weir.events.v1.CardTransaction");
+  await waitUntilConsumed("fraud", input);
+
+  const spec = jobSpec("fraud");
+  const records = byPartition(await readTopics(stack.kafkaBrokers, [input]), (t) => spec.inputs[t] !== undefined);
+  const expected = replay("fraud", await partitionsOf(input), [(p) => records.get(p) ?? []]);
+  // Most bursts alert (a burst in a city the card already used, by an earlier burst, does not),
+  // and only bursts do.
+  const alerts = expected.filter((o) => o.stream === "alerts").map((o) => o.value as { transactionIds: string[] });
+  expect(alerts.length).toBeGreaterThanOrEqual(planted.size / 3 / 2);
+  expect(alerts.flatMap((a) => a.transactionIds).filter((id) => !planted.has(id))).toEqual([]);
+  expect(await resultsOf("fraud")).toEqual(expected);
+
+  const expectedAlerts = alertsOf("fraud", expected);
+  await waitFor(() => expectedAlerts.every((a) => webhook.byKey.has(a.alertId)), "every fraud alert at the webhook", 120_000);
+  for (const a of expectedAlerts) expect(webhook.byKey.get(a.alertId)!.length, a.alertId).toBe(1);
+  const alertTopic = (await readTopics(stack.kafkaBrokers, [ALERTS_TOPIC])).filter((r) => r.headers["weir.job"] === "fraud");
+  expect(alertTopic.map((r) => r.key).sort()).toEqual(expectedAlerts.map((a) => a.alertId).sort());
+}, 300_000);
+
+test("scenario 3: risk — reference data and quotes as global tables, breaches exactly the engine's, delivered to the webhook", async () => {
+  const rng = createRng(7);
+  const baseTimeMs = Date.now() - 1800_000;
+  const feed = marketFeed(rng, baseTimeMs + 1000, 6);
+  const quotes: Envelope[] = [];
+  const trades: Envelope[] = [];
+  for (let i = 0; trades.length < 400; i++) {
+    const e = feed.next(i);
+    (e.type === "weir.events.v1.Trade" ? trades : quotes).push(e);
+  }
+  const spec = jobSpec("risk-limits");
+  const isGlobal = (t: string) => spec.inputs[t]?.broadcast === true;
+  const globalTopics = [...new Set(Object.keys(spec.inputs).filter(isGlobal).map(topicOf))];
+  const tradeTopic = topicOf("weir.events.v1.Trade");
+
+  // Phase 1: reference data and quotes, all applied by the job before any trade.
+  await send([...referenceEvents(baseTimeMs), ...quotes]);
+  const ends = async () => {
+    const admin = kafka().admin();
+    await admin.connect();
+    try {
+      const out = new Map<string, number>();
+      for (const t of globalTopics) for (const o of await admin.fetchTopicOffsets(t)) if (o.high !== "0") out.set(`${t}/${o.partition}`, Number(o.high) - 1);
+      return out;
+    } finally {
+      await admin.disconnect();
+    }
+  };
+  const phase1Ends = await ends();
+  await waitFor(() => [...phase1Ends].every(([s, end]) => (processorOf("risk-limits").globalProgress().get(s) ?? -1) >= end), "the risk job to read the global tables", 120_000);
+
+  // Phase 2: trades. Phase 3: a crash of one symbol's price (one quote partition, so one order).
+  await send(trades);
+  await waitUntilConsumed("risk-limits", tradeTopic);
+  const lastTs = baseTimeMs + 600_000;
+  await send(
+    [0.9, 0.7, 0.5, 0.3].map((f, i) =>
+      envelopeOf(QuoteSchema, { symbol: "MSFT", bid: 410 * f - 0.1, ask: 410 * f + 0.1, venue: "XNAS" }, { eventTimeMs: lastTs + i * 1000, partitionKey: "MSFT" }),
+    ),
+  );
+  const allEnds = await ends();
+  await waitFor(() => [...allEnds].every(([s, end]) => (processorOf("risk-limits").globalProgress().get(s) ?? -1) >= end), "the risk job to apply the crash", 120_000);
+
+  const globals = await readTopics(stack.kafkaBrokers, globalTopics);
+  const phase1 = globals.filter((r) => Number(r.offset) <= (phase1Ends.get(`${r.topic}/${r.partition}`) ?? -1));
+  const phase3 = globals.filter((r) => Number(r.offset) > (phase1Ends.get(`${r.topic}/${r.partition}`) ?? -1));
+  const flat = (m: Map<number, RawRecord[]>) => [...m.values()].flat();
+  const g1 = flat(byPartition(phase1, isGlobal, true));
+  const g3 = flat(byPartition(phase3, isGlobal, true));
+  const tradeRecords = byPartition(await readTopics(stack.kafkaBrokers, [tradeTopic]), (t) => spec.inputs[t] !== undefined && !isGlobal(t));
+  const expected = replay("risk-limits", await partitionsOf(tradeTopic), [() => g1, (p) => tradeRecords.get(p) ?? [], () => g3]);
+  const breaches = expected.filter((o) => o.stream === "breaches");
+  expect(breaches.some((o) => (o.value as { limit: string }).limit === "maxGrossExposure")).toBe(true);
+  expect(breaches.some((o) => (o.value as { limit: string }).limit === "maxLoss")).toBe(true);
+  expect(expected.filter((o) => o.stream === "rejected")).toEqual([]);
+
+  await waitFor(async () => (await resultsOf("risk-limits")).length >= expected.length, "the risk results", 120_000);
+  const actual = await resultsOf("risk-limits");
+  expect(actual).toEqual(expected);
+
+  const expectedAlerts = alertsOf("risk-limits", expected);
+  await waitFor(() => expectedAlerts.every((a) => webhook.byKey.has(a.alertId)), "every risk alert at the webhook", 120_000);
+  for (const a of expectedAlerts) expect(webhook.byKey.get(a.alertId)!.length, a.alertId).toBe(1);
+}, 300_000);
