@@ -30,7 +30,7 @@ import { ShardRuntime, type TaskOutput } from "../../src/processor/shard-runtime
 import type { RawRecord } from "../../src/processor/thread-messages.js";
 import { SchemaRegistry } from "../../src/schema/registry.js";
 import { gatewayFor, readTopics, streamAll, waitFor, type ReadRecord } from "./support.js";
-import { startWebhookReceiver, type WebhookReceiver } from "./webhook-receiver.js";
+import { startWebhookInbox, type WebhookInbox } from "../../src/sinks/webhook-inbox.js";
 
 const run = `scn-${Date.now().toString(36)}`;
 const tenant = `scenarios-${run}`;
@@ -43,11 +43,11 @@ const topicOf = (typeName: string) => registry.eventType(typeName)!.topic;
 
 let stack: TestStack;
 let gateway: Gateway;
-let webhook: WebhookReceiver;
+let webhook: WebhookInbox;
 
 beforeAll(async () => {
   stack = await startTestStack();
-  webhook = await startWebhookReceiver();
+  webhook = await startWebhookInbox();
   gateway = await gatewayFor(
     { kafkaBrokers: stack.kafkaBrokers, redisUrl: stack.redisUrl },
     {

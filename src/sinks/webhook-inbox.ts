@@ -1,10 +1,14 @@
-/** A webhook endpoint for tests: records every POST, by its Idempotency-Key, on a free port. */
+/**
+ * A minimal webhook endpoint for the demo and the tests: records every POST by its
+ * Idempotency-Key, on a free loopback port. A receiver that honours the key acts on the first
+ * request of each key only.
+ */
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 
 export type WebhookRequest = { headers: IncomingHttpHeaders; body: unknown };
 
-export type WebhookReceiver = {
+export type WebhookInbox = {
   readonly url: string;
   /** Every request received, in arrival order. */
   readonly requests: WebhookRequest[];
@@ -13,7 +17,7 @@ export type WebhookReceiver = {
   close(): Promise<void>;
 };
 
-export async function startWebhookReceiver(): Promise<WebhookReceiver> {
+export async function startWebhookInbox(opts: { onFirst?: (request: WebhookRequest) => void } = {}): Promise<WebhookInbox> {
   const requests: WebhookRequest[] = [];
   const byKey = new Map<string, WebhookRequest[]>();
   const server = createServer((req, res) => {
@@ -23,7 +27,9 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
       const request = { headers: req.headers, body: JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown };
       requests.push(request);
       const key = String(req.headers["idempotency-key"] ?? "");
-      byKey.set(key, [...(byKey.get(key) ?? []), request]);
+      const earlier = byKey.get(key) ?? [];
+      byKey.set(key, [...earlier, request]);
+      if (earlier.length === 0) opts.onFirst?.(request);
       res.writeHead(200, { "content-type": "text/plain" }).end("ok");
     });
   });
