@@ -11,6 +11,8 @@ import { BREACHES_STREAM } from "../engine/jobs/risk-limits.js";
 import type { LimitEvent } from "../engine/risk/limits.js";
 
 export const ALERTS_TOPIC = "weir.alerts";
+/** Partitions of the alerts topic when Weir creates it. Alerts are keyed by the engine key (card, account), so one key's alerts stay in order. */
+export const ALERTS_TOPIC_PARTITIONS = 4;
 
 export type AlertRecord = {
   readonly alertId: string;

@@ -19,7 +19,7 @@ import { randomUUID } from "node:crypto";
 import { Kafka, logLevel, type Consumer, type EachBatchPayload, type Message } from "kafkajs";
 import { SchemaRegistry } from "../schema/registry.js";
 import { ensureTopicsWithKafkajs } from "../adapters/kafka/kafkajs-topics.js";
-import { ALERTS_TOPIC, alertOf } from "./alerts.js";
+import { ALERTS_TOPIC, ALERTS_TOPIC_PARTITIONS, alertOf } from "./alerts.js";
 import { GlobalFeed, type GlobalBatch } from "./global-feed.js";
 import { jobSpec, type JobOptions, type JobSpec } from "./jobs.js";
 import { rawRecordOf } from "./raw-records.js";
@@ -202,7 +202,7 @@ export class Processor {
         { topic: this.inputTopic, partitions: this.partitions },
         ...this.globalTopics.map((topic) => ({ topic, partitions: globalPartitions(topic) })),
         { topic: this.results, partitions: this.partitions },
-        { topic: ALERTS_TOPIC, partitions: this.partitions },
+        { topic: ALERTS_TOPIC, partitions: ALERTS_TOPIC_PARTITIONS },
         { topic: this.changelog, partitions: this.partitions, compacted: true },
       ],
       this.opts.replicationFactor !== undefined ? { replicationFactor: this.opts.replicationFactor } : {},
@@ -274,7 +274,7 @@ export class Processor {
         const task = of(o.partition);
         task.results.push({ key: o.key, value: JSON.stringify(o.value), partition: o.partition, timestamp: String(o.timestampMs), headers: { "weir.stream": o.stream, "weir.job": this.opts.job } });
         const alert = alertOf(this.opts.job, o);
-        if (alert) task.alerts.push({ key: alert.alertId, value: JSON.stringify(alert), timestamp: String(o.timestampMs), headers: { "weir.job": this.opts.job } });
+        if (alert) task.alerts.push({ key: alert.key, value: JSON.stringify(alert), timestamp: String(o.timestampMs), headers: { "weir.job": this.opts.job } });
       }
       for (const c of t.changes) {
         for (const [store, key, value] of c.changes as StoreChange[]) {

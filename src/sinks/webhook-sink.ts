@@ -11,7 +11,8 @@
  * is not an AlertRecord are copied, with the reason, to the refused topic and logged, then committed.
  */
 import { Kafka, logLevel, type Consumer, type EachMessagePayload, type IHeaders, type Producer } from "kafkajs";
-import { ALERTS_TOPIC, type AlertRecord } from "../processor/alerts.js";
+import { ensureTopicsWithKafkajs } from "../adapters/kafka/kafkajs-topics.js";
+import { ALERTS_TOPIC, ALERTS_TOPIC_PARTITIONS, type AlertRecord } from "../processor/alerts.js";
 import { deliverAlert, type DeliveryOptions, type DeliveryResult } from "./webhook-delivery.js";
 
 export const REFUSED_ALERTS_TOPIC = "weir.alerts.refused";
@@ -25,7 +26,7 @@ export type WebhookSinkOptions = {
   groupId?: string;
   topic?: string;
   refusedTopic?: string;
-  /** Partitions when the sink has to create the topics itself. Default 4. */
+  /** Partitions when the sink has to create the topics itself (default ALERTS_TOPIC_PARTITIONS). */
   partitions?: number;
   partitionsConsumedConcurrently?: number;
   /** Timeout and backoff of each delivery (see deliverAlert). */
@@ -144,22 +145,8 @@ export class WebhookSink {
   }
 
   private async ensureTopics(): Promise<void> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      const existing = new Set(await admin.listTopics());
-      const missing = [this.topic, this.refusedTopic].filter((t) => !existing.has(t));
-      if (missing.length === 0) return;
-      try {
-        await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: this.opts.partitions ?? 4 })) });
-      } catch (err) {
-        // Another instance (or the processor) may have created them meanwhile.
-        const now = new Set(await admin.listTopics());
-        if (missing.some((t) => !now.has(t))) throw err;
-      }
-    } finally {
-      await admin.disconnect();
-    }
+    const partitions = this.opts.partitions ?? ALERTS_TOPIC_PARTITIONS;
+    await ensureTopicsWithKafkajs(this.kafka, [this.topic, this.refusedTopic].map((topic) => ({ topic, partitions })));
   }
 }
 
