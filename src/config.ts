@@ -46,7 +46,7 @@ export const settings = {
   processorThreads: s({ env: "WEIR_PROCESSOR_THREADS", kind: "int", default: 2, min: 1, max: 256, doc: "Worker threads per job; input partition p runs on thread p % threads." }),
   processorGroupPrefix: s({ env: "WEIR_PROCESSOR_GROUP_PREFIX", kind: "string", default: "weir-processor", doc: "A job's consumer group is `<prefix>-<job>`; its tasks' transactional ids are `<group>-<partition>`." }),
   fraudRule: s({ env: "WEIR_FRAUD_RULE", kind: "string", default: "{}", doc: "JSON FraudRuleOptions: `minPurchases` (3), `amountThresholdMinor` (100000), `withinMinutes` (10), `knownLocationsPerCard` (20)." }),
-  riskLimits: s({ env: "WEIR_RISK_LIMITS", kind: "string", default: '{"default":{"maxGrossExposure":5000000,"maxLoss":100000}}', doc: "JSON LimitsConfig: `default` and per-`accounts` limits (`maxGrossExposure`, `maxSectorNetExposure`, `maxSectorNetExposureBySector`, `maxVar`, `maxLoss`), in the reporting currency (USD)." }),
+  riskLimits: s({ env: "WEIR_RISK_LIMITS", kind: "string", default: '{"default":{"maxGrossExposure":1000000,"maxLoss":25000}}', doc: "JSON LimitsConfig: `default` and per-`accounts` limits (`maxGrossExposure`, `maxSectorNetExposure`, `maxSectorNetExposureBySector`, `maxVar`, `maxLoss`), in the reporting currency (USD)." }),
   webhookUrl: s({ env: "WEIR_WEBHOOK_URL", kind: "string", default: "", doc: "Alerts (fraud, risk breaches) are POSTed here, Slack-style JSON with an Idempotency-Key; empty disables the webhook sink." }),
   logLevel: s({ env: "WEIR_LOG_LEVEL", kind: "string", default: "info", doc: "pino log level (trace, debug, info, warn, error, silent)." }),
 } as const;

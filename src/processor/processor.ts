@@ -86,6 +86,7 @@ export class Processor {
   private chain: Promise<void> = Promise.resolve();
   private partitions = 0;
   private closed = false;
+  private readonly counters = { records: 0, outputs: new Map<string, number>(), last: new Map<string, unknown>() };
 
   constructor(private readonly opts: ProcessorOptions) {
     this.spec = jobSpec(opts.job);
@@ -122,6 +123,11 @@ export class Processor {
 
   get consumerGroup(): string {
     return this.groupId;
+  }
+
+  /** Committed work of this instance: input records, outputs by stream and the latest output of each stream. */
+  stats(): { records: number; outputs: Record<string, number>; latest: Record<string, unknown> } {
+    return { records: this.counters.records, outputs: Object.fromEntries(this.counters.outputs), latest: Object.fromEntries(this.counters.last) };
   }
 
   /** Per global source ("topic/partition"), the last offset applied by the tasks here. */
@@ -229,6 +235,7 @@ export class Processor {
       const threads = await this.pool!.process(records, this.idleWatermark());
       const next = (BigInt(batch.lastOffset()) + 1n).toString();
       await this.commit(threads, { partition, offsets: { groupId: this.groupId, topic: batch.topic, offset: next } });
+      this.counters.records += records.length;
     });
     resolveOffset(batch.lastOffset());
     await heartbeat();
@@ -294,6 +301,12 @@ export class Processor {
         }),
       ),
     );
+    for (const t of threads) {
+      for (const o of t.outputs) {
+        this.counters.outputs.set(o.stream, (this.counters.outputs.get(o.stream) ?? 0) + 1);
+        this.counters.last.set(o.stream, o.value);
+      }
+    }
   }
 
   private idleWatermark(): number | undefined {

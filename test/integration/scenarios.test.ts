@@ -25,6 +25,7 @@ import { startTestStack, type TestStack } from "../../src/stack/index.js";
 import { alertOf, ALERTS_TOPIC, type AlertRecord } from "../../src/processor/alerts.js";
 import { jobOptionsOf, jobSpec } from "../../src/processor/jobs.js";
 import type { Processor } from "../../src/processor/processor.js";
+import { waitForCaughtUp } from "../../src/processor/lag.js";
 import { resultsTopic } from "../../src/processor/processor.js";
 import { ShardRuntime, type TaskOutput } from "../../src/processor/shard-runtime.js";
 import type { RawRecord } from "../../src/processor/thread-messages.js";
@@ -134,15 +135,7 @@ async function waitUntilConsumed(job: string, topic: string): Promise<void> {
   const admin = kafka().admin();
   await admin.connect();
   try {
-    await waitFor(
-      async () => {
-        const ends = await admin.fetchTopicOffsets(topic);
-        const [committed] = await admin.fetchOffsets({ groupId: processorOf(job).consumerGroup, topics: [topic] });
-        return ends.every((e) => e.high === "0" || committed?.partitions.find((c) => c.partition === e.partition)?.offset === e.high);
-      },
-      `${job} to consume ${topic}`,
-      180_000,
-    );
+    expect(await waitForCaughtUp(admin, processorOf(job).consumerGroup, topic, 180_000), `${job} to consume ${topic}`).toBe(true);
   } finally {
     await admin.disconnect();
   }
