@@ -66,6 +66,8 @@ async function startGatewayProcess(client: KafkaClient, env: Record<string, stri
       WEIR_API_KEYS: `${tenant}:${apiKey}`,
       WEIR_LOG_LEVEL: "warn",
       WEIR_KAFKA_CLIENT: client,
+      // The ingest figures are the gateway's alone; the engine has its own scenario (--only engine).
+      WEIR_PROCESSOR_IN_GATEWAY: "false",
       ...env,
     },
     stdio: ["ignore", "inherit", "inherit"],
