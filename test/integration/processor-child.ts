@@ -1,0 +1,281 @@
+/**
+ * `weir processor` as a child process for integration tests (killed with signals, restarted), and
+ * what the processor tests share: the error-rate event pattern and the exactly-once check of the
+ * final windows in the results topic.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { Kafka, logLevel } from "kafkajs";
+import { Admin as PlatformaticAdmin, FetchIsolationLevels } from "@platformatic/kafka";
+import { expect } from "vitest";
+import { HttpAccessLogSchema } from "../../src/events.js";
+import { envelopeOf } from "../../src/client/envelope.js";
+import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
+import { resultsTopic } from "../../src/processor/processor.js";
+import { readCommitted } from "../../src/processor/read-committed.js";
+
+export type ProcessorChildOptions = {
+  /** WEIR_KAFKA_BROKERS */
+  readonly brokers: string;
+  /** WEIR_PROCESSOR_JOB */
+  readonly job: string;
+  /** WEIR_PROCESSOR_GROUP_ID */
+  readonly groupId: string;
+  /** WEIR_PROCESSOR_INSTANCE_ID (part of the transactionalId) */
+  readonly instanceId: string;
+  /** WEIR_PROCESSOR_THREADS (default 2) */
+  readonly threads?: number;
+};
+
+/** One stderr line of the child, with the (test process) time it arrived. */
+export type LogLine = { readonly atMs: number; readonly text: string };
+/** A match of waitForLog, with the index of its line in `lines` and the time the line arrived. */
+export type LogMatch = RegExpMatchArray & { readonly line: number; readonly atMs: number };
+
+export type ProcessorChild = {
+  readonly instanceId: string;
+  readonly process: ChildProcess;
+  /** Everything the child wrote to stderr so far. */
+  readonly log: string;
+  /** Its complete stderr lines so far. */
+  readonly lines: readonly LogLine[];
+  /** Whether it has exited. */
+  readonly exited: boolean;
+  /**
+   * Resolves with the first complete line from line index `since` on (default 0) that matches
+   * `pattern`; rejects (with the log) on timeout or if the child exits first.
+   */
+  waitForLog(pattern: RegExp, opts?: { since?: number; timeoutMs?: number }): Promise<LogMatch>;
+  /** Sends `signal` (default SIGKILL) and resolves once the child has exited. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** SIGTERM (a clean close), SIGKILL if it has not exited after `graceMs`; resolves once exited. Safe to call twice. */
+  stop(graceMs?: number): Promise<void>;
+};
+
+/** Starts `weir processor` (src/cli/run-processor.ts) in a child process under tsx. */
+export function startProcessorChild(opts: ProcessorChildOptions): ProcessorChild {
+  // A tiny script file, not --eval: the engine's worker threads inherit the exec arguments.
+  const dir = mkdtempSync(join(tmpdir(), "weir-processor-child-"));
+  const script = join(dir, "processor.mjs");
+  const entry = pathToFileURL(join(process.cwd(), "src/cli/run-processor.ts")).href;
+  writeFileSync(script, `const m = await import(${JSON.stringify(entry)});\nprocess.exitCode = await m.runProcessor();\n`);
+  const child = spawn(process.execPath, ["--import", "tsx", script], {
+    cwd: process.cwd(),
+    env: {
+      ...process.env,
+      WEIR_KAFKA_BROKERS: opts.brokers,
+      WEIR_PROCESSOR_JOB: opts.job,
+      WEIR_PROCESSOR_THREADS: String(opts.threads ?? 2),
+      WEIR_PROCESSOR_GROUP_ID: opts.groupId,
+      WEIR_PROCESSOR_INSTANCE_ID: opts.instanceId,
+    },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+
+  let log = "";
+  let partial = "";
+  const lines: LogLine[] = [];
+  const listeners = new Set<() => void>();
+  const notify = () => {
+    for (const l of [...listeners]) l();
+  };
+  child.stderr!.on("data", (d: Buffer) => {
+    const text = d.toString();
+    log += text;
+    partial += text;
+    const parts = partial.split("\n");
+    partial = parts.pop()!;
+    const atMs = Date.now();
+    for (const p of parts) lines.push({ atMs, text: p });
+    if (parts.length > 0) notify();
+  });
+  let exited = false;
+  const exit = new Promise<void>((resolve) => {
+    child.once("exit", () => {
+      exited = true;
+      if (partial) lines.push({ atMs: Date.now(), text: partial });
+      partial = "";
+      rmSync(dir, { recursive: true, force: true });
+      notify();
+      resolve();
+    });
+  });
+
+  const handle: ProcessorChild = {
+    instanceId: opts.instanceId,
+    process: child,
+    get log() {
+      return log;
+    },
+    get lines() {
+      return lines;
+    },
+    get exited() {
+      return exited;
+    },
+    waitForLog(pattern, { since = 0, timeoutMs = 120_000 } = {}) {
+      return new Promise((resolve, reject) => {
+        let next = since;
+        const check = () => {
+          for (; next < lines.length; next++) {
+            const m = lines[next]!.text.match(pattern);
+            if (m) return done(() => resolve(Object.assign(m, { line: next, atMs: lines[next]!.atMs })));
+          }
+          if (exited) done(() => reject(new Error(`processor ${opts.instanceId} exited (code ${child.exitCode}, signal ${child.signalCode}) before logging ${pattern}; its log:\n${log}`)));
+        };
+        const timer = setTimeout(() => done(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for processor ${opts.instanceId} to log ${pattern}; its log:\n${log}`))), timeoutMs);
+        const done = (settle: () => void) => {
+          clearTimeout(timer);
+          listeners.delete(check);
+          settle();
+        };
+        listeners.add(check);
+        check();
+      });
+    },
+    async kill(signal = "SIGKILL") {
+      if (!exited) child.kill(signal);
+      await exit;
+    },
+    async stop(graceMs = 30_000) {
+      if (exited) return;
+      child.kill("SIGCONT"); // in case a test stopped it
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+      await exit;
+      clearTimeout(timer);
+    },
+  };
+  return handle;
+}
+
+/** "assigned partitions 0,2,4" (the processor logs one such line per group join). */
+export const ASSIGNED = /assigned partitions ([0-9,]*)/;
+/** "restored partitions 1,3 (42 entries) in 12 ms" */
+export const RESTORED = /restored partitions ([0-9,]+) \(([0-9]+) entries\) in ([0-9]+) ms/;
+
+/** The partition list of an "assigned partitions" or "restored partitions" match. */
+export const partitionList = (s: string): number[] => (s === "" ? [] : s.split(",").map(Number));
+
+/** The partitions of the child's latest "assigned partitions" line, if any. */
+export function latestAssignment(child: ProcessorChild): number[] | undefined {
+  for (let i = child.lines.length - 1; i >= 0; i--) {
+    const m = child.lines[i]!.text.match(ASSIGNED);
+    if (m) return partitionList(m[1]!);
+  }
+  return undefined;
+}
+
+export type TransactionProbe = {
+  /**
+   * "topic/partition" of each of `partitions` of `topics` whose last stable offset is below its
+   * high watermark: an open transaction holds back read_committed readers there.
+   */
+  open(topics: readonly string[], partitions: readonly number[]): Promise<string[]>;
+  close(): Promise<void>;
+};
+
+/** Compares read_committed and read_uncommitted end offsets (kafkajs' admin only lists the former). */
+export function transactionProbe(brokers: string): TransactionProbe {
+  const admin = new PlatformaticAdmin({ clientId: "weir-test-lso", bootstrapBrokers: [brokers] });
+  const ends = async (topics: readonly string[], partitions: readonly number[], isolationLevel: 0 | 1) => {
+    const listed = await admin.listOffsets({
+      isolationLevel,
+      topics: topics.map((name) => ({ name, partitions: partitions.map((partitionIndex) => ({ partitionIndex, timestamp: -1n })) })),
+    });
+    return new Map(listed.flatMap((t) => t.partitions.map((p) => [`${t.name}/${p.partitionIndex}`, p.offset] as const)));
+  };
+  return {
+    async open(topics, partitions) {
+      const [stable, high] = await Promise.all([
+        ends(topics, partitions, FetchIsolationLevels.READ_COMMITTED),
+        ends(topics, partitions, FetchIsolationLevels.READ_UNCOMMITTED),
+      ]);
+      return [...high].filter(([k, h]) => (stable.get(k) ?? h) < h).map(([k]) => k).sort();
+    },
+    close: () => admin.close(),
+  };
+}
+
+export type WindowCounts = { errors: number; requests: number };
+
+export const accessLog = (id: string, host: string, status: number, eventTimeMs: number): Envelope =>
+  envelopeOf(HttpAccessLogSchema, { host, method: "GET", path: "/", status }, { id, eventTimeMs, partitionKey: host });
+
+/**
+ * One minute of access logs starting at `start`: `perMinute` events of random `hosts` (keyed by
+ * host), ~12% 503s, event times in rough order inside the minute with up to 2 s of disorder.
+ * Adds each event to `expected` ("host|windowStart" -> counts).
+ */
+export function accessLogMinute(opts: {
+  random: () => number;
+  hosts: readonly string[];
+  start: number;
+  perMinute: number;
+  id: () => string;
+  expected: Map<string, WindowCounts>;
+}): Envelope[] {
+  const { random, hosts, start, perMinute, expected } = opts;
+  const events: Envelope[] = [];
+  for (let i = 0; i < perMinute; i++) {
+    const host = hosts[Math.floor(random() * hosts.length)]!;
+    const status = random() < 0.12 ? 503 : 200;
+    const time = Math.min(start + 59_999, Math.max(start, start + Math.floor((i * 60_000) / perMinute) - Math.floor(random() * 2000)));
+    events.push(accessLog(opts.id(), host, status, time));
+    const k = `${host}|${start}`;
+    const c = expected.get(k) ?? { errors: 0, requests: 0 };
+    expected.set(k, { errors: c.errors + (status >= 500 ? 1 : 0), requests: c.requests + 1 });
+  }
+  return events;
+}
+
+export type ResultRecord = {
+  partition: number;
+  key: string;
+  stream: string;
+  value: { kind: string; key: string; windowStartMs: number; result?: WindowCounts };
+};
+
+/**
+ * Reads the job's results topic read_committed, again every second, until it holds a final window
+ * for every key of `expected` ("host|windowStart"); then asserts that it holds nothing else — no
+ * updates, no late records, no window twice — and exactly the expected counts. Returns the records.
+ * (A killed instance's open transaction holds back read_committed readers of its partitions until
+ * the broker aborts it at its transaction timeout, so give `timeoutMs` room for that.)
+ */
+export async function expectFinalWindowsExactlyOnce(
+  brokers: string,
+  job: string,
+  expected: ReadonlyMap<string, WindowCounts>,
+  opts: { timeoutMs?: number; context?: () => string } = {},
+): Promise<ResultRecord[]> {
+  const kafka = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING, clientId: "weir-test-results" });
+  const deadline = Date.now() + (opts.timeoutMs ?? 150_000);
+  let outputs: ResultRecord[] = [];
+  for (;;) {
+    outputs = [];
+    await readCommitted(kafka, resultsTopic(job), (partition, msg) => {
+      outputs.push({ partition, key: msg.key!.toString(), stream: String(msg.headers?.["weir.stream"] ?? ""), value: JSON.parse(msg.value!.toString()) as ResultRecord["value"] });
+    });
+    const finals = new Set(outputs.filter((o) => o.value.kind === "final").map((o) => `${o.key}|${o.value.windowStartMs}`));
+    if ([...expected.keys()].every((k) => finals.has(k))) break;
+    if (Date.now() > deadline) {
+      const missing = [...expected.keys()].filter((k) => !finals.has(k));
+      throw new Error(`timed out: ${finals.size} of ${expected.size} final windows; missing ${missing.join(" ")}\n${opts.context?.() ?? ""}`);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  for (const o of outputs) expect(o.key).toBe(o.value.key);
+  expect(outputs.filter((o) => o.stream !== "results" || o.value.kind !== "final")).toEqual([]);
+  const got = new Map<string, WindowCounts>();
+  for (const o of outputs) {
+    const k = `${o.key}|${o.value.windowStartMs}`;
+    expect(got.has(k), `final window ${k} twice`).toBe(false);
+    got.set(k, o.value.result!);
+  }
+  expect(Object.fromEntries([...got].sort())).toEqual(Object.fromEntries([...expected].sort()));
+  return outputs;
+}
