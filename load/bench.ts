@@ -7,6 +7,8 @@
  *   gateway-paced  paced 5k/10k/20k events/s: ack latency p50/p99/p999 from the scheduled send time
  *   overload       3× the sustained rate against a small in-flight bound: shed rate, admitted latency, RSS
  *   engine         windowing, CEP and risk jobs on 1 and 2 worker threads (no Kafka): events/s
+ *   processor      the same jobs through the processor runtime on a private Kafka (consumer group,
+ *                  threads, exactly-once transactions), 1 and 2 threads: input records/s
  * and the ratios gateway/raw. raw-producer, gateway-max and gateway-20k run for each Kafka client
  * (the shootout); overload runs with the first. Options: --duration S (default 12, of which --warmup S, default 2, is not counted), --only a,b,
  * --clients confluent,kafkajs,platformatic (default: all three, the default client first).
@@ -15,7 +17,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { stackUp } from "../src/stack/index.js";
+import { stackUp, startTestStack } from "../src/stack/index.js";
 import { freePort } from "../src/stack/free-port.js";
 import { rawProducerRate } from "../src/adapters/kafka/raw-producer-bench.js";
 import { isKafkaClient, type KafkaClient } from "../src/adapters/kafka/create-event-log.js";
@@ -24,6 +26,8 @@ import { cpuSeconds, peakRssMiB, rssMiB } from "./bench/proc-stats.js";
 import { frameFactory } from "./bench/frames.js";
 import { produceLatency } from "./bench/produce-latency.js";
 import { engineRate, engineWorkload } from "./bench/engine.js";
+import { processorRate, produceWorkload } from "./bench/processor.js";
+import { SchemaRegistry } from "../src/schema/registry.js";
 import { round } from "./bench/histogram.js";
 
 const { values } = parseArgs({
@@ -175,6 +179,24 @@ if (wanted("engine")) {
     for (const threads of [1, 2]) {
       const r = await engineRate(job, threads, records);
       emit({ scenario: "engine", job, threads, eventsPerSec: Math.round(r.eventsPerSec), outputs: r.outputs });
+    }
+  }
+}
+
+if (wanted("processor")) {
+  // A private stack: the workload must be the only data in the input topics.
+  const registry = SchemaRegistry.builtin();
+  const inputTypes: Record<string, string> = { "error-rate": "HttpAccessLog", fraud: "CardTransaction", "risk-limits": "Trade" };
+  for (const job of ["error-rate", "fraud", "risk-limits"]) {
+    const own = await startTestStack();
+    try {
+      await produceWorkload(own.kafkaBrokers, engineWorkload(job, 100_000));
+      for (const threads of [1, 2]) {
+        const r = await processorRate(own.kafkaBrokers, job, threads, registry.eventType(`weir.events.v1.${inputTypes[job]}`)!.topic);
+        emit({ scenario: "processor", job, threads, recordsPerSec: Math.round(r.recordsPerSec), records: r.records, outputs: r.outputs });
+      }
+    } finally {
+      await own.close();
     }
   }
 }

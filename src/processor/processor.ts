@@ -49,6 +49,8 @@ export type ProcessorOptions = {
    * (the operators' bounded out-of-orderness), which is correct but never closes idle partitions.
    */
   readonly watermarkLagMs?: number;
+  /** Consumer group session timeout (default 10 s): how long a dead instance keeps its partitions. */
+  readonly sessionTimeoutMs?: number;
   /** Replication factor of the topics it creates (default: the broker's). */
   readonly replicationFactor?: number;
   readonly log?: (line: string) => void;
@@ -148,7 +150,8 @@ export class Processor {
       await this.feed.start();
       this.log(`global tables ${this.globalTopics.join(", ")} read up to ${[...this.globalPositions].map(([s, o]) => `${s}@${o}`).join(" ") || "(empty)"}`);
     }
-    this.consumer = this.kafka.consumer({ groupId: this.groupId, readUncommitted: false });
+    const sessionTimeout = this.opts.sessionTimeoutMs ?? 10_000;
+    this.consumer = this.kafka.consumer({ groupId: this.groupId, readUncommitted: false, sessionTimeout, heartbeatInterval: Math.floor(sessionTimeout / 5) });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
       const mine = new Set<number>(e.payload.memberAssignment[this.inputTopic] ?? []);
       this.enqueue(async () => {
@@ -220,7 +223,13 @@ export class Processor {
     const partition = batch.partition;
     await this.failSafe(async () => {
       if (!this.restored.has(partition)) {
-        await this.restore([partition, ...[...(this.assigned ?? [])].filter((p) => p !== partition && !this.restored.has(p))]);
+        // A restore may take longer than the session timeout: keep the membership alive meanwhile.
+        const beat = setInterval(() => void heartbeat().catch(() => {}), 2000);
+        try {
+          await this.restore([partition, ...[...(this.assigned ?? [])].filter((p) => p !== partition && !this.restored.has(p))]);
+        } finally {
+          clearInterval(beat);
+        }
         await heartbeat();
       }
       const records: RawRecord[] = [];

@@ -29,6 +29,7 @@ export async function startProcessors(config: Config, logger: Logger): Promise<R
         instanceId: config.gatewayId,
         jobOptions,
         replicationFactor: config.topicReplication,
+        sessionTimeoutMs: config.processorSessionTimeoutMs,
         log: (line) => logger.info({ job }, line),
       }),
   );

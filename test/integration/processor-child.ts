@@ -20,12 +20,14 @@ import { readCommitted } from "../../src/processor/read-committed.js";
 export type ProcessorChildOptions = {
   /** WEIR_KAFKA_BROKERS */
   readonly brokers: string;
-  /** WEIR_PROCESSOR_JOB */
+  /** WEIR_PROCESSOR_JOBS (one job) */
   readonly job: string;
-  /** WEIR_PROCESSOR_GROUP_ID */
-  readonly groupId: string;
-  /** WEIR_PROCESSOR_INSTANCE_ID (part of the transactionalId) */
+  /** WEIR_PROCESSOR_GROUP_PREFIX: the job's consumer group is `<groupPrefix>-<job>` */
+  readonly groupPrefix: string;
+  /** WEIR_GATEWAY_ID: the instance's name in logs and client ids */
   readonly instanceId: string;
+  /** WEIR_WEBHOOK_URL, if alerts are to be delivered */
+  readonly webhookUrl?: string;
   /** WEIR_PROCESSOR_THREADS (default 2) */
   readonly threads?: number;
 };
@@ -37,6 +39,8 @@ export type LogMatch = RegExpMatchArray & { readonly line: number; readonly atMs
 
 export type ProcessorChild = {
   readonly instanceId: string;
+  /** The job's consumer group. */
+  readonly group: string;
   readonly process: ChildProcess;
   /** Everything the child wrote to stderr so far. */
   readonly log: string;
@@ -67,12 +71,14 @@ export function startProcessorChild(opts: ProcessorChildOptions): ProcessorChild
     env: {
       ...process.env,
       WEIR_KAFKA_BROKERS: opts.brokers,
-      WEIR_PROCESSOR_JOB: opts.job,
+      WEIR_PROCESSOR_JOBS: opts.job,
       WEIR_PROCESSOR_THREADS: String(opts.threads ?? 2),
-      WEIR_PROCESSOR_GROUP_ID: opts.groupId,
-      WEIR_PROCESSOR_INSTANCE_ID: opts.instanceId,
+      WEIR_PROCESSOR_GROUP_PREFIX: opts.groupPrefix,
+      WEIR_GATEWAY_ID: opts.instanceId,
+      WEIR_LOG_LEVEL: "info",
+      WEIR_WEBHOOK_URL: opts.webhookUrl ?? "",
     },
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", "pipe", "pipe"],
   });
 
   let log = "";
@@ -82,16 +88,30 @@ export function startProcessorChild(opts: ProcessorChildOptions): ProcessorChild
   const notify = () => {
     for (const l of [...listeners]) l();
   };
-  child.stderr!.on("data", (d: Buffer) => {
-    const text = d.toString();
-    log += text;
-    partial += text;
+  // The processor logs pino JSON lines on stdout; a line's text is its message (so patterns can
+  // anchor at its end), anything else (stderr, non-JSON) is kept as written.
+  const textOf = (line: string) => {
+    try {
+      const entry = JSON.parse(line) as { msg?: unknown };
+      return typeof entry.msg === "string" ? entry.msg : line;
+    } catch {
+      return line;
+    }
+  };
+  const onData = (d: Buffer) => {
+    partial += d.toString();
     const parts = partial.split("\n");
     partial = parts.pop()!;
     const atMs = Date.now();
-    for (const p of parts) lines.push({ atMs, text: p });
+    for (const p of parts) {
+      const text = textOf(p);
+      log += `${text}\n`;
+      lines.push({ atMs, text });
+    }
     if (parts.length > 0) notify();
-  });
+  };
+  child.stdout!.on("data", onData);
+  child.stderr!.on("data", onData);
   let exited = false;
   const exit = new Promise<void>((resolve) => {
     child.once("exit", () => {
@@ -106,6 +126,7 @@ export function startProcessorChild(opts: ProcessorChildOptions): ProcessorChild
 
   const handle: ProcessorChild = {
     instanceId: opts.instanceId,
+    group: `${opts.groupPrefix}-${opts.job}`,
     process: child,
     get log() {
       return log;
@@ -155,7 +176,7 @@ export function startProcessorChild(opts: ProcessorChildOptions): ProcessorChild
 /** "assigned partitions 0,2,4" (the processor logs one such line per group join). */
 export const ASSIGNED = /assigned partitions ([0-9,]*)/;
 /** "restored partitions 1,3 (42 entries) in 12 ms" */
-export const RESTORED = /restored partitions ([0-9,]+) \(([0-9]+) entries\) in ([0-9]+) ms/;
+export const RESTORED = /restored partitions ([0-9,]+) \(([0-9]+) entries[^)]*\) in ([0-9]+) ms/;
 
 /** The partition list of an "assigned partitions" or "restored partitions" match. */
 export const partitionList = (s: string): number[] => (s === "" ? [] : s.split(",").map(Number));

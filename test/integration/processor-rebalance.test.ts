@@ -36,7 +36,8 @@ import {
 const run = `prb-${Date.now().toString(36)}`;
 const tenant = `processor-rebalance-${run}`;
 const job = "error-rate";
-const groupId = `weir-test-${run}`;
+const groupPrefix = `weir-test-${run}`;
+const groupId = `${groupPrefix}-error-rate`;
 const minutes = 5;
 const perMinute = 400;
 const t0 = Math.ceil(Date.now() / 60_000) * 60_000 + 20 * 60_000;
@@ -93,8 +94,8 @@ test("two instances, one SIGKILLed mid-stream: the survivor takes over its parti
   const auth = { tenant, apiKey: "secret" };
   let n = 0;
 
-  survivor = startProcessorChild({ brokers: stack.kafkaBrokers, job, threads: 2, groupId, instanceId: `${run}-a` });
-  victim = startProcessorChild({ brokers: stack.kafkaBrokers, job, threads: 2, groupId, instanceId: `${run}-b` });
+  survivor = startProcessorChild({ brokers: stack.kafkaBrokers, job, threads: 2, groupPrefix, instanceId: `${run}-a` });
+  victim = startProcessorChild({ brokers: stack.kafkaBrokers, job, threads: 2, groupPrefix, instanceId: `${run}-b` });
   const a = survivor;
   const b = victim;
   // Both joined and the input partitions split between them (each instance logs its assignment on every join).

@@ -22,15 +22,14 @@ import { QuoteSchema } from "../../src/events.js";
 import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
 import type { Gateway } from "../../gateway/gateway.js";
 import { startTestStack, type TestStack } from "../../src/stack/index.js";
-import { alertOf, ALERTS_TOPIC, type AlertRecord } from "../../src/processor/alerts.js";
+import { ALERTS_TOPIC, type AlertRecord } from "../../src/processor/alerts.js";
 import { jobOptionsOf, jobSpec } from "../../src/processor/jobs.js";
 import type { Processor } from "../../src/processor/processor.js";
 import { waitForCaughtUp } from "../../src/processor/lag.js";
-import { resultsTopic } from "../../src/processor/processor.js";
-import { ShardRuntime, type TaskOutput } from "../../src/processor/shard-runtime.js";
 import type { RawRecord } from "../../src/processor/thread-messages.js";
 import { SchemaRegistry } from "../../src/schema/registry.js";
-import { gatewayFor, readTopics, streamAll, waitFor, type ReadRecord } from "./support.js";
+import { gatewayFor, readTopics, streamAll, waitFor } from "./support.js";
+import { alertsOf, byPartition, partitionsOf, replay, resultsOf } from "./replay.js";
 import { startWebhookInbox, type WebhookInbox } from "../../src/sinks/webhook-inbox.js";
 
 const run = `scn-${Date.now().toString(36)}`;
@@ -80,56 +79,6 @@ async function send(events: readonly Envelope[]): Promise<void> {
   }
 }
 
-async function partitionsOf(topic: string): Promise<number[]> {
-  const admin = kafka().admin();
-  await admin.connect();
-  try {
-    return (await admin.fetchTopicOffsets(topic)).map((o) => o.partition);
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-/** Records of a topic by partition, in offset order, as the job's tasks take them. */
-function byPartition(records: readonly ReadRecord[], accepts: (type: string) => boolean, global = false): Map<number, RawRecord[]> {
-  const out = new Map<number, RawRecord[]>();
-  for (const r of [...records].sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset))) {
-    const type = r.headers["weir.type"] ?? "";
-    if (!accepts(type)) continue;
-    const raw: RawRecord = { type, partition: r.partition, key: r.key, timestampMs: Number(r.timestamp), value: r.value };
-    if (!out.has(r.partition)) out.set(r.partition, []);
-    out.get(r.partition)!.push(global ? { ...raw, source: `${r.topic}/${r.partition}`, offset: Number(r.offset) } : raw);
-  }
-  return out;
-}
-
-type Output = { partition: number; stream: string; key: string; value: unknown };
-
-/** The job's outputs as the results topic holds them, per partition in offset order. */
-async function resultsOf(job: string): Promise<Output[]> {
-  const records = await readTopics(stack.kafkaBrokers, [resultsTopic(job)]);
-  return records
-    .sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset))
-    .map((r) => ({ partition: r.partition, stream: r.headers["weir.stream"]!, key: r.key, value: JSON.parse(r.value.toString()) }));
-}
-
-/** One in-process task per partition, fed `phases` in order: the engine's own answer. */
-function replay(job: string, partitions: Iterable<number>, phases: ReadonlyArray<(p: number) => readonly RawRecord[]>): Output[] {
-  const spec = jobSpec(job);
-  const out: Output[] = [];
-  for (const p of [...partitions].sort((a, b) => a - b)) {
-    const task = new ShardRuntime(spec, [], jobOptions);
-    for (const phase of phases) {
-      for (const r of phase(p)) {
-        const produced: TaskOutput[] = [];
-        task.process(r.type, r.key, r.value, r.timestampMs, produced, r.source !== undefined ? { name: r.source, offset: r.offset! } : undefined);
-        out.push(...produced.map((o) => ({ partition: p, stream: o.stream, key: o.key, value: o.value })));
-      }
-    }
-  }
-  return out;
-}
-
 /** Waits until the job's consumer group has committed every record of its input topic. */
 async function waitUntilConsumed(job: string, topic: string): Promise<void> {
   const admin = kafka().admin();
@@ -139,11 +88,6 @@ async function waitUntilConsumed(job: string, topic: string): Promise<void> {
   } finally {
     await admin.disconnect();
   }
-}
-
-/** The alerts among a job's outputs (their ids do not depend on the output timestamp). */
-function alertsOf(job: string, outputs: readonly Output[]): AlertRecord[] {
-  return outputs.map((o) => alertOf(job, { ...o, timestampMs: 0 })).filter((a): a is AlertRecord => a !== undefined);
 }
 
 test("scenario 2: card fraud — bursts alert, results exactly the engine's, each alert POSTed once", async () => {
@@ -162,13 +106,13 @@ test("scenario 2: card fraud — bursts alert, results exactly the engine's, eac
 
   const spec = jobSpec("fraud");
   const records = byPartition(await readTopics(stack.kafkaBrokers, [input]), (t) => spec.inputs[t] !== undefined);
-  const expected = replay("fraud", await partitionsOf(input), [(p) => records.get(p) ?? []]);
+  const expected = replay("fraud", jobOptions, await partitionsOf(stack.kafkaBrokers, input), [(p) => records.get(p) ?? []]);
   // Most bursts alert (a burst in a city the card already used, by an earlier burst, does not),
   // and only bursts do.
   const alerts = expected.filter((o) => o.stream === "alerts").map((o) => o.value as { transactionIds: string[] });
   expect(alerts.length).toBeGreaterThanOrEqual(planted.size / 3 / 2);
   expect(alerts.flatMap((a) => a.transactionIds).filter((id) => !planted.has(id))).toEqual([]);
-  expect(await resultsOf("fraud")).toEqual(expected);
+  expect(await resultsOf(stack.kafkaBrokers, "fraud")).toEqual(expected);
 
   const expectedAlerts = alertsOf("fraud", expected);
   await waitFor(() => expectedAlerts.every((a) => webhook.byKey.has(a.alertId)), "every fraud alert at the webhook", 120_000);
@@ -227,14 +171,14 @@ test("scenario 3: risk — reference data and quotes as global tables, breaches 
   const g1 = flat(byPartition(phase1, isGlobal, true));
   const g3 = flat(byPartition(phase3, isGlobal, true));
   const tradeRecords = byPartition(await readTopics(stack.kafkaBrokers, [tradeTopic]), (t) => spec.inputs[t] !== undefined && !isGlobal(t));
-  const expected = replay("risk-limits", await partitionsOf(tradeTopic), [() => g1, (p) => tradeRecords.get(p) ?? [], () => g3]);
+  const expected = replay("risk-limits", jobOptions, await partitionsOf(stack.kafkaBrokers, tradeTopic), [() => g1, (p) => tradeRecords.get(p) ?? [], () => g3]);
   const breaches = expected.filter((o) => o.stream === "breaches");
   expect(breaches.some((o) => (o.value as { limit: string }).limit === "maxGrossExposure")).toBe(true);
   expect(breaches.some((o) => (o.value as { limit: string }).limit === "maxLoss")).toBe(true);
   expect(expected.filter((o) => o.stream === "rejected")).toEqual([]);
 
-  await waitFor(async () => (await resultsOf("risk-limits")).length >= expected.length, "the risk results", 120_000);
-  const actual = await resultsOf("risk-limits");
+  await waitFor(async () => (await resultsOf(stack.kafkaBrokers, "risk-limits")).length >= expected.length, "the risk results", 120_000);
+  const actual = await resultsOf(stack.kafkaBrokers, "risk-limits");
   expect(actual).toEqual(expected);
 
   const expectedAlerts = alertsOf("risk-limits", expected);

@@ -10,11 +10,11 @@
  * the failed batch may have been written, and kafkajs would reuse its sequence numbers for other
  * records, which the broker would then drop as duplicates or refuse as out of order forever.
  */
-import { Kafka, Partitioners, logLevel as kafkaLogLevel, type Admin, type LogEntry, type Message, type Producer } from "kafkajs";
+import { Kafka, Partitioners, logLevel as kafkaLogLevel, type LogEntry, type Message, type Producer } from "kafkajs";
 import type { EventLog, OutRecord, TopicSpec } from "../../ingest/ports.js";
 import type { Logger } from "../../log.js";
 import { ensureTopicsWithKafkajs } from "./kafkajs-topics.js";
-import { GroupCommit, StallBreaker, bufferOf, maxSendBytes, topicMaxMessageBytes, type AdapterOptions } from "./send-control.js";
+import { GroupCommit, StallBreaker, bufferOf, maxSendBytes, type AdapterOptions } from "./send-control.js";
 
 export type KafkajsEventLogOptions = AdapterOptions;
 

@@ -1,0 +1,56 @@
+/**
+ * The processor runtime through real Kafka: a job's input records are produced to their topics
+ * first, then a Processor (consumer group, worker threads, one transaction per task step) is
+ * started and timed from its first committed batch until its group has no lag. This is the
+ * exactly-once rate a deployment gets, where `engine` is the engine's alone. Risk's global tables
+ * (quotes, reference data) are read before the clock starts; its rate counts trades.
+ */
+import { randomUUID } from "node:crypto";
+import { Kafka, logLevel, type Message } from "kafkajs";
+import { SchemaRegistry } from "../../src/schema/registry.js";
+import { headers } from "../../src/ingest/records.js";
+import { Processor } from "../../src/processor/processor.js";
+import { consumerLag } from "../../src/processor/lag.js";
+import type { RawRecord } from "../../src/processor/thread-messages.js";
+
+export async function produceWorkload(brokers: string, records: readonly RawRecord[]): Promise<void> {
+  const registry = SchemaRegistry.builtin();
+  const kafka = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING, clientId: "weir-bench-workload" });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  try {
+    for (let i = 0; i < records.length; i += 2000) {
+      const byTopic = new Map<string, Message[]>();
+      for (const r of records.slice(i, i + 2000)) {
+        const topic = registry.eventType(r.type)!.topic;
+        if (!byTopic.has(topic)) byTopic.set(topic, []);
+        byTopic.get(topic)!.push({ key: r.key, value: Buffer.from(r.value), timestamp: String(r.timestampMs), headers: { [headers.type]: r.type } });
+      }
+      await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+export async function processorRate(brokers: string, job: string, threads: number, inputTopic: string): Promise<{ recordsPerSec: number; records: number; outputs: number }> {
+  const processor = new Processor({ brokers: [brokers], job, threads, groupId: `weir-bench-${job}-${randomUUID()}` });
+  const admin = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    await processor.start();
+    let first: { atMs: number; records: number } | undefined;
+    for (;;) {
+      const { records } = processor.stats();
+      if (!first && records > 0) first = { atMs: performance.now(), records };
+      if (first && [...(await consumerLag(admin, processor.consumerGroup, inputTopic)).values()].every((l) => l <= 0)) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const seconds = (performance.now() - first.atMs) / 1000;
+    const { records, outputs } = processor.stats();
+    return { recordsPerSec: (records - first.records) / seconds, records, outputs: Object.values(outputs).reduce((a, b) => a + b, 0) };
+  } finally {
+    await admin.disconnect();
+    await processor.close();
+  }
+}
