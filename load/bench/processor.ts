@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import { Kafka, logLevel, type Message } from "kafkajs";
 import { SchemaRegistry } from "../../src/schema/registry.js";
 import { headers } from "../../src/ingest/records.js";
+import { ensureTopicsWithKafkajs } from "../../src/adapters/kafka/kafkajs-topics.js";
 import { Processor } from "../../src/processor/processor.js";
 import { consumerLag } from "../../src/processor/lag.js";
 import type { RawRecord } from "../../src/processor/thread-messages.js";
@@ -16,6 +17,8 @@ import type { RawRecord } from "../../src/processor/thread-messages.js";
 export async function produceWorkload(brokers: string, records: readonly RawRecord[]): Promise<void> {
   const registry = SchemaRegistry.builtin();
   const kafka = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING, clientId: "weir-bench-workload" });
+  const types = [...new Set(records.map((r) => r.type))].map((t) => registry.eventType(t)!);
+  await ensureTopicsWithKafkajs(kafka, types.map((t) => ({ topic: t.topic, partitions: t.partitions })));
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   try {

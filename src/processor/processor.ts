@@ -57,7 +57,11 @@ export type ProcessorOptions = {
 };
 
 export const resultsTopic = (job: string): string => `weir.results.${job}`;
-export const changelogTopic = (job: string): string => `weir.changelog.${job}`;
+/**
+ * A job's state belongs to its consumer group (as a Kafka Streams changelog belongs to its
+ * application id): another group running the same job starts from its own empty state.
+ */
+export const changelogTopic = (groupId: string): string => `${groupId}.changelog`;
 /** Changelog record key: store and key, NUL-separated. */
 export const changelogKey = (store: string, key: string): string => `${store}\u0000${key}`;
 
@@ -107,7 +111,7 @@ export class Processor {
     this.groupId = opts.groupId ?? `weir-processor-${opts.job}`;
     this.instanceId = opts.instanceId ?? randomUUID();
     this.results = resultsTopic(opts.job);
-    this.changelog = changelogTopic(opts.job);
+    this.changelog = changelogTopic(this.groupId);
     this.log = opts.log ?? (() => {});
     this.kafka = new Kafka({ brokers: [...opts.brokers], clientId: `weir-processor-${opts.job}-${this.instanceId}`, logLevel: logLevel.NOTHING });
     this.producers = new TaskProducers(this.kafka, this.groupId);

@@ -61,7 +61,7 @@ test("SIGKILLed mid-stream: fraud results exactly the engine's, every alert at t
   const admin = new Kafka({ brokers: [stack.kafkaBrokers], logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   try {
-    const changelogSize = async () => (await admin.fetchTopicOffsets(changelogTopic("fraud"))).reduce((sum, o) => sum + Number(o.high), 0);
+    const changelogSize = async () => (await admin.fetchTopicOffsets(changelogTopic(child!.group))).reduce((sum, o) => sum + Number(o.high), 0);
     // In order, one batch at a time (CEP reads each card in order); the kill comes a third of the
     // way in, once the processor has committed some state and the sink has delivered an alert.
     for (let i = 0; i < events.length; i += 100) {

@@ -53,7 +53,7 @@ test("SIGKILLed mid-stream and restarted: every final window exactly once, exact
   for (let m = 0; m < minutes; m++) {
     const events = accessLogMinute({ random, hosts, start: t0 + m * 60_000, perMinute, id: () => `${run}-${n++}`, expected });
     const admin = m === 2 ? new Kafka({ brokers: [stack.kafkaBrokers], logLevel: logLevel.NOTHING }).admin() : undefined;
-    const changelogSize = async () => (await admin!.fetchTopicOffsets(changelogTopic("error-rate"))).reduce((sum, o) => sum + Number(o.high), 0);
+    const changelogSize = async () => (await admin!.fetchTopicOffsets(changelogTopic(`weir-test-${run}-error-rate`))).reduce((sum, o) => sum + Number(o.high), 0);
     let before = 0;
     if (admin) {
       await admin.connect();

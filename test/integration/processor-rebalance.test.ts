@@ -120,7 +120,7 @@ test("two instances, one SIGKILLed mid-stream: the survivor takes over its parti
   let survivorLinesAtKill = 0;
   let openAtKill: string[] = [];
   let inputAfterMinute1: Map<number, bigint> | undefined;
-  const watched = [resultsTopic(job), changelogTopic(job)];
+  const watched = [resultsTopic(job), changelogTopic(groupId)];
   for (let m = 0; m < minutes; m++) {
     const events = accessLogMinute({ random, hosts, start: t0 + m * 60_000, perMinute, id: () => `${run}-${n++}`, expected });
     if (m !== 2) {
