@@ -3,14 +3,16 @@
  * It knows nothing of uWebSockets.js: a Transport carries its bytes. The uWS server adapts
  * sockets to it, and tests drive it directly through `inject` (no socket at all).
  */
-import { timingSafeEqual, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ClientFrameSchema, ServerFrameSchema, type ServerFrame, type Hello, type PublishBatch } from "../src/gen/weir/v1/protocol_pb.js";
 import { WeirError, isWeirError } from "../src/errors.js";
 import type { IngestService } from "../src/ingest/ingest-service.js";
 import type { Logger } from "../src/log.js";
 
-export const PROTOCOL_VERSION = 1;
+import { PROTOCOL_VERSION, refuseHello } from "./hello.js";
+
+export { PROTOCOL_VERSION };
 
 export interface Transport {
   send(bytes: Uint8Array): void;
@@ -107,10 +109,8 @@ export class IngestConnection {
 
   private onHello(hello: Hello): void {
     if (this.state !== "awaiting-hello") return this.fail(new WeirError("WEIR_ERR_BAD_FRAME", "Hello sent twice"));
-    if (hello.protocolVersion !== PROTOCOL_VERSION) {
-      return this.fail(new WeirError("WEIR_ERR_UNSUPPORTED_VERSION", hello.protocolVersion, PROTOCOL_VERSION));
-    }
-    if (!this.authenticate(hello.tenant, hello.apiKey)) return this.fail(new WeirError("WEIR_ERR_UNAUTHORIZED"));
+    const refused = refuseHello(hello, this.deps.apiKeys);
+    if (refused) return this.fail(refused);
     clearTimeout(this.helloTimer);
     this.state = "ready";
     this.tenant = hello.tenant;
@@ -128,14 +128,6 @@ export class IngestConnection {
         gatewayId,
       },
     });
-  }
-
-  private authenticate(tenant: string, apiKey: string): boolean {
-    const expected = this.deps.apiKeys.get(tenant);
-    if (expected === undefined) return false;
-    const a = Buffer.from(apiKey);
-    const b = Buffer.from(expected);
-    return a.length === b.length && timingSafeEqual(a, b);
   }
 
   private onPublish(batch: PublishBatch): void {

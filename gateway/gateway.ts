@@ -15,6 +15,10 @@ import { createEventLog } from "../src/adapters/kafka/create-event-log.js";
 import { RedisDedupStore } from "../src/adapters/redis/redis-dedup-store.js";
 import { startProcessors, type RunningProcessors } from "../src/processor/processors.js";
 import { startServer, type RunningServer } from "./server.js";
+import { SubscriptionHub } from "./subscribe/hub.js";
+import { streamCatalog } from "../src/subscribe/streams.js";
+import { jobNames } from "../src/processor/jobs.js";
+import { Kafka, logLevel as kafkaLogLevel } from "kafkajs";
 
 export type Gateway = {
   readonly config: Config;
@@ -24,6 +28,7 @@ export type Gateway = {
   readonly service: IngestService;
   readonly admission: Admission;
   readonly server: RunningServer;
+  readonly subscriptions: SubscriptionHub;
   readonly logger: Logger;
   /** The processor jobs running in this process (WEIR_PROCESSOR_IN_GATEWAY), if any. */
   readonly processors: RunningProcessors | undefined;
@@ -86,6 +91,13 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     },
   );
 
+  const apiKeys = parseApiKeys(config.apiKeys);
+  const hub = new SubscriptionHub(
+    new Kafka({ brokers: [...config.kafkaBrokers], clientId: `${config.kafkaClientId}-subscribe`, logLevel: kafkaLogLevel.NOTHING }),
+    streamCatalog(registry, { jobs: jobNames(), rawTypes: config.subscribeRawTypes, conflate: config.subscribeConflate }),
+    logger,
+  );
+
   let draining = false;
   const server = await startServer({
     host: config.host,
@@ -97,9 +109,15 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       const checks = { kafka: eventLog.healthy, redis: dedup.healthy, accepting: !draining };
       return { ready: Object.values(checks).every(Boolean), checks };
     },
+    subscription: {
+      apiKeys,
+      source: hub,
+      logger,
+      limits: { helloTimeoutMs: config.helloTimeoutMs, maxSendBufferBytes: config.maxSendBufferBytes, maxPending: config.subscriberMaxPending },
+    },
     connection: {
       service,
-      apiKeys: parseApiKeys(config.apiKeys),
+      apiKeys,
       gatewayId: config.gatewayId,
       logger,
       limits: {
@@ -138,6 +156,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     await Promise.race([idle, new Promise((r) => (timer = setTimeout(r, config.drainTimeoutMs)))]);
     clearTimeout(timer);
     for (const conn of [...server.connections]) conn.fail(new WeirError("WEIR_ERR_SHUTDOWN"));
+    await hub.close().catch((err: unknown) => logger.warn({ err }, "closing subscriptions"));
     await processors?.close().catch((err: unknown) => logger.warn({ err }, "closing processor jobs"));
     await eventLog.close().catch((err: unknown) => logger.warn({ err }, "closing Kafka producer"));
     await dedup.close();
@@ -151,6 +170,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     service,
     admission,
     server,
+    subscriptions: hub,
     logger,
     processors,
     async reloadSchemas(path) {

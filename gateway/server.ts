@@ -5,7 +5,8 @@
  * a closed socket is never touched again, and shutdown closes the listen socket first.
  */
 import uWS from "uWebSockets.js";
-import { IngestConnection, type ConnectionDeps } from "./connection.js";
+import { IngestConnection, type ConnectionDeps, type Transport } from "./connection.js";
+import { Subscription, type SubscriptionDeps } from "./subscribe/subscription.js";
 import type { Logger } from "../src/log.js";
 import { WeirError } from "../src/errors.js";
 
@@ -15,12 +16,27 @@ export type ServerOptions = {
   readonly maxFrameBytes: number;
   readonly maxSendBufferBytes: number;
   readonly connection: ConnectionDeps;
+  readonly subscription: SubscriptionDeps;
   readonly logger: Logger;
   /** /readyz answers 200 only while this returns ready. */
   readonly readiness: () => { ready: boolean; checks: Record<string, boolean> };
 };
 
 type SocketData = { conn?: IngestConnection; closed: boolean };
+type SubscriberData = { sub?: Subscription; closed: boolean };
+
+/** A uWS socket as the protocol classes see it; nothing is done to it once it closed. */
+function transportOf(ws: uWS.WebSocket<{ closed: boolean }>, data: { closed: boolean }): Transport {
+  return {
+    send: (bytes) => {
+      if (!data.closed) ws.cork(() => ws.send(bytes, true));
+    },
+    close: (code, reason) => {
+      if (!data.closed) ws.end(code, reason);
+    },
+    bufferedAmount: () => (data.closed ? 0 : ws.getBufferedAmount()),
+  };
+}
 
 export type RunningServer = {
   readonly port: number;
@@ -53,18 +69,7 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
     },
     open: (ws) => {
       const data = ws.getUserData();
-      const conn = new IngestConnection(
-        {
-          send: (bytes) => {
-            if (!data.closed) ws.cork(() => ws.send(bytes, true));
-          },
-          close: (code, reason) => {
-            if (!data.closed) ws.end(code, reason);
-          },
-          bufferedAmount: () => (data.closed ? 0 : ws.getBufferedAmount()),
-        },
-        opts.connection,
-      );
+      const conn = new IngestConnection(transportOf(ws, data), opts.connection);
       data.conn = conn;
       connections.add(conn);
     },
@@ -83,6 +88,29 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
         connections.delete(data.conn);
         opts.logger.debug({ session: data.conn.sessionId, code }, "connection closed");
       }
+    },
+  });
+
+  app.ws<SubscriberData>("/v1/subscribe", {
+    compression: uWS.DISABLED,
+    maxPayloadLength: 64 * 1024,
+    // Above our own slow-subscriber limit, so the subscription closes with its code first.
+    maxBackpressure: opts.maxSendBufferBytes * 4,
+    idleTimeout: 120,
+    sendPingsAutomatically: true,
+    upgrade: (res, req, context) => {
+      res.upgrade<SubscriberData>({ closed: false }, req.getHeader("sec-websocket-key"), req.getHeader("sec-websocket-protocol"), req.getHeader("sec-websocket-extensions"), context);
+    },
+    open: (ws) => {
+      const data = ws.getUserData();
+      data.sub = new Subscription(transportOf(ws, data), opts.subscription);
+    },
+    message: (ws, message, isBinary) => ws.getUserData().sub?.onMessage(new Uint8Array(message.slice(0)), isBinary),
+    drain: (ws) => ws.getUserData().sub?.onDrain(),
+    close: (ws) => {
+      const data = ws.getUserData();
+      data.closed = true;
+      data.sub?.onClose();
     },
   });
 

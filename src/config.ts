@@ -49,6 +49,9 @@ export const settings = {
   fraudRule: s({ env: "WEIR_FRAUD_RULE", kind: "string", default: "{}", doc: "JSON FraudRuleOptions: `minPurchases` (3), `amountThresholdMinor` (100000), `withinMinutes` (10), `knownLocationsPerCard` (20)." }),
   riskLimits: s({ env: "WEIR_RISK_LIMITS", kind: "string", default: '{"default":{"maxGrossExposure":1000000,"maxLoss":25000}}', doc: "JSON LimitsConfig: `default` and per-`accounts` limits (`maxGrossExposure`, `maxSectorNetExposure`, `maxSectorNetExposureBySector`, `maxVar`, `maxLoss`), in the reporting currency (USD)." }),
   webhookUrl: s({ env: "WEIR_WEBHOOK_URL", kind: "string", default: "", doc: "Alerts (fraud, risk breaches) are POSTed here, Slack-style JSON with an Idempotency-Key; empty disables the webhook sink." }),
+  subscribeRawTypes: s({ env: "WEIR_SUBSCRIBE_RAW_TYPES", kind: "list", default: ["weir.events.v1.Quote", "weir.events.v1.Trade", "weir.events.v1.HttpAccessLog"], doc: "Event types whose raw events tenants may subscribe to (stream `events.<type>`), each tenant to its own." }),
+  subscribeConflate: s({ env: "WEIR_SUBSCRIBE_CONFLATE", kind: "list", default: ["events.weir.events.v1.Quote"], doc: "Streams where a slow subscriber gets the latest value per key instead of being disconnected (market data)." }),
+  subscriberMaxPending: s({ env: "WEIR_SUBSCRIBER_MAX_PENDING", kind: "int", default: 10_000, min: 1, max: 10_000_000, doc: "Deliveries (or, conflating, keys) a subscriber may have waiting while its socket is backed up; beyond it the subscriber is closed with 4409." }),
   logLevel: s({ env: "WEIR_LOG_LEVEL", kind: "string", default: "info", doc: "pino log level (trace, debug, info, warn, error, silent)." }),
 } as const;
 
@@ -130,6 +133,8 @@ export function parseApiKeys(pairs: readonly string[]): ReadonlyMap<string, stri
   for (const pair of pairs) {
     const i = pair.indexOf(":");
     if (i <= 0 || i === pair.length - 1) throw new WeirError("WEIR_ERR_CONFIG", `WEIR_API_KEYS entry "${pair}" is not tenant:key`);
+    // "/" separates the tenant from the key in the processor's tenant-qualified keys.
+    if (pair.slice(0, i).includes("/")) throw new WeirError("WEIR_ERR_CONFIG", `WEIR_API_KEYS tenant "${pair.slice(0, i)}" must not contain "/"`);
     keys.set(pair.slice(0, i), pair.slice(i + 1));
   }
   return keys;

@@ -39,6 +39,11 @@ export const errorSpecs = {
   WEIR_ERR_SLOW_READER: { message: "client does not read its results (%s bytes unsent)", close: 4409 },
   WEIR_ERR_FRAME_TOO_LARGE: { message: "frame of %s bytes exceeds max_frame_bytes %s", close: 1009 },
   WEIR_ERR_SHUTDOWN: { message: "gateway shut down", close: 1001 },
+  WEIR_ERR_UNKNOWN_STREAM: { message: "unknown stream %s (offered: %s)", close: 4404 },
+  WEIR_ERR_BAD_RESUME_TOKEN: { message: "bad resume token: %s", close: 4422 },
+  WEIR_ERR_RESUME_EXPIRED: { message: "resume position is no longer in Kafka (partition %s: offset %s, oldest kept %s); subscribe from a timestamp or the earliest instead", close: 4410 },
+  WEIR_ERR_SLOW_SUBSCRIBER: { message: "subscriber does not keep up: %s deliveries pending", close: 4409 },
+  WEIR_ERR_SUBSCRIPTION_FAILED: { message: "reading the stream failed: %s", close: 1011 },
   // Boot and operations.
   WEIR_ERR_CONFIG: { message: "invalid configuration: %s" },
   WEIR_ERR_SCHEMA_IMAGE: { message: "cannot load schema image %s: %s" },

@@ -12,6 +12,7 @@ import { FraudJob, toFraudTransaction, type FraudRuleOptions } from "../engine/j
 import { RiskOperator, type RiskOperatorOptions } from "../engine/jobs/risk-limits.js";
 import { validateLimits, type LimitsConfig } from "../engine/risk/limits.js";
 import { jsonObject, type Config } from "../config.js";
+import { splitTenantKey, tenantKey } from "./tenant-keys.js";
 import { WeirError } from "../errors.js";
 import { fxInput, instrumentInput, quoteInput, tradeInput } from "../engine/risk/from-proto.js";
 
@@ -21,8 +22,8 @@ import { fxInput, instrumentInput, quoteInput, tradeInput } from "../engine/risk
  * one processor and one worker thread, with its state.
  */
 export type JobInput = {
-  /** Engine input from the record's payload bytes. */
-  decode(payload: Uint8Array): unknown;
+  /** Engine input from the record's payload bytes; `key` is the (tenant-qualified) record key. */
+  decode(payload: Uint8Array, key: string): unknown;
   /** Every shard gets these records (global tables), instead of the shard of their key. */
   broadcast?: boolean;
 };
@@ -48,6 +49,11 @@ function decoder<D extends DescMessage, V>(schema: D, map: (m: MessageShape<D>) 
   return (payload) => map(fromBinary(schema, payload));
 }
 
+function withTenantOf<T extends { accountId: string }>(key: string, trade: T): T {
+  const owner = splitTenantKey(key);
+  return owner ? { ...trade, accountId: tenantKey(owner.tenant, trade.accountId) } : trade;
+}
+
 export const jobs: Readonly<Record<string, JobSpec>> = Object.freeze({
   "error-rate": {
     name: "error-rate",
@@ -65,7 +71,8 @@ export const jobs: Readonly<Record<string, JobSpec>> = Object.freeze({
       [InstrumentSchema.typeName]: { decode: decoder(InstrumentSchema, instrumentInput), broadcast: true },
       [FxRateSchema.typeName]: { decode: decoder(FxRateSchema, fxInput), broadcast: true },
       [QuoteSchema.typeName]: { decode: decoder(QuoteSchema, quoteInput), broadcast: true },
-      [TradeSchema.typeName]: { decode: decoder(TradeSchema, tradeInput) },
+      // Positions are per account: the account id is qualified with the trade's tenant, as its key is.
+      [TradeSchema.typeName]: { decode: (payload, key) => withTenantOf(key, tradeInput(fromBinary(TradeSchema, payload))) },
     },
     create: (stores, options) =>
       new RiskOperator(
@@ -84,6 +91,10 @@ export function jobOptionsOf(config: Pick<Config, "fraudRule" | "riskLimits">): 
     throw new WeirError("WEIR_ERR_CONFIG", `WEIR_RISK_LIMITS: ${(err as Error).message}`);
   }
   return { fraud: jsonObject("fraudRule", config.fraudRule) as FraudRuleOptions, riskLimits };
+}
+
+export function jobNames(): string[] {
+  return Object.keys(jobs);
 }
 
 export function jobSpec(name: string): JobSpec {

@@ -23,6 +23,8 @@ import { ALERTS_TOPIC, ALERTS_TOPIC_PARTITIONS, alertOf } from "./alerts.js";
 import { GlobalFeed, type GlobalBatch } from "./global-feed.js";
 import { jobSpec, type JobOptions, type JobSpec } from "./jobs.js";
 import { rawRecordOf } from "./raw-records.js";
+import { splitTenantKey } from "./tenant-keys.js";
+import { headers as recordHeaders } from "../ingest/records.js";
 import { readCommitted } from "./read-committed.js";
 import { GLOBAL_POSITIONS_STORE } from "./shard-runtime.js";
 import { ShardedEnginePool, type ThreadResults } from "./sharded-pool.js";
@@ -292,9 +294,12 @@ export class Processor {
     for (const t of threads) {
       for (const o of t.outputs) {
         const task = of(o.partition);
-        task.results.push({ key: o.key, value: JSON.stringify(o.value), partition: o.partition, timestamp: String(o.timestampMs), headers: { "weir.stream": o.stream, "weir.job": this.opts.job } });
+        // The tenant whose data this is (outputs about shared data, e.g. a rejected quote, have none).
+        const tenant = splitTenantKey(o.key)?.tenant;
+        const headers = { "weir.stream": o.stream, "weir.job": this.opts.job, ...(tenant ? { [recordHeaders.tenant]: tenant } : {}) };
+        task.results.push({ key: o.key, value: JSON.stringify(o.value), partition: o.partition, timestamp: String(o.timestampMs), headers });
         const alert = alertOf(this.opts.job, o);
-        if (alert) task.alerts.push({ key: alert.key, value: JSON.stringify(alert), timestamp: String(o.timestampMs), headers: { "weir.job": this.opts.job } });
+        if (alert) task.alerts.push({ key: alert.key, value: JSON.stringify(alert), timestamp: String(o.timestampMs), headers });
       }
       for (const c of t.changes) {
         for (const [store, key, value] of c.changes as StoreChange[]) {

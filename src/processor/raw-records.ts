@@ -2,6 +2,7 @@
 import type { KafkaMessage } from "kafkajs";
 import { headers } from "../ingest/records.js";
 import type { RawRecord } from "./thread-messages.js";
+import { tenantKey } from "./tenant-keys.js";
 
 function headerString(v: unknown): string | undefined {
   if (v === undefined || v === null) return undefined;
@@ -10,8 +11,9 @@ function headerString(v: unknown): string | undefined {
 }
 
 /**
- * The record as a RawRecord, or undefined when it carries no event type the job reads. A global
- * record (`global` true) carries its source and offset, so each task applies it once.
+ * The record as a RawRecord, or undefined when it carries no event type the job reads. A
+ * partitioned record's key is qualified with its tenant (tenant-keys.ts); a global record
+ * (`global` true) keeps its key and carries its source and offset, so each task applies it once.
  */
 export function rawRecordOf(
   m: KafkaMessage,
@@ -22,6 +24,8 @@ export function rawRecordOf(
 ): RawRecord | undefined {
   const type = headerString(m.headers?.[headers.type]);
   if (type === undefined || !accepts(type)) return undefined;
-  const record: RawRecord = { type, partition, key: m.key?.toString("utf8") ?? "", timestampMs: Number(m.timestamp), value: m.value ?? Buffer.alloc(0) };
+  const key = m.key?.toString("utf8") ?? "";
+  const tenant = headerString(m.headers?.[headers.tenant]);
+  const record: RawRecord = { type, partition, key: global || !tenant ? key : tenantKey(tenant, key), timestampMs: Number(m.timestamp), value: m.value ?? Buffer.alloc(0) };
   return global ? { ...record, source: `${topic}/${partition}`, offset: Number(m.offset) } : record;
 }

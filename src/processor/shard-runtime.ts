@@ -51,7 +51,7 @@ export class ShardRuntime {
       if (seen !== undefined && source.offset <= seen) return;
       positions.put(source.name, source.offset);
     }
-    this.operator.process({ key, value: input.decode(payload), timestampMs }, this.emitter(out));
+    this.operator.process({ key, value: input.decode(payload, key), timestampMs }, this.emitter(out));
   }
 
   advanceWatermark(watermarkMs: number, out: TaskOutput[]): void {

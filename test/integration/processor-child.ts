@@ -16,6 +16,7 @@ import { envelopeOf } from "../../src/client/envelope.js";
 import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
 import { resultsTopic } from "../../src/processor/processor.js";
 import { readCommitted } from "../../src/processor/read-committed.js";
+import { splitTenantKey } from "../../src/processor/tenant-keys.js";
 
 export type ProcessorChildOptions = {
   /** WEIR_KAFKA_BROKERS */
@@ -279,7 +280,11 @@ export async function expectFinalWindowsExactlyOnce(
   for (;;) {
     outputs = [];
     await readCommitted(kafka, resultsTopic(job), (partition, msg) => {
-      outputs.push({ partition, key: msg.key!.toString(), stream: String(msg.headers?.["weir.stream"] ?? ""), value: JSON.parse(msg.value!.toString()) as ResultRecord["value"] });
+      // Keys are tenant-qualified ("tenant/host"); the tenant is also a header.
+      const owner = splitTenantKey(msg.key!.toString());
+      const value = JSON.parse(msg.value!.toString()) as ResultRecord["value"];
+      expect(msg.headers?.["weir.tenant"]?.toString()).toBe(owner?.tenant);
+      outputs.push({ partition, key: owner!.key, stream: String(msg.headers?.["weir.stream"] ?? ""), value: { ...value, key: splitTenantKey(value.key)!.key } });
     });
     const finals = new Set(outputs.filter((o) => o.value.kind === "final").map((o) => `${o.key}|${o.value.windowStartMs}`));
     if ([...expected.keys()].every((k) => finals.has(k))) break;

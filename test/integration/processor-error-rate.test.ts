@@ -19,6 +19,7 @@ import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
 import type { Gateway } from "../../gateway/gateway.js";
 import { Processor, resultsTopic } from "../../src/processor/processor.js";
 import { readCommitted } from "../../src/processor/read-committed.js";
+import { splitTenantKey } from "../../src/processor/tenant-keys.js";
 import { gatewayFor, streamAll } from "./support.js";
 
 const run = `per-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
@@ -84,8 +85,12 @@ test("error-rate results: each final window per host per minute exactly once, wi
     // on a transactional topic is a commit marker).
     outputs = [];
     await readCommitted(kafka, resultsTopic("error-rate"), (_p, m) => {
-      const key = m.key?.toString("utf8") ?? "";
-      if (ours.has(key)) outputs.push({ key, stream: String(m.headers?.["weir.stream"] ?? ""), value: JSON.parse(m.value!.toString("utf8")) as Out["value"] });
+      // Keys are tenant-qualified: only this test's tenant's hosts are ours.
+      const owner = splitTenantKey(m.key?.toString("utf8") ?? "");
+      if (owner?.tenant !== tenant || !ours.has(owner.key)) return;
+      expect(m.headers?.["weir.tenant"]?.toString()).toBe(tenant);
+      const value = JSON.parse(m.value!.toString("utf8")) as Out["value"];
+      outputs.push({ key: owner.key, stream: String(m.headers?.["weir.stream"] ?? ""), value: { ...value, key: splitTenantKey(value.key)!.key } });
     });
     const finals = new Set(outputs.filter((o) => o.value.kind === "final").map((o) => `${o.key}|${o.value.windowStartMs}`));
     if ([...expected.keys()].every((k) => finals.has(k))) break;

@@ -9,6 +9,7 @@ import { jobSpec, type JobOptions } from "../../src/processor/jobs.js";
 import { resultsTopic } from "../../src/processor/processor.js";
 import { ShardRuntime, type TaskOutput } from "../../src/processor/shard-runtime.js";
 import type { RawRecord } from "../../src/processor/thread-messages.js";
+import { tenantKey } from "../../src/processor/tenant-keys.js";
 import { readTopics, type ReadRecord } from "./support.js";
 
 /** Records of a topic by partition, in offset order, as the job's tasks take them. */
@@ -17,7 +18,9 @@ export function byPartition(records: readonly ReadRecord[], accepts: (type: stri
   for (const r of [...records].sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset))) {
     const type = r.headers["weir.type"] ?? "";
     if (!accepts(type)) continue;
-    const raw: RawRecord = { type, partition: r.partition, key: r.key, timestampMs: Number(r.timestamp), value: r.value };
+    const tenant = r.headers["weir.tenant"];
+    const key = global || !tenant ? r.key : tenantKey(tenant, r.key);
+    const raw: RawRecord = { type, partition: r.partition, key, timestampMs: Number(r.timestamp), value: r.value };
     if (!out.has(r.partition)) out.set(r.partition, []);
     out.get(r.partition)!.push(global ? { ...raw, source: `${r.topic}/${r.partition}`, offset: Number(r.offset) } : raw);
   }

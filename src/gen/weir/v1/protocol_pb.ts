@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file weir/v1/protocol.proto.
  */
 export const file_weir_v1_protocol: GenFile = /*@__PURE__*/
-  fileDesc("ChZ3ZWlyL3YxL3Byb3RvY29sLnByb3RvEgd3ZWlyLnYxIoABCgtDbGllbnRGcmFtZRIfCgVoZWxsbxgBIAEoCzIOLndlaXIudjEuSGVsbG9IABIoCgdwdWJsaXNoGAIgASgLMhUud2Vpci52MS5QdWJsaXNoQmF0Y2hIABIdCgRwaW5nGAMgASgLMg0ud2Vpci52MS5QaW5nSABCBwoFZnJhbWUi1QEKC1NlcnZlckZyYW1lEiMKB3dlbGNvbWUYASABKAsyEC53ZWlyLnYxLldlbGNvbWVIABIoCgZyZXN1bHQYAiABKAsyFi53ZWlyLnYxLlB1Ymxpc2hSZXN1bHRIABImCgZjcmVkaXQYAyABKAsyFC53ZWlyLnYxLkNyZWRpdEdyYW50SAASHQoEcG9uZxgEIAEoCzINLndlaXIudjEuUG9uZ0gAEicKBWVycm9yGAUgASgLMhYud2Vpci52MS5Qcm90b2NvbEVycm9ySABCBwoFZnJhbWUiVQoFSGVsbG8SGAoQcHJvdG9jb2xfdmVyc2lvbhgBIAEoDRIOCgZ0ZW5hbnQYAiABKAkSDwoHYXBpX2tleRgDIAEoCRIRCgljbGllbnRfaWQYBCABKAkijQEKB1dlbGNvbWUSEgoKc2Vzc2lvbl9pZBgBIAEoCRIOCgZjcmVkaXQYAiABKA0SGAoQbWF4X2JhdGNoX2V2ZW50cxgDIAEoDRIXCg9tYXhfZXZlbnRfYnl0ZXMYBCABKA0SFwoPbWF4X2ZyYW1lX2J5dGVzGAUgASgNEhIKCmdhdGV3YXlfaWQYBiABKAkiPgoMUHVibGlzaEJhdGNoEgsKA3NlcRgBIAEoBBIhCgZldmVudHMYAiADKAsyES53ZWlyLnYxLkVudmVsb3BlIngKC0V2ZW50UmVzdWx0EgoKAmlkGAEgASgJEiEKBGNvZGUYAiABKA4yEy53ZWlyLnYxLlJlc3VsdENvZGUSEgoKZXJyb3JfY29kZRgDIAEoCRIOCgZyZWFzb24YBCABKAkSFgoOcmV0cnlfYWZ0ZXJfbXMYBSABKA0iUwoNUHVibGlzaFJlc3VsdBILCgNzZXEYASABKAQSJQoHcmVzdWx0cxgCIAMoCzIULndlaXIudjEuRXZlbnRSZXN1bHQSDgoGY3JlZGl0GAMgASgNIh0KC0NyZWRpdEdyYW50Eg4KBmNyZWRpdBgBIAEoDSIVCgRQaW5nEg0KBW5vbmNlGAEgASgEIhUKBFBvbmcSDQoFbm9uY2UYASABKAQiSAoNUHJvdG9jb2xFcnJvchISCgplcnJvcl9jb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEgoKY2xvc2VfY29kZRgDIAEoDSrmAQoKUmVzdWx0Q29kZRIbChdSRVNVTFRfQ09ERV9VTlNQRUNJRklFRBAAEhMKD1JFU1VMVF9DT0RFX0FDSxABEhkKFVJFU1VMVF9DT0RFX0RVUExJQ0FURRACEhcKE1JFU1VMVF9DT0RFX0lOVkFMSUQQAxIbChdSRVNVTFRfQ09ERV9SRVRSWV9BRlRFUhAEEhwKGFJFU1VMVF9DT0RFX1VOQVVUSE9SSVpFRBAFEhkKFVJFU1VMVF9DT0RFX1RPT19MQVJHRRAGEhwKGFJFU1VMVF9DT0RFX1VOS05PV05fVFlQRRAHYgZwcm90bzM", [file_weir_v1_envelope]);
+  fileDesc("ChZ3ZWlyL3YxL3Byb3RvY29sLnByb3RvEgd3ZWlyLnYxIqkBCgtDbGllbnRGcmFtZRIfCgVoZWxsbxgBIAEoCzIOLndlaXIudjEuSGVsbG9IABIoCgdwdWJsaXNoGAIgASgLMhUud2Vpci52MS5QdWJsaXNoQmF0Y2hIABIdCgRwaW5nGAMgASgLMg0ud2Vpci52MS5QaW5nSAASJwoJc3Vic2NyaWJlGAogASgLMhIud2Vpci52MS5TdWJzY3JpYmVIAEIHCgVmcmFtZSKuAgoLU2VydmVyRnJhbWUSIwoHd2VsY29tZRgBIAEoCzIQLndlaXIudjEuV2VsY29tZUgAEigKBnJlc3VsdBgCIAEoCzIWLndlaXIudjEuUHVibGlzaFJlc3VsdEgAEiYKBmNyZWRpdBgDIAEoCzIULndlaXIudjEuQ3JlZGl0R3JhbnRIABIdCgRwb25nGAQgASgLMg0ud2Vpci52MS5Qb25nSAASJwoFZXJyb3IYBSABKAsyFi53ZWlyLnYxLlByb3RvY29sRXJyb3JIABIpCgpzdWJzY3JpYmVkGAogASgLMhMud2Vpci52MS5TdWJzY3JpYmVkSAASLAoKZGVsaXZlcmllcxgLIAEoCzIWLndlaXIudjEuRGVsaXZlcnlCYXRjaEgAQgcKBWZyYW1lIlUKBUhlbGxvEhgKEHByb3RvY29sX3ZlcnNpb24YASABKA0SDgoGdGVuYW50GAIgASgJEg8KB2FwaV9rZXkYAyABKAkSEQoJY2xpZW50X2lkGAQgASgJIo0BCgdXZWxjb21lEhIKCnNlc3Npb25faWQYASABKAkSDgoGY3JlZGl0GAIgASgNEhgKEG1heF9iYXRjaF9ldmVudHMYAyABKA0SFwoPbWF4X2V2ZW50X2J5dGVzGAQgASgNEhcKD21heF9mcmFtZV9ieXRlcxgFIAEoDRISCgpnYXRld2F5X2lkGAYgASgJIj4KDFB1Ymxpc2hCYXRjaBILCgNzZXEYASABKAQSIQoGZXZlbnRzGAIgAygLMhEud2Vpci52MS5FbnZlbG9wZSJ4CgtFdmVudFJlc3VsdBIKCgJpZBgBIAEoCRIhCgRjb2RlGAIgASgOMhMud2Vpci52MS5SZXN1bHRDb2RlEhIKCmVycm9yX2NvZGUYAyABKAkSDgoGcmVhc29uGAQgASgJEhYKDnJldHJ5X2FmdGVyX21zGAUgASgNIlMKDVB1Ymxpc2hSZXN1bHQSCwoDc2VxGAEgASgEEiUKB3Jlc3VsdHMYAiADKAsyFC53ZWlyLnYxLkV2ZW50UmVzdWx0Eg4KBmNyZWRpdBgDIAEoDSIdCgtDcmVkaXRHcmFudBIOCgZjcmVkaXQYASABKA0iFQoEUGluZxINCgVub25jZRgBIAEoBCIVCgRQb25nEg0KBW5vbmNlGAEgASgEIkgKDVByb3RvY29sRXJyb3ISEgoKZXJyb3JfY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhIKCmNsb3NlX2NvZGUYAyABKA0ikwEKCVN1YnNjcmliZRIOCgZzdHJlYW0YASABKAkSCwoDa2V5GAIgASgJEhIKCmtleV9wcmVmaXgYAyABKAkSFgoMcmVzdW1lX3Rva2VuGAQgASgJSAASGwoRZnJvbV90aW1lc3RhbXBfbXMYBSABKANIABIXCg1mcm9tX2VhcmxpZXN0GAYgASgISABCBwoFc3RhcnQiMQoKU3Vic2NyaWJlZBIOCgZzdHJlYW0YASABKAkSEwoLc2xvd19wb2xpY3kYAiABKAkiigEKCERlbGl2ZXJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDBIUCgxjb250ZW50X3R5cGUYAyABKAkSFAoMdGltZXN0YW1wX21zGAQgASgDEgwKBGtpbmQYBSABKAkSFAoMcmVzdW1lX3Rva2VuGAYgASgJEhIKCnJlYWRfYXRfbXMYByABKAMiNgoNRGVsaXZlcnlCYXRjaBIlCgpkZWxpdmVyaWVzGAEgAygLMhEud2Vpci52MS5EZWxpdmVyeSrmAQoKUmVzdWx0Q29kZRIbChdSRVNVTFRfQ09ERV9VTlNQRUNJRklFRBAAEhMKD1JFU1VMVF9DT0RFX0FDSxABEhkKFVJFU1VMVF9DT0RFX0RVUExJQ0FURRACEhcKE1JFU1VMVF9DT0RFX0lOVkFMSUQQAxIbChdSRVNVTFRfQ09ERV9SRVRSWV9BRlRFUhAEEhwKGFJFU1VMVF9DT0RFX1VOQVVUSE9SSVpFRBAFEhkKFVJFU1VMVF9DT0RFX1RPT19MQVJHRRAGEhwKGFJFU1VMVF9DT0RFX1VOS05PV05fVFlQRRAHYgZwcm90bzM", [file_weir_v1_envelope]);
 
 /**
  * @generated from message weir.v1.ClientFrame
@@ -35,12 +35,18 @@ export type ClientFrame = Message<"weir.v1.ClientFrame"> & {
     case: "publish";
   } | {
     /**
-     * Numbers 10-19 are kept free for subscription frames.
-     *
      * @generated from field: weir.v1.Ping ping = 3;
      */
     value: Ping;
     case: "ping";
+  } | {
+    /**
+     * Subscriptions (/v1/subscribe): numbers 10-19.
+     *
+     * @generated from field: weir.v1.Subscribe subscribe = 10;
+     */
+    value: Subscribe;
+    case: "subscribe";
   } | { case: undefined; value?: undefined };
 };
 
@@ -84,12 +90,24 @@ export type ServerFrame = Message<"weir.v1.ServerFrame"> & {
     case: "pong";
   } | {
     /**
-     * Numbers 10-19 are kept free for subscription frames.
-     *
      * @generated from field: weir.v1.ProtocolError error = 5;
      */
     value: ProtocolError;
     case: "error";
+  } | {
+    /**
+     * Subscriptions (/v1/subscribe): numbers 10-19.
+     *
+     * @generated from field: weir.v1.Subscribed subscribed = 10;
+     */
+    value: Subscribed;
+    case: "subscribed";
+  } | {
+    /**
+     * @generated from field: weir.v1.DeliveryBatch deliveries = 11;
+     */
+    value: DeliveryBatch;
+    case: "deliveries";
   } | { case: undefined; value?: undefined };
 };
 
@@ -359,6 +377,180 @@ export type ProtocolError = Message<"weir.v1.ProtocolError"> & {
  */
 export const ProtocolErrorSchema: GenMessage<ProtocolError> = /*@__PURE__*/
   messageDesc(file_weir_v1_protocol, 10);
+
+/**
+ * The subscription protocol (/v1/subscribe): the client sends Hello (as for
+ * ingest; Welcome carries no credit here), then one Subscribe. The gateway
+ * answers Subscribed and then streams DeliveryBatch frames until the socket
+ * closes. One subscription per connection: a client wanting several streams
+ * opens several connections. A subscriber only ever receives records of its
+ * own tenant.
+ *
+ * @generated from message weir.v1.Subscribe
+ */
+export type Subscribe = Message<"weir.v1.Subscribe"> & {
+  /**
+   * A stream the gateway offers: "results.<job>" (error-rate, fraud,
+   * risk-limits), "alerts", or "events.<event type>" where allowed.
+   *
+   * @generated from field: string stream = 1;
+   */
+  stream: string;
+
+  /**
+   * Only this key (the engine key: host, card, account), or keys starting
+   * with key_prefix. Empty: every key.
+   *
+   * @generated from field: string key = 2;
+   */
+  key: string;
+
+  /**
+   * @generated from field: string key_prefix = 3;
+   */
+  keyPrefix: string;
+
+  /**
+   * Where to start. Default: latest (only records that arrive from now on).
+   *
+   * @generated from oneof weir.v1.Subscribe.start
+   */
+  start: {
+    /**
+     * A resume_token from a Delivery: continue right after it, with no gap
+     * and no repeat, within the topic's retention.
+     *
+     * @generated from field: string resume_token = 4;
+     */
+    value: string;
+    case: "resumeToken";
+  } | {
+    /**
+     * The first records with a timestamp at or after this (epoch ms).
+     *
+     * @generated from field: int64 from_timestamp_ms = 5;
+     */
+    value: bigint;
+    case: "fromTimestampMs";
+  } | {
+    /**
+     * From the oldest record Kafka still holds.
+     *
+     * @generated from field: bool from_earliest = 6;
+     */
+    value: boolean;
+    case: "fromEarliest";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message weir.v1.Subscribe.
+ * Use `create(SubscribeSchema)` to create a new message.
+ */
+export const SubscribeSchema: GenMessage<Subscribe> = /*@__PURE__*/
+  messageDesc(file_weir_v1_protocol, 11);
+
+/**
+ * @generated from message weir.v1.Subscribed
+ */
+export type Subscribed = Message<"weir.v1.Subscribed"> & {
+  /**
+   * @generated from field: string stream = 1;
+   */
+  stream: string;
+
+  /**
+   * "disconnect" (a subscriber that cannot keep up is closed with 4410) or
+   * "conflate" (only the latest value per key is kept while it lags; such a
+   * stream does not promise every record, and its resume tokens skip what
+   * was conflated away).
+   *
+   * @generated from field: string slow_policy = 2;
+   */
+  slowPolicy: string;
+};
+
+/**
+ * Describes the message weir.v1.Subscribed.
+ * Use `create(SubscribedSchema)` to create a new message.
+ */
+export const SubscribedSchema: GenMessage<Subscribed> = /*@__PURE__*/
+  messageDesc(file_weir_v1_protocol, 12);
+
+/**
+ * @generated from message weir.v1.Delivery
+ */
+export type Delivery = Message<"weir.v1.Delivery"> & {
+  /**
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * JSON for results and alerts; the event's protobuf payload for raw events.
+   *
+   * @generated from field: bytes value = 2;
+   */
+  value: Uint8Array;
+
+  /**
+   * @generated from field: string content_type = 3;
+   */
+  contentType: string;
+
+  /**
+   * Record timestamp (event time), epoch ms.
+   *
+   * @generated from field: int64 timestamp_ms = 4;
+   */
+  timestampMs: bigint;
+
+  /**
+   * Sub-stream of a job's results ("results", "late", "alerts", "breaches",
+   * "rejected"), or the event type of a raw event.
+   *
+   * @generated from field: string kind = 5;
+   */
+  kind: string;
+
+  /**
+   * Resume here to continue right after this record.
+   *
+   * @generated from field: string resume_token = 6;
+   */
+  resumeToken: string;
+
+  /**
+   * When the gateway read the record from Kafka (epoch ms), for latency.
+   *
+   * @generated from field: int64 read_at_ms = 7;
+   */
+  readAtMs: bigint;
+};
+
+/**
+ * Describes the message weir.v1.Delivery.
+ * Use `create(DeliverySchema)` to create a new message.
+ */
+export const DeliverySchema: GenMessage<Delivery> = /*@__PURE__*/
+  messageDesc(file_weir_v1_protocol, 13);
+
+/**
+ * @generated from message weir.v1.DeliveryBatch
+ */
+export type DeliveryBatch = Message<"weir.v1.DeliveryBatch"> & {
+  /**
+   * @generated from field: repeated weir.v1.Delivery deliveries = 1;
+   */
+  deliveries: Delivery[];
+};
+
+/**
+ * Describes the message weir.v1.DeliveryBatch.
+ * Use `create(DeliveryBatchSchema)` to create a new message.
+ */
+export const DeliveryBatchSchema: GenMessage<DeliveryBatch> = /*@__PURE__*/
+  messageDesc(file_weir_v1_protocol, 14);
 
 /**
  * ResultCode is the outcome of one event.

@@ -1,0 +1,187 @@
+/**
+ * The gateway's side of subscriptions: which streams exist, one shared TopicTail per topic with
+ * subscribers (opened on the first, closed a while after the last leaves), and for subscribers
+ * that start in the past a catch-up read that hands them over to the tail (see Subscription).
+ */
+import type { Kafka } from "kafkajs";
+import type { Subscribe } from "../../src/gen/weir/v1/protocol_pb.js";
+import { WeirError } from "../../src/errors.js";
+import type { Logger } from "../../src/log.js";
+import { decodeResumeToken } from "../../src/subscribe/resume-token.js";
+import type { StreamSpec } from "../../src/subscribe/streams.js";
+import { startCatchUp } from "./catch-up.js";
+import type { StreamSource, Subscription } from "./subscription.js";
+import { TopicTail, type TailRecord } from "./topic-tail.js";
+
+/** How long a tail without subscribers stays open (a reconnecting subscriber finds it warm). */
+const TAIL_LINGER_MS = 30_000;
+
+type TopicState = {
+  readonly tail: Promise<TopicTail>;
+  readonly live: Set<Subscription>;
+  lingerTimer?: NodeJS.Timeout;
+};
+
+export class SubscriptionHub implements StreamSource {
+  private readonly topics = new Map<string, TopicState>();
+  private readonly catchUps = new Map<Subscription, { stop(): Promise<void> }>();
+  private readonly attached = new Set<Subscription>();
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly catalog: ReadonlyMap<string, StreamSpec>,
+    private readonly logger: Logger,
+  ) {}
+
+  stream(name: string): StreamSpec | undefined {
+    return this.catalog.get(name);
+  }
+
+  streamNames(): string[] {
+    return [...this.catalog.keys()];
+  }
+
+  /** Subscribers attached now (for metrics and tests). */
+  get subscribers(): ReadonlySet<Subscription> {
+    return this.attached;
+  }
+
+  async attach(sub: Subscription, spec: StreamSpec, request: Subscribe): Promise<void> {
+    const state = this.topicState(spec.topic);
+    this.attached.add(sub);
+    const tail = await state.tail;
+    if (sub.closed) return;
+    const start = request.start;
+    if (start.case === undefined) {
+      sub.next = [...tail.next];
+      state.live.add(sub);
+      return;
+    }
+    sub.next = await this.startOffsets(spec.topic, tail.partitions, start);
+    if (sub.closed) return;
+    if (this.caughtUp(sub, tail)) {
+      state.live.add(sub);
+      return;
+    }
+    const handOver = () => {
+      if (sub.closed || !this.catchUps.has(sub) || !this.caughtUp(sub, tail)) return;
+      void this.catchUps.get(sub)!.stop();
+      this.catchUps.delete(sub);
+      state.live.add(sub);
+    };
+    const reader = await startCatchUp(this.kafka, spec.topic, sub.next, {
+      onRecords: (partition, records, readAtMs) => {
+        sub.offer(partition, records, readAtMs);
+        handOver();
+      },
+      onEnd: (partition, next) => {
+        sub.advance(partition, next);
+        handOver();
+      },
+      onError: (err) => sub.fail(new WeirError("WEIR_ERR_SUBSCRIPTION_FAILED", String((err as Error)?.message ?? err))),
+    });
+    if (sub.closed) return void reader.stop();
+    this.catchUps.set(sub, reader);
+    handOver();
+  }
+
+  detach(sub: Subscription): void {
+    if (!this.attached.delete(sub)) return;
+    const reader = this.catchUps.get(sub);
+    if (reader) {
+      this.catchUps.delete(sub);
+      void reader.stop();
+    }
+    if (!sub.spec) return;
+    const state = this.topics.get(sub.spec.topic);
+    if (!state) return;
+    state.live.delete(sub);
+    if (state.live.size === 0 && ![...this.attached].some((s) => s.spec?.topic === sub.spec!.topic)) {
+      clearTimeout(state.lingerTimer);
+      state.lingerTimer = setTimeout(() => this.closeTopic(sub.spec!.topic, state), TAIL_LINGER_MS);
+      state.lingerTimer.unref();
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.catchUps.values()].map((r) => r.stop()));
+    this.catchUps.clear();
+    await Promise.all([...this.topics].map(([topic, state]) => this.closeTopic(topic, state)));
+  }
+
+  private topicState(topic: string): TopicState {
+    let state = this.topics.get(topic);
+    if (state) {
+      clearTimeout(state.lingerTimer);
+      return state;
+    }
+    const live = new Set<Subscription>();
+    const tail = TopicTail.open(this.kafka, topic).then((t) => {
+      t.add({
+        onRecords: (partition: number, records: readonly TailRecord[], next: number, readAtMs: number) => {
+          for (const sub of live) {
+            sub.offer(partition, records, readAtMs);
+            sub.advance(partition, next);
+          }
+        },
+      });
+      return t;
+    });
+    state = { tail, live };
+    this.topics.set(topic, state);
+    // A topic that cannot be read now (not created yet) must not stay cached as a failure.
+    tail.catch((err: unknown) => {
+      this.logger.warn({ topic, err }, "cannot read topic for subscribers");
+      if (this.topics.get(topic) === state) this.topics.delete(topic);
+    });
+    return state;
+  }
+
+  private async closeTopic(topic: string, state: TopicState): Promise<void> {
+    if (this.topics.get(topic) !== state) return;
+    this.topics.delete(topic);
+    clearTimeout(state.lingerTimer);
+    await (await state.tail.catch(() => undefined))?.close();
+  }
+
+  private caughtUp(sub: Subscription, tail: TopicTail): boolean {
+    return tail.next.every((n, p) => sub.next[p]! >= n);
+  }
+
+  /** Where a subscriber that does not start at the latest begins, per partition. */
+  private async startOffsets(topic: string, partitions: number, start: Subscribe["start"]): Promise<number[]> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      const low = new Array<number>(partitions).fill(0);
+      const high = new Array<number>(partitions).fill(0);
+      for (const o of offsets) {
+        low[o.partition] = Number(o.low);
+        high[o.partition] = Number(o.high);
+      }
+      switch (start.case) {
+        case "resumeToken": {
+          const from = decodeResumeToken(start.value, topic, partitions);
+          from.forEach((o, p) => {
+            if (o < low[p]!) throw new WeirError("WEIR_ERR_RESUME_EXPIRED", p, o, low[p]!);
+            if (o > high[p]!) throw new WeirError("WEIR_ERR_BAD_RESUME_TOKEN", `offset ${o} of partition ${p} is beyond the end (${high[p]})`);
+          });
+          return from;
+        }
+        case "fromTimestampMs": {
+          const at = await admin.fetchTopicOffsetsByTimestamp(topic, Number(start.value));
+          // No record at or after the time: start at the end (-1 from Kafka).
+          return Array.from({ length: partitions }, (_, p) => {
+            const o = Number(at.find((x) => x.partition === p)?.offset ?? -1);
+            return o < 0 ? high[p]! : o;
+          });
+        }
+        default:
+          return low;
+      }
+    } finally {
+      await admin.disconnect();
+    }
+  }
+}
