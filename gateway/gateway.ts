@@ -99,7 +99,19 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   );
 
   let draining = false;
+  const startedAt = Date.now();
   const server = await startServer({
+    stats: () => {
+      const [p50, p99] = service.latency.percentiles(0.5, 0.99);
+      return {
+        gatewayId: config.gatewayId,
+        uptimeMs: Date.now() - startedAt,
+        nowMs: Date.now(),
+        ingest: { ...service.stats, inFlightEvents: admission.inFlightEvents, batchLatencyMs: { p50, p99 } },
+        subscribers: hub.subscribers.size,
+        processors: processors?.processors.map((p) => ({ job: p.job, ...p.stats() })) ?? [],
+      };
+    },
     host: config.host,
     port: config.port,
     maxFrameBytes: config.maxFrameBytes,

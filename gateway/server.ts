@@ -18,6 +18,10 @@ export type ServerOptions = {
   readonly connection: ConnectionDeps;
   readonly subscription: SubscriptionDeps;
   readonly logger: Logger;
+  /** GET /v1/stats: live figures as JSON (the dashboard polls it). */
+  readonly stats: () => unknown;
+  /** Static files served under /dashboard/ (path → content type and bytes). */
+  readonly staticFiles?: ReadonlyMap<string, { type: string; body: Buffer }>;
   /** /readyz answers 200 only while this returns ready. */
   readonly readiness: () => { ready: boolean; checks: Record<string, boolean> };
 };
@@ -126,6 +130,14 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
         .end(JSON.stringify({ ready, checks })),
     );
   });
+  app.get("/v1/stats", (res) => {
+    res.cork(() => res.writeHeader("content-type", "application/json").writeHeader("cache-control", "no-store").end(JSON.stringify(opts.stats())));
+  });
+  for (const [path, file] of opts.staticFiles ?? []) {
+    app.get(path, (res) => {
+      res.cork(() => res.writeHeader("content-type", file.type).end(file.body));
+    });
+  }
   app.any("/*", (res) => {
     res.cork(() => res.writeStatus("404 Not Found").end("not found"));
   });

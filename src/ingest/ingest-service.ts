@@ -5,6 +5,7 @@
  * (see docs/decisions/0003-dedup-claims.md for why a lost event can never turn into a duplicate).
  */
 import { create } from "@bufbuild/protobuf";
+import { LatencyWindow } from "./latency-window.js";
 import { EventResultSchema, ResultCode, type EventResult } from "../gen/weir/v1/protocol_pb.js";
 import type { Envelope } from "../gen/weir/v1/envelope_pb.js";
 import { WeirError } from "../errors.js";
@@ -42,6 +43,8 @@ export class IngestService {
   private batchCounter = 0;
   private draining = false;
   readonly stats: IngestStats = { ack: 0, duplicate: 0, invalid: 0, retry: 0 };
+  /** Batch latency from receipt to results (what a client waits for its acks). */
+  readonly latency = new LatencyWindow();
 
   private checker: EventChecker;
 
@@ -63,6 +66,15 @@ export class IngestService {
   }
 
   async publish(tenant: string, events: readonly Envelope[]): Promise<EventResult[]> {
+    const started = performance.now();
+    try {
+      return await this.publishBatch(tenant, events);
+    } finally {
+      this.latency.record(performance.now() - started);
+    }
+  }
+
+  private async publishBatch(tenant: string, events: readonly Envelope[]): Promise<EventResult[]> {
     const { log, admission } = this.deps;
     let bytes = 0;
     for (const env of events) bytes += env.payload.byteLength;

@@ -77,7 +77,8 @@ export const jobs: Readonly<Record<string, JobSpec>> = Object.freeze({
     create: (stores, options) =>
       new RiskOperator(
         { reference: stores.store("reference"), accounts: stores.store("accounts"), symbols: stores.store("symbols") },
-        { ...options.risk, ...(options.riskLimits ? { limits: options.riskLimits } : {}) },
+        // A snapshot per trade feeds the dashboard's exposure table without one per quote and account.
+        { emitSnapshots: "trades", ...options.risk, ...(options.riskLimits ? { limits: options.riskLimits } : {}) },
       ) as Operator<unknown, unknown>,
   },
 });

@@ -41,8 +41,12 @@ export type RiskOperatorOptions = {
   readonly pivotCurrency?: string;
   readonly var?: VarOptions;
   readonly limits?: LimitsConfig;
-  /** Emit a RiskSnapshot on stream "risk" for each account a record affects (default false). */
-  readonly emitSnapshots?: boolean;
+  /**
+   * Emit a RiskSnapshot on stream "risk": for each account a record affects (true), only for the
+   * account of each trade ("trades": one snapshot per trade, however fast quotes move), or never
+   * (false, the default).
+   */
+  readonly emitSnapshots?: boolean | "trades";
 };
 
 export type RiskSnapshot = { readonly type: "risk"; readonly atMs: number } & AccountRisk;
@@ -65,7 +69,7 @@ export class RiskOperator implements Operator<RiskInput, RiskOutput> {
   private readonly reference: ReferenceTable;
   private readonly model: VarModel;
   private readonly limits: LimitsConfig;
-  private readonly emitSnapshots: boolean;
+  private readonly emitSnapshots: boolean | "trades";
 
   constructor(
     private readonly stores: RiskStores,
@@ -113,7 +117,7 @@ export class RiskOperator implements Operator<RiskInput, RiskOutput> {
         const sym = this.stores.symbols.get(v.symbol) ?? emptySymbol(v.symbol);
         const withH = withHolder(sym, v.accountId, after.quantity !== 0);
         if (withH !== sym || this.stores.symbols.get(v.symbol) === undefined) this.stores.symbols.put(v.symbol, withH);
-        return this.evaluate(v.accountId, atMs, out);
+        return this.evaluate(v.accountId, atMs, out, true);
       }
       case "quote": {
         const why = invalidQuote(v);
@@ -141,7 +145,7 @@ export class RiskOperator implements Operator<RiskInput, RiskOutput> {
     for (const account of accounts) this.evaluate(account, atMs, out);
   }
 
-  private evaluate(account: string, atMs: number, out: Emitter<RiskOutput>): void {
+  private evaluate(account: string, atMs: number, out: Emitter<RiskOutput>, byTrade = false): void {
     const state = this.stores.accounts.get(account) ?? emptyAccount(account);
     const risk = accountRisk(state, this.reference, (s) => this.stores.symbols.get(s), this.model);
     const measurements = measureLimits(
@@ -152,6 +156,6 @@ export class RiskOperator implements Operator<RiskInput, RiskOutput> {
     const { events, breached } = limitTransitions(account, state.breached, measurements, atMs);
     if (events.length > 0) this.stores.accounts.put(account, { ...state, breached });
     for (const e of events) out.emit(BREACHES_STREAM, account, e, atMs);
-    if (this.emitSnapshots) out.emit(RISK_STREAM, account, { type: "risk", atMs, ...risk }, atMs);
+    if (this.emitSnapshots === true || (this.emitSnapshots === "trades" && byTrade)) out.emit(RISK_STREAM, account, { type: "risk", atMs, ...risk }, atMs);
   }
 }
