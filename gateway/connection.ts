@@ -58,6 +58,11 @@ export class IngestConnection {
     this.helloTimer.unref();
   }
 
+  /** Credit granted to this client and not yet spent. */
+  get creditLeft(): number {
+    return this.credit;
+  }
+
   get inFlight(): number {
     return this.inFlightBatches;
   }

@@ -16,6 +16,7 @@ import { RedisDedupStore } from "../src/adapters/redis/redis-dedup-store.js";
 import { startProcessors, type RunningProcessors } from "../src/processor/processors.js";
 import { startServer, type RunningServer } from "./server.js";
 import { SubscriptionHub } from "./subscribe/hub.js";
+import { WeirMetrics } from "../src/metrics/prometheus.js";
 import { streamCatalog } from "../src/subscribe/streams.js";
 import { jobNames } from "../src/processor/jobs.js";
 import { Kafka, logLevel as kafkaLogLevel } from "kafkajs";
@@ -29,6 +30,7 @@ export type Gateway = {
   readonly admission: Admission;
   readonly server: RunningServer;
   readonly subscriptions: SubscriptionHub;
+  readonly metrics: WeirMetrics;
   readonly logger: Logger;
   /** The processor jobs running in this process (WEIR_PROCESSOR_IN_GATEWAY), if any. */
   readonly processors: RunningProcessors | undefined;
@@ -75,6 +77,22 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   await dedup.connect().catch((err: unknown) => logger.warn({ err }, "Redis not reachable yet"));
 
   const admission = new Admission(config.maxInFlightEvents, config.maxInFlightBytes);
+  // Levels are read at scrape time from the live objects (declared below).
+  const metrics = new WeirMetrics({
+    inFlightEvents: () => admission.inFlightEvents,
+    inFlightBytes: () => admission.inFlightBytes,
+    outstandingCredit: () => [...server.connections].reduce((sum, c) => sum + c.creditLeft, 0),
+    connections: () => ({ ingest: server.connections.size, subscribe: hub.subscribers.size }),
+    subscribers: () => {
+      const out = new Map<string, { count: number; pending: number; maxPending: number }>();
+      for (const sub of hub.subscribers) {
+        const name = sub.spec?.name ?? "(subscribing)";
+        const s = out.get(name) ?? { count: 0, pending: 0, maxPending: 0 };
+        out.set(name, { count: s.count + 1, pending: s.pending + sub.pending, maxPending: Math.max(s.maxPending, sub.pending) });
+      }
+      return out;
+    },
+  });
   const service = new IngestService(
     {
       log: eventLog,
@@ -82,6 +100,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       admission,
       checker: new EventChecker(registry, config.maxEventBytes, config.maxFutureSkewMs),
       onError: (what, err) => logger.warn({ err }, what),
+      observer: metrics,
     },
     {
       gatewayId: config.gatewayId,
@@ -101,6 +120,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   let draining = false;
   const startedAt = Date.now();
   const server = await startServer({
+    metrics: async () => ({ contentType: metrics.contentType, body: await metrics.text() }),
     stats: () => {
       const [p50, p99] = service.latency.percentiles(0.5, 0.99);
       return {
@@ -149,7 +169,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   let processors: RunningProcessors | undefined;
   if (config.processorInGateway === "true" && config.processorJobs.length > 0) {
     try {
-      processors = await startProcessors(config, logger);
+      processors = await startProcessors(config, logger, metrics);
     } catch (err) {
       server.stopListening();
       await eventLog.close().catch(() => {});
@@ -183,6 +203,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     admission,
     server,
     subscriptions: hub,
+    metrics,
     logger,
     processors,
     async reloadSchemas(path) {

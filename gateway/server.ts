@@ -18,6 +18,8 @@ export type ServerOptions = {
   readonly connection: ConnectionDeps;
   readonly subscription: SubscriptionDeps;
   readonly logger: Logger;
+  /** GET /metrics: Prometheus text. */
+  readonly metrics: () => Promise<{ contentType: string; body: string }>;
   /** GET /v1/stats: live figures as JSON (the dashboard polls it). */
   readonly stats: () => unknown;
   /** Static files served under /dashboard/ (path → content type and bytes). */
@@ -128,6 +130,18 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
         .writeStatus(ready ? "200 OK" : "503 Service Unavailable")
         .writeHeader("content-type", "application/json")
         .end(JSON.stringify({ ready, checks })),
+    );
+  });
+  app.get("/metrics", (res) => {
+    let aborted = false;
+    res.onAborted(() => (aborted = true));
+    opts.metrics().then(
+      ({ contentType, body }) => {
+        if (!aborted) res.cork(() => res.writeHeader("content-type", contentType).end(body));
+      },
+      () => {
+        if (!aborted) res.cork(() => res.writeStatus("500 Internal Server Error").end("metrics failed"));
+      },
     );
   });
   app.get("/v1/stats", (res) => {

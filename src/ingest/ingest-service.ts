@@ -11,7 +11,7 @@ import type { Envelope } from "../gen/weir/v1/envelope_pb.js";
 import { WeirError } from "../errors.js";
 import type { Admission } from "./admission.js";
 import type { EventChecker } from "./check-event.js";
-import type { DedupStore, EventLog, OutRecord } from "./ports.js";
+import type { DedupStore, EventLog, IngestObserver, OutRecord } from "./ports.js";
 import { deadLetterRecord, eventRecord } from "./records.js";
 
 export type IngestOptions = {
@@ -31,6 +31,8 @@ export type IngestDeps = {
   readonly now?: () => number;
   /** Called with failures that are handled (nacked) but worth a log line. */
   readonly onError?: (what: string, err: unknown) => void;
+  /** Metrics (optional). */
+  readonly observer?: IngestObserver;
 };
 
 /** Counts by outcome, for metrics and tests. */
@@ -67,10 +69,14 @@ export class IngestService {
 
   async publish(tenant: string, events: readonly Envelope[]): Promise<EventResult[]> {
     const started = performance.now();
+    let results: EventResult[] = [];
     try {
-      return await this.publishBatch(tenant, events);
+      results = await this.publishBatch(tenant, events);
+      return results;
     } finally {
-      this.latency.record(performance.now() - started);
+      const ms = performance.now() - started;
+      this.latency.record(ms);
+      this.deps.observer?.batch(results, ms / 1000);
     }
   }
 
@@ -145,12 +151,17 @@ export class IngestService {
     const toPublish: Accepted[] = [];
 
     if (accepted.length > 0) {
+      const claimStarted = performance.now();
       const claims = dedup.healthy
         ? await dedup.claim(accepted.map((a) => a.key), token).catch((err: unknown) => {
             this.deps.onError?.("dedup claim failed", err);
             return undefined;
           })
         : undefined;
+      if (claims) {
+        this.deps.observer?.dedup("claim", (performance.now() - claimStarted) / 1000);
+        this.deps.observer?.dedupLookups(claims.length, claims.filter((c) => c.kind === "done").length);
+      }
       if (!claims) {
         const err = new WeirError("WEIR_ERR_DEDUP_UNAVAILABLE", dedup.healthy ? "claim failed" : "not connected");
         for (const a of accepted) results[a.index] = this.retry(a.env.id, err);
@@ -171,7 +182,15 @@ export class IngestService {
     if (records.length === 0) return done;
 
     const keys = toPublish.map((a) => a.key);
+    const publishStarted = performance.now();
     const published = log.publish(records);
+    const observer = this.deps.observer;
+    if (observer) {
+      published.then(
+        () => observer.publish(records.length, (performance.now() - publishStarted) / 1000, true),
+        () => observer.publish(records.length, (performance.now() - publishStarted) / 1000, false),
+      );
+    }
     const outcome = await raceTimeout(published, this.opts.publishTimeoutMs);
     if (outcome === "ok") {
       this.ackPublished(toPublish, refused, results);
@@ -205,7 +224,11 @@ export class IngestService {
     if (keys.length === 0) return;
     // Kafka has the events: they are acked whatever happens here. If the confirm is lost the
     // claim expires, and only a client re-sending an acked id could publish it twice.
-    this.deps.dedup.confirm(keys).catch((e: unknown) => this.deps.onError?.("dedup confirm failed", e));
+    const started = performance.now();
+    this.deps.dedup.confirm(keys).then(
+      () => this.deps.observer?.dedup("confirm", (performance.now() - started) / 1000),
+      (e: unknown) => this.deps.onError?.("dedup confirm failed", e),
+    );
   }
 
   private async release(keys: string[], token: string): Promise<void> {

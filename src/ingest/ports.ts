@@ -2,6 +2,7 @@
  * The ingest path's ports. The engine of the gateway (IngestService) speaks only these;
  * Kafka and Redis live in adapters (src/adapters/), so the service is testable without I/O.
  */
+import type { EventResult } from "../gen/weir/v1/protocol_pb.js";
 
 /** One record for the event log (Kafka). */
 export type OutRecord = {
@@ -39,4 +40,16 @@ export interface DedupStore {
   release(keys: readonly string[], token: string): Promise<void>;
   readonly healthy: boolean;
   close(): Promise<void>;
+}
+
+/** What the ingest path reports for metrics (see src/metrics/). Every method must be cheap. */
+export interface IngestObserver {
+  /** One batch answered: its results, and the time from receipt to answer. */
+  batch(results: readonly EventResult[], seconds: number): void;
+  /** One Kafka publish of `records` records settled (ok or failed) after `seconds`. */
+  publish(records: number, seconds: number, ok: boolean): void;
+  /** One Redis round trip of the dedup store. */
+  dedup(op: "claim" | "confirm" | "release", seconds: number): void;
+  /** A claim found `hits` of `keys` ids already published. */
+  dedupLookups(keys: number, hits: number): void;
 }

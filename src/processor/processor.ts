@@ -29,6 +29,7 @@ import { readCommitted } from "./read-committed.js";
 import { GLOBAL_POSITIONS_STORE } from "./shard-runtime.js";
 import { ShardedEnginePool, type ThreadResults } from "./sharded-pool.js";
 import { TaskProducers } from "./task-producers.js";
+import type { ProcessorObserver } from "../metrics/prometheus.js";
 import type { RawRecord, StoreChange } from "./thread-messages.js";
 
 export type ProcessorOptions = {
@@ -53,6 +54,8 @@ export type ProcessorOptions = {
   readonly watermarkLagMs?: number;
   /** Consumer group session timeout (default 10 s): how long a dead instance keeps its partitions. */
   readonly sessionTimeoutMs?: number;
+  /** Metrics (optional). */
+  readonly observer?: ProcessorObserver;
   /** Replication factor of the topics it creates (default: the broker's). */
   readonly replicationFactor?: number;
   readonly log?: (line: string) => void;
@@ -247,10 +250,12 @@ export class Processor {
         if (r.timestampMs > maxTs) maxTs = r.timestampMs;
       }
       if (maxTs > Number.NEGATIVE_INFINITY) this.maxEventTime.set(partition, maxTs);
+      const started = performance.now();
       const threads = await this.pool!.process(records, this.idleWatermark());
       const next = (BigInt(batch.lastOffset()) + 1n).toString();
-      await this.commit(threads, { partition, offsets: { groupId: this.groupId, topic: batch.topic, offset: next } });
+      await this.commit(threads, { partition, offsets: { groupId: this.groupId, topic: batch.topic, offset: next } }, records.length, started);
       this.counters.records += records.length;
+      this.opts.observer?.lag(this.opts.job, partition, Number(batch.offsetLag()));
     });
     resolveOffset(batch.lastOffset());
     await heartbeat();
@@ -283,7 +288,12 @@ export class Processor {
    * One transaction per task the step touched: its results, alerts and changelog changes, plus the
    * consumed offset for the batch's own partition (committed even when it produced nothing).
    */
-  private async commit(threads: ThreadResults, batch?: { partition: number; offsets: { groupId: string; topic: string; offset: string } }): Promise<void> {
+  private async commit(
+    threads: ThreadResults,
+    batch?: { partition: number; offsets: { groupId: string; topic: string; offset: string } },
+    records = 0,
+    started = performance.now(),
+  ): Promise<void> {
     const perTask = new Map<number, { results: Message[]; alerts: Message[]; changelog: Message[] }>();
     const of = (p: number) => {
       let t = perTask.get(p);
@@ -319,12 +329,15 @@ export class Processor {
         }),
       ),
     );
+    const byStream = new Map<string, number>();
     for (const t of threads) {
       for (const o of t.outputs) {
+        byStream.set(o.stream, (byStream.get(o.stream) ?? 0) + 1);
         this.counters.outputs.set(o.stream, (this.counters.outputs.get(o.stream) ?? 0) + 1);
         this.counters.last.set(o.stream, o.value);
       }
     }
+    this.opts.observer?.committed(this.opts.job, records, byStream, (performance.now() - started) / 1000);
   }
 
   private idleWatermark(): number | undefined {

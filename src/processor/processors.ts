@@ -9,6 +9,7 @@ import type { Logger } from "../log.js";
 import { jobOptionsOf, jobSpec } from "./jobs.js";
 import { Processor } from "./processor.js";
 import { WebhookSink } from "../sinks/webhook-sink.js";
+import type { ProcessorObserver } from "../metrics/prometheus.js";
 
 export type RunningProcessors = {
   readonly processors: readonly Processor[];
@@ -16,7 +17,7 @@ export type RunningProcessors = {
   close(): Promise<void>;
 };
 
-export async function startProcessors(config: Config, logger: Logger): Promise<RunningProcessors> {
+export async function startProcessors(config: Config, logger: Logger, observer?: ProcessorObserver): Promise<RunningProcessors> {
   const jobOptions = jobOptionsOf(config);
   for (const job of config.processorJobs) jobSpec(job); // unknown job names fail before anything starts
   const processors = config.processorJobs.map(
@@ -30,6 +31,7 @@ export async function startProcessors(config: Config, logger: Logger): Promise<R
         jobOptions,
         replicationFactor: config.topicReplication,
         sessionTimeoutMs: config.processorSessionTimeoutMs,
+        ...(observer ? { observer } : {}),
         log: (line) => logger.info({ job }, line),
       }),
   );
