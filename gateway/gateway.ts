@@ -15,8 +15,10 @@ import { createEventLog } from "../src/adapters/kafka/create-event-log.js";
 import { RedisDedupStore } from "../src/adapters/redis/redis-dedup-store.js";
 import { startProcessors, type RunningProcessors } from "../src/processor/processors.js";
 import { startServer, type RunningServer } from "./server.js";
+import { dashboardFiles } from "./dashboard/files.js";
 import { SubscriptionHub } from "./subscribe/hub.js";
 import { WeirMetrics } from "../src/metrics/prometheus.js";
+import { startTracing } from "../src/tracing/tracing.js";
 import { streamCatalog } from "../src/subscribe/streams.js";
 import { jobNames } from "../src/processor/jobs.js";
 import { Kafka, logLevel as kafkaLogLevel } from "kafkajs";
@@ -53,6 +55,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const { logger: givenLogger, ...configOptions } = options;
   const config = resolveConfig(configOptions);
   const logger = givenLogger ?? createLogger(config.logLevel, { gateway: config.gatewayId });
+  const tracing = startTracing({ endpoint: config.otlpEndpoint, serviceName: "weir-gateway", sampleRatio: Number(config.traceSampleRatio) });
   let registry = config.schemaImage ? SchemaRegistry.fromFile(config.schemaImage) : SchemaRegistry.builtin();
 
   const eventLog = await createEventLog({
@@ -120,6 +123,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   let draining = false;
   const startedAt = Date.now();
   const server = await startServer({
+    staticFiles: dashboardFiles(),
     metrics: async () => ({ contentType: metrics.contentType, body: await metrics.text() }),
     stats: () => {
       const [p50, p99] = service.latency.percentiles(0.5, 0.99);
@@ -145,6 +149,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       apiKeys,
       source: hub,
       logger,
+      onDelivered: (stream, seconds) => metrics.deliveryLatency.observe({ stream }, seconds),
       limits: { helloTimeoutMs: config.helloTimeoutMs, maxSendBufferBytes: config.maxSendBufferBytes, maxPending: config.subscriberMaxPending },
     },
     connection: {
@@ -192,6 +197,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     await processors?.close().catch((err: unknown) => logger.warn({ err }, "closing processor jobs"));
     await eventLog.close().catch((err: unknown) => logger.warn({ err }, "closing Kafka producer"));
     await dedup.close();
+    await tracing.shutdown();
     logger.info("gateway closed");
   };
 

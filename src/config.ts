@@ -52,6 +52,8 @@ export const settings = {
   subscribeRawTypes: s({ env: "WEIR_SUBSCRIBE_RAW_TYPES", kind: "list", default: ["weir.events.v1.Quote", "weir.events.v1.Trade", "weir.events.v1.HttpAccessLog"], doc: "Event types whose raw events tenants may subscribe to (stream `events.<type>`), each tenant to its own." }),
   subscribeConflate: s({ env: "WEIR_SUBSCRIBE_CONFLATE", kind: "list", default: ["events.weir.events.v1.Quote"], doc: "Streams where a slow subscriber gets the latest value per key instead of being disconnected (market data)." }),
   subscriberMaxPending: s({ env: "WEIR_SUBSCRIBER_MAX_PENDING", kind: "int", default: 10_000, min: 1, max: 10_000_000, doc: "Deliveries (or, conflating, keys) a subscriber may have waiting while its socket is backed up; beyond it the subscriber is closed with 4409." }),
+  otlpEndpoint: s({ env: "WEIR_OTLP_ENDPOINT", kind: "string", default: "", doc: "OpenTelemetry traces go here over OTLP/HTTP (e.g. `http://127.0.0.1:4318`, Jaeger); empty turns tracing off." }),
+  traceSampleRatio: s({ env: "WEIR_TRACE_SAMPLE_RATIO", kind: "string", default: "0.01", doc: "Share (0..1) of traces Weir starts itself; an event whose envelope carries a sampled traceparent is always traced." }),
   logLevel: s({ env: "WEIR_LOG_LEVEL", kind: "string", default: "info", doc: "pino log level (trace, debug, info, warn, error, silent)." }),
 } as const;
 
@@ -96,6 +98,8 @@ export function resolveConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEn
   }
   parseApiKeys(config.apiKeys);
   for (const key of ["fraudRule", "riskLimits"] as const) jsonObject(key, config[key]);
+  const ratio = Number(config.traceSampleRatio);
+  if (config.traceSampleRatio.trim() === "" || !(ratio >= 0 && ratio <= 1)) throw new WeirError("WEIR_ERR_CONFIG", `WEIR_TRACE_SAMPLE_RATIO must be a number from 0 to 1, got ${config.traceSampleRatio}`);
   if (config.webhookUrl && !/^https?:\/\//.test(config.webhookUrl)) throw new WeirError("WEIR_ERR_CONFIG", `WEIR_WEBHOOK_URL must be an http(s) URL, got ${config.webhookUrl}`);
   return Object.freeze(config);
 }

@@ -2,7 +2,10 @@
  * Piscina worker entry. A thread runs the tasks (job × input partition) routed to it and keeps
  * their state between calls — that is the point of affinity, so module-level state is deliberate.
  */
+import { threadId } from "node:worker_threads";
+import { SpanKind } from "@opentelemetry/api";
 import { workerData } from "piscina";
+import { contextOf, startTracing, traceparentOf, weirTracer } from "../src/tracing/tracing.js";
 import { jobSpec, type JobOptions } from "../src/processor/jobs.js";
 import { ShardRuntime, type TaskOutput } from "../src/processor/shard-runtime.js";
 import { unpackRecords, type ShardOutput, type ShardResult, type ShardTask } from "../src/processor/thread-messages.js";
@@ -10,12 +13,29 @@ import { unpackRecords, type ShardOutput, type ShardResult, type ShardTask } fro
 /** job → partition → task */
 const tasks = new Map<string, Map<number, ShardRuntime>>();
 /** Set by the pool (ShardedEnginePool) for every thread alike. */
-const options: JobOptions = (workerData as { jobOptions?: JobOptions } | undefined)?.jobOptions ?? {};
+const data = workerData as { jobOptions?: JobOptions; tracing?: { endpoint: string; sampleRatio: number } } | undefined;
+const options: JobOptions = data?.jobOptions ?? {};
+// A worker thread has its own tracer provider: spans are exported as they end (threads end unflushed).
+if (data?.tracing?.endpoint) startTracing({ ...data.tracing, serviceName: "weir-engine", exportEachSpan: true });
 
 function tasksOf(job: string): Map<number, ShardRuntime> {
   let byPartition = tasks.get(job);
   if (!byPartition) tasks.set(job, (byPartition = new Map()));
   return byPartition;
+}
+
+/** Runs one traced record under an engine span; the outputs it causes carry that span onward. */
+function traced(job: string, traceparent: string, outputs: ShardOutput[], run: () => void): void {
+  const span = weirTracer().startSpan(`weir.engine ${job}`, { kind: SpanKind.INTERNAL, attributes: { "weir.job": job, "weir.thread": threadId } }, contextOf(traceparent));
+  const first = outputs.length;
+  try {
+    run();
+  } finally {
+    const tp = traceparentOf(span);
+    for (let i = first; i < outputs.length; i++) outputs[i] = { ...outputs[i]!, traceparent: tp };
+    span.setAttribute("weir.outputs", outputs.length - first);
+    span.end();
+  }
 }
 
 export default function runShardTask(task: ShardTask): ShardResult {
@@ -40,7 +60,11 @@ export default function runShardTask(task: ShardTask): ShardResult {
       // Global-table inputs (reference data, quotes) reach every task of the job on this thread.
       const targets = spec.inputs[r.type]?.broadcast ? [...byPartition.keys()] : [r.partition];
       const source = r.source !== undefined ? { name: r.source, offset: r.offset! } : undefined;
-      for (const p of targets) collect(p, (out) => taskFor(p).process(r.type, r.key, r.value, r.timestampMs, out, source));
+      const run = () => {
+        for (const p of targets) collect(p, (out) => taskFor(p).process(r.type, r.key, r.value, r.timestampMs, out, source));
+      };
+      if (!r.traceparent) run();
+      else traced(task.job, r.traceparent, outputs, run);
     }
   }
   if (task.watermarkMs !== undefined) {

@@ -23,6 +23,9 @@ import type { StreamSpec } from "../../src/subscribe/streams.js";
 import type { Transport } from "../connection.js";
 import { refuseHello } from "../hello.js";
 import type { TailRecord } from "./topic-tail.js";
+import { SpanKind, type Span } from "@opentelemetry/api";
+import { headers as recordHeaders } from "../../src/ingest/records.js";
+import { contextOf, isSampled, kafkaAttributes, weirTracer } from "../../src/tracing/tracing.js";
 
 export type SubscriptionLimits = {
   readonly helloTimeoutMs: number;
@@ -45,12 +48,19 @@ export type SubscriptionDeps = {
   readonly source: StreamSource;
   readonly limits: SubscriptionLimits;
   readonly logger: Logger;
+  /** Event time → delivery, per delivery sent (metrics). */
+  readonly onDelivered?: (stream: string, latencySeconds: number) => void;
 };
 
 type State = "awaiting-hello" | "awaiting-subscribe" | "subscribing" | "streaming" | "closed";
 
 /** Deliveries per frame: frames stay well under any frame limit and interleave with other sockets. */
 const MAX_DELIVERIES_PER_FRAME = 500;
+
+/** Bytes a delivery adds to a frame, roughly (a frame's byte budget is maxSendBufferBytes). */
+function deliveryBytes(d: Delivery): number {
+  return d.value.byteLength + d.key.length + d.resumeToken.length + d.contentType.length + d.kind.length + 32;
+}
 
 export class Subscription {
   readonly sessionId = randomUUID();
@@ -63,6 +73,8 @@ export class Subscription {
   private state: State = "awaiting-hello";
   private helloTimer: NodeJS.Timeout | undefined;
   private queue: SubscriberQueue<Delivery> | undefined;
+  /** Paced offers (offerPaced) waiting for this subscriber to take what it has. */
+  private roomWaiters: Array<() => void> = [];
 
   constructor(
     private readonly transport: Transport,
@@ -156,6 +168,7 @@ export class Subscription {
   offer(partition: number, records: readonly TailRecord[], readAtMs: number): void {
     if (this.state === "closed") return;
     const out: Delivery[] = [];
+    let spans: Span[] | undefined;
     for (const r of records) {
       if (r.offset < this.next[partition]!) continue;
       this.next[partition] = r.offset + 1;
@@ -163,8 +176,23 @@ export class Subscription {
       if (!d) continue;
       d.resumeToken = encodeResumeToken(this.spec!.topic, this.next);
       out.push(d);
+      const tp = r.headers[recordHeaders.traceparent];
+      if (isSampled(tp)) (spans ??= []).push(this.deliverySpan(tp, r, partition));
     }
     this.deliver(out);
+    for (const span of spans ?? []) span.end();
+  }
+
+  /** The last hop of a traced event: its delivery to this subscriber (ended once sent or queued). */
+  private deliverySpan(traceparent: string, r: TailRecord, partition: number): Span {
+    return weirTracer().startSpan(
+      `weir.deliver ${this.spec!.name}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: kafkaAttributes("receive", this.spec!.topic, { "messaging.destination.partition.id": String(partition), "messaging.kafka.offset": r.offset, "weir.subscriber.session": this.sessionId, "weir.tenant": this.tenant }),
+      },
+      contextOf(traceparent),
+    );
   }
 
   /** Moves `next` of a partition forward without deliveries (transaction markers, or records it skipped). */
@@ -172,23 +200,74 @@ export class Subscription {
     if (next > this.next[partition]!) this.next[partition] = next;
   }
 
-  /** Sends deliveries now, or queues them while the socket is backed up (see the file comment). */
+  /**
+   * Records of this subscriber's own read (the catch-up from a resume token, a time or the
+   * earliest), offered at its pace: a chunk at a time, each once it has taken the previous one.
+   * (Fix: offered all at once, a catch-up read — one Kafka fetch is thousands of records — filled
+   * the queue faster than any socket drains, and a subscriber reading as fast as it could was
+   * closed with 4409 as slow; test/integration/subscribe-slow.test.ts, "catching up a backlog".)
+   * Only the shared tail, which cannot wait for one subscriber, is subject to the slow policy.
+   */
+  async offerPaced(partition: number, records: readonly TailRecord[], readAtMs: number): Promise<void> {
+    const chunk = Math.max(1, Math.min(MAX_DELIVERIES_PER_FRAME, this.deps.limits.maxPending));
+    for (let i = 0; i < records.length; i += chunk) {
+      await this.room();
+      if (this.state === "closed") return;
+      this.offer(partition, records.slice(i, i + chunk), readAtMs);
+    }
+  }
+
+  /** Resolves once nothing waits and the send buffer is under the limit (or the subscription closed). */
+  private room(): Promise<void> {
+    if (this.state === "closed" || (this.state === "streaming" && this.queue!.size === 0 && this.transport.bufferedAmount() <= this.deps.limits.maxSendBufferBytes)) return Promise.resolve();
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  private wakeRoomWaiters(): void {
+    for (const resolve of this.roomWaiters.splice(0)) resolve();
+  }
+
+  /**
+   * Sends deliveries now, or queues them while the socket is backed up (see the file comment).
+   * Frame by frame, each only while the send buffer is under the limit. (Fix: the whole batch
+   * used to go out at once; uWS silently drops a message sent while the socket is over its
+   * maxBackpressure, so deliveries — or the ProtocolError and close frame of a 4409, which the
+   * client then saw as 1006 — could be lost; test/gateway/subscription.test.ts, "does not write
+   * past the send-buffer limit", and subscribe-slow.test.ts, the 4409 a stalled subscriber sees.)
+   */
   deliver(deliveries: readonly Delivery[]): void {
     if (deliveries.length === 0 || this.state === "closed") return;
-    if (this.state === "streaming" && this.queue!.size === 0 && this.transport.bufferedAmount() <= this.deps.limits.maxSendBufferBytes) {
-      for (let i = 0; i < deliveries.length; i += MAX_DELIVERIES_PER_FRAME) this.sendDeliveries(deliveries.slice(i, i + MAX_DELIVERIES_PER_FRAME));
-      return;
+    let i = 0;
+    if (this.state === "streaming" && this.queue!.size === 0) {
+      while (i < deliveries.length && this.transport.bufferedAmount() <= this.deps.limits.maxSendBufferBytes) {
+        const frame = this.frameAt(deliveries, i);
+        this.sendDeliveries(frame);
+        i += frame.length;
+      }
     }
-    for (const d of deliveries) {
-      if (!this.queue!.push(d)) return this.fail(new WeirError("WEIR_ERR_SLOW_SUBSCRIBER", this.queue!.size));
+    for (; i < deliveries.length; i++) {
+      if (!this.queue!.push(deliveries[i]!)) return this.fail(new WeirError("WEIR_ERR_SLOW_SUBSCRIBER", this.queue!.size));
     }
+  }
+
+  /** The next frame's deliveries from `from`: at most MAX_DELIVERIES_PER_FRAME and about maxSendBufferBytes (at least one). */
+  private frameAt(deliveries: readonly Delivery[], from: number): Delivery[] {
+    let end = from;
+    let bytes = 0;
+    while (end < deliveries.length && end - from < MAX_DELIVERIES_PER_FRAME) {
+      bytes += deliveryBytes(deliveries[end]!);
+      if (end > from && bytes > this.deps.limits.maxSendBufferBytes) break;
+      end++;
+    }
+    return deliveries.slice(from, end);
   }
 
   /** Sends what the queue holds while the socket takes it (called again when it drains). */
   flush(): void {
     while (this.state === "streaming" && this.queue!.size > 0 && this.transport.bufferedAmount() <= this.deps.limits.maxSendBufferBytes) {
-      this.sendDeliveries(this.queue!.take(MAX_DELIVERIES_PER_FRAME));
+      this.sendDeliveries(this.queue!.take(MAX_DELIVERIES_PER_FRAME, { bytes: this.deps.limits.maxSendBufferBytes, sizeOf: deliveryBytes }));
     }
+    if (this.state === "streaming" && this.queue!.size === 0 && this.transport.bufferedAmount() <= this.deps.limits.maxSendBufferBytes) this.wakeRoomWaiters();
   }
 
   onDrain(): void {
@@ -198,6 +277,7 @@ export class Subscription {
   onClose(): void {
     if (this.state !== "closed") this.state = "closed";
     clearTimeout(this.helloTimer);
+    this.wakeRoomWaiters();
     this.deps.source.detach(this);
   }
 
@@ -208,11 +288,17 @@ export class Subscription {
     this.write({ case: "error", value: { $typeName: "weir.v1.ProtocolError", errorCode: error.code, message: error.message, closeCode } });
     this.state = "closed";
     clearTimeout(this.helloTimer);
+    this.wakeRoomWaiters();
     this.deps.source.detach(this);
     this.transport.close(closeCode, error.code);
   }
 
   private sendDeliveries(deliveries: Delivery[]): void {
+    const observe = this.deps.onDelivered;
+    if (observe) {
+      const now = Date.now();
+      for (const d of deliveries) observe(this.spec!.name, (now - Number(d.timestampMs)) / 1000);
+    }
     this.write({ case: "deliveries", value: { $typeName: "weir.v1.DeliveryBatch", deliveries } });
   }
 

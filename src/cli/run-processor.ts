@@ -2,6 +2,7 @@
 import { resolveConfig } from "../config.js";
 import { createLogger } from "../log.js";
 import { startProcessors } from "../processor/processors.js";
+import { startTracing } from "../tracing/tracing.js";
 
 export async function runProcessor(): Promise<number> {
   const config = resolveConfig();
@@ -10,6 +11,7 @@ export async function runProcessor(): Promise<number> {
     logger.error("WEIR_PROCESSOR_JOBS is empty: nothing to run");
     return 2;
   }
+  const tracing = startTracing({ endpoint: config.otlpEndpoint, serviceName: "weir-processor", sampleRatio: Number(config.traceSampleRatio) });
   const stop = new Promise<void>((resolve) => {
     process.once("SIGTERM", resolve);
     process.once("SIGINT", resolve);
@@ -17,5 +19,6 @@ export async function runProcessor(): Promise<number> {
   const running = await startProcessors(config, logger);
   await stop;
   await running.close();
+  await tracing.shutdown();
   return 0;
 }

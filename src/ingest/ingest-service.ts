@@ -6,6 +6,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { LatencyWindow } from "./latency-window.js";
+import { BatchTrace } from "./batch-trace.js";
 import { EventResultSchema, ResultCode, type EventResult } from "../gen/weir/v1/protocol_pb.js";
 import type { Envelope } from "../gen/weir/v1/envelope_pb.js";
 import { WeirError } from "../errors.js";
@@ -98,6 +99,7 @@ export class IngestService {
 
     const checker = this.checker;
     const receivedMs = (this.deps.now ?? Date.now)();
+    const tracing = BatchTrace.start(events, tenant, receivedMs);
     const results = new Array<EventResult>(events.length);
     const accepted: Accepted[] = [];
     const refused: Refused[] = [];
@@ -107,6 +109,7 @@ export class IngestService {
     // records still in the producer occupy memory.
     let settled: Promise<unknown> = Promise.resolve();
     try {
+      const validateStart = Date.now();
       for (let i = 0; i < events.length; i++) {
         const env = events[i]!;
         const first = firstIndex.get(env.id);
@@ -119,7 +122,8 @@ export class IngestService {
         if (checked.ok) accepted.push({ index: i, env, topic: checked.type.topic, key: `${tenant}:${env.id}` });
         else refused.push({ index: i, env, error: checked.error });
       }
-      ({ settled } = await this.claimAndPublish(tenant, accepted, refused, results, receivedMs));
+      tracing?.phase("validate", validateStart, Date.now());
+      ({ settled } = await this.claimAndPublish(tenant, accepted, refused, results, receivedMs, tracing));
     } finally {
       void settled.finally(() => admission.release(events.length, bytes));
     }
@@ -130,6 +134,7 @@ export class IngestService {
       const published = firstResult.code === ResultCode.ACK || firstResult.code === ResultCode.DUPLICATE;
       results[index] = published ? this.result(events[index]!.id, ResultCode.DUPLICATE) : create(EventResultSchema, { ...firstResult, id: events[index]!.id });
     }
+    tracing?.end(results);
     return results;
   }
 
@@ -143,6 +148,7 @@ export class IngestService {
     refused: Refused[],
     results: EventResult[],
     receivedMs: number,
+    tracing?: BatchTrace,
   ): Promise<{ settled: Promise<unknown> }> {
     const done = { settled: Promise.resolve() };
     const { log, dedup } = this.deps;
@@ -158,6 +164,7 @@ export class IngestService {
             return undefined;
           })
         : undefined;
+      tracing?.phase("dedup", Date.now() - (performance.now() - claimStarted), Date.now());
       if (claims) {
         this.deps.observer?.dedup("claim", (performance.now() - claimStarted) / 1000);
         this.deps.observer?.dedupLookups(claims.length, claims.filter((c) => c.kind === "done").length);
@@ -177,7 +184,7 @@ export class IngestService {
     }
 
     const records: OutRecord[] = [];
-    for (const a of toPublish) records.push(eventRecord(a.topic, tenant, a.env));
+    for (const a of toPublish) records.push(eventRecord(a.topic, tenant, a.env, tracing?.send(a.index, a.topic)));
     for (const r of refused) records.push(deadLetterRecord(deadLetterTopic, tenant, r.env, r.error, gatewayId, receivedMs));
     if (records.length === 0) return done;
 
@@ -185,6 +192,7 @@ export class IngestService {
     const publishStarted = performance.now();
     const published = log.publish(records);
     const observer = this.deps.observer;
+    if (tracing) published.then(() => tracing.sent(true), (err: unknown) => tracing.sent(false, String(err)));
     if (observer) {
       published.then(
         () => observer.publish(records.length, (performance.now() - publishStarted) / 1000, true),

@@ -24,9 +24,11 @@ export const headers = {
   attributePrefix: "attr.",
 } as const;
 
-export function eventRecord(topic: string, tenant: string, env: Envelope): OutRecord {
+/** `traceparent`: the gateway's own span for a traced event (else the client's goes on as is). */
+export function eventRecord(topic: string, tenant: string, env: Envelope, traceparent?: string): OutRecord {
   const h: Record<string, string> = { [headers.id]: env.id, [headers.tenant]: tenant, [headers.type]: env.type };
-  if (env.traceparent) h[headers.traceparent] = env.traceparent;
+  const tp = traceparent ?? env.traceparent;
+  if (tp) h[headers.traceparent] = tp;
   for (const key in env.attributes) h[headers.attributePrefix + key] = env.attributes[key]!;
   return { topic, key: env.partitionKey || env.id, value: env.payload, headers: h, timestampMs: timestampMs(env.eventTime!) };
 }

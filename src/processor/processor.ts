@@ -30,6 +30,7 @@ import { GLOBAL_POSITIONS_STORE } from "./shard-runtime.js";
 import { ShardedEnginePool, type ThreadResults } from "./sharded-pool.js";
 import { TaskProducers } from "./task-producers.js";
 import type { ProcessorObserver } from "../metrics/prometheus.js";
+import { ProcessSpans } from "./process-spans.js";
 import type { RawRecord, StoreChange } from "./thread-messages.js";
 
 export type ProcessorOptions = {
@@ -56,6 +57,8 @@ export type ProcessorOptions = {
   readonly sessionTimeoutMs?: number;
   /** Metrics (optional). */
   readonly observer?: ProcessorObserver;
+  /** Tracing for the worker threads (the main thread uses the process's global tracer provider). */
+  readonly tracing?: { readonly endpoint: string; readonly sampleRatio: number };
   /** Replication factor of the topics it creates (default: the broker's). */
   readonly replicationFactor?: number;
   readonly log?: (line: string) => void;
@@ -153,7 +156,12 @@ export class Processor {
 
   async start(): Promise<void> {
     await this.ensureTopics();
-    this.pool = new ShardedEnginePool({ job: this.opts.job, threads: this.opts.threads ?? 2, ...(this.opts.jobOptions ? { jobOptions: this.opts.jobOptions } : {}) });
+    this.pool = new ShardedEnginePool({
+      job: this.opts.job,
+      threads: this.opts.threads ?? 2,
+      ...(this.opts.jobOptions ? { jobOptions: this.opts.jobOptions } : {}),
+      ...(this.opts.tracing ? { tracing: this.opts.tracing } : {}),
+    });
     if (this.globalTopics.length > 0) {
       this.feed = new GlobalFeed(this.kafka, this.globalTopics, this.isGlobalInput, (b) => this.enqueue(() => this.handleGlobal(b)));
       await this.feed.start();
@@ -230,6 +238,7 @@ export class Processor {
   private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
     const partition = batch.partition;
+    const traceSpans = new ProcessSpans(this.opts.job, this.groupId);
     await this.failSafe(async () => {
       if (!this.restored.has(partition)) {
         // A restore may take longer than the session timeout: keep the membership alive meanwhile.
@@ -246,7 +255,9 @@ export class Processor {
       for (const m of batch.messages) {
         const r = rawRecordOf(m, batch.topic, partition, this.isPartitionedInput);
         if (!r) continue;
-        records.push(r);
+        // A traced event: this step's span continues its trace, into the worker thread.
+        const span = traceSpans.start(m, batch.topic, partition);
+        records.push(span ? { ...r, traceparent: span } : r);
         if (r.timestampMs > maxTs) maxTs = r.timestampMs;
       }
       if (maxTs > Number.NEGATIVE_INFINITY) this.maxEventTime.set(partition, maxTs);
@@ -256,7 +267,7 @@ export class Processor {
       await this.commit(threads, { partition, offsets: { groupId: this.groupId, topic: batch.topic, offset: next } }, records.length, started);
       this.counters.records += records.length;
       this.opts.observer?.lag(this.opts.job, partition, Number(batch.offsetLag()));
-    });
+    }).finally(() => traceSpans.end());
     resolveOffset(batch.lastOffset());
     await heartbeat();
   }
@@ -306,7 +317,12 @@ export class Processor {
         const task = of(o.partition);
         // The tenant whose data this is (outputs about shared data, e.g. a rejected quote, have none).
         const tenant = splitTenantKey(o.key)?.tenant;
-        const headers = { "weir.stream": o.stream, "weir.job": this.opts.job, ...(tenant ? { [recordHeaders.tenant]: tenant } : {}) };
+        const headers = {
+          "weir.stream": o.stream,
+          "weir.job": this.opts.job,
+          ...(tenant ? { [recordHeaders.tenant]: tenant } : {}),
+          ...(o.traceparent ? { [recordHeaders.traceparent]: o.traceparent } : {}),
+        };
         task.results.push({ key: o.key, value: JSON.stringify(o.value), partition: o.partition, timestamp: String(o.timestampMs), headers });
         const alert = alertOf(this.opts.job, o);
         if (alert) task.alerts.push({ key: alert.key, value: JSON.stringify(alert), timestamp: String(o.timestampMs), headers });

@@ -32,6 +32,7 @@ export async function startProcessors(config: Config, logger: Logger, observer?:
         replicationFactor: config.topicReplication,
         sessionTimeoutMs: config.processorSessionTimeoutMs,
         ...(observer ? { observer } : {}),
+        ...(config.otlpEndpoint ? { tracing: { endpoint: config.otlpEndpoint, sampleRatio: Number(config.traceSampleRatio) } } : {}),
         log: (line) => logger.info({ job }, line),
       }),
   );

@@ -19,6 +19,8 @@ export type ShardedPoolOptions = {
   readonly maxQueue?: number;
   /** The jobs' settings, the same on every thread. */
   readonly jobOptions?: JobOptions;
+  /** Tracing in the worker threads (OTLP endpoint; none: off). */
+  readonly tracing?: { readonly endpoint: string; readonly sampleRatio: number };
 };
 
 export type ThreadResults = ReadonlyArray<ShardResult & { readonly thread: number }>;
@@ -33,7 +35,7 @@ export class ShardedEnginePool {
     this.spec = jobSpec(opts.job);
     this.pools = Array.from(
       { length: opts.threads },
-      () => new Piscina({ filename: workerFile, minThreads: 1, maxThreads: 1, maxQueue: opts.maxQueue ?? 64, idleTimeout: Number.POSITIVE_INFINITY, workerData: { jobOptions: opts.jobOptions ?? {} } }),
+      () => new Piscina({ filename: workerFile, minThreads: 1, maxThreads: 1, maxQueue: opts.maxQueue ?? 64, idleTimeout: Number.POSITIVE_INFINITY, workerData: { jobOptions: opts.jobOptions ?? {}, tracing: opts.tracing } }),
     );
   }
 

@@ -18,6 +18,8 @@ export type RawRecord = {
    */
   readonly source?: string;
   readonly offset?: number;
+  /** A sampled trace this record continues (the processor's span for it). */
+  readonly traceparent?: string;
 };
 
 export type PackedRecords = {
@@ -29,6 +31,8 @@ export type PackedRecords = {
   readonly sources: string[];
   /** -1 when the record has no source. */
   readonly sourceOffsets: Float64Array;
+  /** "" when the record is not traced. */
+  readonly traceparents: string[];
   /** offsets[i]..offsets[i+1] is record i's payload in `bytes`. */
   readonly offsets: Uint32Array;
   readonly bytes: Uint8Array;
@@ -54,6 +58,8 @@ export type ShardOutput = {
   readonly key: string;
   readonly value: unknown;
   readonly timestampMs: number;
+  /** The engine span of the traced record that caused it, for the result record's header. */
+  readonly traceparent?: string;
 };
 
 export type ShardResult = {
@@ -81,13 +87,15 @@ export function packRecords(records: readonly RawRecord[]): PackedRecords {
   });
   offsets[records.length] = at;
   const sources = records.map((r) => r.source ?? "");
-  return { types: records.map((r) => r.type), partitions, keys: records.map((r) => r.key), timestamps, sources, sourceOffsets, offsets, bytes };
+  const traceparents = records.map((r) => r.traceparent ?? "");
+  return { types: records.map((r) => r.type), partitions, keys: records.map((r) => r.key), timestamps, sources, sourceOffsets, traceparents, offsets, bytes };
 }
 
 export function* unpackRecords(p: PackedRecords): Generator<RawRecord> {
   for (let i = 0; i < p.keys.length; i++) {
     const record = { type: p.types[i]!, partition: p.partitions[i]!, key: p.keys[i]!, timestampMs: p.timestamps[i]!, value: p.bytes.subarray(p.offsets[i]!, p.offsets[i + 1]!) };
-    yield p.sources[i] ? { ...record, source: p.sources[i]!, offset: p.sourceOffsets[i]! } : record;
+    const traced = p.traceparents[i] ? { ...record, traceparent: p.traceparents[i]! } : record;
+    yield p.sources[i] ? { ...traced, source: p.sources[i]!, offset: p.sourceOffsets[i]! } : traced;
   }
 }
 

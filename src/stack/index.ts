@@ -25,3 +25,5 @@ export {
   stackUp,
 } from "./stack.js";
 export { type StopOptions, type TestStack, type TestStackOptions, startTestStack } from "./test-stack.js";
+export { JAEGER_VERSION, ensureJaegerBinary, jaegerBinary } from "./jaeger-node.js";
+export { type TestJaeger, startTestJaeger } from "./test-jaeger.js";
