@@ -55,7 +55,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const { logger: givenLogger, ...configOptions } = options;
   const config = resolveConfig(configOptions);
   const logger = givenLogger ?? createLogger(config.logLevel, { gateway: config.gatewayId });
-  const tracing = startTracing({ endpoint: config.otlpEndpoint, serviceName: "weir-gateway", sampleRatio: Number(config.traceSampleRatio) });
+  const tracing = await startTracing({ endpoint: config.otlpEndpoint, serviceName: "weir-gateway", sampleRatio: Number(config.traceSampleRatio) });
   let registry = config.schemaImage ? SchemaRegistry.fromFile(config.schemaImage) : SchemaRegistry.builtin();
 
   const eventLog = await createEventLog({
@@ -133,7 +133,8 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         nowMs: Date.now(),
         ingest: { ...service.stats, inFlightEvents: admission.inFlightEvents, batchLatencyMs: { p50, p99 } },
         subscribers: hub.subscribers.size,
-        processors: processors?.processors.map((p) => ({ job: p.job, ...p.stats() })) ?? [],
+        // Counts only: a job's latest outputs belong to tenants, and this endpoint has no auth.
+        processors: processors?.processors.map((p) => ({ job: p.job, records: p.stats().records, outputs: p.stats().outputs })) ?? [],
       };
     },
     host: config.host,

@@ -5,7 +5,7 @@
 import { threadId } from "node:worker_threads";
 import { SpanKind } from "@opentelemetry/api";
 import { workerData } from "piscina";
-import { contextOf, startTracing, traceparentOf, weirTracer } from "../src/tracing/tracing.js";
+import { contextOf, isSampled, startTracing, traceparentOf, weirTracer } from "../src/tracing/tracing.js";
 import { jobSpec, type JobOptions } from "../src/processor/jobs.js";
 import { ShardRuntime, type TaskOutput } from "../src/processor/shard-runtime.js";
 import { unpackRecords, type ShardOutput, type ShardResult, type ShardTask } from "../src/processor/thread-messages.js";
@@ -16,7 +16,7 @@ const tasks = new Map<string, Map<number, ShardRuntime>>();
 const data = workerData as { jobOptions?: JobOptions; tracing?: { endpoint: string; sampleRatio: number } } | undefined;
 const options: JobOptions = data?.jobOptions ?? {};
 // A worker thread has its own tracer provider: spans are exported as they end (threads end unflushed).
-if (data?.tracing?.endpoint) startTracing({ ...data.tracing, serviceName: "weir-engine", exportEachSpan: true });
+if (data?.tracing?.endpoint) await startTracing({ ...data.tracing, serviceName: "weir-engine", exportEachSpan: true });
 
 function tasksOf(job: string): Map<number, ShardRuntime> {
   let byPartition = tasks.get(job);
@@ -63,7 +63,7 @@ export default function runShardTask(task: ShardTask): ShardResult {
       const run = () => {
         for (const p of targets) collect(p, (out) => taskFor(p).process(r.type, r.key, r.value, r.timestampMs, out, source));
       };
-      if (!r.traceparent) run();
+      if (!isSampled(r.traceparent)) run();
       else traced(task.job, r.traceparent, outputs, run);
     }
   }

@@ -35,7 +35,18 @@ export class ShardedEnginePool {
     this.spec = jobSpec(opts.job);
     this.pools = Array.from(
       { length: opts.threads },
-      () => new Piscina({ filename: workerFile, minThreads: 1, maxThreads: 1, maxQueue: opts.maxQueue ?? 64, idleTimeout: Number.POSITIVE_INFINITY, workerData: { jobOptions: opts.jobOptions ?? {}, tracing: opts.tracing } }),
+      () =>
+        new Piscina({
+          filename: workerFile,
+          minThreads: 1,
+          maxThreads: 1,
+          maxQueue: opts.maxQueue ?? 64,
+          idleTimeout: Number.POSITIVE_INFINITY,
+          workerData: { jobOptions: opts.jobOptions ?? {}, tracing: opts.tracing },
+          // An idle Piscina worker blocks in Atomics.wait, which would stall its span exports until
+          // the next task; with tracing on, workers wait on their message port instead.
+          ...(opts.tracing ? { atomics: "disabled" as const } : {}),
+        }),
     );
   }
 

@@ -35,7 +35,48 @@ export function ensureJaegerBinary(opts: { cacheDir?: string; log?: (line: strin
   return binary;
 }
 
-export type JaegerPorts = { otlpHttp: number; otlpGrpc: number; query: number; admin: number; collectorGrpc: number; collectorHttp: number; queryGrpc: number };
+export type JaegerPorts = { otlpHttp: number; query: number; queryGrpc: number };
+
+/**
+ * Jaeger v2 is an OpenTelemetry Collector distribution configured by a file: OTLP/HTTP in, traces
+ * in memory, the query service out; every endpoint on loopback and explicit, and the collector's
+ * own telemetry off (it would take port 8888).
+ */
+function jaegerConfig(ports: JaegerPorts): string {
+  return `service:
+  extensions: [jaeger_storage, jaeger_query]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [jaeger_storage_exporter]
+  telemetry:
+    metrics:
+      level: none
+    logs:
+      level: warn
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:${ports.otlpHttp}
+extensions:
+  jaeger_storage:
+    backends:
+      memstore:
+        memory:
+          max_traces: 100000
+  jaeger_query:
+    storage:
+      traces: memstore
+    http:
+      endpoint: 127.0.0.1:${ports.query}
+    grpc:
+      endpoint: 127.0.0.1:${ports.queryGrpc}
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: memstore
+`;
+}
 
 export function jaegerPaths(dir: string) {
   return { dir, pidFile: join(dir, "jaeger.pid"), log: join(dir, "jaeger.log") };
@@ -51,18 +92,11 @@ export async function startJaegerNode(opts: { dir: string; ports: JaegerPorts; b
   let pid = jaegerPid(opts.dir);
   if (pid === undefined) {
     mkdirSync(opts.dir, { recursive: true });
-    const at = (port: number) => `127.0.0.1:${port}`;
+    const config = join(opts.dir, "jaeger.yaml");
+    writeFileSync(config, jaegerConfig(opts.ports));
     pid = spawnDetached({
       cmd: opts.binary,
-      args: [
-        `--collector.otlp.http.host-port=${at(opts.ports.otlpHttp)}`,
-        `--collector.otlp.grpc.host-port=${at(opts.ports.otlpGrpc)}`,
-        `--collector.grpc-server.host-port=${at(opts.ports.collectorGrpc)}`,
-        `--collector.http-server.host-port=${at(opts.ports.collectorHttp)}`,
-        `--query.http-server.host-port=${at(opts.ports.query)}`,
-        `--query.grpc-server.host-port=${at(opts.ports.queryGrpc)}`,
-        `--admin.http.host-port=${at(opts.ports.admin)}`,
-      ],
+      args: [`--config=file:${config}`],
       cwd: opts.dir,
       logFile: p.log,
       pidFile: p.pidFile,

@@ -19,7 +19,7 @@ export type TestJaeger = {
 export async function startTestJaeger(opts: { log?: (line: string) => void } = {}): Promise<TestJaeger> {
   const binary = ensureJaegerBinary(opts.log ? { log: opts.log } : {});
   const dir = mkdtempSync(join(tmpdir(), "weir-jaeger-"));
-  const [otlpHttp, otlpGrpc, query, admin, collectorGrpc, collectorHttp, queryGrpc] = (await freePorts(7)) as [number, number, number, number, number, number, number];
+  const [otlpHttp, query, queryGrpc] = (await freePorts(3)) as [number, number, number];
   const onExit = () => {
     const pid = jaegerPid(dir);
     try {
@@ -30,7 +30,7 @@ export async function startTestJaeger(opts: { log?: (line: string) => void } = {
     rmSync(dir, { recursive: true, force: true });
   };
   process.once("exit", onExit);
-  await startJaegerNode({ dir, binary, ports: { otlpHttp, otlpGrpc, query, admin, collectorGrpc, collectorHttp, queryGrpc } });
+  await startJaegerNode({ dir, binary, ports: { otlpHttp, query, queryGrpc } });
   return {
     otlpEndpoint: `http://127.0.0.1:${otlpHttp}`,
     queryUrl: `http://127.0.0.1:${query}`,

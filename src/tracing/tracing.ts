@@ -8,11 +8,8 @@
  * Spans are created only for sampled events (see `isSampled`), so tracing costs nothing per
  * event otherwise.
  */
-import { context, propagation, trace, type Context, type Span, type SpanContext, type Tracer } from "@opentelemetry/api";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler, SimpleSpanProcessor, TraceIdRatioBasedSampler } from "@opentelemetry/sdk-trace-node";
+import { DiagConsoleLogger, DiagLogLevel, context, diag, propagation, trace, type Context, type Span, type SpanContext, type Tracer } from "@opentelemetry/api";
+import type { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 
 export type TracingOptions = {
   /** OTLP/HTTP base URL, e.g. http://127.0.0.1:4318; empty: tracing off. */
@@ -28,10 +25,17 @@ export type Tracing = { readonly enabled: boolean; shutdown(): Promise<void> };
 
 let provider: NodeTracerProvider | undefined;
 
-/** Installs the global tracer provider of this process or thread (once). */
-export function startTracing(opts: TracingOptions): Tracing {
+/**
+ * Installs the global tracer provider of this process or thread (once). The SDK is loaded only
+ * here: with tracing off (the default) a process or worker thread never loads it.
+ */
+export async function startTracing(opts: TracingOptions): Promise<Tracing> {
   if (!opts.endpoint) return { enabled: false, shutdown: async () => {} };
   if (provider) return { enabled: true, shutdown: async () => {} };
+  const [{ W3CTraceContextPropagator }, { OTLPTraceExporter }, { resourceFromAttributes }, { BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler, SimpleSpanProcessor, TraceIdRatioBasedSampler }] =
+    await Promise.all([import("@opentelemetry/core"), import("@opentelemetry/exporter-trace-otlp-http"), import("@opentelemetry/resources"), import("@opentelemetry/sdk-trace-node")]);
+  if (provider) return { enabled: true, shutdown: async () => {} };
+  if (process.env.WEIR_OTEL_DEBUG) diag.setLogger(new DiagConsoleLogger(), DiagLogLevel.DEBUG);
   const exporter = new OTLPTraceExporter({ url: `${opts.endpoint.replace(/\/$/, "")}/v1/traces` });
   provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": opts.serviceName }),
@@ -56,13 +60,21 @@ export function startTracing(opts: TracingOptions): Tracing {
   };
 }
 
+/** Whether this process (or worker thread) exports traces: spans are only worth making then. */
+export function tracingActive(): boolean {
+  return provider !== undefined;
+}
+
 export function weirTracer(): Tracer {
   return trace.getTracer("weir");
 }
 
-/** Whether a W3C traceparent asks for this trace to be recorded (flags bit 0). */
+/**
+ * Whether a W3C traceparent asks for this trace to be recorded (flags bit 0) and this process
+ * records traces at all; otherwise no span is made and a traceparent passes on untouched.
+ */
 export function isSampled(traceparent: string | undefined): traceparent is string {
-  return traceparent !== undefined && traceparent.length === 55 && (Number.parseInt(traceparent.slice(53), 16) & 1) === 1;
+  return provider !== undefined && traceparent !== undefined && traceparent.length === 55 && (Number.parseInt(traceparent.slice(53), 16) & 1) === 1;
 }
 
 /** The context a traceparent continues. */

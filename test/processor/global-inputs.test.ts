@@ -49,7 +49,7 @@ test("limits from jobOptions on every thread; global records reach every task on
   const crash = [record(QuoteSchema, { symbol: "ACME", bid: 49, ask: 51, venue: "X" }, "ACME", 0, "weir.events.quote/0")];
   const cleared = outputs(await pool.process(crash)).filter((o) => o.stream === "breaches");
   expect(cleared.map((o) => [o.key, (o.value as { type: string }).type]).sort()).toEqual([0, 1, 2, 3].map((p) => [`acct-${p}`, "cleared"]));
-});
+}, 60_000);
 
 test("a task restored with its global positions skips what it had applied and takes what it had not", async () => {
   const pool = new ShardedEnginePool({ job: "risk-limits", threads: 1, jobOptions: { riskLimits: { default: { maxGrossExposure: 50_000 } } } });
@@ -75,4 +75,4 @@ test("a task restored with its global positions skips what it had applied and ta
   const trade = record(TradeSchema, { tradeId: "z1", accountId: "acct-z", symbol: "ZED", side: Side.BUY, quantity: 300, price: 10 }, "acct-z", 0);
   const out = outputs(await second.process([trade])).filter((o) => o.stream === "breaches");
   expect(out.map((o) => (o.value as { type: string; value: number }).type)).toEqual(["breach"]);
-});
+}, 60_000);

@@ -460,7 +460,7 @@ export type Subscribed = Message<"weir.v1.Subscribed"> & {
   stream: string;
 
   /**
-   * "disconnect" (a subscriber that cannot keep up is closed with 4410) or
+   * "disconnect" (a subscriber that cannot keep up is closed with 4409) or
    * "conflate" (only the latest value per key is kept while it lags; such a
    * stream does not promise every record, and its resume tokens skip what
    * was conflated away).
