@@ -6,7 +6,8 @@ const help = `weir — edge-to-cloud streaming gateway
 Usage:
   weir gateway                 run a gateway (settings from WEIR_* environment variables, see README)
   weir processor               run the stream processor jobs (WEIR_PROCESSOR_JOBS) without a gateway
-  weir stack up [--data-dir D] start local Kafka (KRaft) and Redis on loopback; prints WEIR_* settings
+  weir stack up [--data-dir D] [--with jaeger]
+                               start local Kafka (KRaft) and Redis (and Jaeger) on loopback; prints WEIR_* settings
   weir stack down              stop them
   weir stack status            show whether they run
   weir demo [--events N]       stack up, start a gateway, stream sample traffic, print what happened
@@ -18,7 +19,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { help: { type: "boolean", short: "h" }, "data-dir": { type: "string" }, events: { type: "string" } },
+    options: { help: { type: "boolean", short: "h" }, "data-dir": { type: "string" }, events: { type: "string" }, with: { type: "string" } },
   });
   const [command, sub] = positionals;
   if (values.help || !command) {
@@ -38,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
     case "stack": {
       const stack = await import("../stack/index.js");
       const opts = dataDir ? { dataDir } : {};
-      if (sub === "up") await stack.stackUp(opts);
+      if (sub === "up") await stack.stackUp({ ...opts, withJaeger: values.with === "jaeger" });
       else if (sub === "down") await stack.stackDown(opts);
       else if (sub === "status") return (await stack.stackStatus(opts)) ? 0 : 1;
       else {

@@ -3,6 +3,8 @@ import { resolveConfig } from "../config.js";
 import { createLogger } from "../log.js";
 import { startProcessors } from "../processor/processors.js";
 import { startTracing } from "../tracing/tracing.js";
+import { WeirMetrics } from "../metrics/prometheus.js";
+import { serveMetrics } from "../metrics/serve.js";
 
 export async function runProcessor(): Promise<number> {
   const config = resolveConfig();
@@ -16,9 +18,13 @@ export async function runProcessor(): Promise<number> {
     process.once("SIGTERM", resolve);
     process.once("SIGINT", resolve);
   });
-  const running = await startProcessors(config, logger);
+  const metrics = new WeirMetrics();
+  const running = await startProcessors(config, logger, metrics);
+  const server = await serveMetrics(metrics, config.host, config.metricsPort);
+  logger.info({ url: `http://${config.host}:${server.port}/metrics` }, "metrics");
   await stop;
   await running.close();
+  await server.close();
   await tracing.shutdown();
   return 0;
 }

@@ -4,6 +4,7 @@ import { freePorts } from "./free-port.js";
 import { ensureKafkaJars } from "./kafka-jars.js";
 import { kafkaBrokers, kafkaHealthy, kafkaPaths, kafkaPid, startKafkaNode, stopKafkaNode } from "./kafka-node.js";
 import { redisPaths, redisPid, redisPing, redisUrl, startRedisNode, stopRedisNode } from "./redis-node.js";
+import { ensureJaegerBinary, jaegerPid, startJaegerNode, stopJaegerNode, type JaegerPorts } from "./jaeger-node.js";
 
 /** The persistent dev stack behind `weir stack up|down|status`; state lives in a dot-folder of the project. */
 
@@ -15,6 +16,8 @@ export interface StackOptions {
   out?: (line: string) => void;
   /** Progress messages. Default: stderr, so `eval "$(weir stack up)"` only sees the env lines. */
   log?: (line: string) => void;
+  /** Also run Jaeger (built from the Go module proxy on first use) and print WEIR_OTLP_ENDPOINT. */
+  withJaeger?: boolean;
 }
 
 export interface KafkaServiceInfo {
@@ -44,6 +47,8 @@ export interface StackInfo {
   redisUrl: string;
   kafka: KafkaServiceInfo;
   redis: RedisServiceInfo;
+  /** When the stack runs Jaeger: where traces go (WEIR_OTLP_ENDPOINT) and its query API/UI. */
+  jaeger?: { pid: number | undefined; otlpEndpoint: string; queryUrl: string };
 }
 
 /** Ports chosen on the first `up` and kept: the formatted KRaft quorum records the controller endpoint. */
@@ -51,6 +56,8 @@ interface StackFile {
   version: 1;
   kafka: { port: number; controllerPort: number };
   redis: { port: number };
+  /** Added by the first `up --with jaeger`. */
+  jaeger?: JaegerPorts;
 }
 
 export function defaultDataDir(cwd = process.cwd()): string {
@@ -64,6 +71,7 @@ function resolveDataDir(opts: StackOptions): string {
 const stackFilePath = (dataDir: string) => join(dataDir, "stack.json");
 const kafkaDir = (dataDir: string) => join(dataDir, "kafka");
 const redisDir = (dataDir: string) => join(dataDir, "redis");
+const jaegerDir = (dataDir: string) => join(dataDir, "jaeger");
 
 function readStackFile(dataDir: string): StackFile | undefined {
   const file = stackFilePath(dataDir);
@@ -108,12 +116,15 @@ async function describe(dataDir: string, file: StackFile): Promise<StackInfo> {
     redisUrl: redisUrl(file.redis.port),
     kafka: { pid: kPid, ...file.kafka, healthy: kOk, dir: kafkaDir(dataDir), log: kafkaPaths(kafkaDir(dataDir)).brokerLog },
     redis: { pid: rPid, ...file.redis, healthy: rOk, dir: redisDir(dataDir), log: redisPaths(redisDir(dataDir)).log },
+    ...(file.jaeger
+      ? { jaeger: { pid: jaegerPid(jaegerDir(dataDir)), otlpEndpoint: `http://127.0.0.1:${file.jaeger.otlpHttp}`, queryUrl: `http://127.0.0.1:${file.jaeger.query}` } }
+      : {}),
   };
 }
 
 /** The settings as env lines; `up` prints them and writes them to `<dataDir>/env`. */
-export function stackEnvLines(info: Pick<StackInfo, "kafkaBrokers" | "redisUrl">): string[] {
-  return [`WEIR_KAFKA_BROKERS=${info.kafkaBrokers}`, `WEIR_REDIS_URL=${info.redisUrl}`];
+export function stackEnvLines(info: Pick<StackInfo, "kafkaBrokers" | "redisUrl" | "jaeger">): string[] {
+  return [`WEIR_KAFKA_BROKERS=${info.kafkaBrokers}`, `WEIR_REDIS_URL=${info.redisUrl}`, ...(info.jaeger?.pid !== undefined ? [`WEIR_OTLP_ENDPOINT=${info.jaeger.otlpEndpoint}`] : [])];
 }
 
 /** Starts whatever is not running (keeping ports and data), waits for health, prints and writes the env lines. */
@@ -134,6 +145,17 @@ export async function stackUp(opts: StackOptions = {}): Promise<StackInfo> {
       await startRedisNode({ dir: redisDir(dataDir), port: file.redis.port });
     })(),
   ]);
+  if (opts.withJaeger) {
+    if (!file.jaeger) {
+      const [otlpHttp, query, queryGrpc] = (await freePorts(3)) as [number, number, number];
+      file.jaeger = { otlpHttp, query, queryGrpc };
+      writeAtomic(stackFilePath(dataDir), `${JSON.stringify(file, null, 2)}\n`);
+    }
+    const binary = ensureJaegerBinary({ log: (m) => log(`weir stack: ${m}`) });
+    if (jaegerPid(jaegerDir(dataDir)) === undefined) started.push("jaeger");
+    await startJaegerNode({ dir: jaegerDir(dataDir), ports: file.jaeger, binary });
+    log(`weir stack: Jaeger query API http://127.0.0.1:${file.jaeger.query}/api/traces/<trace id>`);
+  }
   log(started.length > 0 ? `weir stack: started ${started.join(", ")} (data in ${dataDir})` : "weir stack: already running");
   const info = await describe(dataDir, file);
   const lines = stackEnvLines(info);
@@ -146,7 +168,8 @@ export async function stackUp(opts: StackOptions = {}): Promise<StackInfo> {
 export async function stackDown(opts: StackOptions & { purge?: boolean } = {}): Promise<void> {
   const out = opts.out ?? ((line: string) => console.log(line));
   const dataDir = resolveDataDir(opts);
-  const [k, r] = await Promise.all([stopKafkaNode(kafkaDir(dataDir)), stopRedisNode(redisDir(dataDir))]);
+  const [k, r, j] = await Promise.all([stopKafkaNode(kafkaDir(dataDir)), stopRedisNode(redisDir(dataDir)), stopJaegerNode(jaegerDir(dataDir))]);
+  if (j !== "not-running") out(`jaeger stopped (${j})`);
   out(`kafka ${k === "not-running" ? "was not running" : `stopped (${k})`}`);
   out(`redis ${r === "not-running" ? "was not running" : `stopped (${r})`}`);
   if (opts.purge) {
@@ -169,5 +192,6 @@ export async function stackStatus(opts: StackOptions = {}): Promise<StackInfo | 
     pid === undefined ? "down" : healthy ? `up (pid ${pid})` : `unhealthy (pid ${pid})`;
   out(`kafka ${state(info.kafka.pid, info.kafka.healthy)} ${info.kafkaBrokers}`);
   out(`redis ${state(info.redis.pid, info.redis.healthy)} ${info.redisUrl}`);
+  if (info.jaeger) out(`jaeger ${info.jaeger.pid === undefined ? "down" : `up (pid ${info.jaeger.pid})`} ${info.jaeger.queryUrl}`);
   return info;
 }

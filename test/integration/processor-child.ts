@@ -77,6 +77,7 @@ export function startProcessorChild(opts: ProcessorChildOptions): ProcessorChild
       WEIR_PROCESSOR_GROUP_PREFIX: opts.groupPrefix,
       WEIR_GATEWAY_ID: opts.instanceId,
       WEIR_LOG_LEVEL: "info",
+      WEIR_METRICS_PORT: "0",
       WEIR_WEBHOOK_URL: opts.webhookUrl ?? "",
     },
     stdio: ["ignore", "pipe", "pipe"],
