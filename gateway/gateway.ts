@@ -110,6 +110,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       deadLetterTopic: config.deadLetterTopic,
       retryAfterMs: config.retryAfterMs,
       publishTimeoutMs: config.kafkaPublishTimeoutMs,
+      traceSampleRatio: Number(config.traceSampleRatio),
     },
   );
 

@@ -5,22 +5,28 @@
  * the Kafka record's traceparent header so the processor and subscribers continue the trace.
  * Phases are shared by the batch, so each sampled event's phase spans carry the batch's times.
  */
-import { SpanKind, SpanStatusCode, context, trace, type Span } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, trace, type Span } from "@opentelemetry/api";
 import type { Envelope } from "../gen/weir/v1/envelope_pb.js";
 import { ResultCode, type EventResult } from "../gen/weir/v1/protocol_pb.js";
-import { contextOf, isSampled, kafkaAttributes, traceparentOf, weirTracer } from "../tracing/tracing.js";
+import { contextOf, isSampled, kafkaAttributes, traceparentOf, tracingActive, weirTracer } from "../tracing/tracing.js";
 
 export class BatchTrace {
   private readonly sends = new Map<number, Span>();
 
   private constructor(private readonly spans: ReadonlyMap<number, Span>) {}
 
-  /** Spans for the batch's sampled events, or undefined when none is sampled (the common case). */
-  static start(events: readonly Envelope[], tenant: string, receivedAtMs: number): BatchTrace | undefined {
+  /**
+   * Spans for the batch's sampled events, or undefined when none is sampled (the common case): an
+   * event with a sampled traceparent continues its trace; one without any starts a new trace with
+   * probability `ratio` (WEIR_TRACE_SAMPLE_RATIO); an unsampled traceparent is respected.
+   */
+  static start(events: readonly Envelope[], tenant: string, receivedAtMs: number, ratio: number): BatchTrace | undefined {
+    if (!tracingActive()) return undefined;
     let spans: Map<number, Span> | undefined;
     for (let i = 0; i < events.length; i++) {
       const env = events[i]!;
-      if (!isSampled(env.traceparent)) continue;
+      const continues = isSampled(env.traceparent);
+      if (!continues && (env.traceparent || ratio <= 0 || Math.random() >= ratio)) continue;
       spans ??= new Map();
       spans.set(
         i,

@@ -21,6 +21,8 @@ export type IngestOptions = {
   readonly retryAfterMs: number;
   /** How long a client waits for Kafka before its events are nacked RETRY_AFTER. */
   readonly publishTimeoutMs: number;
+  /** Share of events without a traceparent that start a trace here (when tracing is on). */
+  readonly traceSampleRatio?: number;
 };
 
 export type IngestDeps = {
@@ -99,7 +101,7 @@ export class IngestService {
 
     const checker = this.checker;
     const receivedMs = (this.deps.now ?? Date.now)();
-    const tracing = BatchTrace.start(events, tenant, receivedMs);
+    const tracing = BatchTrace.start(events, tenant, receivedMs, this.opts.traceSampleRatio ?? 0);
     const results = new Array<EventResult>(events.length);
     const accepted: Accepted[] = [];
     const refused: Refused[] = [];
