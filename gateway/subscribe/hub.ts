@@ -70,8 +70,9 @@ export class SubscriptionHub implements StreamSource {
       state.live.add(sub);
     };
     const reader = await startCatchUp(this.kafka, spec.topic, sub.next, {
-      onRecords: (partition, records, readAtMs) => {
-        sub.offer(partition, records, readAtMs);
+      // At the subscriber's pace (see Subscription.offerPaced): the catch-up read waits for it.
+      onRecords: async (partition, records, readAtMs) => {
+        await sub.offerPaced(partition, records, readAtMs);
         handOver();
       },
       onEnd: (partition, next) => {

@@ -81,12 +81,22 @@ export class TopicTail {
     const consumer = (this.consumer = kafka.consumer({ groupId: `weir-tail-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 50, minBytes: 1 }));
     await consumer.connect();
     await consumer.subscribe({ topics: [this.topic], fromBeginning: false });
+    // Start exactly at the offsets taken in open(), so a subscriber handed over from a catch-up
+    // read finds no gap; and again from the dispatch position whenever the group is (re)joined.
+    // (Fix: the seek used to follow run(). When the first join failed, kafkajs had already torn
+    // the group down to restart it later, so the seek threw "Consumer group was not initialized,
+    // consumer#run must be called first" and the subscriber was closed with 1011 — seen in
+    // test/integration/subscribe-slow.test.ts; a restarted consumer would also have begun at the
+    // latest offset, a silent gap. On GROUP_JOIN the seek is in place before the first fetch.)
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      for (let p = 0; p < this.next.length; p++) consumer.seek({ topic: this.topic, partition: p, offset: String(this.next[p]) });
+    });
     await consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
         const p = batch.partition;
         const readAtMs = Date.now();
-        // Only what lies at or after the dispatch position (a fetch issued before the seek below may repeat some).
+        // Only what lies at or after the dispatch position (a fetch issued before a seek took effect may repeat some).
         const records = batch.messages.filter((m) => Number(m.offset) >= this.next[p]!).map((m) => tailRecordOf(p, m));
         const next = Math.max(this.next[p]!, Number(batch.lastOffset()) + 1);
         this.next[p] = next;
@@ -94,9 +104,6 @@ export class TopicTail {
         for (const l of [...this.listeners]) l.onRecords(p, records, next, readAtMs);
       },
     });
-    // Start exactly at the offsets taken above, so a subscriber handed over from a catch-up read
-    // finds no gap.
-    for (let p = 0; p < this.next.length; p++) consumer.seek({ topic: this.topic, partition: p, offset: String(this.next[p]) });
   }
 
   async close(): Promise<void> {

@@ -33,12 +33,26 @@ export class SubscriberQueue<D extends { readonly key: string }> {
     return true;
   }
 
-  /** Takes up to `max` deliveries, oldest first. */
-  take(max: number): D[] {
-    if (this.policy === "disconnect") return this.list.splice(0, max);
+  /**
+   * Takes up to `max` deliveries, oldest first; with a `budget`, also no more than its bytes (but
+   * always at least one), so a frame of big deliveries cannot overshoot the send buffer by much.
+   */
+  take(max: number, budget?: { readonly bytes: number; sizeOf(d: D): number }): D[] {
+    let bytes = 0;
+    const fits = (d: D, taken: number) => {
+      if (taken >= max) return false;
+      if (!budget) return true;
+      bytes += budget.sizeOf(d);
+      return taken === 0 || bytes <= budget.bytes;
+    };
+    if (this.policy === "disconnect") {
+      let n = 0;
+      while (n < this.list.length && fits(this.list[n]!, n)) n++;
+      return this.list.splice(0, n);
+    }
     const out: D[] = [];
     for (const [key, d] of this.byKey) {
-      if (out.length >= max) break;
+      if (!fits(d, out.length)) break;
       out.push(d);
       this.byKey.delete(key);
     }
