@@ -53,11 +53,11 @@ export class SubscriptionHub implements StreamSource {
     if (sub.closed) return;
     const start = request.start;
     if (start.case === undefined) {
-      sub.next = [...tail.next];
+      sub.startAt([...tail.next]);
       state.live.add(sub);
       return;
     }
-    sub.next = await this.startOffsets(spec.topic, tail.partitions, start);
+    sub.startAt(await this.startOffsets(spec.topic, tail.partitions, start));
     if (sub.closed) return;
     if (this.caughtUp(sub, tail)) {
       state.live.add(sub);

@@ -70,6 +70,8 @@ export class Subscription {
   keyPrefix = "";
   /** Next offset per partition (see the file comment). */
   next: number[] = [];
+  /** The resume token of where it started (sent with Subscribed). */
+  private startToken = "";
   private state: State = "awaiting-hello";
   private helloTimer: NodeJS.Timeout | undefined;
   private queue: SubscriberQueue<Delivery> | undefined;
@@ -139,8 +141,14 @@ export class Subscription {
     }
     if (this.closed) return this.deps.source.detach(this);
     this.state = "streaming";
-    this.write({ case: "subscribed", value: { $typeName: "weir.v1.Subscribed", stream: spec.name, slowPolicy: spec.policy } });
+    this.write({ case: "subscribed", value: { $typeName: "weir.v1.Subscribed", stream: spec.name, slowPolicy: spec.policy, resumeToken: this.startToken } });
     this.flush();
+  }
+
+  /** Where this subscription starts (set by the source before anything is offered). */
+  startAt(next: number[]): void {
+    this.next = next;
+    this.startToken = encodeResumeToken(this.spec!.topic, next);
   }
 
   /** Whether this subscriber wants the record (its tenant, its key filter), and as what. */

@@ -31,6 +31,8 @@ export type SubscribeOptions = {
   readonly highWaterMark?: number;
   /** Reconnect backoff cap (default 10 s); attempts are unlimited until close() or a fatal error. */
   readonly maxReconnectDelayMs?: number;
+  /** A backoff of your own: ms to wait before reconnect attempt `attempt` (0 after a live connection dropped). */
+  readonly reconnectDelayMs?: (attempt: number) => number;
   /** Called when the subscription is live (after each (re)connect). */
   readonly onSubscribed?: (info: { stream: string; slowPolicy: string; reconnects: number }) => void;
 };
@@ -132,6 +134,8 @@ export function subscribe(opts: SubscribeOptions): WeirSubscription {
       const frame = fromBinary(ServerFrameSchema, new Uint8Array(ev.data as ArrayBuffer)).frame;
       if (frame.case === "subscribed") {
         live = true;
+        // Before the first delivery, a reconnect resumes from where this subscription started.
+        if (received === undefined && frame.value.resumeToken) received = frame.value.resumeToken;
         opts.onSubscribed?.({ stream: frame.value.stream, slowPolicy: frame.value.slowPolicy, reconnects });
       } else if (frame.case === "deliveries") {
         for (const d of frame.value.deliveries) buffer.push(toDelivery(d));
@@ -155,7 +159,7 @@ export function subscribe(opts: SubscribeOptions): WeirSubscription {
       // Back off (full jitter) and resume from the last delivery received.
       const next = live ? 0 : attempt + 1;
       reconnects++;
-      const delay = Math.random() * Math.min(opts.maxReconnectDelayMs ?? 10_000, 100 * 2 ** next);
+      const delay = opts.reconnectDelayMs ? opts.reconnectDelayMs(next) : Math.random() * Math.min(opts.maxReconnectDelayMs ?? 10_000, 100 * 2 ** next);
       setTimeout(() => connect(next), delay);
     });
   };

@@ -9,6 +9,7 @@ import { envelopeOf } from "../../src/client/envelope.js";
 import { subscribe, type StreamDelivery } from "../../src/client/index.js";
 import type { Gateway } from "../../gateway/gateway.js";
 import { gatewayFor, streamAll, waitFor } from "./support.js";
+import { WeirError } from "../../src/errors.js";
 
 const run = `sub-${Date.now().toString(36)}`;
 const services = { kafkaBrokers: inject("kafkaBrokers"), redisUrl: inject("redisUrl") };
@@ -80,4 +81,33 @@ test("disconnect and resume with the token: nothing lost, nothing repeated", asy
   for (const p of seen) counts.set(p, (counts.get(p) ?? 0) + 1);
   expect(events.map((_, i) => String(i)).filter((p) => !counts.has(p))).toEqual([]);
   expect([...counts].filter(([, n]) => n > 1)).toEqual([]);
+}, 120_000);
+
+test("dropped before its first delivery, the client resumes from where it started: nothing in between is lost", async () => {
+  const prefix = `${run}-early-`;
+  let subscribedTimes = 0;
+  const sub = subscribe({
+    url: subscribeUrl(),
+    tenant,
+    apiKey: "secret",
+    stream: "events.weir.events.v1.HttpAccessLog",
+    keyPrefix: prefix,
+    onSubscribed: () => subscribedTimes++,
+    // Away long enough for the events below to be published and acked meanwhile.
+    reconnectDelayMs: () => 1500,
+  });
+  await waitFor(() => subscribedTimes === 1, "the subscription to be live");
+  // Drop it from the gateway side (1011: the client reconnects), then publish while it is away.
+  for (const s of gateway.subscriptions.subscribers) {
+    if (s.keyPrefix === prefix) s.fail(new WeirError("WEIR_ERR_SUBSCRIPTION_FAILED", "test drop"));
+  }
+  const events = Array.from({ length: 50 }, (_, i) =>
+    envelopeOf(HttpAccessLogSchema, { host: `${prefix}h`, method: "GET", path: `/${i}`, status: 200 }, { id: `${run}-early-${i}`, partitionKey: `${prefix}h` }),
+  );
+  await streamAll(gateway.url, { tenant, apiKey: "secret" }, events, { connections: 1 });
+  expect(subscribedTimes).toBe(1); // still away: the events came in between
+  const got = await take(sub[Symbol.asyncIterator](), 50);
+  sub.close();
+  expect(sub.reconnects).toBeGreaterThanOrEqual(1);
+  expect(got.map((d) => new TextDecoder().decode(d.value).match(/\/(\d+)/)![1])).toEqual(events.map((_, i) => String(i)));
 }, 120_000);
