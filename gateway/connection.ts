@@ -4,13 +4,13 @@
  * sockets to it, and tests drive it directly through `inject` (no socket at all).
  */
 import { randomUUID } from "node:crypto";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { ClientFrameSchema, ServerFrameSchema, type ServerFrame, type Hello, type PublishBatch } from "../src/gen/weir/v1/protocol_pb.js";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { ServerFrameSchema, type ServerFrame, type Hello, type PublishBatch } from "../src/gen/weir/v1/protocol_pb.js";
 import { WeirError, isWeirError } from "../src/errors.js";
 import type { IngestService } from "../src/ingest/ingest-service.js";
 import type { Logger } from "../src/log.js";
 
-import { PROTOCOL_VERSION, refuseHello } from "./hello.js";
+import { PROTOCOL_VERSION, decodeClientFrame, refuseHello } from "./handshake.js";
 
 export { PROTOCOL_VERSION };
 
@@ -75,13 +75,8 @@ export class IngestConnection {
   /** Handles one WebSocket message. `bytes` must stay valid after return (the caller copies uWS buffers). */
   onMessage(bytes: Uint8Array, isBinary: boolean): void {
     if (this.state === "closed") return;
-    if (!isBinary) return this.fail(new WeirError("WEIR_ERR_BAD_FRAME", "text frames are not part of the protocol"));
-    let frame;
-    try {
-      frame = fromBinary(ClientFrameSchema, bytes).frame;
-    } catch (err) {
-      return this.fail(new WeirError("WEIR_ERR_BAD_FRAME", (err as Error).message));
-    }
+    const frame = decodeClientFrame(bytes, isBinary);
+    if (frame instanceof WeirError) return this.fail(frame);
     switch (frame.case) {
       case "hello":
         return this.onHello(frame.value);

@@ -55,7 +55,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const { logger: givenLogger, ...configOptions } = options;
   const config = resolveConfig(configOptions);
   const logger = givenLogger ?? createLogger(config.logLevel, { gateway: config.gatewayId });
-  const tracing = await startTracing({ endpoint: config.otlpEndpoint, serviceName: "weir-gateway", sampleRatio: Number(config.traceSampleRatio) });
+  const tracing = await startTracing({ endpoint: config.otlpEndpoint, serviceName: "weir-gateway" });
   let registry = config.schemaImage ? SchemaRegistry.fromFile(config.schemaImage) : SchemaRegistry.builtin();
 
   const eventLog = await createEventLog({

@@ -13,7 +13,7 @@ import { unpackRecords, type ShardOutput, type ShardResult, type ShardTask } fro
 /** job → partition → task */
 const tasks = new Map<string, Map<number, ShardRuntime>>();
 /** Set by the pool (ShardedEnginePool) for every thread alike. */
-const data = workerData as { jobOptions?: JobOptions; tracing?: { endpoint: string; sampleRatio: number } } | undefined;
+const data = workerData as { jobOptions?: JobOptions; tracing?: { endpoint: string } } | undefined;
 const options: JobOptions = data?.jobOptions ?? {};
 // A worker thread has its own tracer provider: spans are exported as they end (threads end unflushed).
 if (data?.tracing?.endpoint) await startTracing({ ...data.tracing, serviceName: "weir-engine", exportEachSpan: true });

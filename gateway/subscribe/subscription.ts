@@ -13,15 +13,15 @@
  * "conflate" only the latest delivery per key is kept. Memory per subscriber is bounded either way.
  */
 import { randomUUID } from "node:crypto";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { ClientFrameSchema, ServerFrameSchema, type Delivery, type ServerFrame, type Subscribe } from "../../src/gen/weir/v1/protocol_pb.js";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { ServerFrameSchema, type Delivery, type ServerFrame, type Subscribe } from "../../src/gen/weir/v1/protocol_pb.js";
 import { WeirError, isWeirError } from "../../src/errors.js";
 import type { Logger } from "../../src/log.js";
 import { encodeResumeToken } from "../../src/subscribe/resume-token.js";
 import { SubscriberQueue } from "../../src/subscribe/subscriber-queue.js";
 import type { StreamSpec } from "../../src/subscribe/streams.js";
 import type { Transport } from "../connection.js";
-import { refuseHello } from "../hello.js";
+import { decodeClientFrame, refuseHello } from "../handshake.js";
 import type { TailRecord } from "./topic-tail.js";
 import { SpanKind, type Span } from "@opentelemetry/api";
 import { headers as recordHeaders } from "../../src/ingest/records.js";
@@ -97,13 +97,8 @@ export class Subscription {
 
   onMessage(bytes: Uint8Array, isBinary: boolean): void {
     if (this.state === "closed") return;
-    if (!isBinary) return this.fail(new WeirError("WEIR_ERR_BAD_FRAME", "text frames are not part of the protocol"));
-    let frame;
-    try {
-      frame = fromBinary(ClientFrameSchema, bytes).frame;
-    } catch (err) {
-      return this.fail(new WeirError("WEIR_ERR_BAD_FRAME", (err as Error).message));
-    }
+    const frame = decodeClientFrame(bytes, isBinary);
+    if (frame instanceof WeirError) return this.fail(frame);
     switch (frame.case) {
       case "hello": {
         if (this.state !== "awaiting-hello") return this.fail(new WeirError("WEIR_ERR_BAD_FRAME", "Hello sent twice"));

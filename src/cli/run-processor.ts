@@ -13,7 +13,7 @@ export async function runProcessor(): Promise<number> {
     logger.error("WEIR_PROCESSOR_JOBS is empty: nothing to run");
     return 2;
   }
-  const tracing = await startTracing({ endpoint: config.otlpEndpoint, serviceName: "weir-processor", sampleRatio: Number(config.traceSampleRatio) });
+  const tracing = await startTracing({ endpoint: config.otlpEndpoint, serviceName: "weir-processor" });
   const stop = new Promise<void>((resolve) => {
     process.once("SIGTERM", resolve);
     process.once("SIGINT", resolve);

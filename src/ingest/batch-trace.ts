@@ -33,7 +33,7 @@ export class BatchTrace {
         weirTracer().startSpan(
           `weir.ingest ${env.type}`,
           { kind: SpanKind.SERVER, startTime: receivedAtMs, attributes: { "weir.tenant": tenant, "weir.event.id": env.id, "weir.event.type": env.type, "weir.batch.size": events.length } },
-          contextOf(env.traceparent),
+          continues ? contextOf(env.traceparent) : ROOT_CONTEXT,
         ),
       );
     }

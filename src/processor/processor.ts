@@ -58,7 +58,7 @@ export type ProcessorOptions = {
   /** Metrics (optional). */
   readonly observer?: ProcessorObserver;
   /** Tracing for the worker threads (the main thread uses the process's global tracer provider). */
-  readonly tracing?: { readonly endpoint: string; readonly sampleRatio: number };
+  readonly tracing?: { readonly endpoint: string };
   /** Replication factor of the topics it creates (default: the broker's). */
   readonly replicationFactor?: number;
   readonly log?: (line: string) => void;

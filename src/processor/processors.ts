@@ -32,7 +32,7 @@ export async function startProcessors(config: Config, logger: Logger, observer?:
         replicationFactor: config.topicReplication,
         sessionTimeoutMs: config.processorSessionTimeoutMs,
         ...(observer ? { observer } : {}),
-        ...(config.otlpEndpoint ? { tracing: { endpoint: config.otlpEndpoint, sampleRatio: Number(config.traceSampleRatio) } } : {}),
+        ...(config.otlpEndpoint ? { tracing: { endpoint: config.otlpEndpoint } } : {}),
         log: (line) => logger.info({ job }, line),
       }),
   );

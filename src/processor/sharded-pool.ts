@@ -20,7 +20,7 @@ export type ShardedPoolOptions = {
   /** The jobs' settings, the same on every thread. */
   readonly jobOptions?: JobOptions;
   /** Tracing in the worker threads (OTLP endpoint; none: off). */
-  readonly tracing?: { readonly endpoint: string; readonly sampleRatio: number };
+  readonly tracing?: { readonly endpoint: string };
 };
 
 export type ThreadResults = ReadonlyArray<ShardResult & { readonly thread: number }>;

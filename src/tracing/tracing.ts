@@ -1,7 +1,7 @@
 /**
  * OpenTelemetry tracing for a Weir process (gateway, processor, engine worker thread): a tracer
- * provider exporting OTLP over HTTP (to Jaeger's 4318, or any collector), parent-based sampling
- * with a ratio for traces Weir starts itself. A client that sends a sampled traceparent in the
+ * provider exporting OTLP over HTTP (to Jaeger's 4318, or any collector), parent-based sampling;
+ * the gateway starts traces for a ratio of the events that come without one. A client that sends a sampled traceparent in the
  * envelope is always traced (parent-based), so one event can be followed end to end whatever the
  * ratio. With no endpoint nothing is set up and the OpenTelemetry API stays a no-op.
  *
@@ -15,8 +15,6 @@ export type TracingOptions = {
   /** OTLP/HTTP base URL, e.g. http://127.0.0.1:4318; empty: tracing off. */
   readonly endpoint: string;
   readonly serviceName: string;
-  /** Share of traces Weir starts itself (events without a traceparent); 0..1. */
-  readonly sampleRatio: number;
   /** Export each span at once (worker threads, which can end without a flush). */
   readonly exportEachSpan?: boolean;
 };
@@ -32,14 +30,16 @@ let provider: NodeTracerProvider | undefined;
 export async function startTracing(opts: TracingOptions): Promise<Tracing> {
   if (!opts.endpoint) return { enabled: false, shutdown: async () => {} };
   if (provider) return { enabled: true, shutdown: async () => {} };
-  const [{ W3CTraceContextPropagator }, { OTLPTraceExporter }, { resourceFromAttributes }, { BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler, SimpleSpanProcessor, TraceIdRatioBasedSampler }] =
+  const [{ W3CTraceContextPropagator }, { OTLPTraceExporter }, { resourceFromAttributes }, { AlwaysOnSampler, BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler, SimpleSpanProcessor }] =
     await Promise.all([import("@opentelemetry/core"), import("@opentelemetry/exporter-trace-otlp-http"), import("@opentelemetry/resources"), import("@opentelemetry/sdk-trace-node")]);
   if (provider) return { enabled: true, shutdown: async () => {} };
   if (process.env.WEIR_OTEL_DEBUG) diag.setLogger(new DiagConsoleLogger(), DiagLogLevel.DEBUG);
   const exporter = new OTLPTraceExporter({ url: `${opts.endpoint.replace(/\/$/, "")}/v1/traces` });
   provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": opts.serviceName }),
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(opts.sampleRatio) }),
+    // Weir decides itself which root traces to start (the gateway draws `sampleRatio` per event,
+    // without making a span for the others), so a root span it does make is always recorded.
+    sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
     spanProcessors: [opts.exportEachSpan ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter, { scheduledDelayMillis: 500 })],
   });
   provider.register({ propagator: new W3CTraceContextPropagator() });

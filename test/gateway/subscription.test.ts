@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Subscribe } from "../../src/gen/weir/v1/protocol_pb.js";
 import { WeirError } from "../../src/errors.js";
 import { silentLogger } from "../../src/log.js";
-import { PROTOCOL_VERSION } from "../../gateway/hello.js";
+import { PROTOCOL_VERSION } from "../../gateway/handshake.js";
 import { Subscription, type StreamSource, type SubscriptionLimits } from "../../gateway/subscribe/subscription.js";
 import type { TailRecord } from "../../gateway/subscribe/topic-tail.js";
 import { decodeResumeToken } from "../../src/subscribe/resume-token.js";
