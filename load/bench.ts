@@ -9,9 +9,14 @@
  *   engine         windowing, CEP and risk jobs on 1 and 2 worker threads (no Kafka): events/s
  *   processor      the same jobs through the processor runtime on a private Kafka (consumer group,
  *                  threads, exactly-once transactions), 1 and 2 threads: input records/s
+ *   subscribe-latency  event → subscriber latency p50/p99/p999 of a raw event stream at paced
+ *                  5k/10k/20k events/s (--rates), one subscriber on its own thread
+ *   subscribe-fanout   one stream to 1,000 subscribers (--fanout-subscribers) on two threads at
+ *                  100 and 200 events/s (--fanout-rates): delivery latency, deliveries/s, gateway CPU and RSS
  * and the ratios gateway/raw. raw-producer, gateway-max and gateway-20k run for each Kafka client
  * (the shootout); overload runs with the first. Options: --duration S (default 12, of which --warmup S, default 2, is not counted), --only a,b,
  * --clients confluent,kafkajs,platformatic (default: all three, the default client first).
+ * The subscribe scenarios use the first client.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -29,6 +34,7 @@ import { engineRate, engineWorkload } from "./bench/engine.js";
 import { processorRate, produceWorkload } from "./bench/processor.js";
 import { SchemaRegistry } from "../src/schema/registry.js";
 import { round } from "./bench/histogram.js";
+import { subscribeBench, type Latencies, type SubscribeBenchResult } from "./bench/subscribe-latency.js";
 
 const { values } = parseArgs({
   options: {
@@ -38,6 +44,8 @@ const { values } = parseArgs({
     only: { type: "string" },
     clients: { type: "string", default: "confluent,kafkajs,platformatic" },
     "events-per-frame": { type: "string", default: "100" },
+    "fanout-subscribers": { type: "string", default: "1000" },
+    "fanout-rates": { type: "string", default: "100,200" },
   },
 });
 const durationMs = Number(values.duration) * 1000;
@@ -199,6 +207,69 @@ if (wanted("processor")) {
       await own.close();
     }
   }
+}
+
+// Subscriptions: a fresh gateway per run, its own tenant (nothing else on the stream), subscriber
+// limits large enough that the fan-out measures latency rather than slow-subscriber closes.
+const subTenant = `bench-sub-${runId}`;
+const subscriberEnv = { WEIR_API_KEYS: `${subTenant}:${apiKey}`, WEIR_SUBSCRIBER_MAX_PENDING: "200000", WEIR_MAX_SEND_BUFFER_BYTES: String(8 * 1024 * 1024) };
+const ms = (l: Latencies) => ({ p50: round(l.percentile(50)), p99: round(l.percentile(99)), p999: round(l.percentile(99.9)) });
+const subscribeFigures = (r: SubscribeBenchResult) => ({
+  eventsPerSec: Math.round(r.publisher.acked / r.seconds),
+  latencyMs: ms(r.latency),
+  // Where the time goes: send → the gateway read it from Kafka, then read → the subscriber has it.
+  toGatewayReadMs: ms(r.toRead),
+  readToSubscriberMs: ms(r.fromRead),
+  ackMs: ms(r.ack),
+  // Received during the window (what the gateway actually pushed out per second).
+  deliveriesPerSec: Math.round(r.receivedInWindow / r.seconds),
+  deliveryFramesPerSec: Math.round(r.deliveryFrames / r.seconds),
+  expectedDeliveries: r.expectedDeliveries,
+  missingDeliveries: r.expectedDeliveries - r.delivered,
+  subscribersLive: r.live,
+  closedEarly: r.closedEarly.length,
+  ...(r.closedEarly.length ? { firstCloses: r.closedEarly.slice(0, 3) } : {}),
+  retried: r.publisher.retried,
+  failed: r.publisher.failed + r.publisher.unanswered,
+  subscribeSetupMs: Math.round(r.subscribeSetupMs),
+  subscriberThreadElu: r.subscriberElu.map((e) => round(e)),
+  gatewayCpuCores: round(r.gatewayCpuCores),
+  gatewayPeakRssMiB: round(r.gatewayPeakRssMiB, 0),
+});
+
+async function throughSubscriptions(job: { rate: number; eventsPerFrame: number; publisherConnections: number; subscribers: number; subscriberThreads: number; hosts?: readonly string[] }) {
+  const g = await startGatewayProcess(clients[0]!, subscriberEnv);
+  try {
+    return await subscribeBench({
+      ...job,
+      ingestUrl: g.url,
+      subscribeUrl: g.url.replace("/v1/ingest", "/v1/subscribe"),
+      tenant: subTenant,
+      apiKey,
+      stream: "events.weir.events.v1.HttpAccessLog",
+      durationMs,
+      warmupMs,
+      idPrefix: `${runId}${Math.random().toString(36).slice(2, 5)}`,
+      gatewayPid: g.pid,
+    });
+  } finally {
+    await stopGatewayProcess(g);
+  }
+}
+
+if (wanted("subscribe-latency")) {
+  for (const rate of paceRates) {
+    const r = await throughSubscriptions({ rate, eventsPerFrame, publisherConnections: 8, subscribers: 1, subscriberThreads: 1 });
+    emit({ scenario: "subscribe-latency", client: clients[0], offeredPerSec: rate, eventsPerFrame, ...subscribeFigures(r) });
+  }
+}
+
+for (const rate of values["fanout-rates"]!.split(",").map(Number)) {
+  if (!wanted("subscribe-fanout")) break;
+  const subscribers = Number(values["fanout-subscribers"]);
+  // Small frames: events arrive spread over the second, as from many edge clients.
+  const r = await throughSubscriptions({ rate, eventsPerFrame: 10, publisherConnections: 2, subscribers, subscriberThreads: 2 });
+  emit({ scenario: "subscribe-fanout", client: clients[0], subscribers, offeredPerSec: rate, eventsPerFrame: 10, ...subscribeFigures(r), gatewayRssEndMiB: round(r.gatewayRssEndMiB, 0) });
 }
 
 if (wanted("overload")) {

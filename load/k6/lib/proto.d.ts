@@ -39,6 +39,9 @@ export declare class Reader {
   constructor(bytes: Uint8Array, start?: number, end?: number);
   varint(): number;
   uint32(): number;
+  int64(): number;
+  int32(): number;
+  bytes(): Uint8Array;
   string(): string;
 }
 
@@ -66,10 +69,17 @@ export type Envelope = {
   attributes?: Record<string, string>;
 };
 export type Hello = { protocolVersion?: number; tenant?: string; apiKey?: string; clientId?: string };
+export type SubscribeStart =
+  | { case: "resumeToken"; value: string }
+  | { case: "fromTimestampMs"; value: number }
+  | { case: "fromEarliest"; value: boolean }
+  | { case: undefined; value?: undefined };
+export type Subscribe = { stream?: string; key?: string; keyPrefix?: string; start?: SubscribeStart };
 export type ClientFrame =
   | { case: "hello"; value: Hello }
   | { case: "publish"; value: { seq?: number; events?: Array<Envelope | Uint8Array> } }
-  | { case: "ping"; value: { nonce?: number } };
+  | { case: "ping"; value: { nonce?: number } }
+  | { case: "subscribe"; value: Subscribe };
 
 export declare function timestampFromMs(ms: number): Timestamp;
 export declare function encodeTimestamp(ts: Timestamp): Uint8Array;
@@ -78,18 +88,24 @@ export declare function encodeEnvelope(env: Envelope): Uint8Array;
 export declare function encodeHello(hello: Hello): Uint8Array;
 export declare function encodePublishBatch(seq: number, encodedEvents: readonly Uint8Array[]): Uint8Array;
 export declare function encodePublishFrame(seq: number, encodedEvents: readonly Uint8Array[]): Uint8Array;
+export declare function encodeSubscribe(sub: Subscribe): Uint8Array;
 export declare function encodeClientFrame(frame: ClientFrame): Uint8Array;
 
 export type Welcome = { sessionId: string; credit: number; maxBatchEvents: number; maxEventBytes: number; maxFrameBytes: number; gatewayId: string };
 export type EventResult = { id: string; code: number; errorCode: string; reason: string; retryAfterMs: number };
 export type PublishResult = { seq: number; results: EventResult[]; credit: number };
 export type ProtocolError = { errorCode: string; message: string; closeCode: number };
+export type Subscribed = { stream: string; slowPolicy: string; resumeToken: string };
+export type Delivery = { key: string; value: Uint8Array; contentType: string; timestampMs: number; kind: string; resumeToken: string; readAtMs: number };
 export type ServerFrame =
   | { case: "welcome"; value: Welcome }
   | { case: "result"; value: PublishResult }
   | { case: "credit"; value: { credit: number } }
   | { case: "pong"; value: { nonce: number } }
   | { case: "error"; value: ProtocolError }
+  | { case: "subscribed"; value: Subscribed }
+  | { case: "deliveries"; value: { deliveries: Delivery[] } }
   | { case: undefined; value: undefined };
 
 export declare function decodeServerFrame(bytes: Uint8Array): ServerFrame;
+export declare function decodeHttpAccessLog(bytes: Uint8Array): Required<HttpAccessLog>;

@@ -3,13 +3,13 @@
  *
  * k6 has no Protobuf library, no npm imports at run time and not necessarily TextEncoder, so this
  * file uses nothing but plain ES2015+ (Uint8Array, Math) — no TextEncoder/TextDecoder, no BigInt,
- * no Node globals. It covers exactly the messages the ingest scripts need; the field numbers
- * come from proto/weir/v1/protocol.proto, envelope.proto and weir/events/v1/access_log.proto.
+ * no Node globals. It covers exactly the messages the ingest and subscribe scripts need; the field
+ * numbers come from proto/weir/v1/protocol.proto, envelope.proto and weir/events/v1/access_log.proto.
  * test/load/proto.test.ts checks it against the generated protobuf-es schemas.
  *
- * 64-bit integers (seq, nonce, bytes_sent, Timestamp.seconds) are JS numbers: exact up to
- * 2^53 - 1, which is plenty for sequence numbers and byte counts. Larger values throw on encode
- * and lose precision on decode.
+ * 64-bit integers (seq, nonce, bytes_sent, Timestamp.seconds, the epoch milliseconds of a
+ * subscription) are JS numbers: exact up to 2^53 - 1, which is plenty for sequence numbers, byte
+ * counts and times. Larger values throw on encode and lose precision on decode.
  */
 
 // Wire types.
@@ -342,8 +342,36 @@ export function encodePublishFrame(seq, encodedEvents) {
 }
 
 /**
- * weir.v1.ClientFrame from {case: "hello" | "publish" | "ping", value}. For publish, `events`
- * holds Envelope objects (see encodeEnvelope) or already-encoded Uint8Arrays.
+ * weir.v1.Subscribe {stream, key, keyPrefix, start}: `start` as protobuf-es's oneof,
+ * {case: "resumeToken", value: string} | {case: "fromTimestampMs", value: epoch ms} |
+ * {case: "fromEarliest", value: true}, or absent / {case: undefined} for the latest. A oneof
+ * member is written even when it holds its zero value (it has explicit presence).
+ */
+export function encodeSubscribe(sub) {
+  const w = new Writer(64 + utf8Length(sub.stream || "") + utf8Length(sub.key || "") + utf8Length(sub.keyPrefix || ""));
+  w.string(1, sub.stream).string(2, sub.key).string(3, sub.keyPrefix);
+  const start = sub.start || { case: undefined };
+  switch (start.case) {
+    case undefined:
+      break;
+    case "resumeToken":
+      w.stringAlways(4, start.value || "");
+      break;
+    case "fromTimestampMs":
+      w.tag(5, VARINT).signedVarint(start.value);
+      break;
+    case "fromEarliest":
+      w.tag(6, VARINT).varint(start.value ? 1 : 0);
+      break;
+    default:
+      throw new Error("encodeSubscribe: unknown start case " + start.case);
+  }
+  return w.finish();
+}
+
+/**
+ * weir.v1.ClientFrame from {case: "hello" | "publish" | "ping" | "subscribe", value}. For publish,
+ * `events` holds Envelope objects (see encodeEnvelope) or already-encoded Uint8Arrays.
  */
 export function encodeClientFrame(frame) {
   switch (frame.case) {
@@ -355,6 +383,10 @@ export function encodeClientFrame(frame) {
     }
     case "ping":
       return new Writer(16).message(3, new Writer(12).uint(1, frame.value.nonce).finish()).finish();
+    case "subscribe": {
+      const sub = encodeSubscribe(frame.value);
+      return new Writer(sub.length + 6).message(10, sub).finish();
+    }
     default:
       throw new Error("encodeClientFrame: unknown frame case " + frame.case);
   }
@@ -382,6 +414,44 @@ export class Reader {
       scale *= 128;
     }
     throw new Error("proto: varint longer than 10 bytes");
+  }
+
+  /**
+   * An int64 field as a number: exact within ±2^53; negative values (ten-byte varints, two's
+   * complement) come out negative.
+   */
+  int64() {
+    let lo = 0;
+    let hi = 0;
+    for (let i = 0, shift = 0; i < 10; i++, shift += 7) {
+      if (this.pos >= this.end) throw new Error("proto: truncated varint");
+      const b = this.buf[this.pos++];
+      if (shift < 28) lo |= (b & 127) << shift;
+      else if (shift === 28) {
+        lo |= (b & 15) << 28;
+        hi |= (b & 127) >> 4;
+      } else hi |= (b & 127) << (shift - 32);
+      if (b < 128) {
+        lo >>>= 0;
+        hi >>>= 0;
+        if (hi >= 0x80000000) return -((~hi >>> 0) * TWO_32 + (~lo >>> 0) + 1);
+        return hi * TWO_32 + lo;
+      }
+    }
+    throw new Error("proto: varint longer than 10 bytes");
+  }
+
+  /** An int32 field (negative values are sign-extended to ten bytes on the wire). */
+  int32() {
+    const v = this.int64();
+    const low = ((v % TWO_32) + TWO_32) % TWO_32;
+    return low >= 0x80000000 ? low - TWO_32 : low;
+  }
+
+  /** Bytes of a length-delimited field: a view into the frame (copy it to keep it). */
+  bytes() {
+    const s = this.span();
+    return this.buf.subarray(s[0], s[1]);
   }
 
   /** A uint32 field (keeps the low 32 bits, as Protobuf does). */
@@ -575,16 +645,91 @@ function decodeProtocolError(r) {
   return m;
 }
 
+function decodeSubscribed(r) {
+  const m = { stream: "", slowPolicy: "", resumeToken: "" };
+  r.fields((f, wt) => {
+    switch (f) {
+      case 1:
+        expectWire(wt, LEN, "Subscribed.stream");
+        m.stream = r.string();
+        return;
+      case 2:
+        expectWire(wt, LEN, "Subscribed.slow_policy");
+        m.slowPolicy = r.string();
+        return;
+      case 3:
+        expectWire(wt, LEN, "Subscribed.resume_token");
+        m.resumeToken = r.string();
+        return;
+    }
+    return false;
+  });
+  return m;
+}
+
+/**
+ * weir.v1.Delivery {key, value, contentType, timestampMs, kind, resumeToken, readAtMs}; `value`
+ * is a view into the frame's bytes.
+ */
+function decodeDelivery(r) {
+  const m = { key: "", value: new Uint8Array(0), contentType: "", timestampMs: 0, kind: "", resumeToken: "", readAtMs: 0 };
+  r.fields((f, wt) => {
+    switch (f) {
+      case 1:
+        expectWire(wt, LEN, "Delivery.key");
+        m.key = r.string();
+        return;
+      case 2:
+        expectWire(wt, LEN, "Delivery.value");
+        m.value = r.bytes();
+        return;
+      case 3:
+        expectWire(wt, LEN, "Delivery.content_type");
+        m.contentType = r.string();
+        return;
+      case 4:
+        expectWire(wt, VARINT, "Delivery.timestamp_ms");
+        m.timestampMs = r.int64();
+        return;
+      case 5:
+        expectWire(wt, LEN, "Delivery.kind");
+        m.kind = r.string();
+        return;
+      case 6:
+        expectWire(wt, LEN, "Delivery.resume_token");
+        m.resumeToken = r.string();
+        return;
+      case 7:
+        expectWire(wt, VARINT, "Delivery.read_at_ms");
+        m.readAtMs = r.int64();
+        return;
+    }
+    return false;
+  });
+  return m;
+}
+
+function decodeDeliveryBatch(r) {
+  const m = { deliveries: [] };
+  r.fields((f, wt) => {
+    if (f !== 1) return false;
+    expectWire(wt, LEN, "DeliveryBatch.deliveries");
+    m.deliveries.push(decodeDelivery(r.sub()));
+  });
+  return m;
+}
+
 /**
  * Decodes a weir.v1.ServerFrame into {case, value}, shaped like protobuf-es's oneof:
- * case "welcome" | "result" | "credit" | "pong" | "error", or undefined for an empty or unknown frame.
- * credit → {credit}, pong → {nonce}.
+ * case "welcome" | "result" | "credit" | "pong" | "error" | "subscribed" | "deliveries", or
+ * undefined for an empty or unknown frame. credit → {credit}, pong → {nonce}, subscribed →
+ * {stream, slowPolicy, resumeToken}, deliveries → {deliveries: [Delivery]} (see decodeDelivery).
  */
 export function decodeServerFrame(bytes) {
   const r = new Reader(bytes);
   let frame = { case: undefined, value: undefined };
   r.fields((f, wt) => {
-    if (f < 1 || f > 5) return false;
+    if ((f < 1 || f > 5) && f !== 10 && f !== 11) return false;
     expectWire(wt, LEN, "ServerFrame field " + f);
     const sub = r.sub();
     switch (f) {
@@ -603,7 +748,47 @@ export function decodeServerFrame(bytes) {
       case 5:
         frame = { case: "error", value: decodeProtocolError(sub) };
         break;
+      case 10:
+        frame = { case: "subscribed", value: decodeSubscribed(sub) };
+        break;
+      case 11:
+        frame = { case: "deliveries", value: decodeDeliveryBatch(sub) };
+        break;
     }
   });
   return frame;
+}
+
+/**
+ * Decodes a weir.events.v1.HttpAccessLog payload (the value of a delivery from
+ * "events.weir.events.v1.HttpAccessLog"): {host, method, path, status, bytesSent, latencyMs,
+ * clientIp, userAgent}.
+ */
+export function decodeHttpAccessLog(bytes) {
+  const r = new Reader(bytes);
+  const m = { host: "", method: "", path: "", status: 0, bytesSent: 0, latencyMs: 0, clientIp: "", userAgent: "" };
+  const strings = { 1: "host", 2: "method", 3: "path", 7: "clientIp", 8: "userAgent" };
+  r.fields((f, wt) => {
+    if (strings[f]) {
+      expectWire(wt, LEN, "HttpAccessLog." + strings[f]);
+      m[strings[f]] = r.string();
+      return;
+    }
+    switch (f) {
+      case 4:
+        expectWire(wt, VARINT, "HttpAccessLog.status");
+        m.status = r.int32();
+        return;
+      case 5:
+        expectWire(wt, VARINT, "HttpAccessLog.bytes_sent");
+        m.bytesSent = r.varint();
+        return;
+      case 6:
+        expectWire(wt, VARINT, "HttpAccessLog.latency_ms");
+        m.latencyMs = r.uint32();
+        return;
+    }
+    return false;
+  });
+  return m;
 }
