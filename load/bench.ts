@@ -11,6 +11,8 @@
  *                  threads, exactly-once transactions), 1 and 2 threads: input records/s
  *   subscribe-latency  event → subscriber latency p50/p99/p999 of a raw event stream at paced
  *                  5k/10k/20k events/s (--rates), one subscriber on its own thread
+ *   tracing        gateway-max with tracing off, then on (OTLP to a local Jaeger, default sampling
+ *                  WEIR_TRACE_SAMPLE_RATIO=0.01): events/s, ack latency, CPU
  *   subscribe-fanout   one stream to 1,000 subscribers (--fanout-subscribers) on two threads at
  *                  100 and 200 events/s (--fanout-rates): delivery latency, deliveries/s, gateway CPU and RSS
  * and the ratios gateway/raw. raw-producer, gateway-max and gateway-20k run for each Kafka client
@@ -22,7 +24,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { stackUp, startTestStack } from "../src/stack/index.js";
+import { stackUp, startTestJaeger, startTestStack } from "../src/stack/index.js";
 import { freePort } from "../src/stack/free-port.js";
 import { rawProducerRate } from "../src/adapters/kafka/raw-producer-bench.js";
 import { isKafkaClient, type KafkaClient } from "../src/adapters/kafka/create-event-log.js";
@@ -178,6 +180,24 @@ for (const client of clients) {
       gatewayCpuCores: round(cpu),
       gatewayPeakRssMiB: round(peakRss, 0),
     });
+  }
+}
+
+if (wanted("tracing")) {
+  // The same closed loop twice: tracing off, then on with the default sampling (1% of events start a
+  // trace at the gateway, exported to a real Jaeger).
+  const client = clients[0]!;
+  const jaeger = await startTestJaeger({ log: (l) => process.stderr.write(`${l}\n`) });
+  try {
+    for (const [tracing, env] of [
+      ["off", {}],
+      ["on", { WEIR_OTLP_ENDPOINT: jaeger.otlpEndpoint, WEIR_TRACE_SAMPLE_RATIO: "0.01" }],
+    ] as const) {
+      const { result, cpu, peakRss } = await throughGateway(client, { mode: "closed", threads: 1, connectionsPerThread: 8, window: 1000, durationMs }, env);
+      emit({ scenario: "tracing", tracing, client, eventsPerSec: Math.round(result.acked / result.seconds), ...latency(result), gatewayCpuCores: round(cpu), gatewayPeakRssMiB: round(peakRss, 0) });
+    }
+  } finally {
+    await jaeger.close();
   }
 }
 
