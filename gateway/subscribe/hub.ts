@@ -4,7 +4,7 @@
  * that start in the past a catch-up read that hands them over to the tail (see Subscription).
  */
 import type { Kafka } from "kafkajs";
-import type { Subscribe } from "../../src/gen/weir/v1/protocol_pb.js";
+import type { Delivery, Subscribe } from "../../src/gen/weir/v1/protocol_pb.js";
 import { WeirError } from "../../src/errors.js";
 import type { Logger } from "../../src/log.js";
 import { decodeResumeToken } from "../../src/subscribe/resume-token.js";
@@ -120,8 +120,19 @@ export class SubscriptionHub implements StreamSource {
     const tail = TopicTail.open(this.kafka, topic).then((t) => {
       t.add({
         onRecords: (partition: number, records: readonly TailRecord[], next: number, readAtMs: number) => {
+          // Subscribers at the same position with the same filter get the same deliveries: compute
+          // (and encode) them once per group.
+          const leads = new Map<string, { lead: Subscription; deliveries: readonly Delivery[] }>();
           for (const sub of live) {
-            sub.offer(partition, records, readAtMs);
+            if (sub.closed) continue;
+            const signature = sub.signature();
+            const group = leads.get(signature);
+            if (group) sub.adopt(group.lead, partition, records, group.deliveries);
+            else {
+              const deliveries = sub.offer(partition, records, readAtMs);
+              // A lead that closed on the way (e.g. too slow) may not have moved its position.
+              if (!sub.closed) leads.set(signature, { lead: sub, deliveries });
+            }
             sub.advance(partition, next);
           }
         },

@@ -54,6 +54,9 @@ export type SubscriptionDeps = {
 
 type State = "awaiting-hello" | "awaiting-subscribe" | "subscribing" | "streaming" | "closed";
 
+/** The encoded frame that starts with a delivery (and holds `count`), while the delivery lives. */
+const encodedFrames = new WeakMap<Delivery, { count: number; bytes: Uint8Array }>();
+
 /** Deliveries per frame: frames stay well under any frame limit and interleave with other sockets. */
 const MAX_DELIVERIES_PER_FRAME = 500;
 
@@ -168,8 +171,8 @@ export class Subscription {
    * Records of one partition, in order, from the tail or the catch-up read: those at or after
    * `next` that this subscriber wants are delivered, each with its resume token.
    */
-  offer(partition: number, records: readonly TailRecord[], readAtMs: number): void {
-    if (this.state === "closed") return;
+  offer(partition: number, records: readonly TailRecord[], readAtMs: number): readonly Delivery[] {
+    if (this.state === "closed") return [];
     const out: Delivery[] = [];
     let spans: Span[] | undefined;
     for (const r of records) {
@@ -183,6 +186,32 @@ export class Subscription {
       if (isSampled(tp)) (spans ??= []).push(this.deliverySpan(tp, r, partition));
     }
     this.deliver(out);
+    for (const span of spans ?? []) span.end();
+    return out;
+  }
+
+  /**
+   * The position and filter that decide what this subscriber gets: subscribers with the same
+   * signature get the same deliveries from a tail batch (see `adopt`).
+   */
+  signature(): string {
+    return `${this.tenant}\u0000${this.key}\u0000${this.keyPrefix}\u0000${this.next.join(",")}`;
+  }
+
+  /**
+   * offer() for a subscriber with the same signature as `lead`, which has just been offered the
+   * same records: it gets the very same deliveries (and so the same encoded frames, see
+   * sendDeliveries) instead of computing and encoding its own — the fan-out's main cost.
+   */
+  adopt(lead: Subscription, partition: number, records: readonly TailRecord[], deliveries: readonly Delivery[]): void {
+    if (this.state === "closed") return;
+    this.next = [...lead.next];
+    let spans: Span[] | undefined;
+    for (const r of records) {
+      const tp = r.headers[recordHeaders.traceparent];
+      if (isSampled(tp) && this.deliveryOf(r, 0)) (spans ??= []).push(this.deliverySpan(tp, r, partition));
+    }
+    this.deliver(deliveries);
     for (const span of spans ?? []) span.end();
   }
 
@@ -302,7 +331,13 @@ export class Subscription {
       const now = Date.now();
       for (const d of deliveries) observe(this.spec!.name, (now - Number(d.timestampMs)) / 1000);
     }
-    this.write({ case: "deliveries", value: { $typeName: "weir.v1.DeliveryBatch", deliveries } });
+    // Subscribers sharing deliveries (adopt) frame them alike: encode each frame once.
+    const first = deliveries[0]!;
+    const cached = encodedFrames.get(first);
+    if (cached && cached.count === deliveries.length) return this.transport.send(cached.bytes);
+    const bytes = toBinary(ServerFrameSchema, create(ServerFrameSchema, { frame: { case: "deliveries", value: { $typeName: "weir.v1.DeliveryBatch", deliveries } } }));
+    encodedFrames.set(first, { count: deliveries.length, bytes });
+    this.transport.send(bytes);
   }
 
   private write(frame: ServerFrame["frame"]): void {

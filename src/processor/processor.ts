@@ -16,15 +16,14 @@
  * changelogged state and, when restored, catches up from there to where the feed is.
  */
 import { randomUUID } from "node:crypto";
-import { Kafka, logLevel, type Consumer, type EachBatchPayload, type Message } from "kafkajs";
+import { Kafka, logLevel, type Consumer, type EachBatchPayload } from "kafkajs";
 import { SchemaRegistry } from "../schema/registry.js";
 import { ensureTopicsWithKafkajs } from "../adapters/kafka/kafkajs-topics.js";
-import { ALERTS_TOPIC, ALERTS_TOPIC_PARTITIONS, alertOf } from "./alerts.js";
+import { ALERTS_TOPIC, ALERTS_TOPIC_PARTITIONS } from "./alerts.js";
 import { GlobalFeed, type GlobalBatch } from "./global-feed.js";
 import { jobSpec, type JobOptions, type JobSpec } from "./jobs.js";
 import { rawRecordOf } from "./raw-records.js";
-import { splitTenantKey } from "./tenant-keys.js";
-import { headers as recordHeaders } from "../ingest/records.js";
+import { changelogKey, taskMessages } from "./task-messages.js";
 import { readCommitted } from "./read-committed.js";
 import { GLOBAL_POSITIONS_STORE } from "./shard-runtime.js";
 import { ShardedEnginePool, type ThreadResults } from "./sharded-pool.js";
@@ -70,8 +69,6 @@ export const resultsTopic = (job: string): string => `weir.results.${job}`;
  * application id): another group running the same job starts from its own empty state.
  */
 export const changelogTopic = (groupId: string): string => `${groupId}.changelog`;
-/** Changelog record key: store and key, NUL-separated. */
-export const changelogKey = (store: string, key: string): string => `${store}\u0000${key}`;
 
 export class Processor {
   private readonly spec: JobSpec;
@@ -305,34 +302,7 @@ export class Processor {
     records = 0,
     started = performance.now(),
   ): Promise<void> {
-    const perTask = new Map<number, { results: Message[]; alerts: Message[]; changelog: Message[] }>();
-    const of = (p: number) => {
-      let t = perTask.get(p);
-      if (!t) perTask.set(p, (t = { results: [], alerts: [], changelog: [] }));
-      return t;
-    };
-    if (batch) of(batch.partition);
-    for (const t of threads) {
-      for (const o of t.outputs) {
-        const task = of(o.partition);
-        // The tenant whose data this is (outputs about shared data, e.g. a rejected quote, have none).
-        const tenant = splitTenantKey(o.key)?.tenant;
-        const headers = {
-          "weir.stream": o.stream,
-          "weir.job": this.opts.job,
-          ...(tenant ? { [recordHeaders.tenant]: tenant } : {}),
-          ...(o.traceparent ? { [recordHeaders.traceparent]: o.traceparent } : {}),
-        };
-        task.results.push({ key: o.key, value: JSON.stringify(o.value), partition: o.partition, timestamp: String(o.timestampMs), headers });
-        const alert = alertOf(this.opts.job, o);
-        if (alert) task.alerts.push({ key: alert.key, value: JSON.stringify(alert), timestamp: String(o.timestampMs), headers });
-      }
-      for (const c of t.changes) {
-        for (const [store, key, value] of c.changes as StoreChange[]) {
-          of(c.partition).changelog.push({ key: changelogKey(store, key), value: value === null ? null : JSON.stringify(value), partition: c.partition });
-        }
-      }
-    }
+    const perTask = taskMessages(this.opts.job, threads, batch?.partition);
     await Promise.all(
       [...perTask].map(([p, t]) =>
         this.producers.commit(p, {

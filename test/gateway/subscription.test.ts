@@ -620,3 +620,34 @@ describe("Subscription: its own catch-up read, at its pace (offerPaced)", () => 
     expect(c.transport.deliveries).toEqual([]);
   });
 });
+
+describe("Subscription: shared deliveries (adopt)", () => {
+  it("a subscriber with the lead's signature gets the same deliveries, the same position and the very same encoded frame", async () => {
+    const lead = await streaming();
+    const member = await streaming();
+    expect(member.sub.signature()).toBe(lead.sub.signature());
+    const records = [rec(1, 0, "web-1"), rec(1, 1, "web-2"), rec(1, 2, "web-1")];
+    const deliveries = lead.sub.offer(1, records, 0);
+    member.sub.adopt(lead.sub, 1, records, deliveries);
+    expect(deliveries).toHaveLength(3);
+    expect(member.sub.next).toEqual(lead.sub.next);
+    expect(member.transport.sent).toHaveLength(1);
+    expect(member.transport.sent[0]).toBe(lead.transport.sent[0]); // encoded once, sent twice
+    expect(member.transport.deliveries.map(valueOf)).toEqual(["1:0", "1:1", "1:2"]);
+  });
+
+  it("a member whose socket is backed up queues the shared deliveries and gets them on drain; the lead is not held up", async () => {
+    const lead = await streaming();
+    const member = await streaming();
+    member.transport.buffered = 1_000_000;
+    const records = [rec(2, 5, "web-3"), rec(2, 6, "web-3")];
+    member.sub.adopt(lead.sub, 2, records, lead.sub.offer(2, records, 0));
+    expect(lead.transport.deliveries.map(valueOf)).toEqual(["2:5", "2:6"]);
+    expect(member.transport.sent).toHaveLength(0);
+    expect(member.sub.pending).toBe(2);
+    member.transport.buffered = 0;
+    member.sub.onDrain();
+    expect(member.transport.deliveries.map(valueOf)).toEqual(["2:5", "2:6"]);
+    expect(member.transport.deliveries.map((d) => d.resumeToken)).toEqual(lead.transport.deliveries.map((d) => d.resumeToken));
+  });
+});

@@ -234,9 +234,10 @@ test("dropped by the gateway mid-stream (1011), the client resumes by itself: no
     side.offer = (partition, records, readAtMs) => {
       if (!dropped && records.length > 0) {
         dropped = true;
-        return side.fail(new WeirError("WEIR_ERR_SUBSCRIPTION_FAILED", "test: connection dropped"));
+        side.fail(new WeirError("WEIR_ERR_SUBSCRIPTION_FAILED", "test: connection dropped"));
+        return [];
       }
-      offer(partition, records, readAtMs);
+      return offer(partition, records, readAtMs);
     };
     return () => dropped;
   };

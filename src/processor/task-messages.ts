@@ -1,0 +1,50 @@
+/**
+ * What one processing step writes, per task (input partition): its results, its alerts and its
+ * changelog changes as Kafka messages — each task's share goes into that task's own transaction.
+ * Results and alerts carry the job, the stream, the tenant (from the tenant-qualified key) and,
+ * for a traced event, the engine span's traceparent.
+ */
+import type { Message } from "kafkajs";
+import { headers as recordHeaders } from "../ingest/records.js";
+import { alertOf } from "./alerts.js";
+import type { ThreadResults } from "./sharded-pool.js";
+import { splitTenantKey } from "./tenant-keys.js";
+import type { StoreChange } from "./thread-messages.js";
+
+export type TaskMessages = { results: Message[]; alerts: Message[]; changelog: Message[] };
+
+/** Changelog record key: store and key, NUL-separated. */
+export const changelogKey = (store: string, key: string): string => `${store}\u0000${key}`;
+
+/** The messages of each task a step touched; `always` gets an entry even when it produced nothing. */
+export function taskMessages(job: string, threads: ThreadResults, always?: number): Map<number, TaskMessages> {
+  const perTask = new Map<number, TaskMessages>();
+  const of = (p: number) => {
+    let t = perTask.get(p);
+    if (!t) perTask.set(p, (t = { results: [], alerts: [], changelog: [] }));
+    return t;
+  };
+  if (always !== undefined) of(always);
+  for (const t of threads) {
+    for (const o of t.outputs) {
+      const task = of(o.partition);
+      // The tenant whose data this is (outputs about shared data, e.g. a rejected quote, have none).
+      const tenant = splitTenantKey(o.key)?.tenant;
+      const headers = {
+        "weir.stream": o.stream,
+        "weir.job": job,
+        ...(tenant ? { [recordHeaders.tenant]: tenant } : {}),
+        ...(o.traceparent ? { [recordHeaders.traceparent]: o.traceparent } : {}),
+      };
+      task.results.push({ key: o.key, value: JSON.stringify(o.value), partition: o.partition, timestamp: String(o.timestampMs), headers });
+      const alert = alertOf(job, o);
+      if (alert) task.alerts.push({ key: alert.key, value: JSON.stringify(alert), timestamp: String(o.timestampMs), headers });
+    }
+    for (const c of t.changes) {
+      for (const [store, key, value] of c.changes as StoreChange[]) {
+        of(c.partition).changelog.push({ key: changelogKey(store, key), value: value === null ? null : JSON.stringify(value), partition: c.partition });
+      }
+    }
+  }
+  return perTask;
+}
