@@ -151,7 +151,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       apiKeys,
       source: hub,
       logger,
-      onDelivered: (stream, seconds) => metrics.deliveryLatency.observe({ stream }, seconds),
+      onDelivered: (stream, seconds) => metrics.observeDelivery(stream, seconds),
       limits: { helloTimeoutMs: config.helloTimeoutMs, maxSendBufferBytes: config.maxSendBufferBytes, maxPending: config.subscriberMaxPending },
     },
     connection: {

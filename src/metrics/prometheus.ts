@@ -48,6 +48,15 @@ export class WeirMetrics implements IngestObserver, ProcessorObserver {
   /** Event time to delivery to a subscriber. */
   readonly deliveryLatency = new Histogram({ name: "weir_delivery_latency_seconds", help: "From an event's time to its delivery to a subscriber, by stream.", labelNames: ["stream"], buckets: [...LATENCY_BUCKETS, 30, 60, 300], registers: [this.registry] });
 
+  /** Per-stream children of deliveryLatency: observed per delivery and subscriber, so kept cheap. */
+  private readonly deliveryByStream = new Map<string, { observe(v: number): void }>();
+
+  observeDelivery(stream: string, seconds: number): void {
+    let child = this.deliveryByStream.get(stream);
+    if (!child) this.deliveryByStream.set(stream, (child = this.deliveryLatency.labels({ stream })));
+    child.observe(seconds);
+  }
+
   constructor(gauges?: GaugeSources) {
     collectDefaultMetrics({ register: this.registry, prefix: "weir_process_" });
     if (gauges) this.levels(gauges);

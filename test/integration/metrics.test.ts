@@ -5,9 +5,9 @@
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import { HttpAccessLogSchema } from "../../src/events.js";
 import { envelopeOf } from "../../src/client/envelope.js";
-import { ResultCode } from "../../src/client/index.js";
+import { ResultCode, subscribe } from "../../src/client/index.js";
 import type { Gateway } from "../../gateway/gateway.js";
-import { gatewayFor, streamAll } from "./support.js";
+import { gatewayFor, streamAll, waitFor } from "./support.js";
 import { parsePrometheusText, sampleValue, type Samples } from "./prometheus-text.js";
 
 const run = `met-${Date.now().toString(36)}`;
@@ -56,4 +56,20 @@ test("counters move by the expected amounts", async () => {
   expect(sampleValue(after, "weir_ingest_in_flight_events")).toBe(0);
   expect(sampleValue(after, "weir_connections", { endpoint: "ingest" })).toBeGreaterThanOrEqual(0);
   expect(sampleValue(after, "weir_process_process_resident_memory_bytes")).toBeGreaterThan(0);
+}, 120_000);
+
+test("deliveries to subscribers are observed: event time → delivery, per stream", async () => {
+  const stream = "events.weir.events.v1.HttpAccessLog";
+  let live = false;
+  const sub = subscribe({ url: gateway.url.replace("/v1/ingest", "/v1/subscribe"), tenant: run, apiKey: "secret", stream, keyPrefix: `${run}-d`, onSubscribed: () => (live = true) });
+  await waitFor(() => live, "the subscription");
+  const before = await scrape();
+  const events = Array.from({ length: 25 }, (_, i) => envelopeOf(HttpAccessLogSchema, { host: "h", method: "GET", path: "/", status: 200 }, { id: `${run}-d-${i}`, partitionKey: `${run}-d` }));
+  await streamAll(gateway.url, { tenant: run, apiKey: "secret" }, events, { connections: 1 });
+  const it = sub[Symbol.asyncIterator]();
+  for (let i = 0; i < 25; i++) await it.next();
+  sub.close();
+  const after = await scrape();
+  expect(sampleValue(after, "weir_delivery_latency_seconds_count", { stream }) - sampleValue(before, "weir_delivery_latency_seconds_count", { stream })).toBe(25);
+  expect(sampleValue(after, "weir_subscribers", { stream })).toBeGreaterThanOrEqual(0);
 }, 120_000);
