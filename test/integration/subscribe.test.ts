@@ -94,7 +94,7 @@ test("dropped before its first delivery, the client resumes from where it starte
     keyPrefix: prefix,
     onSubscribed: () => subscribedTimes++,
     // Away long enough for the events below to be published and acked meanwhile.
-    reconnectDelayMs: () => 1500,
+    reconnectDelayMs: () => 5000,
   });
   await waitFor(() => subscribedTimes === 1, "the subscription to be live");
   // Drop it from the gateway side (1011: the client reconnects), then publish while it is away.
