@@ -69,14 +69,6 @@ export class TopicTail {
     this.listeners.add(listener);
   }
 
-  remove(listener: TailListener): void {
-    this.listeners.delete(listener);
-  }
-
-  get idle(): boolean {
-    return this.listeners.size === 0;
-  }
-
   private async start(kafka: Kafka): Promise<void> {
     const consumer = (this.consumer = kafka.consumer({ groupId: `weir-tail-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 50, minBytes: 1 }));
     await consumer.connect();

@@ -146,10 +146,6 @@ export class Processor {
     return new Map(this.globalPositions);
   }
 
-  /** The transactional id of a task's producer (the same on whichever instance owns it). */
-  transactionalId(partition: number): string {
-    return this.producers.transactionalId(partition);
-  }
 
   async start(): Promise<void> {
     await this.ensureTopics();
