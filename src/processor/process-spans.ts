@@ -6,7 +6,7 @@
 import { SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api";
 import type { KafkaMessage } from "kafkajs";
 import { headers } from "../ingest/records.js";
-import { contextOf, isSampled, kafkaAttributes, traceparentOf, weirTracer } from "../tracing/tracing.js";
+import { contextOf, isSampled, kafkaAttributes, traceparentOf, tracingActive, weirTracer } from "../tracing/tracing.js";
 
 export class ProcessSpans {
   private readonly spans: Span[] = [];
@@ -18,6 +18,7 @@ export class ProcessSpans {
 
   /** A span for this record if it carries a sampled traceparent; its traceparent, or undefined. */
   start(m: KafkaMessage, topic: string, partition: number): string | undefined {
+    if (!tracingActive()) return undefined; // the common case: no per-record work at all
     const raw = m.headers?.[headers.traceparent];
     const tp = Buffer.isBuffer(raw) ? raw.toString("utf8") : typeof raw === "string" ? raw : undefined;
     if (!isSampled(tp)) return undefined;
