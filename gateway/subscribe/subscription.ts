@@ -25,7 +25,7 @@ import { decodeClientFrame, refuseHello } from "../handshake.js";
 import type { TailRecord } from "./topic-tail.js";
 import { SpanKind, type Span } from "@opentelemetry/api";
 import { headers as recordHeaders } from "../../src/ingest/records.js";
-import { contextOf, isSampled, kafkaAttributes, weirTracer } from "../../src/tracing/tracing.js";
+import { contextOf, isSampled, kafkaAttributes, tracingActive, weirTracer } from "../../src/tracing/tracing.js";
 
 export type SubscriptionLimits = {
   readonly helloTimeoutMs: number;
@@ -207,9 +207,11 @@ export class Subscription {
     if (this.state === "closed") return;
     this.next = [...lead.next];
     let spans: Span[] | undefined;
-    for (const r of records) {
-      const tp = r.headers[recordHeaders.traceparent];
-      if (isSampled(tp) && this.deliveryOf(r, 0)) (spans ??= []).push(this.deliverySpan(tp, r, partition));
+    if (tracingActive()) {
+      for (const r of records) {
+        const tp = r.headers[recordHeaders.traceparent];
+        if (isSampled(tp) && this.deliveryOf(r, 0)) (spans ??= []).push(this.deliverySpan(tp, r, partition));
+      }
     }
     this.deliver(deliveries);
     for (const span of spans ?? []) span.end();
