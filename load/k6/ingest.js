@@ -26,6 +26,7 @@ import { clearInterval, clearTimeout, setInterval, setTimeout } from "k6/timers"
 import { Counter, Rate, Trend } from "k6/metrics";
 import { check } from "k6";
 import exec from "k6/execution";
+import { durationEnv, intEnv, parseDurationMs } from "./lib/env.js";
 import {
   HTTP_ACCESS_LOG_TYPE,
   ResultCode,
@@ -341,38 +342,6 @@ export default function () {
       setTimeout(() => {}, Math.min(1000, Math.max(0, deadline - Date.now())));
     }
   };
-}
-
-function intEnv(name, dflt, zeroAllowed) {
-  const v = __ENV[name];
-  if (v === undefined || v === "") return dflt;
-  const n = parseInt(v, 10);
-  if (!(n > 0 || (zeroAllowed && n === 0)) || String(n) !== v.trim()) throw new Error(name + " must be a " + (zeroAllowed ? "non-negative" : "positive") + " integer, got " + v);
-  return n;
-}
-
-/** A k6 duration string from the environment; a bare number means seconds. */
-function durationEnv(name, dflt) {
-  const v = __ENV[name];
-  if (v === undefined || v === "") return dflt;
-  const d = /^\d+(\.\d+)?$/.test(v) ? v + "s" : v;
-  parseDurationMs(d);
-  return d;
-}
-
-/** "1h2m3s", "4s", "250ms" → milliseconds. */
-function parseDurationMs(s) {
-  const re = /(\d+(?:\.\d+)?)(ms|us|µs|s|m|h)/g;
-  const units = { h: 3600000, m: 60000, s: 1000, ms: 1, us: 0.001, "µs": 0.001 };
-  let total = 0;
-  let consumed = 0;
-  let m;
-  while ((m = re.exec(s)) !== null) {
-    total += parseFloat(m[1]) * units[m[2]];
-    consumed += m[0].length;
-  }
-  if (consumed === 0 || consumed !== s.length) throw new Error("not a duration: " + s);
-  return total;
 }
 
 function pick(list) {

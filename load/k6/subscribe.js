@@ -35,6 +35,7 @@ import { clearTimeout, setTimeout } from "k6/timers";
 import { Counter, Rate, Trend } from "k6/metrics";
 import { check } from "k6";
 import exec from "k6/execution";
+import { durationEnv, intEnv, parseDurationMs } from "./lib/env.js";
 import { HTTP_ACCESS_LOG_TYPE, decodeHttpAccessLog, decodeServerFrame, decodeUtf8, encodeClientFrame, toArrayBuffer } from "./lib/proto.js";
 
 const GATEWAY_URL = __ENV.WEIR_URL || "ws://127.0.0.1:8080/v1/subscribe";
@@ -210,38 +211,6 @@ function startEnv(name) {
   if (v === "earliest") return { case: "fromEarliest", value: true };
   if (/^\d+$/.test(v)) return { case: "fromTimestampMs", value: parseInt(v, 10) };
   throw new Error(name + " must be latest, earliest or epoch milliseconds, got " + v);
-}
-
-function intEnv(name, dflt) {
-  const v = __ENV[name];
-  if (v === undefined || v === "") return dflt;
-  const n = parseInt(v, 10);
-  if (!(n > 0) || String(n) !== v.trim()) throw new Error(name + " must be a positive integer, got " + v);
-  return n;
-}
-
-/** A k6 duration string from the environment; a bare number means seconds. */
-function durationEnv(name, dflt) {
-  const v = __ENV[name];
-  if (v === undefined || v === "") return dflt;
-  const d = /^\d+(\.\d+)?$/.test(v) ? v + "s" : v;
-  parseDurationMs(d);
-  return d;
-}
-
-/** "1h2m3s", "4s", "250ms" → milliseconds. */
-function parseDurationMs(s) {
-  const re = /(\d+(?:\.\d+)?)(ms|us|µs|s|m|h)/g;
-  const units = { h: 3600000, m: 60000, s: 1000, ms: 1, us: 0.001, "µs": 0.001 };
-  let total = 0;
-  let consumed = 0;
-  let m;
-  while ((m = re.exec(s)) !== null) {
-    total += parseFloat(m[1]) * units[m[2]];
-    consumed += m[0].length;
-  }
-  if (consumed === 0 || consumed !== s.length) throw new Error("not a duration: " + s);
-  return total;
 }
 
 function warn(msg) {

@@ -234,7 +234,7 @@ describe("server frames encoded by protobuf-es, decoded by the k6 codec", () => 
 });
 
 test("the k6 files use only what k6 provides: k6 modules, relative imports, no Node or newer globals", () => {
-  for (const file of ["load/k6/ingest.js", "load/k6/lib/proto.js"]) {
+  for (const file of ["load/k6/ingest.js", "load/k6/subscribe.js", "load/k6/lib/proto.js", "load/k6/lib/env.js"]) {
     const src = readFileSync(new URL(`../../${file}`, import.meta.url), "utf8").replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "");
     for (const m of src.matchAll(/^\s*import\s[^"']*["']([^"']+)["']/gm)) {
       expect(m[1], `${file} imports ${m[1]}`).toMatch(/^(k6(\/.*)?|\.\.?\/.*)$/);
