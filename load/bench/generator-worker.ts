@@ -8,9 +8,10 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import WebSocket from "ws";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { ClientFrameSchema, ResultCode, ServerFrameSchema } from "../../src/gen/weir/v1/protocol_pb.js";
+import { fromBinary } from "@bufbuild/protobuf";
+import { ResultCode, ServerFrameSchema } from "../../src/gen/weir/v1/protocol_pb.js";
 import { frameFactory } from "./frames.js";
+import { helloFrame, openHelloSocket } from "./hello-socket.js";
 
 export type WorkerJob = {
   url: string;
@@ -44,26 +45,13 @@ export type WorkerReport = {
 const job = workerData as WorkerJob;
 const report: WorkerReport = { framesSent: 0, eventsSent: 0, acked: 0, duplicate: 0, retried: 0, failed: 0, closedEarly: 0, latencies: [] };
 const frames = frameFactory(job.idPrefix, job.eventsPerFrame);
-const hello = toBinary(ClientFrameSchema, create(ClientFrameSchema, { frame: { case: "hello", value: { protocolVersion: 1, tenant: job.tenant, apiKey: job.apiKey, clientId: "bench" } } }));
+const hello = helloFrame(job.tenant, job.apiKey, "bench");
 let counter = 0;
 let stopAt = 0;
 let measureFrom = 0;
 
 function open(): Promise<{ ws: WebSocket; credit: number }> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(job.url, { perMessageDeflate: false });
-    ws.binaryType = "nodebuffer";
-    ws.once("error", reject);
-    ws.once("open", () => {
-      if (job.mode === "blast") return resolve({ ws, credit: Infinity });
-      ws.send(hello);
-      ws.once("message", (data: Buffer) => {
-        const frame = fromBinary(ServerFrameSchema, data).frame;
-        if (frame.case !== "welcome") return reject(new Error(`expected Welcome, got ${frame.case}: ${JSON.stringify(frame.value)}`));
-        resolve({ ws, credit: frame.value.credit });
-      });
-    });
-  });
+  return openHelloSocket(job.url, job.mode === "blast" ? undefined : hello);
 }
 
 async function runConnection(): Promise<void> {

@@ -7,9 +7,10 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import WebSocket from "ws";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { ClientFrameSchema, ResultCode, ServerFrameSchema } from "../../src/gen/weir/v1/protocol_pb.js";
+import { fromBinary } from "@bufbuild/protobuf";
+import { ResultCode, ServerFrameSchema } from "../../src/gen/weir/v1/protocol_pb.js";
 import { timedFrameFactory, toWallUs } from "./timed-frames.js";
+import { helloFrame, openHelloSocket } from "./hello-socket.js";
 
 export type PublisherJob = {
   url: string;
@@ -42,7 +43,7 @@ export type PublisherReport = {
 const job = workerData as PublisherJob;
 const report: PublisherReport = { eventsSent: 0, acked: 0, retried: 0, failed: 0, unanswered: 0, ackLatencies: [] };
 const frames = timedFrameFactory(job.idPrefix, job.eventsPerFrame, job.hosts ? { hosts: job.hosts } : {});
-const hello = toBinary(ClientFrameSchema, create(ClientFrameSchema, { frame: { case: "hello", value: { protocolVersion: 1, tenant: job.tenant, apiKey: job.apiKey, clientId: "bench-publisher" } } }));
+const hello = helloFrame(job.tenant, job.apiKey, "bench-publisher");
 // Set by the second message: the wall-clock µs at which sending starts; the measurement window is
 // [start + warmup, start + duration).
 let startAt = 0; // in this thread's performance.now()
@@ -51,19 +52,7 @@ let stopAt = 0;
 let counter = 0;
 
 function open(): Promise<{ ws: WebSocket; credit: number }> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(job.url, { perMessageDeflate: false });
-    ws.binaryType = "nodebuffer";
-    ws.once("error", reject);
-    ws.once("open", () => {
-      ws.send(hello);
-      ws.once("message", (data: Buffer) => {
-        const frame = fromBinary(ServerFrameSchema, data).frame;
-        if (frame.case !== "welcome") return reject(new Error(`expected Welcome, got ${frame.case}: ${JSON.stringify(frame.value)}`));
-        resolve({ ws, credit: frame.value.credit });
-      });
-    });
-  });
+  return openHelloSocket(job.url, hello);
 }
 
 async function runConnection(conn: { ws: WebSocket; credit: number }): Promise<void> {
