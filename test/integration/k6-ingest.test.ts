@@ -3,18 +3,16 @@
  * real Kafka and Redis: it passes its thresholds, and every event it counts as acked is in Kafka,
  * once.
  */
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import { ResultCode, envelopeOf } from "../../src/client/index.js";
 import { HttpAccessLogSchema } from "../../src/gen/weir/events/v1/access_log_pb.js";
 import type { Gateway } from "../../gateway/gateway.js";
 import { continuousStream, countById, gatewayFor, readTopics } from "./support.js";
+import { runK6Script } from "./k6-shim.js";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
 const tenant = `k6-${Date.now()}`;
 const runId = `k6run${Date.now().toString(36)}`;
 const services = { kafkaBrokers: inject("kafkaBrokers"), redisUrl: inject("redisUrl") };
@@ -48,16 +46,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function runK6(env: Record<string, string>, summaryFile: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "load/k6/node-shim/run.ts", "--summary-json", summaryFile, "load/k6/ingest.js"],
-      { cwd: root, env: { ...process.env, ...env }, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const runK6 = (env: Record<string, string>, summaryFile: string) => runK6Script("load/k6/ingest.js", env, summaryFile);
 
 test("k6 ingest.js through the shim: thresholds pass and every acked event is in Kafka", async () => {
   const summaryFile = join(dir, "summary.json");

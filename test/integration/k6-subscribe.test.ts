@@ -6,11 +6,9 @@
  * checks the subscription frames of the hand-rolled codec (load/k6/lib/proto.js) and of the
  * benchmark's reader (load/bench/delivery-scan.ts) against protobuf-es.
  */
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
@@ -23,8 +21,8 @@ import { decodeHttpAccessLog, decodeServerFrame, encodeClientFrame } from "../..
 import { scanServerFrame } from "../../load/bench/delivery-scan.js";
 import { sendTimeUsOf, timedFrameFactory } from "../../load/bench/timed-frames.js";
 import { gatewayFor, streamAll, waitFor } from "./support.js";
+import { runK6Script } from "./k6-shim.js";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
 const run = `k6s-${Date.now().toString(36)}`;
 const tenant = `${run}-a`;
 const other = `${run}-b`;
@@ -92,16 +90,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function runK6(env: Record<string, string>, summaryFile: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "load/k6/node-shim/run.ts", "--summary-json", summaryFile, "load/k6/subscribe.js"],
-      { cwd: root, env: { ...process.env, ...env }, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const runK6 = (env: Record<string, string>, summaryFile: string) => runK6Script("load/k6/subscribe.js", env, summaryFile);
 
 /** The tenant's subscriptions that are attached and positioned (live or catching up). */
 const subscriptionsOf = (who: string) => [...gateway.subscriptions.subscribers].filter((s) => s.tenant === who && !s.closed && s.next.length > 0);
