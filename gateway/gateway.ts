@@ -13,6 +13,7 @@ import { IngestService } from "../src/ingest/ingest-service.js";
 import type { TopicSpec } from "../src/ingest/ports.js";
 import { createEventLog } from "../src/adapters/kafka/create-event-log.js";
 import { RedisDedupStore } from "../src/adapters/redis/redis-dedup-store.js";
+import { KafkaPublishedLookup } from "../src/adapters/kafka/published-lookup.js";
 import { startProcessors, type RunningProcessors } from "../src/processor/processors.js";
 import { startServer, type RunningServer } from "./server.js";
 import { dashboardFiles } from "./dashboard/files.js";
@@ -72,8 +73,16 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     url: config.redisUrl,
     dedupTtlMs: config.dedupTtlMs,
     pendingTtlMs: config.dedupPendingTtlMs,
+    ownerTtlMs: config.dedupOwnerTtlMs,
+    gatewayId: config.gatewayId,
     commandTimeoutMs: config.redisTimeoutMs,
+    onError: (what, err) => logger.warn({ err }, what),
   });
+  // Verifies stale dedup claims (their gateway died before confirming) against Kafka (decision 0010).
+  const publishedLookup = new KafkaPublishedLookup(
+    new Kafka({ brokers: [...config.kafkaBrokers], clientId: `${config.kafkaClientId}-lookup`, logLevel: kafkaLogLevel.NOTHING }),
+    { maxRecords: config.dedupVerifyMaxRecords, timeoutMs: config.kafkaPublishTimeoutMs },
+  );
   await eventLog.ensureTopics(topicsOf(registry, config.deadLetterTopic));
   await eventLog.connect();
   // Redis may come up later: until then /readyz says so and events are nacked RETRY_AFTER.
@@ -100,6 +109,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     {
       log: eventLog,
       dedup,
+      lookup: publishedLookup,
       admission,
       checker: new EventChecker(registry, config.maxEventBytes, config.maxFutureSkewMs),
       onError: (what, err) => logger.warn({ err }, what),
@@ -198,6 +208,8 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     await hub.close().catch((err: unknown) => logger.warn({ err }, "closing subscriptions"));
     await processors?.close().catch((err: unknown) => logger.warn({ err }, "closing processor jobs"));
     await eventLog.close().catch((err: unknown) => logger.warn({ err }, "closing Kafka producer"));
+    // After Kafka settled the in-flight publishes: deletes this gateway's heartbeat, so claims it
+    // could not confirm are verified by the next gateway at once.
     await dedup.close();
     await tracing.shutdown();
     logger.info("gateway closed");

@@ -87,6 +87,15 @@ describe("resolveConfig", () => {
     expect(err.message).toContain("WEIR_DEDUP_PENDING_TTL_MS");
   });
 
+  it("reads the dedup owner TTL and the verification cap, refusing values below their minimum", () => {
+    const config = resolveConfig({}, { WEIR_DEDUP_OWNER_TTL_MS: "3000", WEIR_DEDUP_VERIFY_MAX_RECORDS: "5000" });
+    expect(config.dedupOwnerTtlMs).toBe(3000);
+    expect(config.dedupVerifyMaxRecords).toBe(5000);
+    expect(resolveConfig({}, noEnv).dedupOwnerTtlMs).toBe(5000);
+    expect(configError(() => resolveConfig({}, { WEIR_DEDUP_OWNER_TTL_MS: "10" })).message).toContain("WEIR_DEDUP_OWNER_TTL_MS");
+    expect(configError(() => resolveConfig({}, { WEIR_DEDUP_VERIFY_MAX_RECORDS: "0" })).message).toContain("WEIR_DEDUP_VERIFY_MAX_RECORDS");
+  });
+
   it("accepts a dedup pending TTL just above the Kafka publish timeout", () => {
     expect(resolveConfig({ dedupPendingTtlMs: 60_001, kafkaPublishTimeoutMs: 60_000 }, noEnv).dedupPendingTtlMs).toBe(60_001);
   });

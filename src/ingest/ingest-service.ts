@@ -3,8 +3,11 @@
  * An event is acked only after Kafka acknowledged it; a refused event is nacked only after its
  * dead-letter record is in Kafka; everything else is RETRY_AFTER, with nothing published
  * (see docs/decisions/0003-dedup-claims.md for why a lost event can never turn into a duplicate).
+ * A claim its gateway will never settle (stale) is verified against Kafka before anything is
+ * published for it (docs/decisions/0010-stale-claims-verified-in-kafka.md).
  */
 import { create } from "@bufbuild/protobuf";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { LatencyWindow } from "./latency-window.js";
 import { BatchTrace } from "./batch-trace.js";
 import { EventResultSchema, ResultCode, type EventResult } from "../gen/weir/v1/protocol_pb.js";
@@ -12,7 +15,7 @@ import type { Envelope } from "../gen/weir/v1/envelope_pb.js";
 import { WeirError } from "../errors.js";
 import type { Admission } from "./admission.js";
 import type { EventChecker } from "./check-event.js";
-import type { DedupStore, EventLog, IngestObserver, OutRecord } from "./ports.js";
+import type { DedupStore, EventLog, IngestObserver, OutRecord, PublishedLookup } from "./ports.js";
 import { deadLetterRecord, eventRecord } from "./records.js";
 
 export type IngestOptions = {
@@ -28,6 +31,11 @@ export type IngestOptions = {
 export type IngestDeps = {
   readonly log: EventLog;
   readonly dedup: DedupStore;
+  /**
+   * Tells whether the event of a stale claim is already in Kafka. Without it a stale claim is
+   * treated as pending (RETRY_AFTER WEIR_ERR_IN_PROGRESS) until its key expires.
+   */
+  readonly lookup?: PublishedLookup;
   /** Replaced by `useChecker` when the gateway loads a new schema image. */
   readonly checker: EventChecker;
   readonly admission: Admission;
@@ -43,6 +51,7 @@ export type IngestStats = Record<"ack" | "duplicate" | "invalid" | "retry", numb
 
 type Accepted = { readonly index: number; readonly env: Envelope; readonly topic: string; readonly key: string };
 type Refused = { readonly index: number; readonly env: Envelope; readonly error: WeirError };
+type Stale = { readonly accepted: Accepted; readonly value: string };
 
 export class IngestService {
   private batchCounter = 0;
@@ -167,21 +176,25 @@ export class IngestService {
           })
         : undefined;
       tracing?.phase("dedup", Date.now() - (performance.now() - claimStarted), Date.now());
-      if (claims) {
-        this.deps.observer?.dedup("claim", (performance.now() - claimStarted) / 1000);
-        this.deps.observer?.dedupLookups(claims.length, claims.filter((c) => c.kind === "done").length);
-      }
+      if (claims) this.deps.observer?.dedup("claim", (performance.now() - claimStarted) / 1000);
       if (!claims) {
         const err = new WeirError("WEIR_ERR_DEDUP_UNAVAILABLE", dedup.healthy ? "claim failed" : "not connected");
         for (const a of accepted) results[a.index] = this.retry(a.env.id, err);
       } else {
+        let hits = 0;
+        let stale: Stale[] | undefined;
         for (let j = 0; j < accepted.length; j++) {
           const a = accepted[j]!;
           const claim = claims[j]!;
           if (claim.kind === "claimed") toPublish.push(a);
-          else if (claim.kind === "done") results[a.index] = this.result(a.env.id, ResultCode.DUPLICATE);
+          else if (claim.kind === "done") {
+            hits++;
+            results[a.index] = this.result(a.env.id, ResultCode.DUPLICATE);
+          } else if (claim.kind === "stale" && this.deps.lookup) (stale ??= []).push({ accepted: a, value: claim.value });
           else results[a.index] = this.retry(a.env.id, new WeirError("WEIR_ERR_IN_PROGRESS"));
         }
+        if (stale) hits += await this.verifyStale(tenant, stale, token, toPublish, results);
+        this.deps.observer?.dedupLookups(claims.length, hits);
       }
     }
 
@@ -223,6 +236,73 @@ export class IngestService {
       () => this.release(keys, token),
     );
     return { settled };
+  }
+
+  /**
+   * Settles stale claims (their gateway died, or left them unconfirmed past the pending TTL):
+   * events already in Kafka are confirmed and answered DUPLICATE; the others are taken over
+   * (compare-and-swap on the stale value) and join `toPublish`, in batch order; a take-over lost
+   * to another gateway, or a lookup that cannot tell, is answered RETRY_AFTER. Nothing is ever
+   * published unverified. Returns how many were found in Kafka.
+   */
+  private async verifyStale(tenant: string, stale: Stale[], token: string, toPublish: Accepted[], results: EventResult[]): Promise<number> {
+    const { lookup, dedup, observer } = this.deps;
+    const inProgress = new WeirError("WEIR_ERR_IN_PROGRESS");
+    let found: Set<string>;
+    try {
+      found = await lookup!.find(stale.map(({ accepted: a }) => ({ topic: a.topic, tenant, id: a.env.id, timestampMs: timestampMs(a.env.eventTime!) })));
+    } catch (err) {
+      this.deps.onError?.("verifying stale claims in Kafka failed", err);
+      observer?.staleClaims?.("failed", stale.length);
+      for (const { accepted: a } of stale) results[a.index] = this.retry(a.env.id, inProgress);
+      return 0;
+    }
+    const missing: Stale[] = [];
+    const published: string[] = [];
+    for (const s of stale) {
+      if (!found.has(s.accepted.key)) missing.push(s);
+      else {
+        published.push(s.accepted.key);
+        results[s.accepted.index] = this.result(s.accepted.env.id, ResultCode.DUPLICATE);
+      }
+    }
+    if (published.length > 0) {
+      observer?.staleClaims?.("found", published.length);
+      this.confirm(published);
+    }
+    if (missing.length === 0) return published.length;
+
+    const taken = await dedup
+      .takeOver(
+        missing.map((s) => s.accepted.key),
+        missing.map((s) => s.value),
+        token,
+      )
+      .catch((err: unknown) => {
+        this.deps.onError?.("dedup take-over failed", err);
+        return undefined;
+      });
+    if (!taken) {
+      observer?.staleClaims?.("failed", missing.length);
+      const err = new WeirError("WEIR_ERR_DEDUP_UNAVAILABLE", "take-over failed");
+      for (const { accepted: a } of missing) results[a.index] = this.retry(a.env.id, err);
+      return published.length;
+    }
+    let won = 0;
+    missing.forEach((s, i) => {
+      if (!taken[i]) results[s.accepted.index] = this.retry(s.accepted.env.id, inProgress);
+      else {
+        won++;
+        toPublish.push(s.accepted);
+      }
+    });
+    if (won > 0) {
+      observer?.staleClaims?.("republished", won);
+      // Records go out in batch order, as they would have without the detour.
+      toPublish.sort((x, y) => x.index - y.index);
+    }
+    if (won < missing.length) observer?.staleClaims?.("lost", missing.length - won);
+    return published.length;
   }
 
   private ackPublished(toPublish: Accepted[], refused: Refused[], results: EventResult[]): void {

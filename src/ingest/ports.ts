@@ -29,7 +29,14 @@ export interface EventLog {
 export type Claim =
   | { readonly kind: "claimed" }
   | { readonly kind: "done" }
-  | { readonly kind: "pending"; readonly retryAfterMs: number };
+  /** Claimed by a live attempt, younger than the pending TTL: it will settle (confirm or release). */
+  | { readonly kind: "pending"; readonly retryAfterMs: number }
+  /**
+   * Claimed by an attempt that will not settle it: its gateway stopped heartbeating, or the claim
+   * outlived the pending TTL. Its event may or may not be in Kafka: verify, then `takeOver` with
+   * `value` (compare-and-swap), see docs/decisions/0010-stale-claims-verified-in-kafka.md.
+   */
+  | { readonly kind: "stale"; readonly value: string };
 
 export interface DedupStore {
   /** Claims each key for this attempt (`token`) unless it is already published or claimed. One round trip. */
@@ -38,8 +45,25 @@ export interface DedupStore {
   confirm(keys: readonly string[]): Promise<void>;
   /** Drops this attempt's claims, so a retry can publish. Claims of other attempts are left alone. */
   release(keys: readonly string[], token: string): Promise<void>;
+  /**
+   * Claims stale keys for this attempt: each key only if it still holds the stale value seen
+   * (`staleValues[i]`), so of several gateways taking over one key exactly one wins. One round trip.
+   */
+  takeOver(keys: readonly string[], staleValues: readonly string[], token: string): Promise<boolean[]>;
   readonly healthy: boolean;
   close(): Promise<void>;
+}
+
+/** One event whose claim is stale: where it would be in Kafka. */
+export type PublishedQuery = { readonly topic: string; readonly tenant: string; readonly id: string; readonly timestampMs: number };
+
+/** Whether events are already in the event log (Kafka), for claims their gateway never settled. */
+export interface PublishedLookup {
+  /**
+   * The `tenant:id` keys of those `events` whose record is in the log (up to its current end).
+   * Rejects when it cannot tell (Kafka unreachable, too much to scan): never guess "absent".
+   */
+  find(events: readonly PublishedQuery[]): Promise<Set<string>>;
 }
 
 /** What the ingest path reports for metrics (see src/metrics/). Every method must be cheap. */
@@ -52,4 +76,12 @@ export interface IngestObserver {
   dedup(op: "claim" | "confirm" | "release", seconds: number): void;
   /** A claim found `hits` of `keys` ids already published. */
   dedupLookups(keys: number, hits: number): void;
+  /**
+   * Stale claims verified against Kafka: `found` (already there: DUPLICATE), `republished` (taken
+   * over and published), `lost` (another gateway took them over first), `failed` (lookup or
+   * take-over failed: RETRY_AFTER).
+   */
+  staleClaims?(outcome: StaleOutcome, count: number): void;
 }
+
+export type StaleOutcome = "found" | "republished" | "lost" | "failed";

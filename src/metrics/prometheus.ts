@@ -6,7 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { ResultCode, type EventResult } from "../gen/weir/v1/protocol_pb.js";
-import type { IngestObserver } from "../ingest/ports.js";
+import type { IngestObserver, StaleOutcome } from "../ingest/ports.js";
 
 /** Processor events, reported by each job's Processor. */
 export interface ProcessorObserver {
@@ -41,6 +41,7 @@ export class WeirMetrics implements IngestObserver, ProcessorObserver {
   private readonly redisSeconds = new Histogram({ name: "weir_redis_seconds", help: "Dedup store round trips to Redis.", labelNames: ["op"], buckets: LATENCY_BUCKETS, registers: [this.registry] });
   private readonly dedupLookupsTotal = new Counter({ name: "weir_dedup_lookups_total", help: "Event ids looked up in the dedup store.", registers: [this.registry] });
   private readonly dedupHits = new Counter({ name: "weir_dedup_hits_total", help: "Event ids found already published (duplicates dropped).", registers: [this.registry] });
+  private readonly staleClaimsTotal = new Counter({ name: "weir_dedup_stale_claims_total", help: "Stale dedup claims (orphaned or unconfirmed) verified against Kafka, by outcome: found (DUPLICATE), republished, lost (another gateway took over), failed (RETRY_AFTER).", labelNames: ["outcome"], registers: [this.registry] });
   private readonly processorRecords = new Counter({ name: "weir_processor_records_total", help: "Input records processed and committed, by job.", labelNames: ["job"], registers: [this.registry] });
   private readonly processorOutputs = new Counter({ name: "weir_processor_outputs_total", help: "Outputs committed, by job and stream (results, late, alerts, breaches, risk, rejected).", labelNames: ["job", "stream"], registers: [this.registry] });
   private readonly commitSeconds = new Histogram({ name: "weir_processor_commit_seconds", help: "Processing plus the Kafka transaction of one step.", labelNames: ["job"], buckets: LATENCY_BUCKETS, registers: [this.registry] });
@@ -91,6 +92,10 @@ export class WeirMetrics implements IngestObserver, ProcessorObserver {
   dedupLookups(keys: number, hits: number): void {
     this.dedupLookupsTotal.inc(keys);
     if (hits > 0) this.dedupHits.inc(hits);
+  }
+
+  staleClaims(outcome: StaleOutcome, count: number): void {
+    this.staleClaimsTotal.inc({ outcome }, count);
   }
 
   committed(job: string, records: number, outputs: ReadonlyMap<string, number>, seconds: number): void {

@@ -28,12 +28,15 @@ export async function readCommitted(
   await admin.connect();
   // "topic/partition" of every partition still to read to its end.
   const pending = new Set<string>();
+  // With ranges: where each partition of the topics starts (a range at its start, others at their end).
+  const starts: Array<{ topic: string; partition: number; offset: string }> = [];
   try {
     for (const topic of list) {
       for (const o of await admin.fetchTopicOffsets(topic)) {
         const key = `${topic}/${o.partition}`;
         const wanted = ranges ? ranges.has(key) : opts.partitions === undefined || opts.partitions.includes(o.partition);
         if (wanted && BigInt(o.high) > BigInt(o.low)) pending.add(key);
+        if (ranges) starts.push({ topic, partition: o.partition, offset: String(ranges.get(key)?.from ?? o.high) });
       }
     }
   } finally {
@@ -52,6 +55,10 @@ export async function readCommitted(
     await consumer.subscribe({ topics: [...list], fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`reading ${[...pending].join(", ")}: did not reach the end`)), opts.timeoutMs ?? 120_000);
+      // Seek on every join, before the first fetch: the group exists then (seeking once
+      // consumer.run() resolved fails if the first join crashed and the consumer is restarting,
+      // and a restart would forget the seek).
+      if (ranges) consumer.on(consumer.events.GROUP_JOIN, () => starts.forEach((s) => consumer.seek(s)));
       consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
         if (BigInt(e.payload.offsetLag) <= 0n) done(`${e.payload.topic}/${e.payload.partition}`, resolve, timer);
       });
@@ -70,12 +77,6 @@ export async function readCommitted(
             }
             if (range && Number(batch.lastOffset()) >= range.to) done(key, resolve, timer);
           },
-        })
-        .then(() => {
-          for (const [key, range] of ranges ?? []) {
-            const at = key.lastIndexOf("/");
-            if (pending.has(key)) consumer.seek({ topic: key.slice(0, at), partition: Number(key.slice(at + 1)), offset: String(range.from) });
-          }
         })
         .catch(reject);
     });

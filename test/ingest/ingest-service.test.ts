@@ -3,7 +3,8 @@ import { equals, fromBinary } from "@bufbuild/protobuf";
 import { ResultCode, type EventResult } from "../../src/gen/weir/v1/protocol_pb.js";
 import { DeadLetterSchema } from "../../src/gen/weir/v1/dead_letter_pb.js";
 import { EnvelopeSchema } from "../../src/gen/weir/v1/envelope_pb.js";
-import { headers } from "../../src/ingest/records.js";
+import { eventRecord, headers } from "../../src/ingest/records.js";
+import type { IngestObserver, StaleOutcome } from "../../src/ingest/ports.js";
 import { flushMicrotasks, track, until } from "../unit-fixtures/fake-ports.js";
 import { DLQ_TOPIC, QUOTE_TOPIC, ingestHarness, invalidQuoteEvent, quoteEvent, type Harness } from "../unit-fixtures/events.js";
 
@@ -272,9 +273,9 @@ describe("IngestService: dedup store failures", () => {
     expect(h.log.records).toHaveLength(1);
   });
 
-  it("publishes a retry once the claim left by a failed release expires", async () => {
+  it("publishes a retry once the claim left by a failed release is past the pending TTL and verified absent from Kafka", async () => {
     vi.useFakeTimers();
-    const h = ingestHarness();
+    const h = ingestHarness({ withLookup: true });
     h.log.rejectAll();
     h.dedup.failWith(new Error("Connection is closed."), "release");
     const [failed] = await h.service.publish(TENANT, [quoteEvent("q1")]);
@@ -286,11 +287,27 @@ describe("IngestService: dedup store failures", () => {
     h.dedup.recover();
     const [blocked] = await h.service.publish(TENANT, [quoteEvent("q1")]);
     expect(blocked!.errorCode).toBe("WEIR_ERR_IN_PROGRESS");
+    expect(h.lookup.calls).toHaveLength(0);
 
     await vi.advanceTimersByTimeAsync(120_000); // the pending TTL
     const [retried] = await h.service.publish(TENANT, [quoteEvent("q1")]);
     expect(retried!.code).toBe(ResultCode.ACK);
+    expect(h.lookup.calls).toHaveLength(1);
     expect(h.log.records).toHaveLength(1);
+  });
+
+  it("without a lookup, keeps answering a claim left by a failed release IN_PROGRESS past the pending TTL", async () => {
+    vi.useFakeTimers();
+    const h = ingestHarness();
+    h.log.rejectAll();
+    h.dedup.failWith(new Error("Connection is closed."), "release");
+    await h.service.publish(TENANT, [quoteEvent("q1")]);
+    h.log.ackAll();
+    h.dedup.recover();
+    await vi.advanceTimersByTimeAsync(120_000);
+    const [retry] = await h.service.publish(TENANT, [quoteEvent("q1")]);
+    expect(retry!.errorCode).toBe("WEIR_ERR_IN_PROGRESS");
+    expect(h.log.records).toHaveLength(0);
   });
 
   it("still dead-letters invalid events of a batch whose valid events cannot be claimed", async () => {
@@ -334,6 +351,164 @@ describe("IngestService: event log failures", () => {
     expect(h.log.calls).toHaveLength(0);
     expect(h.dedup.commands).toEqual([]);
     expect(h.admission.inFlightEvents).toBe(0);
+  });
+});
+
+describe("IngestService: stale claims (a gateway died before confirming)", () => {
+  const EVENT_TIME = 1_700_000_000_000;
+  const DEAD = "gw-dead";
+
+  /** Counts what the service reports about stale claims and dedup hits. */
+  function recordingObserver() {
+    const stale: Partial<Record<StaleOutcome, number>> = {};
+    const lookups = { keys: 0, hits: 0 };
+    const observer: IngestObserver = {
+      batch: () => {},
+      publish: () => {},
+      dedup: () => {},
+      dedupLookups: (keys, hits) => {
+        lookups.keys += keys;
+        lookups.hits += hits;
+      },
+      staleClaims: (outcome, count) => void (stale[outcome] = (stale[outcome] ?? 0) + count),
+    };
+    return { observer, stale, lookups };
+  }
+
+  /** A harness where gateway DEAD claimed `ids` and died; `published` of them reached Kafka first. */
+  function afterCrash(ids: string[], published: string[]) {
+    const rec = recordingObserver();
+    const h = ingestHarness({ withLookup: true, observer: rec.observer });
+    for (const id of published) h.log.records.push(eventRecord(QUOTE_TOPIC, TENANT, quoteEvent(id, { eventTimeMs: EVENT_TIME })));
+    for (const id of ids) h.dedup.seed(key(id), { token: `${DEAD}/7`, ageMs: 1000 });
+    h.dedup.ownerDied(DEAD);
+    return { h, ...rec };
+  }
+
+  it("answers DUPLICATE and confirms the id, publishing nothing, when the dead gateway's record is in Kafka", async () => {
+    const { h, stale, lookups } = afterCrash(["q1"], ["q1"]);
+    const [result] = await h.service.publish(TENANT, [quoteEvent("q1", { eventTimeMs: EVENT_TIME })]);
+    expect(result).toMatchObject({ id: "q1", code: ResultCode.DUPLICATE, errorCode: "" });
+    expect(h.lookup.calls).toEqual([[{ topic: QUOTE_TOPIC, tenant: TENANT, id: "q1", timestampMs: EVENT_TIME }]]);
+    expect(h.log.calls).toHaveLength(0);
+    expect(h.log.records).toHaveLength(1);
+    await until(() => expect(h.dedup.state(key("q1"))).toBe("done"));
+    expect(h.dedup.commands.map((c) => c.op)).toEqual(["claim", "confirm"]);
+    expect(stale).toEqual({ found: 1 });
+    expect(lookups).toEqual({ keys: 1, hits: 1 });
+    expect(h.service.stats.duplicate).toBe(1);
+  });
+
+  it("takes over and publishes once, in batch order with freshly claimed events, when the record is not in Kafka", async () => {
+    const { h, stale } = afterCrash(["q1"], []);
+    const results = await h.service.publish(TENANT, [quoteEvent("q1", { eventTimeMs: EVENT_TIME }), quoteEvent("q2")]);
+    expect(codes(results)).toEqual([ResultCode.ACK, ResultCode.ACK]);
+    expect(h.log.calls).toHaveLength(1);
+    expect(h.log.records.map((r) => r.headers[headers.id])).toEqual(["q1", "q2"]);
+    // The take-over used this batch's token, so this attempt confirms (or releases) it like its own claims.
+    const claim = h.dedup.commands.find((c) => c.op === "claim")!;
+    expect(h.dedup.commands.find((c) => c.op === "takeOver")).toMatchObject({ keys: [key("q1")], token: claim.token });
+    await until(() => expect(h.dedup.state(key("q1"))).toBe("done"));
+    expect(stale).toEqual({ republished: 1 });
+
+    const [again] = await h.service.publish(TENANT, [quoteEvent("q1", { eventTimeMs: EVENT_TIME })]);
+    expect(again!.code).toBe(ResultCode.DUPLICATE);
+    expect(h.log.records.filter((r) => r.headers[headers.id] === "q1")).toHaveLength(1);
+  });
+
+  it("sorts a batch's stale claims: found ones DUPLICATE, missing ones republished, in one lookup", async () => {
+    const { h, stale, lookups } = afterCrash(["a", "b", "c"], ["b"]);
+    const results = await h.service.publish(TENANT, ["a", "b", "c"].map((id) => quoteEvent(id, { eventTimeMs: EVENT_TIME })));
+    expect(codes(results)).toEqual([ResultCode.ACK, ResultCode.DUPLICATE, ResultCode.ACK]);
+    expect(h.lookup.calls).toHaveLength(1);
+    expect(h.log.calls[0]!.records.map((r) => r.headers[headers.id])).toEqual(["a", "c"]);
+    expect(stale).toEqual({ found: 1, republished: 2 });
+    expect(lookups).toEqual({ keys: 3, hits: 1 });
+    await until(() => expect(["a", "b", "c"].map((id) => h.dedup.state(key(id)))).toEqual(["done", "done", "done"]));
+  });
+
+  it("verifies a live gateway's claim once it is older than the pending TTL", async () => {
+    const h = ingestHarness({ withLookup: true });
+    h.dedup.seed(key("young"), { token: "gw-live/1", ageMs: 119_000 });
+    h.dedup.seed(key("old"), { token: "gw-live/1", ageMs: 120_000 });
+    const results = await h.service.publish(TENANT, [quoteEvent("young"), quoteEvent("old")]);
+    expect(results.map((r) => [r.code, r.errorCode])).toEqual([
+      [ResultCode.RETRY_AFTER, "WEIR_ERR_IN_PROGRESS"],
+      [ResultCode.ACK, ""],
+    ]);
+    expect(h.lookup.calls.map((c) => c.map((q) => q.id))).toEqual([["old"]]);
+    expect(h.dedup.tokenOf(key("young"))).toBe("gw-live/1");
+  });
+
+  it("does not look anything up for claims of live gateways younger than the pending TTL", async () => {
+    const h = ingestHarness({ withLookup: true });
+    h.dedup.seed(key("q1"), { token: "gw-live/1" });
+    const [result] = await h.service.publish(TENANT, [quoteEvent("q1")]);
+    expect(result).toMatchObject({ code: ResultCode.RETRY_AFTER, errorCode: "WEIR_ERR_IN_PROGRESS" });
+    expect(h.lookup.calls).toHaveLength(0);
+    expect(h.dedup.commands.map((c) => c.op)).toEqual(["claim"]);
+  });
+
+  it("answers IN_PROGRESS and publishes nothing when another gateway takes the claim over first", async () => {
+    const { h, stale } = afterCrash(["q1"], []);
+    h.lookup.pause();
+    const answer = h.service.publish(TENANT, [quoteEvent("q1", { eventTimeMs: EVENT_TIME })]);
+    await until(() => expect(h.lookup.calls).toHaveLength(1));
+    // Meanwhile another gateway saw the same stale claim, verified it and won the compare-and-swap.
+    const seen = await h.dedup.claim([key("q1")], "gw-other/1");
+    expect(seen[0]!.kind).toBe("stale");
+    expect(await h.dedup.takeOver([key("q1")], [(seen[0] as { value: string }).value], "gw-other/1")).toEqual([true]);
+    h.lookup.resume();
+
+    const [result] = await answer;
+    expect(result).toMatchObject({ code: ResultCode.RETRY_AFTER, errorCode: "WEIR_ERR_IN_PROGRESS" });
+    expect(h.log.calls).toHaveLength(0);
+    expect(h.dedup.tokenOf(key("q1"))).toBe("gw-other/1");
+    expect(stale).toEqual({ lost: 1 });
+  });
+
+  it("answers RETRY_AFTER, publishing nothing and leaving the claim, when the lookup fails", async () => {
+    const { h, stale } = afterCrash(["q1"], []);
+    h.lookup.failWith(new Error("would scan 900000 records"));
+    const [result] = await h.service.publish(TENANT, [quoteEvent("q1", { eventTimeMs: EVENT_TIME })]);
+    expect(result).toMatchObject({ code: ResultCode.RETRY_AFTER, errorCode: "WEIR_ERR_IN_PROGRESS", retryAfterMs: 250 });
+    expect(h.log.calls).toHaveLength(0);
+    expect(h.dedup.commands.map((c) => c.op)).toEqual(["claim"]);
+    expect(h.dedup.tokenOf(key("q1"))).toBe(`${DEAD}/7`);
+    expect(h.errors.map((e) => e.what)).toEqual(["verifying stale claims in Kafka failed"]);
+    expect(stale).toEqual({ failed: 1 });
+  });
+
+  it("answers RETRY_AFTER WEIR_ERR_DEDUP_UNAVAILABLE when the take-over fails", async () => {
+    const { h } = afterCrash(["q1"], []);
+    h.dedup.failWith(new Error("Connection is closed."), "takeOver");
+    const [result] = await h.service.publish(TENANT, [quoteEvent("q1", { eventTimeMs: EVENT_TIME })]);
+    expect(result).toMatchObject({ code: ResultCode.RETRY_AFTER, errorCode: "WEIR_ERR_DEDUP_UNAVAILABLE" });
+    expect(h.log.calls).toHaveLength(0);
+    expect(h.errors.map((e) => e.what)).toEqual(["dedup take-over failed"]);
+  });
+
+  it("releases a taken-over claim when its publish fails, so the next retry publishes", async () => {
+    const { h } = afterCrash(["q1"], []);
+    h.log.rejectAll();
+    const [failed] = await h.service.publish(TENANT, [quoteEvent("q1", { eventTimeMs: EVENT_TIME })]);
+    expect(failed!.errorCode).toBe("WEIR_ERR_KAFKA_UNAVAILABLE");
+    expect(h.dedup.state(key("q1"))).toBeUndefined();
+
+    h.log.ackAll();
+    const [retried] = await h.service.publish(TENANT, [quoteEvent("q1", { eventTimeMs: EVENT_TIME })]);
+    expect(retried!.code).toBe(ResultCode.ACK);
+    expect(h.log.records).toHaveLength(1);
+    expect(h.lookup.calls).toHaveLength(1);
+  });
+
+  it("without a lookup, answers a dead gateway's claim IN_PROGRESS and publishes nothing", async () => {
+    const h = ingestHarness();
+    h.dedup.seed(key("q1"), { token: `${DEAD}/7` });
+    h.dedup.ownerDied(DEAD);
+    const [result] = await h.service.publish(TENANT, [quoteEvent("q1")]);
+    expect(result).toMatchObject({ code: ResultCode.RETRY_AFTER, errorCode: "WEIR_ERR_IN_PROGRESS" });
+    expect(h.log.calls).toHaveLength(0);
   });
 });
 

@@ -10,7 +10,8 @@ import { SchemaRegistry } from "../../src/schema/registry.js";
 import { EventChecker } from "../../src/ingest/check-event.js";
 import { Admission } from "../../src/ingest/admission.js";
 import { IngestService, type IngestOptions } from "../../src/ingest/ingest-service.js";
-import { FakeDedupStore, FakeEventLog } from "./fake-ports.js";
+import { FakeDedupStore, FakeEventLog, FakePublishedLookup } from "./fake-ports.js";
+import type { IngestObserver } from "../../src/ingest/ports.js";
 
 export const accessLog = { host: "api.example.com", method: "GET", path: "/v1/items", status: 503, bytesSent: 512n, latencyMs: 12 };
 export const cardTransaction = {
@@ -66,6 +67,8 @@ export type Harness = {
   service: IngestService;
   log: FakeEventLog;
   dedup: FakeDedupStore;
+  /** Wired into the service only with `withLookup`. */
+  lookup: FakePublishedLookup;
   admission: Admission;
   errors: Array<{ what: string; err: unknown }>;
   opts: IngestOptions;
@@ -78,10 +81,14 @@ export function ingestHarness(
     maxInFlightBytes?: number;
     maxEventBytes?: number;
     now?: () => number;
+    /** Verify stale claims against the fake log (without it, a stale claim counts as pending). */
+    withLookup?: boolean;
+    observer?: IngestObserver;
   } = {},
 ): Harness {
   const log = new FakeEventLog();
   const dedup = new FakeDedupStore({ pendingTtlMs: 120_000 });
+  const lookup = new FakePublishedLookup(log);
   const admission = new Admission(overrides.maxInFlightEvents ?? 1000, overrides.maxInFlightBytes ?? 1024 * 1024);
   const errors: Array<{ what: string; err: unknown }> = [];
   const opts: IngestOptions = {
@@ -99,8 +106,10 @@ export function ingestHarness(
       checker: sharedChecker(overrides.maxEventBytes ?? 1024),
       onError: (what, err) => errors.push({ what, err }),
       ...(overrides.now ? { now: overrides.now } : {}),
+      ...(overrides.withLookup ? { lookup } : {}),
+      ...(overrides.observer ? { observer: overrides.observer } : {}),
     },
     opts,
   );
-  return { service, log, dedup, admission, errors, opts };
+  return { service, log, dedup, lookup, admission, errors, opts };
 }

@@ -3,7 +3,8 @@
  * Both can be told to fail, and the event log can hold a publish until the test settles it.
  */
 import { vi } from "vitest";
-import type { Claim, DedupStore, EventLog, OutRecord, TopicSpec } from "../../src/ingest/ports.js";
+import type { Claim, DedupStore, EventLog, OutRecord, PublishedLookup, PublishedQuery, TopicSpec } from "../../src/ingest/ports.js";
+import { headers } from "../../src/ingest/records.js";
 
 export type Deferred<T> = {
   readonly promise: Promise<T>;
@@ -142,22 +143,38 @@ export type FakeDedupOptions = {
 };
 
 type Entry = { value: string; expiresAt: number };
-export type DedupOp = "claim" | "confirm" | "release";
+export type DedupOp = "claim" | "confirm" | "release" | "takeOver";
 
 /** The value of a published key, as in RedisDedupStore. */
 const DONE = "d";
 
+/** "<token>@<ms>" → token and claim time, as RedisDedupStore writes claims. */
+function splitClaim(value: string): { token: string; atMs: number } {
+  const at = value.lastIndexOf("@");
+  return { token: value.slice(0, at), atMs: Number(value.slice(at + 1)) };
+}
+
+/** The gateway of a token "<gatewayId>/<batch>". */
+function ownerOf(token: string): string {
+  const slash = token.lastIndexOf("/");
+  return slash < 0 ? token : token.slice(0, slash);
+}
+
 /**
  * Same semantics as the Lua scripts of RedisDedupStore:
- *   claim   SET key <token> NX PX pendingTtl, else "done" if the value is "d", else pending with its PTTL
- *   confirm SET key "d" PX dedupTtl
- *   release DEL key if its value is still <token>
+ *   claim    SET key <token>@<now> NX PX dedupTtl, else "done" if the value is "d", else pending
+ *            while the owner is alive and the claim younger than pendingTtl, else stale (its value)
+ *   takeOver SET key <token>@<now> PX dedupTtl if the value is still the stale one
+ *   confirm  SET key "d" PX dedupTtl
+ *   release  DEL key if its token is still <token>
+ * Every owner is alive unless the test says it died (`ownerDied`).
  */
 export class FakeDedupStore implements DedupStore {
   healthy = true;
   readonly commands: Array<{ op: DedupOp; keys: readonly string[]; token?: string }> = [];
   closed = false;
   private readonly entries = new Map<string, Entry>();
+  private readonly deadOwners = new Set<string>();
   private failure: { error: Error; ops: ReadonlySet<DedupOp> } | undefined;
   private gate: Deferred<void> | undefined;
   private readonly dedupTtlMs: number;
@@ -175,7 +192,7 @@ export class FakeDedupStore implements DedupStore {
    * has not noticed yet.
    */
   failWith(error: Error = new Error("Connection is closed."), ...ops: DedupOp[]): this {
-    this.failure = { error, ops: new Set(ops.length > 0 ? ops : (["claim", "confirm", "release"] as const)) };
+    this.failure = { error, ops: new Set(ops.length > 0 ? ops : (["claim", "confirm", "release", "takeOver"] as const)) };
     return this;
   }
 
@@ -197,16 +214,34 @@ export class FakeDedupStore implements DedupStore {
     return this;
   }
 
+  /** The gateway `owner` stopped heartbeating: its claims are stale. */
+  ownerDied(owner: string): this {
+    this.deadOwners.add(owner);
+    return this;
+  }
+
   async claim(keys: readonly string[], token: string): Promise<Claim[]> {
     await this.enter("claim", keys, token);
     return keys.map((key): Claim => {
       const entry = this.live(key);
       if (!entry) {
-        this.entries.set(key, { value: token, expiresAt: this.now() + this.pendingTtlMs });
+        this.entries.set(key, { value: `${token}@${this.now()}`, expiresAt: this.now() + this.dedupTtlMs });
         return { kind: "claimed" };
       }
       if (entry.value === DONE) return { kind: "done" };
-      return { kind: "pending", retryAfterMs: Math.max(0, entry.expiresAt - this.now()) };
+      const { token: held, atMs } = splitClaim(entry.value);
+      const age = this.now() - atMs;
+      if (this.deadOwners.has(ownerOf(held)) || age >= this.pendingTtlMs) return { kind: "stale", value: entry.value };
+      return { kind: "pending", retryAfterMs: this.pendingTtlMs - age };
+    });
+  }
+
+  async takeOver(keys: readonly string[], staleValues: readonly string[], token: string): Promise<boolean[]> {
+    await this.enter("takeOver", keys, token);
+    return keys.map((key, i) => {
+      if (this.live(key)?.value !== staleValues[i]) return false;
+      this.entries.set(key, { value: `${token}@${this.now()}`, expiresAt: this.now() + this.dedupTtlMs });
+      return true;
     });
   }
 
@@ -217,7 +252,7 @@ export class FakeDedupStore implements DedupStore {
 
   async release(keys: readonly string[], token: string): Promise<void> {
     await this.enter("release", keys, token);
-    for (const key of keys) if (this.live(key)?.value === token) this.entries.delete(key);
+    for (const key of keys) if (this.tokenOf(key) === token) this.entries.delete(key);
   }
 
   async close(): Promise<void> {
@@ -231,15 +266,16 @@ export class FakeDedupStore implements DedupStore {
     return entry.value === DONE ? "done" : "pending";
   }
 
-  /** The claim token held on `key`, if it is pending. */
+  /** The claim token held on `key`, if it is claimed. */
   tokenOf(key: string): string | undefined {
     const entry = this.live(key);
-    return entry && entry.value !== DONE ? entry.value : undefined;
+    return entry && entry.value !== DONE ? splitClaim(entry.value).token : undefined;
   }
 
-  /** Puts a key in a state directly, e.g. a claim left by another gateway. */
-  seed(key: string, value: "done" | { token: string }, ttlMs = this.pendingTtlMs): void {
-    this.entries.set(key, { value: value === "done" ? DONE : value.token, expiresAt: this.now() + ttlMs });
+  /** Puts a key in a state directly, e.g. a claim left by another gateway `ageMs` ago. */
+  seed(key: string, value: "done" | { token: string; ageMs?: number }, ttlMs = this.dedupTtlMs): void {
+    const stored = value === "done" ? DONE : `${value.token}@${this.now() - (value.ageMs ?? 0)}`;
+    this.entries.set(key, { value: stored, expiresAt: this.now() + ttlMs });
   }
 
   private async enter(op: DedupOp, keys: readonly string[], token?: string): Promise<void> {
@@ -255,6 +291,47 @@ export class FakeDedupStore implements DedupStore {
       return undefined;
     }
     return entry;
+  }
+}
+
+/**
+ * PublishedLookup over a FakeEventLog: an event is "in Kafka" when the log acknowledged a record
+ * on its topic with its weir.id and weir.tenant headers. Can be told to fail or to hold.
+ */
+export class FakePublishedLookup implements PublishedLookup {
+  readonly calls: Array<readonly PublishedQuery[]> = [];
+  private failure: Error | undefined;
+  private gate: Deferred<void> | undefined;
+
+  constructor(private readonly log: FakeEventLog) {}
+
+  failWith(error: Error = new Error("Kafka unreachable")): this {
+    this.failure = error;
+    return this;
+  }
+
+  /** Later lookups wait until `resume()`. */
+  pause(): this {
+    this.gate ??= deferred<void>();
+    return this;
+  }
+
+  resume(): this {
+    this.gate?.resolve();
+    this.gate = undefined;
+    return this;
+  }
+
+  async find(events: readonly PublishedQuery[]): Promise<Set<string>> {
+    this.calls.push([...events]);
+    if (this.gate) await this.gate.promise;
+    if (this.failure) throw this.failure;
+    const found = new Set<string>();
+    for (const e of events) {
+      const there = this.log.records.some((r) => r.topic === e.topic && r.headers[headers.id] === e.id && r.headers[headers.tenant] === e.tenant);
+      if (there) found.add(`${e.tenant}:${e.id}`);
+    }
+    return found;
   }
 }
 

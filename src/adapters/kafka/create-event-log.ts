@@ -21,7 +21,7 @@ export type EventLogSettings = {
   readonly stallMs: number;
   /** The gateway's publish timeout (WEIR_KAFKA_PUBLISH_TIMEOUT_MS). */
   readonly publishTimeoutMs: number;
-  /** The lifetime of an unconfirmed dedup claim (WEIR_DEDUP_PENDING_TTL_MS); config ensures it exceeds publishTimeoutMs. */
+  /** The age after which an unconfirmed dedup claim is verified against Kafka by other gateways (WEIR_DEDUP_PENDING_TTL_MS); config ensures it exceeds publishTimeoutMs. */
   readonly dedupPendingTtlMs: number;
   readonly logger: Logger;
 };
@@ -33,7 +33,8 @@ export function isKafkaClient(name: string): name is KafkaClient {
 /**
  * How long a client may keep retrying one record: past the gateway's publish timeout (so a
  * broker restart is ridden out even after the caller got RETRY_AFTER), and well before the dedup
- * claim expires, so the send settles (confirm or release) while the claim still guards the id.
+ * claim turns stale (then another gateway verifies it against Kafka and may publish the id
+ * again), so the send settles (confirm or release) while the claim still guards the id.
  * kafkajs has no such bound (it retries until it succeeds or reports a failure).
  */
 export function deliveryTimeoutMs(publishTimeoutMs: number, dedupPendingTtlMs: number): number {
