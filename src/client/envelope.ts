@@ -1,7 +1,6 @@
 /** Building envelopes from typed payloads: the one place a client touches event encoding. */
 import { create, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { randomUUID } from "node:crypto";
 import { EnvelopeSchema, type Envelope } from "../gen/weir/v1/envelope_pb.js";
 
 export type EnvelopeOptions = {
@@ -16,7 +15,7 @@ export type EnvelopeOptions = {
 
 export function envelopeOf<Desc extends DescMessage>(schema: Desc, payload: MessageInitShape<Desc>, opts: EnvelopeOptions = {}): Envelope {
   return create(EnvelopeSchema, {
-    id: opts.id ?? randomUUID(),
+    id: opts.id ?? crypto.randomUUID(),
     type: schema.typeName,
     eventTime: timestampFromMs(opts.eventTimeMs ?? Date.now()),
     partitionKey: opts.partitionKey ?? "",

@@ -1,4 +1,11 @@
-export { IngestClient, ConnectionClosedError, isFinal, type ClientOptions, type CloseInfo } from "./ingest-client.js";
-export { envelopeOf, type EnvelopeOptions } from "./envelope.js";
-export { ResultCode, type EventResult } from "../gen/weir/v1/protocol_pb.js";
-export { subscribe, type SubscribeOptions, type SubscribeStart, type StreamDelivery, type WeirSubscription } from "./subscribe.js";
+/**
+ * `weir/client` on Node: the portable client, the file outbox, and the `ws` package as the
+ * WebSocket (Node 20 has none of its own).
+ */
+import WebSocketNode from "ws";
+import { useWebSocket, type WebSocketConstructor } from "./transport.js";
+
+useWebSocket(WebSocketNode as unknown as WebSocketConstructor);
+
+export * from "./portable.js";
+export { FileOutbox } from "./file-outbox.js";

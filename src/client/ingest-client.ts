@@ -1,36 +1,17 @@
 /**
- * A client for /v1/ingest: Hello, credit-aware batching, per-event results, and retry of
- * RETRY_AFTER events with the same ids. Written against the WHATWG WebSocket API so the same
- * code can run in browsers and Deno; on Node it uses the `ws` package.
+ * A low-level client for /v1/ingest: one connection, credit-aware batches, per-batch results,
+ * retry of RETRY_AFTER events with the same ids, and raw frames for protocol tests. Applications
+ * use WeirClient (failover, outbox, linger batching); load generators and tests use this.
  */
-import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
-import WebSocketNode from "ws";
-import {
-  ClientFrameSchema,
-  ResultCode,
-  ServerFrameSchema,
-  type EventResult,
-  type ProtocolError,
-  type Welcome,
-} from "../gen/weir/v1/protocol_pb.js";
+import { type MessageInitShape } from "@bufbuild/protobuf";
+import { ResultCode, type ClientFrameSchema, type EventResult, type Welcome } from "../gen/weir/v1/protocol_pb.js";
 import type { Envelope } from "../gen/weir/v1/envelope_pb.js";
+import { ConnectionClosedError, type CloseInfo } from "./errors.js";
+import { connectSession, readFrame, sendFrame, type SessionOptions } from "./transport.js";
 
-export type ClientOptions = {
-  url: string;
-  tenant: string;
-  apiKey: string;
-  clientId?: string;
-  connectTimeoutMs?: number;
-};
+export { ConnectionClosedError, type CloseInfo };
 
-export type CloseInfo = { code: number; reason: string; error?: ProtocolError };
-
-export class ConnectionClosedError extends Error {
-  override readonly name = "ConnectionClosedError";
-  constructor(readonly info: CloseInfo) {
-    super(`connection closed (${info.code}${info.error ? ` ${info.error.errorCode}: ${info.error.message}` : info.reason ? ` ${info.reason}` : ""})`);
-  }
-}
+export type ClientOptions = SessionOptions;
 
 type Pending = { resolve(results: EventResult[]): void; reject(err: Error): void };
 type CreditWaiter = { n: number; resolve(): void; reject(err: Error): void };
@@ -60,41 +41,11 @@ export class IngestClient {
         resolve(this.closeInfo);
       });
     });
-    ws.addEventListener("message", (ev) => this.onFrame(new Uint8Array(ev.data as ArrayBuffer)));
+    ws.addEventListener("message", (ev) => this.onFrame(readFrame(ev)));
   }
 
   static async connect(opts: ClientOptions): Promise<IngestClient> {
-    const ws = new (WebSocketNode as unknown as typeof WebSocket)(opts.url);
-    ws.binaryType = "arraybuffer";
-    const welcome = await new Promise<Welcome>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        ws.close();
-        reject(new Error(`no Welcome from ${opts.url} within ${opts.connectTimeoutMs ?? 10_000} ms`));
-      }, opts.connectTimeoutMs ?? 10_000);
-      let error: ProtocolError | undefined;
-      const onMessage = (ev: MessageEvent) => {
-        const frame = fromBinary(ServerFrameSchema, new Uint8Array(ev.data as ArrayBuffer)).frame;
-        if (frame.case === "welcome") {
-          clearTimeout(timer);
-          ws.removeEventListener("message", onMessage);
-          resolve(frame.value);
-        } else if (frame.case === "error") error = frame.value;
-      };
-      ws.addEventListener("message", onMessage);
-      ws.addEventListener("open", () => {
-        const hello = create(ClientFrameSchema, {
-          frame: { case: "hello", value: { protocolVersion: 1, tenant: opts.tenant, apiKey: opts.apiKey, clientId: opts.clientId ?? "" } },
-        });
-        ws.send(toBinary(ClientFrameSchema, hello));
-      });
-      ws.addEventListener("close", (ev) => {
-        clearTimeout(timer);
-        reject(new ConnectionClosedError({ code: ev.code, reason: ev.reason, ...(error ? { error } : {}) }));
-      });
-      ws.addEventListener("error", () => {
-        /* the close event that follows rejects */
-      });
-    });
+    const { ws, welcome } = await connectSession(opts);
     return new IngestClient(ws, welcome);
   }
 
@@ -157,8 +108,7 @@ export class IngestClient {
     }
   }
 
-  private onFrame(bytes: Uint8Array): void {
-    const frame = fromBinary(ServerFrameSchema, bytes).frame;
+  private onFrame(frame: ReturnType<typeof readFrame>): void {
     switch (frame.case) {
       case "result": {
         const p = this.pending.get(frame.value.seq);
@@ -178,7 +128,7 @@ export class IngestClient {
 
   /** Sends a raw frame; for tests of the gateway's handling of misbehaving clients. */
   send(frame: MessageInitShape<typeof ClientFrameSchema>): void {
-    this.ws.send(toBinary(ClientFrameSchema, create(ClientFrameSchema, frame)));
+    sendFrame(this.ws, frame);
   }
 
   /** Sends raw bytes; for tests. */

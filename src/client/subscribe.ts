@@ -9,16 +9,16 @@
  * client stops reading the socket (Node `ws`), so the gateway sees a slow subscriber and applies
  * the stream's policy. Written against the WHATWG WebSocket API, as IngestClient.
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import WebSocketNode from "ws";
-import { ClientFrameSchema, ServerFrameSchema, type Delivery, type ProtocolError, type Subscribe } from "../gen/weir/v1/protocol_pb.js";
-import { ConnectionClosedError } from "./ingest-client.js";
+import type { Delivery, ProtocolError, Subscribe } from "../gen/weir/v1/protocol_pb.js";
+import { backoffDelay } from "./backoff.js";
+import { ConnectionClosedError } from "./errors.js";
+import { openSocket, readFrame, sendFrame, type WebSocketConstructor } from "./transport.js";
 
 export type SubscribeStart = "latest" | "earliest" | { readonly resumeToken: string } | { readonly timestampMs: number };
 
 export type SubscribeOptions = {
-  /** ws://host:port/v1/subscribe */
-  readonly url: string;
+  /** ws://host:port/v1/subscribe, or several gateways' (tried in turn when one fails). */
+  readonly url: string | readonly string[];
   readonly tenant: string;
   readonly apiKey: string;
   /** "results.error-rate", "results.fraud", "results.risk-limits", "alerts", "events.<type>". */
@@ -33,6 +33,8 @@ export type SubscribeOptions = {
   readonly maxReconnectDelayMs?: number;
   /** A backoff of your own: ms to wait before reconnect attempt `attempt` (0 after a live connection dropped). */
   readonly reconnectDelayMs?: (attempt: number) => number;
+  /** A WebSocket implementation (default: the platform's, or `ws` on Node). */
+  readonly WebSocket?: WebSocketConstructor;
   /** Called when the subscription is live (after each (re)connect). */
   readonly onSubscribed?: (info: { stream: string; slowPolicy: string; reconnects: number }) => void;
 };
@@ -116,22 +118,22 @@ export function subscribe(opts: SubscribeOptions): WeirSubscription {
     else node.resume!();
   };
 
+  const urls = typeof opts.url === "string" ? [opts.url] : opts.url;
+  let nextUrl = 0;
   const connect = (attempt: number) => {
     if (ended) return;
-    const socket = new (WebSocketNode as unknown as typeof WebSocket)(opts.url);
+    const socket = openSocket(urls[nextUrl % urls.length]!, opts.WebSocket);
     ws = socket;
     paused = false;
-    socket.binaryType = "arraybuffer";
     let protocolError: ProtocolError | undefined;
     let live = false;
     socket.addEventListener("open", () => {
-      const send = (frame: Parameters<typeof create<typeof ClientFrameSchema>>[1]) => socket.send(toBinary(ClientFrameSchema, create(ClientFrameSchema, frame)));
-      send({ frame: { case: "hello", value: { protocolVersion: 1, tenant: opts.tenant, apiKey: opts.apiKey, clientId: "weir-subscribe" } } });
+      sendFrame(socket, { frame: { case: "hello", value: { protocolVersion: 1, tenant: opts.tenant, apiKey: opts.apiKey, clientId: "weir-subscribe" } } });
       const start = received !== undefined ? ({ case: "resumeToken", value: received } as const) : startOf(opts.from);
-      send({ frame: { case: "subscribe", value: { stream: opts.stream, key: opts.key ?? "", keyPrefix: opts.keyPrefix ?? "", start } } });
+      sendFrame(socket, { frame: { case: "subscribe", value: { stream: opts.stream, key: opts.key ?? "", keyPrefix: opts.keyPrefix ?? "", start } } });
     });
     socket.addEventListener("message", (ev) => {
-      const frame = fromBinary(ServerFrameSchema, new Uint8Array(ev.data as ArrayBuffer)).frame;
+      const frame = readFrame(ev);
       if (frame.case === "subscribed") {
         live = true;
         // Before the first delivery, a reconnect resumes from where this subscription started.
@@ -156,10 +158,12 @@ export function subscribe(opts: SubscribeOptions): WeirSubscription {
         failed = new ConnectionClosedError({ code: ev.code, reason: ev.reason, ...(protocolError ? { error: protocolError } : {}) });
         return wake();
       }
-      // Back off (full jitter) and resume from the last delivery received.
+      // Back off (full jitter) and resume from the last delivery received, on the next gateway
+      // if this one never got live.
       const next = live ? 0 : attempt + 1;
+      if (!live) nextUrl++;
       reconnects++;
-      const delay = opts.reconnectDelayMs ? opts.reconnectDelayMs(next) : Math.random() * Math.min(opts.maxReconnectDelayMs ?? 10_000, 100 * 2 ** next);
+      const delay = opts.reconnectDelayMs ? opts.reconnectDelayMs(next) : backoffDelay(next, { maxMs: opts.maxReconnectDelayMs ?? 10_000 });
       setTimeout(() => connect(next), delay);
     });
   };

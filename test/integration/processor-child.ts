@@ -3,11 +3,6 @@
  * what the processor tests share: the error-rate event pattern and the exactly-once check of the
  * final windows in the results topic.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { Kafka, logLevel } from "kafkajs";
 import { Admin as PlatformaticAdmin, FetchIsolationLevels } from "@platformatic/kafka";
 import { expect } from "vitest";
@@ -17,6 +12,9 @@ import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
 import { resultsTopic } from "../../src/processor/processor.js";
 import { readCommitted } from "../../src/processor/read-committed.js";
 import { splitTenantKey } from "../../src/processor/tenant-keys.js";
+import { startWeirChild, type WeirChild } from "./weir-child.js";
+
+export type { LogLine, LogMatch } from "./weir-child.js";
 
 export type ProcessorChildOptions = {
   /** WEIR_KAFKA_BROKERS */
@@ -33,146 +31,24 @@ export type ProcessorChildOptions = {
   readonly threads?: number;
 };
 
-/** One stderr line of the child, with the (test process) time it arrived. */
-export type LogLine = { readonly atMs: number; readonly text: string };
-/** A match of waitForLog, with the index of its line in `lines` and the time the line arrived. */
-export type LogMatch = RegExpMatchArray & { readonly line: number; readonly atMs: number };
-
-export type ProcessorChild = {
+export type ProcessorChild = WeirChild & {
   readonly instanceId: string;
   /** The job's consumer group. */
   readonly group: string;
-  readonly process: ChildProcess;
-  /** Everything the child wrote to stderr so far. */
-  readonly log: string;
-  /** Its complete stderr lines so far. */
-  readonly lines: readonly LogLine[];
-  /** Whether it has exited. */
-  readonly exited: boolean;
-  /**
-   * Resolves with the first complete line from line index `since` on (default 0) that matches
-   * `pattern`; rejects (with the log) on timeout or if the child exits first.
-   */
-  waitForLog(pattern: RegExp, opts?: { since?: number; timeoutMs?: number }): Promise<LogMatch>;
-  /** Sends `signal` (default SIGKILL) and resolves once the child has exited. */
-  kill(signal?: NodeJS.Signals): Promise<void>;
-  /** SIGTERM (a clean close), SIGKILL if it has not exited after `graceMs`; resolves once exited. Safe to call twice. */
-  stop(graceMs?: number): Promise<void>;
 };
 
 /** Starts `weir processor` (src/cli/run-processor.ts) in a child process under tsx. */
 export function startProcessorChild(opts: ProcessorChildOptions): ProcessorChild {
-  // A tiny script file, not --eval: the engine's worker threads inherit the exec arguments.
-  const dir = mkdtempSync(join(tmpdir(), "weir-processor-child-"));
-  const script = join(dir, "processor.mjs");
-  const entry = pathToFileURL(join(process.cwd(), "src/cli/run-processor.ts")).href;
-  writeFileSync(script, `const m = await import(${JSON.stringify(entry)});\nprocess.exitCode = await m.runProcessor();\n`);
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
-    cwd: process.cwd(),
-    env: {
-      ...process.env,
-      WEIR_KAFKA_BROKERS: opts.brokers,
-      WEIR_PROCESSOR_JOBS: opts.job,
-      WEIR_PROCESSOR_THREADS: String(opts.threads ?? 2),
-      WEIR_PROCESSOR_GROUP_PREFIX: opts.groupPrefix,
-      WEIR_GATEWAY_ID: opts.instanceId,
-      WEIR_LOG_LEVEL: "info",
-      WEIR_METRICS_PORT: "0",
-      WEIR_WEBHOOK_URL: opts.webhookUrl ?? "",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+  const child = startWeirChild(`processor ${opts.instanceId}`, "src/cli/run-processor.ts", "runProcessor", {
+    WEIR_KAFKA_BROKERS: opts.brokers,
+    WEIR_PROCESSOR_JOBS: opts.job,
+    WEIR_PROCESSOR_THREADS: String(opts.threads ?? 2),
+    WEIR_PROCESSOR_GROUP_PREFIX: opts.groupPrefix,
+    WEIR_GATEWAY_ID: opts.instanceId,
+    WEIR_METRICS_PORT: "0",
+    WEIR_WEBHOOK_URL: opts.webhookUrl ?? "",
   });
-
-  let log = "";
-  let partial = "";
-  const lines: LogLine[] = [];
-  const listeners = new Set<() => void>();
-  const notify = () => {
-    for (const l of [...listeners]) l();
-  };
-  // The processor logs pino JSON lines on stdout; a line's text is its message (so patterns can
-  // anchor at its end), anything else (stderr, non-JSON) is kept as written.
-  const textOf = (line: string) => {
-    try {
-      const entry = JSON.parse(line) as { msg?: unknown };
-      return typeof entry.msg === "string" ? entry.msg : line;
-    } catch {
-      return line;
-    }
-  };
-  const onData = (d: Buffer) => {
-    partial += d.toString();
-    const parts = partial.split("\n");
-    partial = parts.pop()!;
-    const atMs = Date.now();
-    for (const p of parts) {
-      const text = textOf(p);
-      log += `${text}\n`;
-      lines.push({ atMs, text });
-    }
-    if (parts.length > 0) notify();
-  };
-  child.stdout!.on("data", onData);
-  child.stderr!.on("data", onData);
-  let exited = false;
-  const exit = new Promise<void>((resolve) => {
-    child.once("exit", () => {
-      exited = true;
-      if (partial) lines.push({ atMs: Date.now(), text: partial });
-      partial = "";
-      rmSync(dir, { recursive: true, force: true });
-      notify();
-      resolve();
-    });
-  });
-
-  const handle: ProcessorChild = {
-    instanceId: opts.instanceId,
-    group: `${opts.groupPrefix}-${opts.job}`,
-    process: child,
-    get log() {
-      return log;
-    },
-    get lines() {
-      return lines;
-    },
-    get exited() {
-      return exited;
-    },
-    waitForLog(pattern, { since = 0, timeoutMs = 120_000 } = {}) {
-      return new Promise((resolve, reject) => {
-        let next = since;
-        const check = () => {
-          for (; next < lines.length; next++) {
-            const m = lines[next]!.text.match(pattern);
-            if (m) return done(() => resolve(Object.assign(m, { line: next, atMs: lines[next]!.atMs })));
-          }
-          if (exited) done(() => reject(new Error(`processor ${opts.instanceId} exited (code ${child.exitCode}, signal ${child.signalCode}) before logging ${pattern}; its log:\n${log}`)));
-        };
-        const timer = setTimeout(() => done(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for processor ${opts.instanceId} to log ${pattern}; its log:\n${log}`))), timeoutMs);
-        const done = (settle: () => void) => {
-          clearTimeout(timer);
-          listeners.delete(check);
-          settle();
-        };
-        listeners.add(check);
-        check();
-      });
-    },
-    async kill(signal = "SIGKILL") {
-      if (!exited) child.kill(signal);
-      await exit;
-    },
-    async stop(graceMs = 30_000) {
-      if (exited) return;
-      child.kill("SIGCONT"); // in case a test stopped it
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
-      await exit;
-      clearTimeout(timer);
-    },
-  };
-  return handle;
+  return Object.assign(child, { instanceId: opts.instanceId, group: `${opts.groupPrefix}-${opts.job}` });
 }
 
 /** "assigned partitions 0,2,4" (the processor logs one such line per group join). */

@@ -1,0 +1,14 @@
+/**
+ * The client as every runtime gets it (Node, Deno, browsers): nothing here imports a Node module.
+ * Durable outboxes are per platform: FileOutbox (./file-outbox.ts, Node and Deno) and
+ * IndexedDbOutbox (./indexeddb-outbox.ts, browsers).
+ */
+export { WeirClient, type WeirClientOptions, type Receipt, type ClientStats, type ConnectionEvent } from "./weir-client.js";
+export { subscribe, type SubscribeOptions, type SubscribeStart, type StreamDelivery, type WeirSubscription } from "./subscribe.js";
+export { IngestClient, isFinal, type ClientOptions } from "./ingest-client.js";
+export { envelopeOf, type EnvelopeOptions } from "./envelope.js";
+export { MemoryOutbox, type Outbox, type OutboxEntry } from "./outbox.js";
+export { ConnectionClosedError, EventRefusedError, ClientClosedError, type CloseInfo } from "./errors.js";
+export { useWebSocket, type WebSocketConstructor } from "./transport.js";
+export type { Backoff } from "./backoff.js";
+export { ResultCode, type EventResult } from "../gen/weir/v1/protocol_pb.js";

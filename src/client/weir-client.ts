@@ -1,0 +1,421 @@
+/**
+ * WeirClient: the edge client. Events go into an outbox (durable if you give it a file or
+ * IndexedDB one) before they are sent; they leave it only with a final answer. Until then they are
+ * sent, and after a drop, a gateway failover or a restart re-sent, with the same ids — the
+ * gateway's dedup makes that exactly once in Kafka.
+ *
+ * Flow: send() waits while `maxBufferedEvents` events are unanswered (backpressure reaches the
+ * caller), appends to the outbox (one write for all events that arrived meanwhile: group commit),
+ * and the event joins the ready queue. Ready events leave in batches as soon as a batch is full,
+ * or `lingerMs` after the first of them, within the credit the gateway granted (never more in
+ * flight than it allows). RETRY_AFTER answers go back to the queue after the delay the gateway
+ * asked for. A lost connection moves what was in flight back to the queue, in order, and the
+ * client connects to the next gateway of the list, backing off (exponential, full jitter) once
+ * every gateway failed in a row.
+ *
+ * Written against the WHATWG WebSocket API and the Outbox port only: the same code runs in Node,
+ * Deno and browsers (see ./portable.ts).
+ */
+import { toBinary } from "@bufbuild/protobuf";
+import { EnvelopeSchema, type Envelope } from "../gen/weir/v1/envelope_pb.js";
+import { ResultCode, type EventResult, type Welcome } from "../gen/weir/v1/protocol_pb.js";
+import { backoffDelay, type Backoff } from "./backoff.js";
+import { ClientClosedError, ConnectionClosedError, EventRefusedError, FATAL_INGEST_CLOSE_CODES, type CloseInfo } from "./errors.js";
+import { encodePublishFrame, eventFrameBytes } from "./frames.js";
+import { MemoryOutbox, type Outbox, type OutboxEntry } from "./outbox.js";
+import { connectSession, readFrame, type WebSocketConstructor } from "./transport.js";
+
+export type WeirClientOptions = {
+  /** Gateway ingest URLs (ws://host:port/v1/ingest), tried in turn: the failover list. */
+  readonly urls: string | readonly string[];
+  readonly tenant: string;
+  readonly apiKey: string;
+  readonly clientId?: string;
+  /** Where unanswered events live. Default: in memory (lost with the process). */
+  readonly outbox?: Outbox;
+  /** How long a ready event waits for others to share its batch (default 5 ms; 0: next tick). */
+  readonly lingerMs?: number;
+  /** Events per batch, at most (default: the gateway's max_batch_events). */
+  readonly maxBatchEvents?: number;
+  /** Unanswered events before send() waits (default 10,000). */
+  readonly maxBufferedEvents?: number;
+  readonly backoff?: Backoff;
+  readonly connectTimeoutMs?: number;
+  /** A WebSocket implementation (default: the platform's, or `ws` on Node). */
+  readonly WebSocket?: WebSocketConstructor;
+  /** Every final answer, including those of events recovered from the outbox (which have no caller). */
+  readonly onResult?: (result: EventResult) => void;
+  /** Connection changes, for logs and tests. */
+  readonly onConnection?: (event: ConnectionEvent) => void;
+};
+
+export type ConnectionEvent =
+  | { readonly kind: "connected"; readonly url: string; readonly gatewayId: string }
+  | { readonly kind: "disconnected"; readonly url: string; readonly close: CloseInfo }
+  | { readonly kind: "connect-failed"; readonly url: string; readonly error: string; readonly retryInMs: number };
+
+/** A sent event: durably queued; `acked` settles with its final answer. */
+export type Receipt = { readonly id: string; readonly acked: Promise<EventResult> };
+
+export type ClientStats = {
+  readonly connectedTo: string | undefined;
+  readonly gatewayId: string | undefined;
+  readonly connects: number;
+  readonly unanswered: number;
+  readonly inFlight: number;
+  readonly acked: number;
+  readonly duplicates: number;
+  readonly refused: number;
+  readonly retried: number;
+  readonly recovered: number;
+};
+
+type State = "appending" | "ready" | "in-flight" | "waiting-retry";
+
+type Item = {
+  readonly id: string;
+  readonly bytes: Uint8Array;
+  state: State;
+  readonly acked: Promise<EventResult>;
+  resolve(r: EventResult): void;
+  reject(e: Error): void;
+};
+
+type Connection = { readonly ws: WebSocket; readonly url: string; readonly welcome: Welcome; credit: number };
+
+export class WeirClient {
+  private readonly urls: readonly string[];
+  private readonly outbox: Outbox;
+  /** Every unanswered event, in the order it was sent (Map keeps insertion order). */
+  private readonly unanswered = new Map<string, Item>();
+  /** Events to send, in order. */
+  private ready = new Set<Item>();
+  private readonly inFlight = new Map<bigint, Item[]>();
+  private readonly appendQueue: Array<{ item: Item; stored(): void; failed(err: unknown): void }> = [];
+  private appending: Promise<void> | undefined;
+  private readonly removeQueue: string[] = [];
+  private removing: Promise<void> | undefined;
+  private readonly spaceWaiters: Array<() => void> = [];
+  private readonly flushWaiters: Array<() => void> = [];
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  private conn: Connection | undefined;
+  private seq = 0n;
+  private stopped: Error | undefined;
+  private wakeReconnect: (() => void) | undefined;
+  private readonly counts = { connects: 0, acked: 0, duplicates: 0, refused: 0, retried: 0, recovered: 0 };
+  /** Resolves when the client stopped: closed by you, or failed for good (then with the reason). */
+  readonly done: Promise<Error | undefined>;
+  private finish!: (reason: Error | undefined) => void;
+
+  private constructor(private readonly opts: WeirClientOptions) {
+    this.urls = typeof opts.urls === "string" ? [opts.urls] : [...opts.urls];
+    if (this.urls.length === 0) throw new Error("WeirClient needs at least one gateway URL");
+    this.outbox = opts.outbox ?? new MemoryOutbox();
+    this.done = new Promise((resolve) => (this.finish = resolve));
+  }
+
+  /**
+   * Loads what the outbox still holds (events of an earlier run, re-sent first, with their ids)
+   * and starts connecting. Resolves without waiting for a gateway: sending works offline.
+   */
+  static async open(opts: WeirClientOptions): Promise<WeirClient> {
+    const client = new WeirClient(opts);
+    for (const entry of await client.outbox.load()) {
+      const item = client.track(entry.id, entry.bytes);
+      item.state = "ready";
+      client.ready.add(item);
+      client.counts.recovered++;
+    }
+    void client.connectLoop();
+    return client;
+  }
+
+  /**
+   * Queues an event: waits while `maxBufferedEvents` are unanswered, then until the outbox holds it.
+   * Sending an id that is still unanswered returns that event's receipt (it is not queued twice).
+   */
+  async send(envelope: Envelope): Promise<Receipt> {
+    const max = this.opts.maxBufferedEvents ?? 10_000;
+    while (this.unanswered.size >= max && !this.stopped) await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
+    if (this.stopped) throw this.stopped;
+    const existing = this.unanswered.get(envelope.id);
+    if (existing) return { id: existing.id, acked: existing.acked };
+    if (!envelope.id) throw new TypeError("an event needs an id (envelopeOf() makes one)");
+    const item = this.track(envelope.id, toBinary(EnvelopeSchema, envelope));
+    const stored = new Promise<void>((resolve, reject) => this.appendQueue.push({ item, stored: resolve, failed: reject }));
+    this.appending ??= this.appendAll();
+    await stored;
+    return { id: item.id, acked: item.acked };
+  }
+
+  /** send(), then its final answer: resolves ACK or DUPLICATE, rejects with EventRefusedError (or ClientClosedError). */
+  async publish(envelope: Envelope): Promise<EventResult> {
+    return (await this.send(envelope)).acked;
+  }
+
+  /** Resolves once every event sent so far (and every recovered one) has its final answer, and the outbox knows. */
+  async flush(): Promise<void> {
+    if (this.unanswered.size > 0 && !this.stopped) await new Promise<void>((resolve) => this.flushWaiters.push(resolve));
+    while (this.removing) await this.removing;
+  }
+
+  get stats(): ClientStats {
+    let inFlight = 0;
+    for (const items of this.inFlight.values()) inFlight += items.length;
+    return {
+      connectedTo: this.conn?.url,
+      gatewayId: this.conn?.welcome.gatewayId,
+      unanswered: this.unanswered.size,
+      inFlight,
+      ...this.counts,
+    };
+  }
+
+  /**
+   * Stops: closes the connection and the outbox. Unanswered events reject with ClientClosedError;
+   * a durable outbox keeps them for the next run. Call flush() first to wait for the answers.
+   */
+  async close(): Promise<void> {
+    if (!this.stopped) this.stop(new ClientClosedError("client closed"));
+    await this.appending?.catch(() => {});
+    await this.removing?.catch(() => {});
+    await this.outbox.close();
+  }
+
+  // ---- events ----
+
+  private track(id: string, bytes: Uint8Array): Item {
+    let resolve!: (r: EventResult) => void;
+    let reject!: (e: Error) => void;
+    const acked = new Promise<EventResult>((res, rej) => ((resolve = res), (reject = rej)));
+    // A caller may keep only the receipt's id: an unobserved refusal must not crash the process.
+    acked.catch(() => {});
+    const item: Item = { id, bytes, state: "appending", acked, resolve, reject };
+    this.unanswered.set(id, item);
+    return item;
+  }
+
+  /** Group commit: every event queued while a write was running goes in the next single write. */
+  private async appendAll(): Promise<void> {
+    while (this.appendQueue.length > 0) {
+      const batch = this.appendQueue.splice(0);
+      try {
+        await this.outbox.append(batch.map(({ item }): OutboxEntry => ({ id: item.id, bytes: item.bytes })));
+      } catch (err) {
+        // Not stored, so not sent: those callers' send() rejects and nothing is half-done.
+        for (const { item, failed } of batch) {
+          this.unanswered.delete(item.id);
+          failed(err);
+        }
+        this.releaseSpace();
+        continue;
+      }
+      for (const { item, stored } of batch) {
+        if (item.state === "appending" && !this.stopped) {
+          item.state = "ready";
+          this.ready.add(item);
+        }
+        stored();
+      }
+      this.scheduleFlush();
+    }
+    this.appending = undefined;
+  }
+
+  private answer(item: Item, result: EventResult): void {
+    this.unanswered.delete(item.id);
+    if (result.code === ResultCode.ACK) this.counts.acked++;
+    else if (result.code === ResultCode.DUPLICATE) this.counts.duplicates++;
+    else this.counts.refused++;
+    if (result.code === ResultCode.ACK || result.code === ResultCode.DUPLICATE) item.resolve(result);
+    else item.reject(new EventRefusedError(result));
+    this.opts.onResult?.(result);
+    this.removeQueue.push(item.id);
+    this.removing ??= this.removeAll();
+    this.releaseSpace();
+  }
+
+  private async removeAll(): Promise<void> {
+    try {
+      while (this.removeQueue.length > 0) {
+        // A failed removal only means the event is re-sent after a restart, and deduplicated.
+        await this.outbox.remove(this.removeQueue.splice(0)).catch(() => {});
+      }
+    } finally {
+      this.removing = undefined;
+    }
+  }
+
+  private releaseSpace(): void {
+    this.spaceWaiters.shift()?.();
+    if (this.unanswered.size === 0) for (const w of this.flushWaiters.splice(0)) w();
+  }
+
+  // ---- sending ----
+
+  private batchLimit(conn: Connection): number {
+    return Math.max(1, Math.min(this.opts.maxBatchEvents ?? Infinity, conn.welcome.maxBatchEvents || Infinity));
+  }
+
+  private scheduleFlush(): void {
+    const conn = this.conn;
+    if (!conn || this.ready.size === 0) return;
+    if (this.ready.size >= this.batchLimit(conn)) return this.sendBatches();
+    if (this.lingerTimer) return;
+    this.lingerTimer = setTimeout(() => {
+      this.lingerTimer = undefined;
+      this.sendBatches();
+    }, this.opts.lingerMs ?? 5);
+  }
+
+  /** Sends ready events in batches while there is credit. */
+  private sendBatches(): void {
+    const conn = this.conn;
+    if (!conn) return;
+    const limit = this.batchLimit(conn);
+    // Room for the frame's own headers under max_frame_bytes.
+    const maxBytes = (conn.welcome.maxFrameBytes || Infinity) - 32;
+    while (this.ready.size > 0 && conn.credit > 0) {
+      const batch: Item[] = [];
+      let bytes = 0;
+      for (const item of this.ready) {
+        const size = eventFrameBytes(item.bytes);
+        if (batch.length >= Math.min(limit, conn.credit) || (batch.length > 0 && bytes + size > maxBytes)) break;
+        batch.push(item);
+        bytes += size;
+      }
+      for (const item of batch) {
+        this.ready.delete(item);
+        item.state = "in-flight";
+      }
+      conn.credit -= batch.length;
+      const seq = ++this.seq;
+      this.inFlight.set(seq, batch);
+      conn.ws.send(encodePublishFrame(seq, batch.map((i) => i.bytes)));
+    }
+  }
+
+  private onResults(conn: Connection, seq: bigint, results: readonly EventResult[], credit: number): void {
+    conn.credit += credit;
+    const batch = this.inFlight.get(seq);
+    this.inFlight.delete(seq);
+    if (!batch) return;
+    batch.forEach((item, i) => {
+      const result = results[i];
+      if (!result || result.id !== item.id) {
+        // Cannot happen with a conforming gateway; re-sending is always safe.
+        this.retryLater(item, 100);
+      } else if (result.code === ResultCode.RETRY_AFTER) {
+        this.counts.retried++;
+        this.retryLater(item, result.retryAfterMs);
+      } else {
+        this.answer(item, result);
+      }
+    });
+    this.sendBatches();
+  }
+
+  private retryLater(item: Item, delayMs: number): void {
+    item.state = "waiting-retry";
+    this.delay(Math.max(10, delayMs) * (0.5 + Math.random()), () => {
+      if (item.state !== "waiting-retry") return;
+      item.state = "ready";
+      this.ready.add(item);
+      this.scheduleFlush();
+    });
+  }
+
+  // ---- connections ----
+
+  /** Connects, serves the connection until it drops, moves on to the next gateway; until stopped. */
+  private async connectLoop(): Promise<void> {
+    let next = 0;
+    let failedInARow = 0;
+    while (!this.stopped) {
+      const url = this.urls[next % this.urls.length]!;
+      next++;
+      try {
+        const { ws, welcome } = await connectSession({
+          url,
+          tenant: this.opts.tenant,
+          apiKey: this.opts.apiKey,
+          clientId: this.opts.clientId ?? "",
+          connectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000,
+          ...(this.opts.WebSocket ? { WebSocket: this.opts.WebSocket } : {}),
+        });
+        failedInARow = 0;
+        if (this.stopped) {
+          ws.close(1000);
+          break;
+        }
+        const close = await this.serve({ ws, url, welcome, credit: welcome.credit });
+        this.opts.onConnection?.({ kind: "disconnected", url, close });
+        if (FATAL_INGEST_CLOSE_CODES.has(close.code)) this.stop(new ConnectionClosedError(close));
+        // The same gateway first: a drop is more often the network than the gateway.
+        next--;
+      } catch (err) {
+        if (err instanceof ConnectionClosedError && FATAL_INGEST_CLOSE_CODES.has(err.info.code)) {
+          this.stop(err);
+          break;
+        }
+        failedInARow++;
+        // Every gateway in turn at once; once all failed, back off before the next round.
+        const retryInMs = failedInARow % this.urls.length === 0 ? backoffDelay(failedInARow / this.urls.length - 1, this.opts.backoff) : 0;
+        this.opts.onConnection?.({ kind: "connect-failed", url, error: err instanceof Error ? err.message : String(err), retryInMs });
+        if (retryInMs > 0) await new Promise<void>((resolve) => ((this.wakeReconnect = resolve), this.delay(retryInMs, resolve)));
+        this.wakeReconnect = undefined;
+      }
+    }
+  }
+
+  /** Runs one connection: re-sends what is unanswered, then sends as events come. Resolves when it closes. */
+  private serve(conn: Connection): Promise<CloseInfo> {
+    this.counts.connects++;
+    this.conn = conn;
+    // What was in flight on the previous connection goes again, ahead of newer events.
+    this.ready = new Set([...this.unanswered.values()].filter((i) => i.state === "ready" || i.state === "in-flight"));
+    for (const item of this.ready) item.state = "ready";
+    this.opts.onConnection?.({ kind: "connected", url: conn.url, gatewayId: conn.welcome.gatewayId });
+    return new Promise((resolve) => {
+      let protocolError: CloseInfo["error"];
+      conn.ws.addEventListener("message", (ev) => {
+        const frame = readFrame(ev);
+        if (frame.case === "result") this.onResults(conn, frame.value.seq, frame.value.results, frame.value.credit);
+        else if (frame.case === "credit") {
+          conn.credit += frame.value.credit;
+          this.sendBatches();
+        } else if (frame.case === "error") protocolError = frame.value;
+      });
+      conn.ws.addEventListener("close", (ev) => {
+        this.conn = undefined;
+        this.inFlight.clear();
+        resolve({ code: ev.code, reason: ev.reason, ...(protocolError ? { error: protocolError } : {}) });
+      });
+      this.sendBatches();
+      this.scheduleFlush();
+    });
+  }
+
+  private delay(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  private stop(reason: Error): void {
+    this.stopped = reason;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    clearTimeout(this.lingerTimer);
+    this.wakeReconnect?.();
+    this.conn?.ws.close(1000, "client closed");
+    for (const item of this.unanswered.values()) item.reject(reason instanceof ClientClosedError ? reason : new ClientClosedError(reason.message, reason));
+    this.unanswered.clear();
+    for (const w of this.spaceWaiters.splice(0)) w();
+    for (const w of this.flushWaiters.splice(0)) w();
+    this.finish(reason instanceof ClientClosedError && reason.cause === undefined ? undefined : reason);
+  }
+}

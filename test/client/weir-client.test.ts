@@ -1,0 +1,186 @@
+/**
+ * WeirClient against a stand-in of the gateway protocol (./fake-gateway.ts): batching with a
+ * linger time, credit, per-event promises, RETRY_AFTER, refusals, failover between gateways,
+ * events recovered from the outbox, and send() waiting when too much is unanswered.
+ */
+import { afterEach, expect, test } from "vitest";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { ClientFrameSchema } from "../../src/gen/weir/v1/protocol_pb.js";
+import { EnvelopeSchema } from "../../src/gen/weir/v1/envelope_pb.js";
+import { ClientClosedError, ConnectionClosedError, EventRefusedError, MemoryOutbox, ResultCode, WeirClient, type ConnectionEvent } from "../../src/client/index.js";
+import { encodePublishFrame } from "../../src/client/frames.js";
+import { quoteEvent } from "../unit-fixtures/events.js";
+import { FakeGateway } from "./fake-gateway.js";
+
+const auth = { tenant: "acme", apiKey: "k" };
+const cleanup: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+async function gateway(opts: Parameters<typeof FakeGateway.start>[0] = {}): Promise<FakeGateway> {
+  const g = await FakeGateway.start(opts);
+  cleanup.push(() => g.close());
+  return g;
+}
+
+async function client(opts: Partial<Parameters<typeof WeirClient.open>[0]> & { urls: string | string[] }): Promise<WeirClient> {
+  const c = await WeirClient.open({ ...auth, backoff: { initialMs: 10, maxMs: 50 }, ...opts });
+  cleanup.push(() => c.close());
+  return c;
+}
+
+const events = (n: number, prefix = "e") => Array.from({ length: n }, (_, i) => quoteEvent(`${prefix}-${i}`));
+
+async function waitFor(cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+test("a publish frame built from encoded envelopes is byte for byte protobuf-es's", () => {
+  const envs = events(3);
+  for (const seq of [1n, 300n, 2n ** 40n]) {
+    const expected = toBinary(ClientFrameSchema, create(ClientFrameSchema, { frame: { case: "publish", value: { seq, events: envs } } }));
+    expect(encodePublishFrame(seq, envs.map((e) => toBinary(EnvelopeSchema, e)))).toEqual(expected);
+  }
+});
+
+test("events sent together share batches (linger), and every per-event promise resolves ACK", async () => {
+  const g = await gateway();
+  const c = await client({ urls: g.url, lingerMs: 20 });
+  const results = await Promise.all(events(200).map((e) => c.publish(e)));
+  expect(results.map((r) => r.code)).toEqual(Array(200).fill(ResultCode.ACK));
+  expect(g.acked.size).toBe(200);
+  expect(g.batches.length).toBeLessThanOrEqual(4);
+  expect(c.stats).toMatchObject({ acked: 200, unanswered: 0 });
+});
+
+test("batches respect the gateway's max_batch_events and credit: never more in flight than granted", async () => {
+  const g = await gateway({ credit: 30, maxBatchEvents: 8, hold: true });
+  const c = await client({ urls: g.url, lingerMs: 0 });
+  const all = Promise.all(events(100).map((e) => c.publish(e)));
+  await waitFor(() => g.batches.flat().length === 30, "the first 30 events");
+  // Held: no more than the 30 credits are sent until results return credit.
+  await new Promise((r) => setTimeout(r, 50));
+  expect(g.batches.flat().length).toBe(30);
+  while (g.acked.size < 100) {
+    g.release();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await all;
+  expect(Math.max(...g.batches.map((b) => b.length))).toBeLessThanOrEqual(8);
+  expect(g.maxOutstanding).toBeLessThanOrEqual(30);
+});
+
+test("RETRY_AFTER events are re-sent with the same id until they get a final answer", async () => {
+  const g = await gateway({ answer: (_env, attempt) => (attempt < 3 ? { code: ResultCode.RETRY_AFTER, retryAfterMs: 10, errorCode: "WEIR_ERR_OVERLOADED" } : undefined) });
+  const c = await client({ urls: g.url });
+  const results = await Promise.all(events(10).map((e) => c.publish(e)));
+  expect(results.every((r) => r.code === ResultCode.ACK)).toBe(true);
+  for (let i = 0; i < 10; i++) expect(g.attempts.get(`e-${i}`)).toBe(3);
+  expect(c.stats.retried).toBe(20);
+});
+
+test("a refused event rejects with its code and leaves the outbox; the others are acked", async () => {
+  const g = await gateway({ answer: (env) => (env.id === "e-3" ? { code: ResultCode.INVALID, errorCode: "WEIR_ERR_INVALID", reason: "bid: must be > 0" } : undefined) });
+  const outbox = new MemoryOutbox();
+  const c = await client({ urls: g.url, outbox });
+  const settled = await Promise.allSettled(events(5).map((e) => c.publish(e)));
+  const refused = settled[3]!;
+  expect(refused.status).toBe("rejected");
+  const err = (refused as PromiseRejectedResult).reason as EventRefusedError;
+  expect(err).toBeInstanceOf(EventRefusedError);
+  expect([err.code, err.errorCode]).toEqual([ResultCode.INVALID, "WEIR_ERR_INVALID"]);
+  expect(settled.filter((s) => s.status === "fulfilled")).toHaveLength(4);
+  await c.flush();
+  expect(await outbox.load()).toEqual([]);
+});
+
+test("fails over: an unreachable first gateway, then a gateway killed mid-stream; every event acked, in-flight ones re-sent", async () => {
+  const dead = await gateway();
+  await dead.close(); // nothing listens on its port any more
+  const a = await gateway({ hold: true });
+  const b = await gateway();
+  const seen: ConnectionEvent[] = [];
+  const c = await client({ urls: [dead.url, a.url, b.url], onConnection: (e) => seen.push(e) });
+  const all = Promise.all(events(50).map((e) => c.publish(e)));
+  await waitFor(() => a.batches.flat().length === 50, "the events at gateway a");
+  a.kill(); // a had them all, answered none
+  await a.close();
+  const results = await all;
+  expect(results.every((r) => r.code === ResultCode.ACK)).toBe(true);
+  expect(b.acked.size).toBe(50);
+  expect(seen.filter((e) => e.kind === "connected").map((e) => (e as { url: string }).url)).toEqual([a.url, b.url]);
+  expect(seen.some((e) => e.kind === "connect-failed" && e.url === dead.url)).toBe(true);
+});
+
+test("sending works offline: events wait in the outbox until a gateway comes up", async () => {
+  const gone = await gateway();
+  await gone.close();
+  const failures: ConnectionEvent[] = [];
+  const c = await client({ urls: gone.url, onConnection: (e) => e.kind === "connect-failed" && failures.push(e) });
+  const receipts = await Promise.all(events(20).map((e) => c.send(e)));
+  await waitFor(() => failures.length >= 3, "a few failed connection attempts");
+  expect(c.stats.unanswered).toBe(20);
+  // A gateway comes up at that address.
+  await gateway({ port: Number(new URL(gone.url).port) });
+  const results = await Promise.all(receipts.map((r) => r.acked));
+  expect(results.every((r) => r.code === ResultCode.ACK)).toBe(true);
+});
+
+test("events left in the outbox by an earlier run are re-sent first, with their ids, and reported through onResult", async () => {
+  const g = await gateway();
+  const outbox = new MemoryOutbox();
+  await outbox.append(events(5, "old").map((e) => ({ id: e.id, bytes: toBinary(EnvelopeSchema, e) })));
+  const answered: string[] = [];
+  const c = await client({ urls: g.url, outbox, onResult: (r) => answered.push(r.id) });
+  expect(c.stats.recovered).toBe(5);
+  await c.publish(quoteEvent("new-0"));
+  await c.flush();
+  expect(answered).toEqual(["old-0", "old-1", "old-2", "old-3", "old-4", "new-0"]);
+  expect(g.batches.flat()[0]!.id).toBe("old-0");
+  expect(await outbox.load()).toEqual([]);
+});
+
+test("send() waits while maxBufferedEvents are unanswered (backpressure reaches the caller)", async () => {
+  const g = await gateway({ hold: true });
+  const c = await client({ urls: g.url, maxBufferedEvents: 5, lingerMs: 0 });
+  const envs = events(6);
+  for (const e of envs.slice(0, 5)) await c.send(e);
+  let sixth = false;
+  const pending = c.send(envs[5]!).then(() => (sixth = true));
+  await waitFor(() => g.batches.flat().length === 5, "five events at the gateway");
+  expect(sixth).toBe(false);
+  g.release();
+  await pending;
+  expect(sixth).toBe(true);
+});
+
+test("a resent id that is still unanswered is not queued twice", async () => {
+  const g = await gateway({ hold: true });
+  const c = await client({ urls: g.url });
+  const e = quoteEvent("same");
+  const [r1, r2] = await Promise.all([c.send(e), c.send(e)]);
+  expect(r1.acked).toBe(r2.acked);
+  await waitFor(() => g.batches.length === 1, "the batch");
+  g.release();
+  await r1.acked;
+  expect(g.batches.flat().map((x) => x.id)).toEqual(["same"]);
+});
+
+test("bad credentials end the client (4401): pending events reject, the outbox keeps them", async () => {
+  const g = await gateway({ apiKey: "right" });
+  const outbox = new MemoryOutbox();
+  const c = await WeirClient.open({ urls: g.url, tenant: "acme", apiKey: "wrong", outbox });
+  cleanup.push(() => c.close());
+  const receipt = await c.send(quoteEvent("x"));
+  const reason = await c.done;
+  expect(reason).toBeInstanceOf(ConnectionClosedError);
+  expect((reason as ConnectionClosedError).info.code).toBe(4401);
+  await expect(receipt.acked).rejects.toBeInstanceOf(ClientClosedError);
+  await expect(c.send(quoteEvent("y"))).rejects.toBeInstanceOf(ConnectionClosedError);
+  expect((await outbox.load()).map((e) => e.id)).toEqual(["x"]);
+});
