@@ -1,4 +1,4 @@
-/** `weir` command line: gateway, stack, demo. */
+/** `weir` command line: gateway, processor, relay, stack, demo. */
 import { parseArgs } from "node:util";
 
 const help = `weir — edge-to-cloud streaming gateway
@@ -10,6 +10,7 @@ Usage:
                                start local Kafka (KRaft) and Redis (and Jaeger) on loopback; prints WEIR_* settings
   weir stack down              stop them
   weir stack status            show whether they run
+  weir relay --config F        run an edge relay on Deno (devices → store and forward → gateways; see README)
   weir demo [--events N]       stack up, start a gateway, stream sample traffic, print what happened
   weir --help                  this text
 
@@ -19,7 +20,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { help: { type: "boolean", short: "h" }, "data-dir": { type: "string" }, events: { type: "string" }, with: { type: "string" } },
+    options: { help: { type: "boolean", short: "h" }, "data-dir": { type: "string" }, events: { type: "string" }, with: { type: "string" }, config: { type: "string" } },
   });
   const [command, sub] = positionals;
   if (values.help || !command) {
@@ -47,6 +48,10 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       return 0;
+    }
+    case "relay": {
+      const { runRelay } = await import("./run-relay.js");
+      return runRelay(values.config);
     }
     case "demo": {
       const { runDemo } = await import("./demo.js");

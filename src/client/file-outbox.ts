@@ -2,7 +2,7 @@
  * FileOutbox: a durable Outbox in one append-only log file, for Node and Deno (only node:fs,
  * node:path and process APIs that Deno's Node compatibility layer implements; bytes are
  * Uint8Array/DataView, never Buffer-only helpers). On Deno it needs --allow-read and
- * --allow-write for the log's directory, and --allow-run to check a stale lock's pid.
+ * --allow-write for the log's directory (its lock is an OS file lock there: no pid check).
  *
  * File format (all integers little-endian):
  *
@@ -31,7 +31,8 @@
  * renamed over the log (atomic), then the directory is fsynced where the platform allows.
  * A `<path>.tmp` found on open is a compaction that never reached its rename, and is deleted.
  *
- * Single writer: `<path>.lock` is created exclusively and holds the owner's pid. A lock whose
+ * Single writer (Node; Deno uses an OS lock, see acquireDenoLock): `<path>.lock` is created
+ * exclusively and holds the owner's pid. A lock whose
  * pid is not alive (or is this process's own pid but not held by this process: a container
  * restart often reuses the pid) is taken over. The check is per host and per pid namespace:
  * do not share one outbox directory between hosts or containers.
@@ -523,7 +524,32 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/** The part of Deno's API for an OS file lock (flock), which the kernel drops when the process dies. */
+type DenoLockFile = { tryLock(exclusive?: boolean): Promise<boolean>; truncate(len?: number): Promise<void>; write(p: Uint8Array): Promise<number>; close(): void };
+const deno = (globalThis as { Deno?: { open(path: string, opts: { read: boolean; write: boolean; create: boolean }): Promise<DenoLockFile> } }).Deno;
+const denoLocks = new Map<string, DenoLockFile>();
+
+/**
+ * On Deno the lock is an OS lock on `<path>.lock`: no stale locks after a crash, and no pid to
+ * check, so no --allow-run (which a sandboxed relay should not need). The file stays (unlinking
+ * it could let two processes lock different files); it holds the pid for people to read.
+ */
+async function acquireDenoLock(key: string, api: NonNullable<typeof deno>): Promise<void> {
+  const lockPath = `${key}.lock`;
+  if (denoLocks.has(key)) throw new WeirOutboxError(`outbox ${key} is already open in this process`);
+  const file = await api.open(lockPath, { read: true, write: true, create: true });
+  if (!(await file.tryLock(true))) {
+    file.close();
+    throw new WeirOutboxError(`outbox ${key} in use by another process (lock file ${lockPath} is locked)`);
+  }
+  await file.truncate(0);
+  await file.write(new TextEncoder().encode(`${process.pid}\n`));
+  denoLocks.set(key, file);
+  heldHere.add(key);
+}
+
 async function acquireLock(key: string): Promise<void> {
+  if (deno) return acquireDenoLock(key, deno);
   const lockPath = `${key}.lock`;
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
@@ -577,6 +603,11 @@ async function acquireLock(key: string): Promise<void> {
 
 async function releaseLock(key: string): Promise<void> {
   if (!heldHere.delete(key)) return;
+  const denoLock = denoLocks.get(key);
+  if (denoLock) {
+    denoLocks.delete(key);
+    return denoLock.close();
+  }
   await unlinkIfExists(`${key}.lock`).catch(() => {});
 }
 

@@ -44,11 +44,14 @@ export function startWeirChild(name: string, module: string, fn: string, env: Re
   const script = join(dir, "child.mjs");
   const entry = pathToFileURL(join(process.cwd(), module)).href;
   writeFileSync(script, `const m = await import(${JSON.stringify(entry)});\nprocess.exitCode = await m.${fn}();\n`);
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
-    cwd: process.cwd(),
-    env: { ...process.env, WEIR_LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = startChildProcess(name, process.execPath, ["--import", "tsx", script], { ...process.env, WEIR_LOG_LEVEL: "info", ...env });
+  void child.exit.then(() => rmSync(dir, { recursive: true, force: true }));
+  return child;
+}
+
+/** Any command as a WeirChild (its stdout/stderr lines, pino JSON read as their messages), with exactly `env`. */
+export function startChildProcess(name: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv): WeirChild & { readonly exit: Promise<void> } {
+  const child = spawn(command, args, { cwd: process.cwd(), env, stdio: ["ignore", "pipe", "pipe"] });
 
   let log = "";
   let partial = "";
@@ -87,7 +90,6 @@ export function startWeirChild(name: string, module: string, fn: string, env: Re
       exited = true;
       if (partial) lines.push({ atMs: Date.now(), text: partial });
       partial = "";
-      rmSync(dir, { recursive: true, force: true });
       notify();
       resolve();
     });
@@ -95,6 +97,7 @@ export function startWeirChild(name: string, module: string, fn: string, env: Re
 
   return {
     name,
+    exit,
     process: child,
     get log() {
       return log;

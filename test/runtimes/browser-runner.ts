@@ -1,5 +1,5 @@
 /**
- * runInBrowser(suitePath, opts): the suite bundled for the browser (scripts/bundle.ts) and served
+ * runInBrowser(suitePath, opts): the suite bundled for the browser (src/build/bundle.ts) and served
  * with an empty HTML page from a node:http server on 127.0.0.1 (port 0), so the page has a real
  * origin (IndexedDB, localStorage, WebSocket all behave as in production). Headless Debian
  * Chromium (WEIR_CHROMIUM overrides /usr/bin/chromium), driven by playwright-core, opens the page
@@ -10,7 +10,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { chromium, type Browser } from "playwright-core";
-import { bundleModule } from "../../scripts/bundle.js";
+import { bundleModule } from "../../src/build/bundle.js";
 import { answerControl, checkReport, DEFAULT_TIMEOUT_MS, errorText, OutputTail, toJson, type RunOptions } from "./host.js";
 import type { SuiteReport } from "./suite-types.js";
 

@@ -1,5 +1,5 @@
 /**
- * runInDeno(suitePath, opts): the suite bundled for Deno (scripts/bundle.ts) into a fresh
+ * runInDeno(suitePath, opts): the suite bundled for Deno (src/build/bundle.ts) into a fresh
  * directory next to a tiny driver that imports it, calls run(env) and posts the report back;
  * env.control(name, arg) is a POST to an HTTP server of this process on 127.0.0.1 (port 0, a
  * random path token). The Deno binary comes from the `deno` npm package (WEIR_DENO overrides).
@@ -19,24 +19,14 @@ import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bundleModule } from "../../scripts/bundle.js";
+import { bundleModule } from "../../src/build/bundle.js";
+import { denoBinary, denoDir } from "../../src/build/deno.js";
+
+export { denoBinary, denoDir };
 import { answerControl, checkReport, DEFAULT_TIMEOUT_MS, errorText, OutputTail, toJson, type RunOptions } from "./host.js";
 import type { SuiteReport } from "./suite-types.js";
-
-/** The deno executable of the `deno` npm package (its own resolver: node_modules/deno/deno or @deno/<platform>/deno). */
-export function denoBinary(): string {
-  if (process.env.WEIR_DENO) return process.env.WEIR_DENO;
-  const require = createRequire(import.meta.url);
-  const api = require("deno/install_api.cjs") as { runInstall(): string };
-  return api.runInstall();
-}
-
-export function denoDir(): string {
-  return process.env.WEIR_DENO_DIR ?? join(tmpdir(), "weir-deno-dir");
-}
 
 /** The exact argv after the binary, for a driver in runDir and a suite data directory. */
 export function denoArgs(dataDir: string, driver = "driver.mjs"): string[] {

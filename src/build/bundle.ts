@@ -12,7 +12,7 @@
  *       code that calls require() on a builtin gets a createRequire() shim.
  *
  * CLI (used by `npm run build:client`):
- *   tsx scripts/bundle.ts [--platform browser|deno] [--minify] [--sourcemap] <entry.ts> <out.js>
+ *   tsx src/build/bundle.ts [--platform browser|deno] [--minify] [--sourcemap] <entry.ts> <out.js>
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { builtinModules } from "node:module";
@@ -160,7 +160,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const [entry, out] = positional;
   if (!entry || !out || positional.length !== 2) {
-    throw new Error("usage: tsx scripts/bundle.ts [--platform browser|deno] [--minify] [--sourcemap] <entry.ts> <out.js>");
+    throw new Error("usage: tsx src/build/bundle.ts [--platform browser|deno] [--minify] [--sourcemap] <entry.ts> <out.js>");
   }
   const text = await bundleModule(entry, { platform, minify, sourcemap });
   mkdirSync(dirname(resolve(out)), { recursive: true });

@@ -1,0 +1,22 @@
+/**
+ * Finding Deno: WEIR_DENO, else the binary of the `deno` npm package (a devDependency: the edge
+ * relay and the client's Deno tests run on it), else `deno` on the PATH.
+ */
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export function denoBinary(): string {
+  if (process.env.WEIR_DENO) return process.env.WEIR_DENO;
+  try {
+    const require = createRequire(import.meta.url);
+    return (require("deno/install_api.cjs") as { runInstall(): string }).runInstall();
+  } catch {
+    return "deno";
+  }
+}
+
+/** Deno's cache directory (only V8 code caches: nothing is ever downloaded). */
+export function denoDir(): string {
+  return process.env.WEIR_DENO_DIR ?? join(tmpdir(), "weir-deno-dir");
+}

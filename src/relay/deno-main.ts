@@ -1,0 +1,66 @@
+/**
+ * The edge relay on Deno: `deno run … deno-main.js relay.json` (`weir relay --config relay.json`
+ * bundles and starts it). Devices connect to ws://host:port/v1/ingest; GET /v1/stats shows the
+ * relay's and its upstream's figures; logs are JSON lines on stdout (pino's shape).
+ */
+import { FileOutbox } from "../client/file-outbox.js";
+import { WeirClient } from "../client/weir-client.js";
+import { parseRelayConfig } from "./config.js";
+import { Relay, type RelayLog } from "./relay.js";
+
+/** The few Deno APIs the relay uses (this file is type-checked by Node's tsc, without Deno's types). */
+declare const Deno: {
+  args: string[];
+  readTextFile(path: string): Promise<string>;
+  serve(
+    opts: { hostname: string; port: number; onListen?: (addr: { hostname: string; port: number }) => void },
+    handler: (req: Request) => Response | Promise<Response>,
+  ): { shutdown(): Promise<void>; finished: Promise<void> };
+  upgradeWebSocket(req: Request): { socket: WebSocket; response: Response };
+  addSignalListener(signal: "SIGTERM" | "SIGINT", fn: () => void): void;
+  exit(code: number): never;
+};
+
+const log: RelayLog = (level, msg, fields = {}) => console.log(JSON.stringify({ level: level === "info" ? 30 : 40, time: Date.now(), msg, ...fields }));
+
+const config = parseRelayConfig(JSON.parse(await Deno.readTextFile(Deno.args[0] ?? "relay.json")));
+const outbox = await FileOutbox.open(config.outbox);
+const upstream = await WeirClient.open({
+  urls: config.upstream.urls,
+  tenant: config.upstream.tenant,
+  apiKey: config.upstream.apiKey,
+  clientId: config.relayId,
+  outbox,
+  maxBufferedEvents: config.maxBufferedEvents,
+  lingerMs: config.lingerMs,
+  onConnection: (e) => log(e.kind === "connected" ? "info" : "warn", `upstream ${e.kind}`, { url: e.url, ...(e.kind === "connect-failed" ? { error: e.error, retryInMs: Math.round(e.retryInMs) } : {}), ...(e.kind === "disconnected" ? { code: e.close.code } : {}) }),
+  onResult: (r) => r.errorCode && log("warn", "upstream refused an event", { id: r.id, errorCode: r.errorCode, reason: r.reason }),
+});
+const relay = new Relay(config, upstream, log);
+if (upstream.stats.recovered > 0) log("info", "events recovered from the outbox", { events: upstream.stats.recovered });
+
+const server = Deno.serve(
+  { hostname: config.listen.host, port: config.listen.port, onListen: (addr) => log("info", "relay ready", { url: `ws://${addr.hostname}:${addr.port}/v1/ingest`, relayId: config.relayId }) },
+  (req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/v1/ingest" && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
+      const { socket, response } = Deno.upgradeWebSocket(req);
+      relay.accept(socket);
+      return response;
+    }
+    if (path === "/v1/stats") return Response.json(relay.snapshot());
+    if (path === "/healthz") return new Response("ok\n");
+    return new Response("not found\n", { status: 404 });
+  },
+);
+
+// Stopping keeps everything unanswered in the outbox for the next start.
+const stop = async () => {
+  await server.shutdown();
+  await upstream.close();
+  log("info", "relay stopped");
+  Deno.exit(0);
+};
+Deno.addSignalListener("SIGTERM", () => void stop());
+Deno.addSignalListener("SIGINT", () => void stop());
+void upstream.done.then((reason) => reason && log("warn", "upstream client stopped", { reason: String(reason) }));

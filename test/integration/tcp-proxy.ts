@@ -1,0 +1,52 @@
+/** A TCP proxy on a free loopback port that a test can cut (drop every connection, refuse new ones) and restore: a flaky uplink. */
+import { createServer, connect, type Server, type Socket } from "node:net";
+
+export class TcpProxy {
+  private readonly sockets = new Set<Socket>();
+  private cutOff = false;
+  /** Connections refused while cut. */
+  refused = 0;
+
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  static async start(targetPort: number, targetHost = "127.0.0.1"): Promise<TcpProxy> {
+    let proxy!: TcpProxy;
+    const server = createServer((client) => {
+      if (proxy.cutOff) {
+        proxy.refused++;
+        return client.destroy();
+      }
+      const upstream = connect(targetPort, targetHost);
+      for (const s of [client, upstream]) {
+        proxy.sockets.add(s);
+        s.on("close", () => proxy.sockets.delete(s));
+        s.on("error", () => {});
+      }
+      client.on("close", () => upstream.destroy());
+      upstream.on("close", () => client.destroy());
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    proxy = new TcpProxy(server, (server.address() as { port: number }).port);
+    return proxy;
+  }
+
+  /** Drops every connection at once (no close handshake) and refuses new ones until restore(). */
+  cut(): void {
+    this.cutOff = true;
+    for (const s of this.sockets) s.resetAndDestroy();
+  }
+
+  restore(): void {
+    this.cutOff = false;
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
