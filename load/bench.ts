@@ -13,6 +13,10 @@
  *                  5k/10k/20k events/s (--rates), one subscriber on its own thread
  *   tracing        gateway-max with tracing off, then on (OTLP to a local Jaeger, default sampling
  *                  WEIR_TRACE_SAMPLE_RATIO=0.01): events/s, ack latency, CPU
+ *   edge-client    one WeirClient (src/client) as fast as a gateway answers, with a memory / file (no
+ *                  fsync) / file (fsync) outbox: events/s, send → final answer latency, send() wait
+ *   relay          the same client into the edge relay on Deno (ACK = stored at the edge), the relay
+ *                  forwarding to a gateway: device events/s and the relay's forwarding rate
  *   subscribe-fanout   one stream to 1,000 subscribers (--fanout-subscribers) on two threads at
  *                  100 and 200 events/s (--fanout-rates): delivery latency, deliveries/s, gateway CPU and RSS
  * and the ratios gateway/raw. raw-producer, gateway-max and gateway-20k run for each Kafka client
@@ -37,6 +41,8 @@ import { processorRate, produceWorkload } from "./bench/processor.js";
 import { SchemaRegistry } from "../src/schema/registry.js";
 import { round } from "./bench/histogram.js";
 import { subscribeBench, type Latencies, type SubscribeBenchResult } from "./bench/subscribe-latency.js";
+import { edgeClientRate, type EdgeClientResult, type OutboxKind } from "./bench/edge-client.js";
+import { startRelayProcess } from "./bench/relay-process.js";
 
 const { values } = parseArgs({
   options: {
@@ -290,6 +296,40 @@ for (const rate of values["fanout-rates"]!.split(",").map(Number)) {
   // Small frames: events arrive spread over the second, as from many edge clients.
   const r = await throughSubscriptions({ rate, eventsPerFrame: 10, publisherConnections: 2, subscribers, subscriberThreads: 2 });
   emit({ scenario: "subscribe-fanout", client: clients[0], subscribers, offeredPerSec: rate, eventsPerFrame: 10, ...subscribeFigures(r), gatewayRssEndMiB: round(r.gatewayRssEndMiB, 0) });
+}
+
+if (wanted("edge-client") || wanted("relay")) {
+  const client = clients[0]!;
+  const g = await startGatewayProcess(client);
+  try {
+    const run = (urls: string[], outbox: OutboxKind) => edgeClientRate({ urls, tenant, apiKey, outbox, durationMs, warmupMs, idPrefix: `${runId}${Math.random().toString(36).slice(2, 6)}` });
+    const figures = (r: EdgeClientResult) => ({
+      eventsPerSec: Math.round(r.eventsPerSec),
+      ackP50Ms: round(r.latency.percentile(50)),
+      ackP99Ms: round(r.latency.percentile(99)),
+      sendWaitP99Ms: round(r.sendWait.percentile(99)),
+    });
+    if (wanted("edge-client")) {
+      for (const outbox of ["memory", "file-sync-none", "file-sync-always"] as const) emit({ scenario: "edge-client", client, outbox, ...figures(await run([g.url], outbox)) });
+    }
+    if (wanted("relay")) {
+      const relay = await startRelayProcess(g.url);
+      try {
+        const r = await run([relay.url], "memory");
+        const drainStart = performance.now();
+        let s = await relay.stats();
+        while (s.upstream.unanswered > 0) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          s = await relay.stats();
+        }
+        emit({ scenario: "relay", client, relayOutbox: "file-sync-always", ...figures(r), forwardedPerSec: Math.round(s.upstream.acked / ((performance.now() - relay.startedAt) / 1000)), drainAfterStopMs: Math.round(performance.now() - drainStart) });
+      } finally {
+        await relay.stop();
+      }
+    }
+  } finally {
+    await stopGatewayProcess(g);
+  }
 }
 
 if (wanted("overload")) {

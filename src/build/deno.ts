@@ -20,3 +20,6 @@ export function denoBinary(): string {
 export function denoDir(): string {
   return process.env.WEIR_DENO_DIR ?? join(tmpdir(), "weir-deno-dir");
 }
+
+/** `deno run` offline: no config or lock file, nothing fetched (remote modules, npm), no prompts. */
+export const DENO_RUN_OFFLINE = ["run", "--no-config", "--no-lock", "--no-remote", "--no-npm", "--cached-only", "--no-prompt"] as const;

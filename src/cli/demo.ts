@@ -4,7 +4,7 @@
  * events), and print what happened: results by code, throughput, the records that landed in
  * each Kafka topic during the run, and what the processor jobs running inside the gateway made of
  * them (5xx counts per host and minute, fraud alerts, risk breaches), with the alerts POSTed to a
- * local webhook.
+ * local webhook; then a device streaming through the edge relay while its uplink is down.
  */
 import { Kafka, logLevel } from "kafkajs";
 import { Redis } from "ioredis";
@@ -15,6 +15,7 @@ import { stackUp } from "../stack/index.js";
 import { SchemaRegistry } from "../schema/registry.js";
 import { waitForCaughtUp } from "../processor/lag.js";
 import { startWebhookInbox, type WebhookInbox } from "../sinks/webhook-inbox.js";
+import { edgeDemo } from "./demo-edge.js";
 
 
 export type DemoOptions = { events: number; dataDir?: string; connections?: number };
@@ -112,6 +113,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const acked = (counts.get("ACK") ?? 0) + (counts.get("DUPLICATE") ?? 0);
   say(`\n${acked} acked (of which ${counts.get("DUPLICATE") ?? 0} duplicates not republished), ${planned.length - acked} refused into ${gateway.config.deadLetterTopic}.`);
   for (const line of processed) say(line);
+  await edgeDemo(stack, say).catch((err: unknown) => say(`\nedge relay part skipped: ${err instanceof Error ? err.message : String(err)}`));
   say("Kafka and Redis keep running: `npm run stack -- down` stops them.");
   return 0;
 }

@@ -54,8 +54,11 @@ export type ConnectionEvent =
   | { readonly kind: "disconnected"; readonly url: string; readonly close: CloseInfo }
   | { readonly kind: "connect-failed"; readonly url: string; readonly error: string; readonly retryInMs: number };
 
-/** A sent event: durably queued; `acked` settles with its final answer. */
-export type Receipt = { readonly id: string; readonly acked: Promise<EventResult> };
+/**
+ * A sent event: durably queued; `acked` settles with its final answer. `alreadyQueued`: the id
+ * was still unanswered, so this send added nothing (the receipt is that event's).
+ */
+export type Receipt = { readonly id: string; readonly acked: Promise<EventResult>; readonly alreadyQueued: boolean };
 
 export type ClientStats = {
   readonly connectedTo: string | undefined;
@@ -140,13 +143,13 @@ export class WeirClient {
     while (this.unanswered.size >= max && !this.stopped) await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
     if (this.stopped) throw this.stopped;
     const existing = this.unanswered.get(envelope.id);
-    if (existing) return { id: existing.id, acked: existing.acked };
+    if (existing) return { id: existing.id, acked: existing.acked, alreadyQueued: true };
     if (!envelope.id) throw new TypeError("an event needs an id (envelopeOf() makes one)");
     const item = this.track(envelope.id, toBinary(EnvelopeSchema, envelope));
     const stored = new Promise<void>((resolve, reject) => this.appendQueue.push({ item, stored: resolve, failed: reject }));
     this.appending ??= this.appendAll();
     await stored;
-    return { id: item.id, acked: item.acked };
+    return { id: item.id, acked: item.acked, alreadyQueued: false };
   }
 
   /** send(), then its final answer: resolves ACK or DUPLICATE, rejects with EventRefusedError (or ClientClosedError). */

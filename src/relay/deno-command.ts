@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { bundleModule } from "../build/bundle.js";
-import { denoBinary, denoDir } from "../build/deno.js";
+import { DENO_RUN_OFFLINE, denoBinary, denoDir } from "../build/deno.js";
 import type { RelayConfig } from "./config.js";
 
 const entry = join(dirname(fileURLToPath(import.meta.url)), "deno-main.ts");
@@ -28,13 +28,7 @@ export function relayCommand(bundle: string, configPath: string, config: RelayCo
   return {
     command: denoBinary(),
     args: [
-      "run",
-      "--no-config",
-      "--no-lock",
-      "--no-remote",
-      "--no-npm",
-      "--cached-only",
-      "--no-prompt",
+      ...DENO_RUN_OFFLINE,
       "--allow-net",
       `--allow-read=${resolve(configPath)},${outboxDir}`,
       `--allow-write=${outboxDir}`,

@@ -94,24 +94,35 @@ export class Relay {
       if (events.length > this.config.maxBatchEvents) return refuse("WEIR_ERR_BATCH_TOO_LARGE", events.length, this.config.maxBatchEvents);
       if (events.length > credit) return refuse("WEIR_ERR_CREDIT_EXCEEDED", events.length, credit);
       credit -= events.length;
-      void this.store(events).then((results) => {
+      void this.store(events, tenant).then((results) => {
         credit += events.length;
         send({ frame: { case: "result", value: { seq, results, credit: events.length } } });
       });
     });
   }
 
+  /** Why the relay refuses an event outright, with the gateway's own codes for the same faults. */
+  private refusal(env: Envelope, tenant: string): WeirError | undefined {
+    if (!env.id) return new WeirError("WEIR_ERR_INVALID_ENVELOPE", "missing id");
+    if (!env.type) return new WeirError("WEIR_ERR_INVALID_ENVELOPE", "missing type");
+    if (env.tenant && env.tenant !== tenant) return new WeirError("WEIR_ERR_TENANT_MISMATCH", env.tenant, tenant);
+    if (env.payload.byteLength > this.config.maxEventBytes) return new WeirError("WEIR_ERR_EVENT_TOO_LARGE", env.payload.byteLength, this.config.maxEventBytes);
+    return undefined;
+  }
+
   /** Each event's answer for the device, once it is stored, dropped or conflated (in order). */
-  private store(events: readonly Envelope[]): Promise<EventResult[]> {
+  private store(events: readonly Envelope[], tenant: string): Promise<EventResult[]> {
     return Promise.all(
-      events.map(async (env): Promise<EventResult> => {
+      events.map(async (event): Promise<EventResult> => {
+        let env = event;
         this.stats.received++;
-        const invalid = !env.id ? "missing id" : !env.type ? "missing type" : env.payload.byteLength > this.config.maxEventBytes ? `payload over ${this.config.maxEventBytes} bytes` : undefined;
-        if (invalid) {
+        const refusal = this.refusal(env, tenant);
+        if (refusal) {
           this.stats.refused++;
-          const err = new WeirError("WEIR_ERR_INVALID_ENVELOPE", invalid);
-          return create(EventResultSchema, { id: env.id, code: ResultCode.INVALID, errorCode: err.code, reason: err.message });
+          return create(EventResultSchema, { id: env.id, code: refusal.spec.result, errorCode: refusal.code, reason: refusal.message });
         }
+        // The relay publishes as its own upstream tenant: a device's tenant must not travel on.
+        if (env.tenant) env = { ...env, tenant: "" };
         const decision = decide(this.config.rules, env);
         try {
           if (decision.action === "drop") {
@@ -136,8 +147,8 @@ export class Relay {
 
   /** Into the durable outbox; resolves once stored (the upstream ack comes later). */
   private async forward(env: Envelope): Promise<void> {
-    await this.upstream.send(env);
-    this.stats.forwarded++;
+    const receipt = await this.upstream.send(env);
+    if (!receipt.alreadyQueued) this.stats.forwarded++;
   }
 
   /** Relay and upstream figures, for /v1/stats. */

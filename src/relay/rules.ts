@@ -29,7 +29,9 @@ export function decide(rules: readonly RelayRule[], env: Envelope): Decision {
     const rule = rules[i]!;
     if (!matches(rule.match, env)) continue;
     if (rule.action === "drop") return { action: "drop", rule: i };
-    return { action: "conflate", rule: i, windowMs: rule.windowMs, key: `${env.type}\u0000${env.partitionKey || env.id}` };
+    // A partition key and an id fallback never share a window, whatever their text.
+    const key = env.partitionKey ? `${env.type}\u0000k\u0000${env.partitionKey}` : `${env.type}\u0000i\u0000${env.id}`;
+    return { action: "conflate", rule: i, windowMs: rule.windowMs, key };
   }
   return FORWARD;
 }

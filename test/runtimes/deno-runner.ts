@@ -22,7 +22,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundleModule } from "../../src/build/bundle.js";
-import { denoBinary, denoDir } from "../../src/build/deno.js";
+import { DENO_RUN_OFFLINE, denoBinary, denoDir } from "../../src/build/deno.js";
 
 export { denoBinary, denoDir };
 import { answerControl, checkReport, DEFAULT_TIMEOUT_MS, errorText, OutputTail, toJson, type RunOptions } from "./host.js";
@@ -31,13 +31,7 @@ import type { SuiteReport } from "./suite-types.js";
 /** The exact argv after the binary, for a driver in runDir and a suite data directory. */
 export function denoArgs(dataDir: string, driver = "driver.mjs"): string[] {
   return [
-    "run",
-    "--no-config",
-    "--no-lock",
-    "--no-remote",
-    "--no-npm",
-    "--cached-only",
-    "--no-prompt",
+    ...DENO_RUN_OFFLINE,
     // All env: the child's environment is scrubbed (see spawn below), so this exposes nothing of
     // the host's, and npm code like `ws` reads its switches (WS_NO_BUFFER_UTIL…) at load time.
     "--allow-env",
