@@ -13,10 +13,10 @@
  *                  5k/10k/20k events/s (--rates), one subscriber on its own thread
  *   tracing        gateway-max with tracing off, then on (OTLP to a local Jaeger, default sampling
  *                  WEIR_TRACE_SAMPLE_RATIO=0.01): events/s, ack latency, CPU
- *   edge-client    one WeirClient (src/client) as fast as a gateway answers, with a memory / file (no
- *                  fsync) / file (fsync) outbox: events/s, send → final answer latency, send() wait
- *   relay          the same client into the edge relay on Deno (ACK = stored at the edge), the relay
- *                  forwarding to a gateway: device events/s and the relay's forwarding rate
+ *   edge-client    one WeirClient (src/client) as fast as a gateway answers and paced at 5,000/s, with a
+ *                  memory / file (no fsync) / file (fsync) outbox: events/s, send → final answer latency
+ *   relay          the same client at 5,000 events/s into the edge relay on Deno (ACK = stored at the
+ *                  edge), the relay forwarding to a gateway: device ack latency, the forwarding rate
  *   subscribe-fanout   one stream to 1,000 subscribers (--fanout-subscribers) on two threads at
  *                  100 and 200 events/s (--fanout-rates): delivery latency, deliveries/s, gateway CPU and RSS
  * and the ratios gateway/raw. raw-producer, gateway-max and gateway-20k run for each Kafka client
@@ -302,7 +302,8 @@ if (wanted("edge-client") || wanted("relay")) {
   const client = clients[0]!;
   const g = await startGatewayProcess(client);
   try {
-    const run = (urls: string[], outbox: OutboxKind) => edgeClientRate({ urls, tenant, apiKey, outbox, durationMs, warmupMs, idPrefix: `${runId}${Math.random().toString(36).slice(2, 6)}` });
+    const run = (urls: string[], outbox: OutboxKind, rate?: number) =>
+      edgeClientRate({ urls, tenant, apiKey, outbox, ...(rate ? { rate } : {}), durationMs, warmupMs, idPrefix: `${runId}${Math.random().toString(36).slice(2, 6)}` });
     const figures = (r: EdgeClientResult) => ({
       eventsPerSec: Math.round(r.eventsPerSec),
       ackP50Ms: round(r.latency.percentile(50)),
@@ -310,19 +311,22 @@ if (wanted("edge-client") || wanted("relay")) {
       sendWaitP99Ms: round(r.sendWait.percentile(99)),
     });
     if (wanted("edge-client")) {
-      for (const outbox of ["memory", "file-sync-none", "file-sync-always"] as const) emit({ scenario: "edge-client", client, outbox, ...figures(await run([g.url], outbox)) });
+      for (const outbox of ["memory", "file-sync-none", "file-sync-always"] as const) {
+        emit({ scenario: "edge-client", client, outbox, offered: "max", ...figures(await run([g.url], outbox)) });
+        emit({ scenario: "edge-client", client, outbox, offered: 5000, ...figures(await run([g.url], outbox, 5000)) });
+      }
     }
     if (wanted("relay")) {
       const relay = await startRelayProcess(g.url);
       try {
-        const r = await run([relay.url], "memory");
+        const r = await run([relay.url], "memory", 5000);
         const drainStart = performance.now();
         let s = await relay.stats();
         while (s.upstream.unanswered > 0) {
           await new Promise((resolve) => setTimeout(resolve, 50));
           s = await relay.stats();
         }
-        emit({ scenario: "relay", client, relayOutbox: "file-sync-always", ...figures(r), forwardedPerSec: Math.round(s.upstream.acked / ((performance.now() - relay.startedAt) / 1000)), drainAfterStopMs: Math.round(performance.now() - drainStart) });
+        emit({ scenario: "relay", client, offered: 5000, relayOutbox: "file-sync-always", ...figures(r), forwardedPerSec: Math.round(s.upstream.acked / ((performance.now() - relay.startedAt) / 1000)), drainAfterStopMs: Math.round(performance.now() - drainStart) });
       } finally {
         await relay.stop();
       }

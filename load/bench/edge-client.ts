@@ -1,7 +1,9 @@
 /**
- * The edge client's figures: one WeirClient streaming as fast as a gateway (or relay) answers —
- * the caller's loop is paced only by `send()` (maxBufferedEvents) — and the time from send() to
- * the event's final answer. Outboxes: memory, file without fsync, file with fsync per write.
+ * The edge client's figures: one WeirClient fed in bursts of 100 concurrent send()s (an
+ * application handing over what arrived), either as fast as the gateway (or relay) answers —
+ * paced only by send() waiting at maxBufferedEvents — or paced at `rate` events/s; and the time
+ * from send() to the event's final answer. Outboxes: memory, file without fsync, file with fsync
+ * per (group-committed) write.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,6 +21,8 @@ export async function edgeClientRate(opts: {
   tenant: string;
   apiKey: string;
   outbox: OutboxKind;
+  /** Events/s; default: as fast as answered. */
+  rate?: number;
   durationMs: number;
   warmupMs: number;
   idPrefix: string;
@@ -34,21 +38,30 @@ export async function edgeClientRate(opts: {
   const end = measureFrom + opts.durationMs;
   let acked = 0;
   let n = 0;
+  const burst = 100;
   const pending: Array<Promise<unknown>> = [];
   while (performance.now() < end) {
+    if (opts.rate) {
+      // Paced: burst k is due at k · burst / rate seconds.
+      const due = start + ((n / burst) * burst * 1000) / opts.rate;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
     const t0 = performance.now();
-    const receipt = await client.send(quoteEvent(`${opts.idPrefix}-${n++}`, { partitionKey: `S${n % 64}` }));
+    const receipts = await Promise.all(Array.from({ length: burst }, () => client.send(quoteEvent(`${opts.idPrefix}-${n++}`, { partitionKey: `S${n % 64}` }))));
     const t1 = performance.now();
     if (t0 >= measureFrom) sendWait.add(t1 - t0);
-    pending.push(
-      receipt.acked.then(() => {
-        const t = performance.now();
-        if (t0 >= measureFrom && t <= end) {
-          acked++;
-          latency.add(t - t0);
-        }
-      }),
-    );
+    for (const receipt of receipts) {
+      pending.push(
+        receipt.acked.then(() => {
+          const t = performance.now();
+          if (t0 >= measureFrom && t <= end) {
+            acked++;
+            latency.add(t - t0);
+          }
+        }),
+      );
+    }
     if (pending.length >= 8192) await Promise.all(pending.splice(0, 4096));
   }
   await Promise.all(pending);
