@@ -31,7 +31,7 @@ export type SubscribeOptions = {
   readonly highWaterMark?: number;
   /** Reconnect backoff cap (default 10 s); attempts are unlimited until close() or a fatal error. */
   readonly maxReconnectDelayMs?: number;
-  /** A backoff of your own: ms to wait before reconnect attempt `attempt` (0 after a live connection dropped). */
+  /** A backoff of your own: ms to wait before reconnect attempt `attempt` (0 after a connection that delivered or stayed up 2 s). */
   readonly reconnectDelayMs?: (attempt: number) => number;
   /** A WebSocket implementation (default: the platform's, or `ws` on Node). */
   readonly WebSocket?: WebSocketConstructor;
@@ -119,14 +119,24 @@ export function subscribe(opts: SubscribeOptions): WeirSubscription {
   };
 
   const urls = typeof opts.url === "string" ? [opts.url] : opts.url;
+  if (urls.length === 0) throw new Error("subscribe needs at least one gateway URL");
   let nextUrl = 0;
   const connect = (attempt: number) => {
     if (ended) return;
-    const socket = openSocket(urls[nextUrl % urls.length]!, opts.WebSocket);
+    let socket: WebSocket;
+    try {
+      socket = openSocket(urls[nextUrl % urls.length]!, opts.WebSocket);
+    } catch (err) {
+      // A malformed URL: no attempt can succeed.
+      failed = err instanceof Error ? err : new Error(String(err));
+      return wake();
+    }
     ws = socket;
     paused = false;
     let protocolError: ProtocolError | undefined;
     let live = false;
+    let liveAt = 0;
+    let delivered = false;
     socket.addEventListener("open", () => {
       sendFrame(socket, { frame: { case: "hello", value: { protocolVersion: 1, tenant: opts.tenant, apiKey: opts.apiKey, clientId: "weir-subscribe" } } });
       const start = received !== undefined ? ({ case: "resumeToken", value: received } as const) : startOf(opts.from);
@@ -136,10 +146,12 @@ export function subscribe(opts: SubscribeOptions): WeirSubscription {
       const frame = readFrame(ev);
       if (frame.case === "subscribed") {
         live = true;
+        liveAt = Date.now();
         // Before the first delivery, a reconnect resumes from where this subscription started.
         if (received === undefined && frame.value.resumeToken) received = frame.value.resumeToken;
         opts.onSubscribed?.({ stream: frame.value.stream, slowPolicy: frame.value.slowPolicy, reconnects });
       } else if (frame.case === "deliveries") {
+        delivered = true;
         for (const d of frame.value.deliveries) buffer.push(toDelivery(d));
         const last = frame.value.deliveries.at(-1);
         if (last) received = last.resumeToken;
@@ -159,8 +171,9 @@ export function subscribe(opts: SubscribeOptions): WeirSubscription {
         return wake();
       }
       // Back off (full jitter) and resume from the last delivery received, on the next gateway
-      // if this one never got live.
-      const next = live ? 0 : attempt + 1;
+      // if this one never got live. The backoff starts over only after a connection that
+      // delivered or stayed up: one that fails right after Subscribed must not be hammered.
+      const next = delivered || (live && Date.now() - liveAt >= 2000) ? 0 : attempt + 1;
       if (!live) nextUrl++;
       reconnects++;
       const delay = opts.reconnectDelayMs ? opts.reconnectDelayMs(next) : backoffDelay(next, { maxMs: opts.maxReconnectDelayMs ?? 10_000 });

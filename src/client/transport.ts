@@ -21,6 +21,9 @@ export function openSocket(url: string, ctor?: WebSocketConstructor): WebSocket 
   if (!WebSocketImpl) throw new Error("no WebSocket implementation: pass one in the options, or import weir/client on Node");
   const ws = new WebSocketImpl(url);
   ws.binaryType = "arraybuffer";
+  // For the socket's whole life: the close event that follows an error is what callers act on,
+  // and `ws` on Node throws an 'error' nobody listens to (e.g. closing a socket still connecting).
+  ws.addEventListener("error", () => {});
   return ws;
 }
 
@@ -68,18 +71,14 @@ export function connectSession(opts: SessionOptions): Promise<{ ws: WebSocket; w
       cleanup();
       reject(new ConnectionClosedError({ code: ev.code, reason: ev.reason, ...(error ? { error } : {}) }));
     };
-    // The close event that follows an error rejects.
-    const onError = () => {};
     const cleanup = () => {
       clearTimeout(timer);
       ws.removeEventListener("open", onOpen);
       ws.removeEventListener("message", onMessage);
       ws.removeEventListener("close", onClose);
-      ws.removeEventListener("error", onError);
     };
     ws.addEventListener("open", onOpen);
     ws.addEventListener("message", onMessage);
     ws.addEventListener("close", onClose);
-    ws.addEventListener("error", onError);
   });
 }

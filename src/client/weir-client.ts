@@ -16,14 +16,14 @@
  * Written against the WHATWG WebSocket API and the Outbox port only: the same code runs in Node,
  * Deno and browsers (see ./portable.ts).
  */
-import { toBinary } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { EnvelopeSchema, type Envelope } from "../gen/weir/v1/envelope_pb.js";
-import { ResultCode, type EventResult, type Welcome } from "../gen/weir/v1/protocol_pb.js";
+import { EventResultSchema, ResultCode, type EventResult, type Welcome } from "../gen/weir/v1/protocol_pb.js";
 import { backoffDelay, type Backoff } from "./backoff.js";
 import { ClientClosedError, ConnectionClosedError, EventRefusedError, FATAL_INGEST_CLOSE_CODES, type CloseInfo } from "./errors.js";
 import { encodePublishFrame, eventFrameBytes } from "./frames.js";
 import { MemoryOutbox, type Outbox, type OutboxEntry } from "./outbox.js";
-import { connectSession, readFrame, type WebSocketConstructor } from "./transport.js";
+import { connectSession, readFrame, sendFrame, type WebSocketConstructor } from "./transport.js";
 
 export type WeirClientOptions = {
   /** Gateway ingest URLs (ws://host:port/v1/ingest), tried in turn: the failover list. */
@@ -41,6 +41,12 @@ export type WeirClientOptions = {
   readonly maxBufferedEvents?: number;
   readonly backoff?: Backoff;
   readonly connectTimeoutMs?: number;
+  /**
+   * With nothing heard from the gateway for this long the client pings it, and after twice this
+   * long it gives the connection up and fails over (a half-open TCP connection would otherwise
+   * hold every in-flight event until the kernel gives up). Default 15 s; 0 turns it off.
+   */
+  readonly keepAliveMs?: number;
   /** A WebSocket implementation (default: the platform's, or `ws` on Node). */
   readonly WebSocket?: WebSocketConstructor;
   /** Every final answer, including those of events recovered from the outbox (which have no caller). */
@@ -82,9 +88,19 @@ type Item = {
   readonly acked: Promise<EventResult>;
   resolve(r: EventResult): void;
   reject(e: Error): void;
+  /** Settles when the outbox holds the event (or could not store it). */
+  readonly stored: Promise<void>;
+  markStored(): void;
+  failStore(err: unknown): void;
 };
 
 type Connection = { readonly ws: WebSocket; readonly url: string; readonly welcome: Welcome; credit: number };
+
+/** Final answers: the event leaves the outbox. Anything else (RETRY_AFTER, a code this client does not know) is sent again. */
+const FINAL = new Set([ResultCode.ACK, ResultCode.DUPLICATE, ResultCode.INVALID, ResultCode.TOO_LARGE, ResultCode.UNKNOWN_TYPE, ResultCode.UNAUTHORIZED]);
+
+/** A connection that ends sooner than this without a single result counts as a failed attempt (backoff, next gateway). */
+const USEFUL_AFTER_MS = 2000;
 
 export class WeirClient {
   private readonly urls: readonly string[];
@@ -94,17 +110,19 @@ export class WeirClient {
   /** Events to send, in order. */
   private ready = new Set<Item>();
   private readonly inFlight = new Map<bigint, Item[]>();
-  private readonly appendQueue: Array<{ item: Item; stored(): void; failed(err: unknown): void }> = [];
+  private readonly appendQueue: Item[] = [];
   private appending: Promise<void> | undefined;
   private readonly removeQueue: string[] = [];
   private removing: Promise<void> | undefined;
   private readonly spaceWaiters: Array<() => void> = [];
-  private readonly flushWaiters: Array<() => void> = [];
+  private readonly flushWaiters: Array<{ resolve(): void; reject(e: Error): void }> = [];
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private lingerTimer: ReturnType<typeof setTimeout> | undefined;
   private conn: Connection | undefined;
   private seq = 0n;
   private stopped: Error | undefined;
+  /** Why the client stopped, unless you closed it. */
+  private failure: Error | undefined;
   private wakeReconnect: (() => void) | undefined;
   private readonly counts = { connects: 0, acked: 0, duplicates: 0, refused: 0, retried: 0, recovered: 0 };
   /** Resolves when the client stopped: closed by you, or failed for good (then with the reason). */
@@ -126,6 +144,7 @@ export class WeirClient {
     const client = new WeirClient(opts);
     for (const entry of await client.outbox.load()) {
       const item = client.track(entry.id, entry.bytes);
+      item.markStored();
       item.state = "ready";
       client.ready.add(item);
       client.counts.recovered++;
@@ -136,19 +155,23 @@ export class WeirClient {
 
   /**
    * Queues an event: waits while `maxBufferedEvents` are unanswered, then until the outbox holds it.
-   * Sending an id that is still unanswered returns that event's receipt (it is not queued twice).
+   * Sending an id that is still unanswered returns that event's receipt once it is stored (it is
+   * not queued twice).
    */
   async send(envelope: Envelope): Promise<Receipt> {
     const max = this.opts.maxBufferedEvents ?? 10_000;
     while (this.unanswered.size >= max && !this.stopped) await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
     if (this.stopped) throw this.stopped;
     const existing = this.unanswered.get(envelope.id);
-    if (existing) return { id: existing.id, acked: existing.acked, alreadyQueued: true };
+    if (existing) {
+      await existing.stored;
+      return { id: existing.id, acked: existing.acked, alreadyQueued: true };
+    }
     if (!envelope.id) throw new TypeError("an event needs an id (envelopeOf() makes one)");
     const item = this.track(envelope.id, toBinary(EnvelopeSchema, envelope));
-    const stored = new Promise<void>((resolve, reject) => this.appendQueue.push({ item, stored: resolve, failed: reject }));
+    this.appendQueue.push(item);
     this.appending ??= this.appendAll();
-    await stored;
+    await item.stored;
     return { id: item.id, acked: item.acked, alreadyQueued: false };
   }
 
@@ -157,9 +180,13 @@ export class WeirClient {
     return (await this.send(envelope)).acked;
   }
 
-  /** Resolves once every event sent so far (and every recovered one) has its final answer, and the outbox knows. */
+  /**
+   * Resolves once every event sent so far (and every recovered one) has its final answer, and the
+   * outbox knows. Rejects with the reason if the client fails for good first (bad credentials…).
+   */
   async flush(): Promise<void> {
-    if (this.unanswered.size > 0 && !this.stopped) await new Promise<void>((resolve) => this.flushWaiters.push(resolve));
+    if (this.failure) throw this.failure;
+    if (this.unanswered.size > 0 && !this.stopped) await new Promise<void>((resolve, reject) => this.flushWaiters.push({ resolve, reject }));
     while (this.removing) await this.removing;
   }
 
@@ -194,7 +221,11 @@ export class WeirClient {
     const acked = new Promise<EventResult>((res, rej) => ((resolve = res), (reject = rej)));
     // A caller may keep only the receipt's id: an unobserved refusal must not crash the process.
     acked.catch(() => {});
-    const item: Item = { id, bytes, state: "appending", acked, resolve, reject };
+    let markStored!: () => void;
+    let failStore!: (err: unknown) => void;
+    const stored = new Promise<void>((res, rej) => ((markStored = res), (failStore = rej)));
+    stored.catch(() => {});
+    const item: Item = { id, bytes, state: "appending", acked, resolve, reject, stored, markStored, failStore };
     this.unanswered.set(id, item);
     return item;
   }
@@ -204,22 +235,23 @@ export class WeirClient {
     while (this.appendQueue.length > 0) {
       const batch = this.appendQueue.splice(0);
       try {
-        await this.outbox.append(batch.map(({ item }): OutboxEntry => ({ id: item.id, bytes: item.bytes })));
+        await this.outbox.append(batch.map((item): OutboxEntry => ({ id: item.id, bytes: item.bytes })));
       } catch (err) {
-        // Not stored, so not sent: those callers' send() rejects and nothing is half-done.
-        for (const { item, failed } of batch) {
+        // Not stored, so not sent: every send() of these ids rejects, and nothing is half-done.
+        for (const item of batch) {
           this.unanswered.delete(item.id);
-          failed(err);
+          item.failStore(err);
+          item.reject(err instanceof Error ? err : new Error(String(err)));
         }
         this.releaseSpace();
         continue;
       }
-      for (const { item, stored } of batch) {
+      for (const item of batch) {
         if (item.state === "appending" && !this.stopped) {
           item.state = "ready";
           this.ready.add(item);
         }
-        stored();
+        item.markStored();
       }
       this.scheduleFlush();
     }
@@ -228,12 +260,13 @@ export class WeirClient {
 
   private answer(item: Item, result: EventResult): void {
     this.unanswered.delete(item.id);
+    this.ready.delete(item);
     if (result.code === ResultCode.ACK) this.counts.acked++;
     else if (result.code === ResultCode.DUPLICATE) this.counts.duplicates++;
     else this.counts.refused++;
     if (result.code === ResultCode.ACK || result.code === ResultCode.DUPLICATE) item.resolve(result);
     else item.reject(new EventRefusedError(result));
-    this.opts.onResult?.(result);
+    this.callback(() => this.opts.onResult?.(result));
     this.removeQueue.push(item.id);
     this.removing ??= this.removeAll();
     this.releaseSpace();
@@ -252,7 +285,16 @@ export class WeirClient {
 
   private releaseSpace(): void {
     this.spaceWaiters.shift()?.();
-    if (this.unanswered.size === 0) for (const w of this.flushWaiters.splice(0)) w();
+    if (this.unanswered.size === 0) for (const w of this.flushWaiters.splice(0)) w.resolve();
+  }
+
+  /** Your callbacks run here: one that throws must not break delivery. */
+  private callback(fn: () => void): void {
+    try {
+      fn();
+    } catch {
+      /* the caller's bug; the client goes on */
+    }
   }
 
   // ---- sending ----
@@ -284,10 +326,17 @@ export class WeirClient {
       let bytes = 0;
       for (const item of this.ready) {
         const size = eventFrameBytes(item.bytes);
+        if (batch.length === 0 && size > maxBytes) {
+          // Alone it is over the gateway's frame limit: it can never be sent. Refuse it here
+          // (the caller learns it) rather than have the gateway close on it at every attempt.
+          this.answer(item, create(EventResultSchema, { id: item.id, code: ResultCode.TOO_LARGE, errorCode: "WEIR_ERR_EVENT_TOO_LARGE", reason: `event of ${item.bytes.byteLength} bytes does not fit max_frame_bytes ${conn.welcome.maxFrameBytes}` }));
+          continue;
+        }
         if (batch.length >= Math.min(limit, conn.credit) || (batch.length > 0 && bytes + size > maxBytes)) break;
         batch.push(item);
         bytes += size;
       }
+      if (batch.length === 0) continue;
       for (const item of batch) {
         this.ready.delete(item);
         item.state = "in-flight";
@@ -309,9 +358,9 @@ export class WeirClient {
       if (!result || result.id !== item.id) {
         // Cannot happen with a conforming gateway; re-sending is always safe.
         this.retryLater(item, 100);
-      } else if (result.code === ResultCode.RETRY_AFTER) {
+      } else if (!FINAL.has(result.code)) {
         this.counts.retried++;
-        this.retryLater(item, result.retryAfterMs);
+        this.retryLater(item, result.retryAfterMs || 1000);
       } else {
         this.answer(item, result);
       }
@@ -331,13 +380,17 @@ export class WeirClient {
 
   // ---- connections ----
 
-  /** Connects, serves the connection until it drops, moves on to the next gateway; until stopped. */
+  /**
+   * Connects, serves the connection until it drops, and goes on: the same gateway again after a
+   * connection that worked; otherwise the next gateway at once, and once every gateway failed in
+   * a row, a backoff before the next round. Until stopped.
+   */
   private async connectLoop(): Promise<void> {
     let next = 0;
     let failedInARow = 0;
     while (!this.stopped) {
       const url = this.urls[next % this.urls.length]!;
-      next++;
+      let failed: string | undefined;
       try {
         const { ws, welcome } = await connectSession({
           url,
@@ -347,54 +400,88 @@ export class WeirClient {
           connectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000,
           ...(this.opts.WebSocket ? { WebSocket: this.opts.WebSocket } : {}),
         });
-        failedInARow = 0;
         if (this.stopped) {
           ws.close(1000);
           break;
         }
-        const close = await this.serve({ ws, url, welcome, credit: welcome.credit });
-        this.opts.onConnection?.({ kind: "disconnected", url, close });
+        const { close, useful } = await this.serve({ ws, url, welcome, credit: welcome.credit });
+        this.callback(() => this.opts.onConnection?.({ kind: "disconnected", url, close }));
         if (FATAL_INGEST_CLOSE_CODES.has(close.code)) this.stop(new ConnectionClosedError(close));
-        // The same gateway first: a drop is more often the network than the gateway.
-        next--;
+        if (useful) {
+          failedInARow = 0;
+          continue;
+        }
       } catch (err) {
+        if (this.stopped) break;
         if (err instanceof ConnectionClosedError && FATAL_INGEST_CLOSE_CODES.has(err.info.code)) {
           this.stop(err);
           break;
         }
-        failedInARow++;
-        // Every gateway in turn at once; once all failed, back off before the next round.
-        const retryInMs = failedInARow % this.urls.length === 0 ? backoffDelay(failedInARow / this.urls.length - 1, this.opts.backoff) : 0;
-        this.opts.onConnection?.({ kind: "connect-failed", url, error: err instanceof Error ? err.message : String(err), retryInMs });
-        if (retryInMs > 0) await new Promise<void>((resolve) => ((this.wakeReconnect = resolve), this.delay(retryInMs, resolve)));
-        this.wakeReconnect = undefined;
+        failed = err instanceof Error ? err.message : String(err);
       }
+      if (this.stopped) break;
+      failedInARow++;
+      next++;
+      const retryInMs = failedInARow % this.urls.length === 0 ? backoffDelay(failedInARow / this.urls.length - 1, this.opts.backoff) : 0;
+      if (failed !== undefined) this.callback(() => this.opts.onConnection?.({ kind: "connect-failed", url, error: failed!, retryInMs }));
+      if (retryInMs > 0) await new Promise<void>((resolve) => ((this.wakeReconnect = resolve), this.delay(retryInMs, resolve)));
+      this.wakeReconnect = undefined;
     }
   }
 
-  /** Runs one connection: re-sends what is unanswered, then sends as events come. Resolves when it closes. */
-  private serve(conn: Connection): Promise<CloseInfo> {
+  /**
+   * Runs one connection: re-sends what is unanswered, then sends as events come, pinging when the
+   * gateway is quiet. Resolves when it closes, or is given up (no answer to pings), telling
+   * whether it was useful (answered something, or lasted).
+   */
+  private serve(conn: Connection): Promise<{ close: CloseInfo; useful: boolean }> {
     this.counts.connects++;
     this.conn = conn;
     // What was in flight on the previous connection goes again, ahead of newer events.
     this.ready = new Set([...this.unanswered.values()].filter((i) => i.state === "ready" || i.state === "in-flight"));
     for (const item of this.ready) item.state = "ready";
-    this.opts.onConnection?.({ kind: "connected", url: conn.url, gatewayId: conn.welcome.gatewayId });
+    this.callback(() => this.opts.onConnection?.({ kind: "connected", url: conn.url, gatewayId: conn.welcome.gatewayId }));
+    const openedAt = Date.now();
+    let answered = false;
+    let heardAt = openedAt;
     return new Promise((resolve) => {
       let protocolError: CloseInfo["error"];
+      let ended = false;
+      const end = (close: CloseInfo) => {
+        if (ended) return;
+        ended = true;
+        clearInterval(keepAlive);
+        if (this.conn === conn) {
+          this.conn = undefined;
+          this.inFlight.clear();
+        }
+        resolve({ close, useful: answered || Date.now() - openedAt >= USEFUL_AFTER_MS });
+      };
+      const keepAliveMs = this.opts.keepAliveMs ?? 15_000;
+      const keepAlive =
+        keepAliveMs > 0
+          ? setInterval(() => {
+              const quiet = Date.now() - heardAt;
+              if (quiet >= 2 * keepAliveMs) {
+                // Half-open: give it up now; its close handshake may never complete.
+                conn.ws.close(4000, "no answer from the gateway");
+                end({ code: 4000, reason: `nothing heard for ${quiet} ms` });
+              } else if (quiet >= keepAliveMs) sendFrame(conn.ws, { frame: { case: "ping", value: { nonce: BigInt(Date.now()) } } });
+            }, keepAliveMs / 2)
+          : undefined;
       conn.ws.addEventListener("message", (ev) => {
+        if (ended) return;
+        heardAt = Date.now();
         const frame = readFrame(ev);
-        if (frame.case === "result") this.onResults(conn, frame.value.seq, frame.value.results, frame.value.credit);
-        else if (frame.case === "credit") {
+        if (frame.case === "result") {
+          answered = true;
+          this.onResults(conn, frame.value.seq, frame.value.results, frame.value.credit);
+        } else if (frame.case === "credit") {
           conn.credit += frame.value.credit;
           this.sendBatches();
         } else if (frame.case === "error") protocolError = frame.value;
       });
-      conn.ws.addEventListener("close", (ev) => {
-        this.conn = undefined;
-        this.inFlight.clear();
-        resolve({ code: ev.code, reason: ev.reason, ...(protocolError ? { error: protocolError } : {}) });
-      });
+      conn.ws.addEventListener("close", (ev) => end({ code: ev.code, reason: ev.reason, ...(protocolError ? { error: protocolError } : {}) }));
       this.sendBatches();
       this.scheduleFlush();
     });
@@ -410,6 +497,8 @@ export class WeirClient {
 
   private stop(reason: Error): void {
     this.stopped = reason;
+    const closedByYou = reason instanceof ClientClosedError && reason.cause === undefined;
+    if (!closedByYou) this.failure = reason;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     clearTimeout(this.lingerTimer);
@@ -418,7 +507,7 @@ export class WeirClient {
     for (const item of this.unanswered.values()) item.reject(reason instanceof ClientClosedError ? reason : new ClientClosedError(reason.message, reason));
     this.unanswered.clear();
     for (const w of this.spaceWaiters.splice(0)) w();
-    for (const w of this.flushWaiters.splice(0)) w();
-    this.finish(reason instanceof ClientClosedError && reason.cause === undefined ? undefined : reason);
+    for (const w of this.flushWaiters.splice(0)) (closedByYou ? w.resolve() : w.reject(reason));
+    this.finish(closedByYou ? undefined : reason);
   }
 }

@@ -63,4 +63,12 @@ const stop = async () => {
 };
 Deno.addSignalListener("SIGTERM", () => void stop());
 Deno.addSignalListener("SIGINT", () => void stop());
-void upstream.done.then((reason) => reason && log("warn", "upstream client stopped", { reason: String(reason) }));
+// The upstream refused the relay for good (credentials, protocol): a relay that can only answer
+// RETRY_AFTER is worse than none — exit so a supervisor sees it; the outbox keeps every event.
+void upstream.done.then(async (reason) => {
+  if (!reason) return;
+  log("warn", "upstream client stopped for good; exiting", { reason: String(reason) });
+  await server.shutdown();
+  await upstream.close();
+  Deno.exit(3);
+});

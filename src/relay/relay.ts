@@ -17,6 +17,8 @@ import type { RelayConfig } from "./config.js";
 
 const PROTOCOL_VERSION = 1;
 const HELLO_TIMEOUT_MS = 10_000;
+/** The largest message Deno's WebSocket takes (64 MiB), less room for the frame's own fields. */
+const MAX_FRAME_BYTES = 64 * 1024 * 1024 - 64 * 1024;
 
 export type RelayStats = {
   devices: number;
@@ -85,7 +87,7 @@ export class Relay {
         clearTimeout(helloTimer);
         this.stats.devices++;
         const { credit: c, maxBatchEvents, maxEventBytes, relayId } = this.config;
-        send({ frame: { case: "welcome", value: { sessionId: crypto.randomUUID(), credit: c, maxBatchEvents, maxEventBytes, maxFrameBytes: maxBatchEvents * (maxEventBytes + 1024), gatewayId: relayId } } });
+        send({ frame: { case: "welcome", value: { sessionId: crypto.randomUUID(), credit: c, maxBatchEvents, maxEventBytes, maxFrameBytes: Math.min(MAX_FRAME_BYTES, maxBatchEvents * (maxEventBytes + 1024)), gatewayId: relayId } } });
         return;
       }
       if (frame.case === "ping") return send({ frame: { case: "pong", value: { nonce: frame.value.nonce } } });
@@ -123,7 +125,7 @@ export class Relay {
         }
         // The relay publishes as its own upstream tenant: a device's tenant must not travel on.
         if (env.tenant) env = { ...env, tenant: "" };
-        const decision = decide(this.config.rules, env);
+        const decision = decide(this.config.rules, env, tenant);
         try {
           if (decision.action === "drop") {
             this.stats.dropped++;

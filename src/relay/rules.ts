@@ -2,7 +2,7 @@
  * What the relay does with an event before it stores it for the cloud, by the first rule that
  * matches (no match: forward). Pure: tested without sockets.
  *   drop      the event is filtered out here (the device still gets its ACK: it was handled)
- *   conflate  within each `windowMs`, only the latest event per (type, partition key) goes on —
+ *   conflate  within each `windowMs`, only the latest event per (device tenant, type, partition key) goes on —
  *             pre-aggregation for state-like streams such as quotes or sensor readings
  */
 import type { Envelope } from "../gen/weir/v1/envelope_pb.js";
@@ -24,13 +24,14 @@ export function matches(match: RuleMatch, env: Envelope): boolean {
   return true;
 }
 
-export function decide(rules: readonly RelayRule[], env: Envelope): Decision {
+/** `tenant`: the device's; conflation windows never mix devices of different tenants. */
+export function decide(rules: readonly RelayRule[], env: Envelope, tenant = ""): Decision {
   for (let i = 0; i < rules.length; i++) {
     const rule = rules[i]!;
     if (!matches(rule.match, env)) continue;
     if (rule.action === "drop") return { action: "drop", rule: i };
     // A partition key and an id fallback never share a window, whatever their text.
-    const key = env.partitionKey ? `${env.type}\u0000k\u0000${env.partitionKey}` : `${env.type}\u0000i\u0000${env.id}`;
+    const key = `${tenant}\u0000${env.type}\u0000${env.partitionKey ? `k\u0000${env.partitionKey}` : `i\u0000${env.id}`}`;
     return { action: "conflate", rule: i, windowMs: rule.windowMs, key };
   }
   return FORWARD;

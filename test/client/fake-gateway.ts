@@ -18,6 +18,10 @@ export type FakeGatewayOptions = {
   apiKey?: string;
   /** Default: a free port. */
   port?: number;
+  /** Never answers Hello (a gateway that accepts TCP and stalls). */
+  silent?: boolean;
+  /** Closes (1011) right after its Welcome, every time. */
+  closeAfterWelcome?: boolean;
 };
 
 export class FakeGateway {
@@ -29,6 +33,10 @@ export class FakeGateway {
   private outstanding = 0;
   private held: Array<() => void> = [];
   private readonly sockets = new Set<WebSocket>();
+  /** Hello frames received (connection attempts that got as far as Hello). */
+  hellos = 0;
+  /** While true, every frame is ignored and nothing is sent: a half-open connection. */
+  frozen = false;
 
   private constructor(
     private readonly server: WebSocketServer,
@@ -72,14 +80,20 @@ export class FakeGateway {
     this.sockets.add(ws);
     ws.on("close", () => this.sockets.delete(ws));
     ws.on("message", (data: Buffer) => {
+      if (this.frozen) return;
       const frame = fromBinary(ClientFrameSchema, new Uint8Array(data)).frame;
-      if (frame.case === "hello") {
+      if (frame.case === "ping") {
+        this.send(ws, { frame: { case: "pong", value: { nonce: frame.value.nonce } } });
+      } else if (frame.case === "hello") {
+        this.hellos++;
+        if (this.opts.silent) return;
         if (this.opts.apiKey && frame.value.apiKey !== this.opts.apiKey) {
           this.send(ws, { frame: { case: "error", value: { errorCode: "WEIR_ERR_UNAUTHORIZED", message: "bad key", closeCode: 4401 } } });
           ws.close(4401, "WEIR_ERR_UNAUTHORIZED");
           return;
         }
         this.send(ws, { frame: { case: "welcome", value: { sessionId: "s", credit: this.opts.credit ?? 1000, maxBatchEvents: this.opts.maxBatchEvents ?? 500, maxFrameBytes: 1 << 20, gatewayId: this.url } } });
+        if (this.opts.closeAfterWelcome) ws.close(1011, "internal error");
       } else if (frame.case === "publish") {
         const { seq, events } = frame.value;
         this.batches.push(events);

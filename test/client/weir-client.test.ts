@@ -184,3 +184,102 @@ test("bad credentials end the client (4401): pending events reject, the outbox k
   await expect(c.send(quoteEvent("y"))).rejects.toBeInstanceOf(ConnectionClosedError);
   expect((await outbox.load()).map((e) => e.id)).toEqual(["x"]);
 });
+
+// ---- failure modes found in review: each must neither lose events nor crash, hang or storm ----
+
+test("a gateway that accepts the socket but never welcomes: connect timeouts, no crash, the next gateway takes the events", async () => {
+  const stalled = await gateway({ silent: true });
+  const good = await gateway();
+  const failures: ConnectionEvent[] = [];
+  const c = await client({ urls: [stalled.url, good.url], connectTimeoutMs: 100, onConnection: (e) => e.kind === "connect-failed" && failures.push(e) });
+  const results = await Promise.all(events(10).map((e) => c.publish(e)));
+  expect(results.every((r) => r.code === ResultCode.ACK)).toBe(true);
+  expect(failures[0]).toMatchObject({ url: stalled.url, error: expect.stringMatching(/no Welcome/) });
+});
+
+test("a gateway that welcomes and closes at once is retried with backoff, not in a hot loop", async () => {
+  const flaky = await gateway({ closeAfterWelcome: true });
+  const c = await client({ urls: flaky.url, backoff: { initialMs: 100, maxMs: 200 } });
+  const started = Date.now();
+  await waitFor(() => Date.now() - started >= 1000, "a second");
+  // Full jitter on 100–200 ms caps: about 10–20 attempts a second, never hundreds.
+  expect(flaky.hellos).toBeLessThan(40);
+  expect(flaky.hellos).toBeGreaterThan(2);
+  await c.close();
+});
+
+test("a repeated send of an id whose write is still running waits for it, and both reject if it fails", async () => {
+  const g = await gateway();
+  let fail: (e: Error) => void = () => {};
+  const outbox = new MemoryOutbox();
+  outbox.append = () => new Promise((_, reject) => (fail = reject));
+  const c = await client({ urls: g.url, outbox });
+  const e = quoteEvent("x");
+  const first = c.send(e);
+  const second = c.send(e);
+  let settled = false;
+  void second.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await new Promise((r) => setTimeout(r, 20));
+  expect(settled).toBe(false); // not "queued" before the outbox holds it
+  fail(new Error("disk full"));
+  await expect(first).rejects.toThrow(/disk full/);
+  await expect(second).rejects.toThrow(/disk full/);
+  expect(c.stats.unanswered).toBe(0);
+});
+
+test("an event too large for any frame is refused locally (TOO_LARGE); the others go on", async () => {
+  const g = await gateway();
+  const c = await client({ urls: g.url });
+  const big = { ...quoteEvent("big"), payload: new Uint8Array(2 << 20) };
+  const [bigResult, ...rest] = await Promise.allSettled([c.publish(big), ...events(5).map((e) => c.publish(e))]);
+  expect(bigResult!.status).toBe("rejected");
+  expect(((bigResult as PromiseRejectedResult).reason as EventRefusedError).code).toBe(ResultCode.TOO_LARGE);
+  expect(rest.every((r) => r.status === "fulfilled")).toBe(true);
+  expect(g.batches.flat().map((e) => e.id)).not.toContain("big");
+});
+
+test("a half-open connection (the gateway stops answering) is given up after keepAliveMs and the events fail over", async () => {
+  const a = await gateway({ hold: true });
+  const b = await gateway();
+  const c = await client({ urls: [a.url, b.url], keepAliveMs: 100 });
+  const all = Promise.all(events(20).map((e) => c.publish(e)));
+  await waitFor(() => a.batches.flat().length === 20, "the events at a");
+  a.frozen = true; // no results, no pongs, no close
+  const results = await all;
+  expect(results.every((r) => r.code === ResultCode.ACK)).toBe(true);
+  expect(b.acked.size).toBe(20);
+});
+
+test("callbacks that throw do not break delivery", async () => {
+  const g = await gateway();
+  const c = await client({
+    urls: g.url,
+    onResult: () => {
+      throw new Error("bug in onResult");
+    },
+    onConnection: () => {
+      throw new Error("bug in onConnection");
+    },
+  });
+  const results = await Promise.all(events(20).map((e) => c.publish(e)));
+  expect(results.every((r) => r.code === ResultCode.ACK)).toBe(true);
+});
+
+test("flush() rejects when the client stops for good with events unanswered", async () => {
+  const g = await gateway({ apiKey: "right" });
+  const c = await WeirClient.open({ urls: g.url, tenant: "acme", apiKey: "wrong" });
+  cleanup.push(() => c.close());
+  await c.send(quoteEvent("x")).catch(() => {});
+  await expect(c.flush()).rejects.toBeInstanceOf(ConnectionClosedError);
+});
+
+test("a result code this client does not know is retried, not taken as final", async () => {
+  const g = await gateway({ answer: (_env, attempt) => (attempt === 1 ? { code: 42 as ResultCode, retryAfterMs: 10 } : undefined) });
+  const c = await client({ urls: g.url });
+  const result = await c.publish(quoteEvent("x"));
+  expect(result.code).toBe(ResultCode.ACK);
+  expect(g.attempts.get("x")).toBe(2);
+});

@@ -429,6 +429,22 @@ test("conflate rule: within a window only each symbol's last quote goes upstream
   expect(received(g).sort()).toEqual(["acme-9", "acme-later-2", "bolt-3"]);
 });
 
+test("conflate rule: devices of different tenants never share a window", async () => {
+  const g = await gateway();
+  const { url, upstream } = await relay(g.url, { rules: [{ match: { type: QUOTE }, action: "conflate", windowMs: 50 }] });
+  const [d1, d2] = [await device(url), await device(url, "plant-2", "k:2")];
+  await Promise.all([d1.publish(quotes(3, "p1", { partitionKey: "ACME" })), d2.publish(quotes(3, "p2", { partitionKey: "ACME" }))]);
+  await upstream.flush();
+  expect(received(g).sort()).toEqual(["p1-2", "p2-2"]);
+});
+
+test("the Welcome's max_frame_bytes stays under what Deno's WebSocket takes, however large the limits", async () => {
+  const g = await gateway();
+  const { url } = await relay(g.url, { maxBatchEvents: 5000, maxEventBytes: 16 << 20 });
+  const d = await device(url);
+  expect(d.welcome.maxFrameBytes).toBeLessThan(64 * 1024 * 1024);
+});
+
 test("conflate rule: events it does not match are forwarded each, and quotes without a partition key are never merged", async () => {
   const g = await gateway();
   const { url, upstream } = await relay(g.url, { rules: [{ match: { type: QUOTE, attributes: { conflate: "yes" } }, action: "conflate", windowMs: 30 }] });
