@@ -79,6 +79,10 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     onError: (what, err) => logger.warn({ err }, what),
   });
   // Verifies stale dedup claims (their gateway died before confirming) against Kafka (decision 0010).
+  // Its timeout bounds the whole lookup (offsets and scan) and so how long the client waits; it
+  // does not count towards any claim's age: the batch's fresh claims are published without waiting
+  // for it, and a take-over stamps the claim with the Redis time of the compare-and-swap, right
+  // before the second publish starts.
   const publishedLookup = new KafkaPublishedLookup(
     new Kafka({ brokers: [...config.kafkaBrokers], clientId: `${config.kafkaClientId}-lookup`, logLevel: kafkaLogLevel.NOTHING }),
     { maxRecords: config.dedupVerifyMaxRecords, timeoutMs: config.kafkaPublishTimeoutMs },

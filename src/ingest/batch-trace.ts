@@ -56,13 +56,15 @@ export class BatchTrace {
     return traceparentOf(span);
   }
 
-  /** Kafka settled the batch's records. */
-  sent(ok: boolean, error?: string): void {
-    for (const span of this.sends.values()) {
+  /** Kafka settled records of the batch: those of events `only` (a batch may publish twice), else all. */
+  sent(ok: boolean, error?: string, only?: readonly number[]): void {
+    for (const index of only ?? [...this.sends.keys()]) {
+      const span = this.sends.get(index);
+      if (!span) continue;
       if (!ok) span.setStatus({ code: SpanStatusCode.ERROR, ...(error ? { message: error } : {}) });
       span.end();
+      this.sends.delete(index);
     }
-    this.sends.clear();
   }
 
   /** The batch is answered: each sampled event's result ends its span. */

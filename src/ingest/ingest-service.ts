@@ -152,6 +152,8 @@ export class IngestService {
   /**
    * Fills `results` for accepted and refused events. Resolves when the client can be answered;
    * `settled` resolves when Kafka has settled the records (later, if the publish timed out).
+   * With `claimedBy`, `accepted` are already claimed under that token (fresh claims of a batch
+   * with stale ones, or claims it took over): they are published without claiming them again.
    */
   private async claimAndPublish(
     tenant: string,
@@ -160,14 +162,15 @@ export class IngestService {
     results: EventResult[],
     receivedMs: number,
     tracing?: BatchTrace,
+    claimedBy?: string,
   ): Promise<{ settled: Promise<unknown> }> {
     const done = { settled: Promise.resolve() };
     const { log, dedup } = this.deps;
     const { gatewayId, deadLetterTopic } = this.opts;
-    const token = `${gatewayId}/${++this.batchCounter}`;
-    const toPublish: Accepted[] = [];
+    const token = claimedBy ?? `${gatewayId}/${++this.batchCounter}`;
+    const toPublish: Accepted[] = claimedBy === undefined ? [] : accepted;
 
-    if (accepted.length > 0) {
+    if (claimedBy === undefined && accepted.length > 0) {
       const claimStarted = performance.now();
       const claims = dedup.healthy
         ? await dedup.claim(accepted.map((a) => a.key), token).catch((err: unknown) => {
@@ -193,7 +196,8 @@ export class IngestService {
           } else if (claim.kind === "stale" && this.deps.lookup) (stale ??= []).push({ accepted: a, value: claim.value });
           else results[a.index] = this.retry(a.env.id, new WeirError("WEIR_ERR_IN_PROGRESS"));
         }
-        if (stale) hits += await this.verifyStale(tenant, stale, token, toPublish, results);
+        // Off the hot path: the fresh claims must not wait for the lookup (see publishVerifying).
+        if (stale) return this.publishVerifying(tenant, token, toPublish, refused, stale, results, receivedMs, claims.length, hits, tracing);
         this.deps.observer?.dedupLookups(claims.length, hits);
       }
     }
@@ -207,7 +211,10 @@ export class IngestService {
     const publishStarted = performance.now();
     const published = log.publish(records);
     const observer = this.deps.observer;
-    if (tracing) published.then(() => tracing.sent(true), (err: unknown) => tracing.sent(false, String(err)));
+    if (tracing) {
+      const traced = toPublish.map((a) => a.index);
+      published.then(() => tracing.sent(true, undefined, traced), (err: unknown) => tracing.sent(false, String(err), traced));
+    }
     if (observer) {
       published.then(
         () => observer.publish(records.length, (performance.now() - publishStarted) / 1000, true),
@@ -239,15 +246,48 @@ export class IngestService {
   }
 
   /**
+   * A batch with stale claims. Its fresh claims (and dead letters) are published at once, exactly
+   * as in a batch without stale claims: held behind a lookup that can take the lookup timeout, a
+   * fresh claim could turn stale by age while its record is still on the way, and another gateway
+   * would then find nothing and publish it again. Meanwhile the stale claims are verified; those
+   * taken over go out in a second publish, which starts right after the compare-and-swap that
+   * stamped them with a fresh claim time, so their age when the send settles is bounded by the
+   * producer's delivery timeout (below the pending TTL) whatever the lookup took. Resolves when
+   * both publishes are answered; `settled` when Kafka has settled both.
+   */
+  private async publishVerifying(
+    tenant: string,
+    token: string,
+    fresh: Accepted[],
+    refused: Refused[],
+    stale: Stale[],
+    results: EventResult[],
+    receivedMs: number,
+    claimCount: number,
+    hits: number,
+    tracing?: BatchTrace,
+  ): Promise<{ settled: Promise<unknown> }> {
+    const first = this.claimAndPublish(tenant, fresh, refused, results, receivedMs, tracing, token);
+    const second = this.verifyStale(tenant, stale, token, results).then(({ found, takenOver }) => {
+      this.deps.observer?.dedupLookups(claimCount, hits + found);
+      return takenOver.length > 0 ? this.claimAndPublish(tenant, takenOver, [], results, receivedMs, tracing, token) : { settled: Promise.resolve() };
+    });
+    const [a, b] = await Promise.all([first, second]);
+    return { settled: Promise.all([a.settled, b.settled]) };
+  }
+
+  /**
    * Settles stale claims (their gateway died, or left them unconfirmed past the pending TTL):
    * events already in Kafka are confirmed and answered DUPLICATE; the others are taken over
-   * (compare-and-swap on the stale value) and join `toPublish`, in batch order; a take-over lost
-   * to another gateway, or a lookup that cannot tell, is answered RETRY_AFTER. Nothing is ever
-   * published unverified. Returns how many were found in Kafka.
+   * (compare-and-swap on the stale value, writing this batch's token and a fresh claim time) and
+   * returned in batch order, for the caller to publish right away; a take-over lost to another
+   * gateway, or a lookup that cannot tell, is answered RETRY_AFTER. Nothing is ever published
+   * unverified. `found`: how many were in Kafka.
    */
-  private async verifyStale(tenant: string, stale: Stale[], token: string, toPublish: Accepted[], results: EventResult[]): Promise<number> {
+  private async verifyStale(tenant: string, stale: Stale[], token: string, results: EventResult[]): Promise<{ found: number; takenOver: Accepted[] }> {
     const { lookup, dedup, observer } = this.deps;
     const inProgress = new WeirError("WEIR_ERR_IN_PROGRESS");
+    const takenOver: Accepted[] = [];
     let found: Set<string>;
     try {
       found = await lookup!.find(stale.map(({ accepted: a }) => ({ topic: a.topic, tenant, id: a.env.id, timestampMs: timestampMs(a.env.eventTime!) })));
@@ -255,7 +295,7 @@ export class IngestService {
       this.deps.onError?.("verifying stale claims in Kafka failed", err);
       observer?.staleClaims?.("failed", stale.length);
       for (const { accepted: a } of stale) results[a.index] = this.retry(a.env.id, inProgress);
-      return 0;
+      return { found: 0, takenOver };
     }
     const missing: Stale[] = [];
     const published: string[] = [];
@@ -270,7 +310,7 @@ export class IngestService {
       observer?.staleClaims?.("found", published.length);
       this.confirm(published);
     }
-    if (missing.length === 0) return published.length;
+    if (missing.length === 0) return { found: published.length, takenOver };
 
     const taken = await dedup
       .takeOver(
@@ -286,23 +326,15 @@ export class IngestService {
       observer?.staleClaims?.("failed", missing.length);
       const err = new WeirError("WEIR_ERR_DEDUP_UNAVAILABLE", "take-over failed");
       for (const { accepted: a } of missing) results[a.index] = this.retry(a.env.id, err);
-      return published.length;
+      return { found: published.length, takenOver };
     }
-    let won = 0;
     missing.forEach((s, i) => {
       if (!taken[i]) results[s.accepted.index] = this.retry(s.accepted.env.id, inProgress);
-      else {
-        won++;
-        toPublish.push(s.accepted);
-      }
+      else takenOver.push(s.accepted);
     });
-    if (won > 0) {
-      observer?.staleClaims?.("republished", won);
-      // Records go out in batch order, as they would have without the detour.
-      toPublish.sort((x, y) => x.index - y.index);
-    }
-    if (won < missing.length) observer?.staleClaims?.("lost", missing.length - won);
-    return published.length;
+    if (takenOver.length > 0) observer?.staleClaims?.("republished", takenOver.length);
+    if (takenOver.length < missing.length) observer?.staleClaims?.("lost", missing.length - takenOver.length);
+    return { found: published.length, takenOver };
   }
 
   private ackPublished(toPublish: Accepted[], refused: Refused[], results: EventResult[]): void {

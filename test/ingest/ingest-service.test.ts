@@ -399,12 +399,12 @@ describe("IngestService: stale claims (a gateway died before confirming)", () =>
     expect(h.service.stats.duplicate).toBe(1);
   });
 
-  it("takes over and publishes once, in batch order with freshly claimed events, when the record is not in Kafka", async () => {
+  it("takes over and publishes once, after the batch's freshly claimed events, when the record is not in Kafka", async () => {
     const { h, stale } = afterCrash(["q1"], []);
     const results = await h.service.publish(TENANT, [quoteEvent("q1", { eventTimeMs: EVENT_TIME }), quoteEvent("q2")]);
     expect(codes(results)).toEqual([ResultCode.ACK, ResultCode.ACK]);
-    expect(h.log.calls).toHaveLength(1);
-    expect(h.log.records.map((r) => r.headers[headers.id])).toEqual(["q1", "q2"]);
+    // The fresh claim went out at once; the taken-over one in a second publish, once verified.
+    expect(h.log.calls.map((c) => c.records.map((r) => r.headers[headers.id]))).toEqual([["q2"], ["q1"]]);
     // The take-over used this batch's token, so this attempt confirms (or releases) it like its own claims.
     const claim = h.dedup.commands.find((c) => c.op === "claim")!;
     expect(h.dedup.commands.find((c) => c.op === "takeOver")).toMatchObject({ keys: [key("q1")], token: claim.token });
@@ -425,6 +425,82 @@ describe("IngestService: stale claims (a gateway died before confirming)", () =>
     expect(stale).toEqual({ found: 1, republished: 2 });
     expect(lookups).toEqual({ keys: 3, hits: 1 });
     await until(() => expect(["a", "b", "c"].map((id) => h.dedup.state(key(id)))).toEqual(["done", "done", "done"]));
+  });
+
+  it("publishes a batch's fresh claims and dead letters without waiting for the lookup of its stale ones", async () => {
+    const { h, stale, lookups } = afterCrash(["s-found", "s-missing"], ["s-found"]);
+    h.lookup.pause();
+    const batch = [
+      quoteEvent("f1"),
+      quoteEvent("s-found", { eventTimeMs: EVENT_TIME }),
+      invalidQuoteEvent("bad"),
+      quoteEvent("s-missing", { eventTimeMs: EVENT_TIME }),
+      quoteEvent("f2"),
+    ];
+    const answer = track(h.service.publish(TENANT, batch));
+    await until(() => expect(h.lookup.calls).toHaveLength(1));
+    // The lookup still hangs, and the fresh events and the dead letter are already in Kafka, confirmed.
+    await until(() => expect(h.dedup.state(key("f2"))).toBe("done"));
+    expect(h.log.calls).toHaveLength(1);
+    expect(h.log.records.slice(1).map((r) => [r.topic, r.headers[headers.id]])).toEqual([
+      [QUOTE_TOPIC, "f1"],
+      [QUOTE_TOPIC, "f2"],
+      [DLQ_TOPIC, "bad"],
+    ]);
+    expect(h.dedup.state(key("f1"))).toBe("done");
+    expect(h.lookup.calls[0]!.map((q) => q.id)).toEqual(["s-found", "s-missing"]);
+    await flushMicrotasks();
+    // The client's answer waits for the stale claims too.
+    expect(answer.settled).toBe(false);
+
+    h.lookup.resume();
+    const results = await answer.promise;
+    expect(results.map((r) => [r.id, r.code])).toEqual([
+      ["f1", ResultCode.ACK],
+      ["s-found", ResultCode.DUPLICATE],
+      ["bad", ResultCode.INVALID],
+      ["s-missing", ResultCode.ACK],
+      ["f2", ResultCode.ACK],
+    ]);
+    // Only the event not found was published again, in a second publish.
+    expect(h.log.calls.map((c) => c.records.map((r) => r.headers[headers.id]))).toEqual([["f1", "f2", "bad"], ["s-missing"]]);
+    expect(h.log.records.filter((r) => r.headers[headers.id] === "s-found")).toHaveLength(1);
+    await until(() => expect(["f1", "s-found", "s-missing", "f2"].map((id) => h.dedup.state(key(id)))).toEqual(["done", "done", "done", "done"]));
+    expect(stale).toEqual({ found: 1, republished: 1 });
+    expect(lookups).toEqual({ keys: 4, hits: 1 });
+  });
+
+  it("starts the second publish right after the take-over, which stamps the claim with a fresh time", async () => {
+    vi.useFakeTimers();
+    const { h } = afterCrash(["q1"], []);
+    h.lookup.pause();
+    const answer = track(h.service.publish(TENANT, [quoteEvent("q1", { eventTimeMs: EVENT_TIME }), quoteEvent("q2")]));
+    await until(() => expect(h.log.records.map((r) => r.headers[headers.id])).toEqual(["q2"]));
+    h.log.holdAll();
+    // A lookup as long as the publish timeout.
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(answer.settled).toBe(false);
+    h.lookup.resume();
+    const second = await h.log.call(2);
+    expect(second.records.map((r) => r.headers[headers.id])).toEqual(["q1"]);
+    // The taken-over claim is as young as the second publish: the lookup's minute does not count
+    // towards the pending TTL (the dead gateway's claim time would leave 59 s).
+    const seen = await h.dedup.claim([key("q1")], "gw-probe/1");
+    expect(seen[0]).toEqual({ kind: "pending", retryAfterMs: 120_000 });
+    second.ack();
+    expect(codes(await answer.promise)).toEqual([ResultCode.ACK, ResultCode.ACK]);
+  });
+
+  it("answers the fresh events of a batch whose lookup fails, and only the stale ones RETRY_AFTER", async () => {
+    const { h } = afterCrash(["s1"], []);
+    h.lookup.failWith(new Error("would scan 900000 records"));
+    const results = await h.service.publish(TENANT, [quoteEvent("s1", { eventTimeMs: EVENT_TIME }), quoteEvent("f1")]);
+    expect(results.map((r) => [r.code, r.errorCode])).toEqual([
+      [ResultCode.RETRY_AFTER, "WEIR_ERR_IN_PROGRESS"],
+      [ResultCode.ACK, ""],
+    ]);
+    expect(h.log.calls.map((c) => c.records.map((r) => r.headers[headers.id]))).toEqual([["f1"]]);
+    expect(h.dedup.tokenOf(key("s1"))).toBe(`${DEAD}/7`);
   });
 
   it("verifies a live gateway's claim once it is older than the pending TTL", async () => {

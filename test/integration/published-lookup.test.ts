@@ -1,7 +1,7 @@
 /**
  * KafkaPublishedLookup on real Kafka: finds records by weir.id + weir.tenant from the offsets of
- * their event time to the high watermark, across partitions; refuses scans above its cap; shares
- * one scan among concurrent lookups.
+ * their event time to the high watermark, across partitions; refuses a request whose own range is
+ * above its cap, alone; shares one scan among concurrent lookups; answers within its timeout.
  */
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import { Kafka, logLevel, type Producer } from "kafkajs";
@@ -68,4 +68,30 @@ test("concurrent lookups share scans and each gets its own answer", async () => 
   expect(answers).toEqual([new Set(["acme:e-1"]), new Set(["acme:e-4"]), new Set()]);
   // The first scan started alone; the two that arrived meanwhile shared the second.
   expect(lookup.scans).toBe(2);
+});
+
+test("in a shared scan, refuses only the request whose own range is above the cap; the others are answered", async () => {
+  const lookup = new KafkaPublishedLookup(kafka, { maxRecords: 3, timeoutMs: 30_000 });
+  // The first lookup runs alone; the next three arrive meanwhile and share the second scan.
+  const first = lookup.find([q("e-9", 9)]);
+  const old = lookup.find([q("e-1", 1), q("e-9", 9)]); // from minute 1: nine records
+  const recent = lookup.find([q("e-8", 8), q("e-9", 9), q("missing", 8)]);
+  const otherTopic = lookup.find([{ topic: emptyTopic, tenant: "acme", id: "e-1", timestampMs: T0 - 86_400_000 }]);
+  await expect(old).rejects.toThrow(/verifying 2 events would scan 9 Kafka records, more than WEIR_DEDUP_VERIFY_MAX_RECORDS=3/);
+  expect(await recent).toEqual(new Set(["acme:e-8", "acme:e-9"]));
+  expect(await otherTopic).toEqual(new Set());
+  expect(await first).toEqual(new Set(["acme:e-9"]));
+  expect(lookup.scans).toBe(2);
+  // The refused request is refused again on its own; a recent one alone is answered.
+  await expect(lookup.find([q("e-1", 1)])).rejects.toThrow(/would scan 9 Kafka records/);
+  expect(await lookup.find([q("e-7", 7)])).toEqual(new Set(["acme:e-7"]));
+});
+
+test("answers within its timeout, offsets included, when Kafka does not answer", async () => {
+  // Nothing listens there: kafkajs keeps retrying the connection for far longer than the timeout.
+  const unreachable = new Kafka({ brokers: ["127.0.0.1:1"], logLevel: logLevel.NOTHING, clientId: "weir-test-lookup-unreachable", retry: { retries: 8, maxRetryTime: 5_000 } });
+  const lookup = new KafkaPublishedLookup(unreachable, { maxRecords: 1000, timeoutMs: 500 });
+  const started = Date.now();
+  await expect(lookup.find([q("e-1", 1)])).rejects.toThrow(/looking up 1 events in Kafka took more than 500 ms/);
+  expect(Date.now() - started).toBeLessThan(2_000);
 });
