@@ -70,6 +70,10 @@ export default function runShardTask(task: ShardTask): ShardResult {
   if (task.watermarkMs !== undefined) {
     for (const [p, t] of byPartition) collect(p, (out) => t.advanceWatermark(task.watermarkMs!, out));
   }
+  for (const [p, watermarkMs] of task.watermarks ?? []) {
+    const t = byPartition.get(p);
+    if (t) collect(p, (out) => t.advanceWatermark(watermarkMs, out));
+  }
   const changes = [...byPartition].map(([partition, t]) => ({ partition, changes: t.takeChanges() })).filter((c) => c.changes.length > 0);
   return { outputs, changes };
 }

@@ -52,6 +52,14 @@ export type ProcessorOptions = {
    * (the operators' bounded out-of-orderness), which is correct but never closes idle partitions.
    */
   readonly watermarkLagMs?: number;
+  /**
+   * Opt-in (0, default: off): a partition that got no records for this long (wall clock) has its
+   * task's watermark moved on as if event time kept pace with the clock: to its highest event time
+   * + (idle time − this). Windows and pattern timeouts of idle partitions then close, in one
+   * transaction per task like any step. Records that arrive later behind that watermark are late.
+   * A partition counts only once it had records since this instance took it over.
+   */
+  readonly idleAdvanceMs?: number;
   /** Consumer group session timeout (default 10 s): how long a dead instance keeps its partitions. */
   readonly sessionTimeoutMs?: number;
   /** Metrics (optional). */
@@ -90,6 +98,9 @@ export class Processor {
   private readonly restored = new Set<number>();
   /** Highest event time seen per partition since its restore. */
   private readonly maxEventTime = new Map<number, number>();
+  /** Per partition task, when (wall clock) its last records arrived: idle partitions' watermarks follow the clock. */
+  private readonly lastRecordAt = new Map<number, number>();
+  private idleTimer: ReturnType<typeof setInterval> | undefined;
   /** Per global source ("topic/partition"), the last offset handed to the tasks here. */
   private readonly globalPositions = new Map<string, number>();
   private assigned: Set<number> | undefined;
@@ -174,6 +185,11 @@ export class Processor {
     });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [this.inputTopic], fromBeginning: true });
+    const idleMs = this.opts.idleAdvanceMs ?? 0;
+    if (idleMs > 0) {
+      this.idleTimer = setInterval(() => void this.enqueue(() => this.advanceIdle(idleMs)).catch((err: unknown) => this.log(`advancing idle partitions failed: ${(err as Error).message}`)), Math.max(100, idleMs / 2));
+      this.idleTimer.unref?.();
+    }
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -185,6 +201,7 @@ export class Processor {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.idleTimer);
     await this.consumer?.disconnect().catch(() => {});
     await this.feed?.close();
     await this.chain.catch(() => {});
@@ -254,6 +271,7 @@ export class Processor {
         if (r.timestampMs > maxTs) maxTs = r.timestampMs;
       }
       if (maxTs > Number.NEGATIVE_INFINITY) this.maxEventTime.set(partition, maxTs);
+      if (records.length > 0) this.lastRecordAt.set(partition, Date.now());
       const started = performance.now();
       const threads = await this.pool!.process(records, this.idleWatermark());
       const next = (BigInt(batch.lastOffset()) + 1n).toString();
@@ -322,6 +340,20 @@ export class Processor {
     this.opts.observer?.committed(this.opts.job, records, byStream, (performance.now() - started) / 1000);
   }
 
+  /** Moves idle partitions' watermarks on with the clock (see idleAdvanceMs), committing what that closes. */
+  private async advanceIdle(idleMs: number): Promise<void> {
+    if (this.closed || !this.pool) return;
+    const now = Date.now();
+    const marks = new Map<number, number>();
+    for (const p of this.restored) {
+      const last = this.lastRecordAt.get(p);
+      const maxTs = this.maxEventTime.get(p);
+      if (last === undefined || maxTs === undefined || now - last < idleMs) continue;
+      marks.set(p, maxTs + (now - last) - idleMs);
+    }
+    if (marks.size > 0) await this.failSafe(async () => this.commit(await this.pool!.advance(marks)));
+  }
+
   private idleWatermark(): number | undefined {
     const lag = this.opts.watermarkLagMs;
     const parts = [...(this.assigned ?? [])];
@@ -333,6 +365,7 @@ export class Processor {
     for (const p of partitions) {
       this.restored.delete(p);
       this.maxEventTime.delete(p);
+      this.lastRecordAt.delete(p);
     }
     await this.pool?.revoke(partitions);
   }

@@ -31,6 +31,7 @@ export async function startProcessors(config: Config, logger: Logger, observer?:
         jobOptions,
         replicationFactor: config.topicReplication,
         sessionTimeoutMs: config.processorSessionTimeoutMs,
+        ...(config.processorIdleAdvanceMs > 0 ? { idleAdvanceMs: config.processorIdleAdvanceMs } : {}),
         ...(observer ? { observer } : {}),
         ...(config.otlpEndpoint ? { tracing: { endpoint: config.otlpEndpoint } } : {}),
         log: (line) => logger.info({ job }, line),

@@ -73,6 +73,22 @@ export class ShardedEnginePool {
     );
   }
 
+  /** Advances the watermarks of some partition tasks (and only theirs); threads with none are not asked. */
+  async advance(watermarks: ReadonlyMap<number, number>): Promise<ThreadResults> {
+    const perThread = new Map<number, Array<[number, number]>>();
+    for (const [p, ms] of watermarks) {
+      const list = perThread.get(this.threadOf(p)) ?? [];
+      list.push([p, ms]);
+      perThread.set(this.threadOf(p), list);
+    }
+    return Promise.all(
+      [...perThread].map(async ([thread, list]) => {
+        const result = (await this.pools[thread]!.run({ job: this.opts.job, watermarks: list } satisfies ShardTask)) as ShardResult;
+        return { ...result, thread };
+      }),
+    );
+  }
+
   /** Gives a partition task its state, restored from its changelog partition, before it processes more. */
   async restore(partition: number, entries: readonly StoreChange[]): Promise<void> {
     await this.pools[this.threadOf(partition)]!.run({ job: this.opts.job, restore: { partition, entries } } satisfies ShardTask);

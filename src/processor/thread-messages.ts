@@ -50,6 +50,8 @@ export type ShardTask = {
   readonly records?: PackedRecords;
   /** Advances every partition task of the job on this thread. */
   readonly watermarkMs?: number;
+  /** Advances these partition tasks only (idle partitions: see Processor idleAdvanceMs). */
+  readonly watermarks?: ReadonlyArray<readonly [partition: number, watermarkMs: number]>;
 };
 
 export type ShardOutput = {

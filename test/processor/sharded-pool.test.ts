@@ -103,3 +103,15 @@ test("a new pool restored from each partition's reported changes continues as if
 
   expect(canonical(outputs)).toEqual(canonical(inOneThread(records)));
 }, 60_000); // five worker threads start here: slow on a loaded machine
+
+test("advance() moves only the given partition tasks' watermarks: their windows close, the others stay open", async () => {
+  const pool = new ShardedEnginePool({ job: "error-rate", threads: 2 });
+  pools.push(pool);
+  await pool.process(accessLog(120)); // 30 s of traffic in minute 0 on partitions 0, 1 and 2
+  const results = await pool.advance(new Map([[1, t0 + 2 * 60_000]]));
+  const finals = results.flatMap((r) => r.outputs).filter((o) => (o.value as { kind?: string }).kind === "final");
+  expect(new Set(finals.map((o) => o.partition))).toEqual(new Set([1]));
+  expect(finals.map((o) => o.key).sort()).toEqual(hosts.filter((h) => partitionOf(h) === 1).sort());
+  // Only partition 1's thread was asked, and only its state changed.
+  expect(results.flatMap((r) => r.changes.map((c) => c.partition))).toEqual([1]);
+});
