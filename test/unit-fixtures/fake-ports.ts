@@ -160,6 +160,21 @@ function ownerOf(token: string): string {
   return slash < 0 ? token : token.slice(0, slash);
 }
 
+/** Holds a fake's calls while closed (a slow dependency) and lets them through when opened. */
+class Gate {
+  private held: Deferred<void> | undefined;
+  close(): void {
+    this.held ??= deferred<void>();
+  }
+  open(): void {
+    this.held?.resolve();
+    this.held = undefined;
+  }
+  async passed(): Promise<void> {
+    if (this.held) await this.held.promise;
+  }
+}
+
 /**
  * Same semantics as the Lua scripts of RedisDedupStore:
  *   claim    SET key <token>@<now> NX PX dedupTtl, else "done" if the value is "d", else pending
@@ -176,7 +191,7 @@ export class FakeDedupStore implements DedupStore {
   private readonly entries = new Map<string, Entry>();
   private readonly deadOwners = new Set<string>();
   private failure: { error: Error; ops: ReadonlySet<DedupOp> } | undefined;
-  private gate: Deferred<void> | undefined;
+  private readonly gate = new Gate();
   private readonly dedupTtlMs: number;
   private readonly pendingTtlMs: number;
   private readonly now: () => number;
@@ -204,13 +219,12 @@ export class FakeDedupStore implements DedupStore {
 
   /** Later commands wait until `resume()` (a slow Redis). */
   pause(): this {
-    this.gate ??= deferred<void>();
+    this.gate.close();
     return this;
   }
 
   resume(): this {
-    this.gate?.resolve();
-    this.gate = undefined;
+    this.gate.open();
     return this;
   }
 
@@ -280,7 +294,7 @@ export class FakeDedupStore implements DedupStore {
 
   private async enter(op: DedupOp, keys: readonly string[], token?: string): Promise<void> {
     this.commands.push({ op, keys: [...keys], ...(token !== undefined ? { token } : {}) });
-    if (this.gate) await this.gate.promise;
+    await this.gate.passed();
     if (this.failure?.ops.has(op)) throw this.failure.error;
   }
 
@@ -301,7 +315,7 @@ export class FakeDedupStore implements DedupStore {
 export class FakePublishedLookup implements PublishedLookup {
   readonly calls: Array<readonly PublishedQuery[]> = [];
   private failure: Error | undefined;
-  private gate: Deferred<void> | undefined;
+  private readonly gate = new Gate();
 
   constructor(private readonly log: FakeEventLog) {}
 
@@ -312,19 +326,18 @@ export class FakePublishedLookup implements PublishedLookup {
 
   /** Later lookups wait until `resume()`. */
   pause(): this {
-    this.gate ??= deferred<void>();
+    this.gate.close();
     return this;
   }
 
   resume(): this {
-    this.gate?.resolve();
-    this.gate = undefined;
+    this.gate.open();
     return this;
   }
 
   async find(events: readonly PublishedQuery[]): Promise<Set<string>> {
     this.calls.push([...events]);
-    if (this.gate) await this.gate.promise;
+    await this.gate.passed();
     if (this.failure) throw this.failure;
     const found = new Set<string>();
     for (const e of events) {
