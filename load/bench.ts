@@ -15,6 +15,8 @@
  *                  WEIR_TRACE_SAMPLE_RATIO=0.01): events/s, ack latency, CPU
  *   edge-client    one WeirClient (src/client) as fast as a gateway answers and paced at 5,000/s, with a
  *                  memory / file (no fsync) / file (fsync) outbox: events/s, send → final answer latency
+ *   edge-failover  the same client at 5,000 events/s over two gateway processes, the first SIGKILLed
+ *                  4 s in: time to the other gateway, until every event in flight at the kill is answered
  *   relay          the same client at 5,000 events/s into the edge relay on Deno (ACK = stored at the
  *                  edge), the relay forwarding to a gateway: device ack latency, the forwarding rate
  *   subscribe-fanout   one stream to 1,000 subscribers (--fanout-subscribers) on two threads at
@@ -41,7 +43,7 @@ import { processorRate, produceWorkload } from "./bench/processor.js";
 import { SchemaRegistry } from "../src/schema/registry.js";
 import { round } from "./bench/histogram.js";
 import { subscribeBench, type Latencies, type SubscribeBenchResult } from "./bench/subscribe-latency.js";
-import { edgeClientRate, type EdgeClientResult, type OutboxKind } from "./bench/edge-client.js";
+import { edgeClientRate, edgeFailover, type EdgeClientResult, type OutboxKind } from "./bench/edge-client.js";
 import { startRelayProcess } from "./bench/relay-process.js";
 
 const { values } = parseArgs({
@@ -104,8 +106,9 @@ async function startGatewayProcess(client: KafkaClient, env: Record<string, stri
 }
 
 async function stopGatewayProcess(g: GatewayProcess): Promise<void> {
+  if (g.child.exitCode !== null || g.child.signalCode !== null) return; // gone already (a scenario killed it)
   g.child.kill("SIGTERM");
-  if (g.child.exitCode === null) await once(g.child, "exit");
+  await once(g.child, "exit");
 }
 
 /** Runs `job` against a fresh gateway process, measuring its CPU and RSS. */
@@ -298,7 +301,7 @@ for (const rate of values["fanout-rates"]!.split(",").map(Number)) {
   emit({ scenario: "subscribe-fanout", client: clients[0], subscribers, offeredPerSec: rate, eventsPerFrame: 10, ...subscribeFigures(r), gatewayRssEndMiB: round(r.gatewayRssEndMiB, 0) });
 }
 
-if (wanted("edge-client") || wanted("relay")) {
+if (wanted("edge-client") || wanted("edge-failover") || wanted("relay")) {
   const client = clients[0]!;
   const g = await startGatewayProcess(client);
   try {
@@ -329,6 +332,28 @@ if (wanted("edge-client") || wanted("relay")) {
         emit({ scenario: "relay", client, offered: 5000, relayOutbox: "file-sync-always", ...figures(r), forwardedPerSec: Math.round(s.upstream.acked / ((performance.now() - relay.startedAt) / 1000)), drainAfterStopMs: Math.round(performance.now() - drainStart) });
       } finally {
         await relay.stop();
+      }
+    }
+    if (wanted("edge-failover")) {
+      // Last (it kills the first gateway): a second gateway; the first is SIGKILLed 4 s into a 5,000 events/s stream.
+      const b = await startGatewayProcess(client);
+      try {
+        const r = await edgeFailover({ urls: [g.url, b.url], tenant, apiKey, rate: 5000, durationMs: Math.max(durationMs, 15_000), killAtMs: 4000, kill: () => g.child.kill("SIGKILL"), idPrefix: `${runId}f${Math.random().toString(36).slice(2, 6)}` });
+        emit({
+          scenario: "edge-failover",
+          client,
+          offered: 5000,
+          inFlightAtKill: r.inFlightAtKill,
+          reconnectMs: round(r.reconnectMs, 0),
+          allAnsweredMs: round(r.allAnsweredMs, 0),
+          ackP50Ms: round(r.latency.percentile(50)),
+          ackP99Ms: round(r.latency.percentile(99)),
+          ackMaxMs: round(r.latency.percentile(100), 0),
+          acked: r.acked,
+          duplicates: r.duplicates,
+        });
+      } finally {
+        await stopGatewayProcess(b);
       }
     }
   } finally {

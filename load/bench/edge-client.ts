@@ -8,7 +8,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FileOutbox, WeirClient, type Outbox } from "../../src/client/index.js";
+import WebSocketNode from "ws";
+import { FileOutbox, WeirClient, type Outbox, type WebSocketConstructor } from "../../src/client/index.js";
 import { quoteEvent } from "../../test/unit-fixtures/events.js";
 import { Samples } from "./histogram.js";
 
@@ -68,4 +69,97 @@ export async function edgeClientRate(opts: {
   await client.close();
   rmSync(dir, { recursive: true, force: true });
   return { eventsPerSec: acked / (opts.durationMs / 1000), acked, latency, sendWait };
+}
+
+export type FailoverResult = {
+  inFlightAtKill: number;
+  /** Kill → the client's first connection to another gateway. */
+  reconnectMs: number;
+  /** Kill → every event unanswered at the kill has its final answer. */
+  allAnsweredMs: number;
+  duplicates: number;
+  acked: number;
+  latency: Samples;
+};
+
+/**
+ * A gateway killed under a paced stream: `kill` runs at `killAtMs`; how long until the client is
+ * on another gateway, and until every event unanswered at that moment is answered (re-sent there;
+ * those the dead gateway had claimed wait for its claims to turn stale, decision 0010).
+ */
+export async function edgeFailover(opts: {
+  urls: readonly string[];
+  tenant: string;
+  apiKey: string;
+  rate: number;
+  durationMs: number;
+  killAtMs: number;
+  kill(): void;
+  idPrefix: string;
+}): Promise<FailoverResult> {
+  let connectedAt: number | undefined;
+  let killedAt: number | undefined;
+  let armed = false;
+  const killNow = () => {
+    killedAt = performance.now();
+    atKill = new Set(unanswered);
+    inFlightAtKill = atKill.size;
+    opts.kill();
+  };
+  // The kill comes right after a batch is handed to the first gateway: that batch (at least) is
+  // in flight, unanswered, when the gateway dies.
+  class Tripwire extends WebSocketNode {
+    override send(data: Parameters<WebSocketNode["send"]>[0]): void {
+      super.send(data);
+      if (armed && killedAt === undefined && this.url === opts.urls[0]) killNow();
+    }
+  }
+  const client = await WeirClient.open({
+    urls: opts.urls,
+    tenant: opts.tenant,
+    apiKey: opts.apiKey,
+    WebSocket: Tripwire as unknown as WebSocketConstructor,
+    maxBufferedEvents: 200_000,
+    onConnection: (e) => {
+      if (e.kind === "connected" && killedAt !== undefined && connectedAt === undefined) connectedAt = performance.now();
+    },
+  });
+  const latency = new Samples();
+  const unanswered = new Set<string>();
+  let atKill: Set<string> | undefined;
+  let inFlightAtKill = 0;
+  let allAnsweredAt: number | undefined;
+  const start = performance.now();
+  const answers: Array<Promise<unknown>> = [];
+  const burst = 50;
+  for (let n = 0; performance.now() - start < opts.durationMs; ) {
+    const due = start + (n * 1000) / opts.rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const t0 = performance.now();
+    for (let i = 0; i < burst; i++, n++) {
+      const id = `${opts.idPrefix}-${n}`;
+      unanswered.add(id);
+      const receipt = await client.send(quoteEvent(id, { partitionKey: `S${n % 64}` }));
+      answers.push(
+        receipt.acked.then(() => {
+          latency.add(performance.now() - t0);
+          unanswered.delete(id);
+          if (atKill?.delete(id) && atKill.size === 0) allAnsweredAt = performance.now();
+        }),
+      );
+    }
+    armed = performance.now() - start >= opts.killAtMs;
+  }
+  await Promise.all(answers);
+  const stats = client.stats;
+  await client.close();
+  return {
+    inFlightAtKill,
+    reconnectMs: connectedAt !== undefined && killedAt !== undefined ? connectedAt - killedAt : Number.NaN,
+    allAnsweredMs: allAnsweredAt !== undefined && killedAt !== undefined ? allAnsweredAt - killedAt : Number.NaN,
+    duplicates: stats.duplicates,
+    acked: stats.acked,
+    latency,
+  };
 }
