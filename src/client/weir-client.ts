@@ -35,6 +35,13 @@ export type WeirClientOptions = {
   readonly outbox?: Outbox;
   /** How long a ready event waits for others to share its batch (default 5 ms; 0: next tick). */
   readonly lingerMs?: number;
+  /**
+   * Strict order (default false): one batch in flight at a time, and an event answered
+   * RETRY_AFTER holds back every later one until it goes again — Kafka then gets this client's
+   * events in the order they were sent (per key, per partition), at the cost of throughput (one
+   * round trip per batch). Without it, a retried event may land after events sent later.
+   */
+  readonly ordered?: boolean;
   /** Events per batch, at most (default: the gateway's max_batch_events). */
   readonly maxBatchEvents?: number;
   /** Unanswered events before send() waits (default 10,000). */
@@ -82,6 +89,8 @@ export type ClientStats = {
 type State = "appending" | "ready" | "in-flight" | "waiting-retry";
 
 type Item = {
+  /** Send order. */
+  readonly n: number;
   readonly id: string;
   readonly bytes: Uint8Array;
   state: State;
@@ -120,6 +129,9 @@ export class WeirClient {
   private lingerTimer: ReturnType<typeof setTimeout> | undefined;
   private conn: Connection | undefined;
   private seq = 0n;
+  private tracked = 0;
+  /** Events answered RETRY_AFTER whose delay has not passed. */
+  private waitingRetry = 0;
   private stopped: Error | undefined;
   /** Why the client stopped, unless you closed it. */
   private failure: Error | undefined;
@@ -225,7 +237,7 @@ export class WeirClient {
     let failStore!: (err: unknown) => void;
     const stored = new Promise<void>((res, rej) => ((markStored = res), (failStore = rej)));
     stored.catch(() => {});
-    const item: Item = { id, bytes, state: "appending", acked, resolve, reject, stored, markStored, failStore };
+    const item: Item = { n: this.tracked++, id, bytes, state: "appending", acked, resolve, reject, stored, markStored, failStore };
     this.unanswered.set(id, item);
     return item;
   }
@@ -321,7 +333,10 @@ export class WeirClient {
     const limit = this.batchLimit(conn);
     // Room for the frame's own headers under max_frame_bytes.
     const maxBytes = (conn.welcome.maxFrameBytes || Infinity) - 32;
+    const ordered = this.opts.ordered === true;
     while (this.ready.size > 0 && conn.credit > 0) {
+      // Strict order: nothing goes while a batch is unanswered or an event waits to be retried.
+      if (ordered && (this.inFlight.size > 0 || this.waitingRetry > 0)) return;
       const batch: Item[] = [];
       let bytes = 0;
       for (const item of this.ready) {
@@ -353,27 +368,35 @@ export class WeirClient {
     const batch = this.inFlight.get(seq);
     this.inFlight.delete(seq);
     if (!batch) return;
+    const retry: Item[] = [];
+    let delayMs = 0;
     batch.forEach((item, i) => {
       const result = results[i];
       if (!result || result.id !== item.id) {
         // Cannot happen with a conforming gateway; re-sending is always safe.
-        this.retryLater(item, 100);
+        retry.push(item);
+        delayMs = Math.max(delayMs, 100);
       } else if (!FINAL.has(result.code)) {
         this.counts.retried++;
-        this.retryLater(item, result.retryAfterMs || 1000);
+        retry.push(item);
+        delayMs = Math.max(delayMs, result.retryAfterMs || 1000);
       } else {
         this.answer(item, result);
       }
     });
+    if (retry.length > 0) this.retryLater(retry, delayMs);
     this.sendBatches();
   }
 
-  private retryLater(item: Item, delayMs: number): void {
-    item.state = "waiting-retry";
+  /** After the delay the gateway asked for, the events go back to the queue in send order (ahead of later ones). */
+  private retryLater(items: Item[], delayMs: number): void {
+    for (const item of items) item.state = "waiting-retry";
+    this.waitingRetry += items.length;
     this.delay(Math.max(10, delayMs) * (0.5 + Math.random()), () => {
-      if (item.state !== "waiting-retry") return;
-      item.state = "ready";
-      this.ready.add(item);
+      this.waitingRetry -= items.length;
+      const back = items.filter((item) => item.state === "waiting-retry");
+      for (const item of back) item.state = "ready";
+      this.ready = new Set([...back, ...this.ready].sort((a, b) => a.n - b.n));
       this.scheduleFlush();
     });
   }

@@ -22,6 +22,8 @@ export type FakeGatewayOptions = {
   silent?: boolean;
   /** Closes (1011) right after its Welcome, every time. */
   closeAfterWelcome?: boolean;
+  /** Answers the whole `index`th batch (0-based) RETRY_AFTER, as the gateway does when overloaded. */
+  refuseBatch?: (index: number) => boolean;
 };
 
 export class FakeGateway {
@@ -99,9 +101,12 @@ export class FakeGateway {
         this.batches.push(events);
         this.outstanding += events.length;
         this.maxOutstanding = Math.max(this.maxOutstanding, this.outstanding);
+        const refused = this.opts.refuseBatch?.(this.batches.length - 1) === true;
         const answer = () => {
           this.outstanding -= events.length;
-          const results = events.map((env) => this.resultOf(env));
+          const results = refused
+            ? events.map((env) => create(EventResultSchema, { id: env.id, code: ResultCode.RETRY_AFTER, retryAfterMs: 20, errorCode: "WEIR_ERR_OVERLOADED" }))
+            : events.map((env) => this.resultOf(env));
           if (ws.readyState === ws.OPEN) this.send(ws, { frame: { case: "result", value: { seq, results, credit: events.length } } });
         };
         if (this.opts.hold) this.held.push(answer);

@@ -283,3 +283,19 @@ test("a result code this client does not know is retried, not taken as final", a
   expect(result.code).toBe(ResultCode.ACK);
   expect(g.attempts.get("x")).toBe(2);
 });
+
+test("ordered: events land in send order even when a batch is answered RETRY_AFTER (without it, the retried batch comes later)", async () => {
+  const run = async (ordered: boolean) => {
+    // The second batch is refused once (overload), as the gateway refuses a whole batch.
+    const g = await gateway({ refuseBatch: (i) => i === 1, maxBatchEvents: 8 });
+    const c = await client({ urls: g.url, ordered, lingerMs: 0 });
+    const envs = events(40, ordered ? "o" : "u");
+    await Promise.all(envs.map((e) => c.publish(e)));
+    return { accepted: [...g.acked], sent: envs.map((e) => e.id) };
+  };
+  const ordered = await run(true);
+  expect(ordered.accepted).toEqual(ordered.sent);
+  const unordered = await run(false);
+  expect([...unordered.accepted].sort()).toEqual([...unordered.sent].sort());
+  expect(unordered.accepted).not.toEqual(unordered.sent);
+});
