@@ -44,7 +44,7 @@ import { SchemaRegistry } from "../src/schema/registry.js";
 import { round } from "./bench/histogram.js";
 import { subscribeBench, type Latencies, type SubscribeBenchResult } from "./bench/subscribe-latency.js";
 import { edgeClientRate, edgeFailover, type EdgeClientResult, type OutboxKind } from "./bench/edge-client.js";
-import { startRelayProcess } from "./bench/relay-process.js";
+import { startBenchRelay } from "./bench/relay-process.js";
 
 const { values } = parseArgs({
   options: {
@@ -320,7 +320,7 @@ if (wanted("edge-client") || wanted("edge-failover") || wanted("relay")) {
       }
     }
     if (wanted("relay")) {
-      const relay = await startRelayProcess(g.url);
+      const relay = await startBenchRelay(g.url);
       try {
         const r = await run([relay.url], "memory", 5000);
         const drainStart = performance.now();

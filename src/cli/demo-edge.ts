@@ -3,19 +3,14 @@
  * is down (its gateway is not up yet): the device is acked as events reach the relay's outbox;
  * then the gateway comes up, the relay forwards its backlog, and every event is in Kafka once.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { startGateway } from "../../gateway/gateway.js";
 import { envelopeOf, WeirClient } from "../client/index.js";
 import { QuoteSchema } from "../events.js";
-import { parseRelayConfig } from "../relay/config.js";
-import { relayCommand, writeRelayBundle } from "../relay/deno-command.js";
+import { startRelayProcess } from "../relay/relay-process.js";
 import { freePorts } from "../stack/index.js";
-
-type RelayStats = { upstream: { unanswered: number; acked: number; duplicates: number } };
 
 async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -37,15 +32,14 @@ export async function edgeDemo(services: { kafkaBrokers: string; redisUrl: strin
     outbox: join(dir, "relay-outbox.log"),
     relayId: "demo-relay",
   };
-  writeFileSync(join(dir, "relay.json"), JSON.stringify(config));
-  const { command, args, env } = relayCommand(await writeRelayBundle(dir), join(dir, "relay.json"), parseRelayConfig(config));
-  const relay = spawn(command, args, { env, stdio: "ignore" });
-  const stats = () => fetch(`http://127.0.0.1:${relayPort}/v1/stats`).then((r) => r.json() as Promise<RelayStats>);
+  const relay = await startRelayProcess(config, dir).catch((err: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
   let gateway: Awaited<ReturnType<typeof startGateway>> | undefined;
   try {
-    await until(stats, 30_000);
-    say(`\nedge: a relay on Deno at ws://127.0.0.1:${relayPort}/v1/ingest; its uplink (a gateway on port ${gatewayPort}) is down`);
-    const device = await WeirClient.open({ urls: `ws://127.0.0.1:${relayPort}/v1/ingest`, tenant: "site-7", apiKey: "device-key" });
+    say(`\nedge: a relay on Deno at ${relay.url}; its uplink (a gateway on port ${gatewayPort}) is down`);
+    const device = await WeirClient.open({ urls: relay.url, tenant: "site-7", apiKey: "device-key" });
     const run = Date.now().toString(36);
     const answers = [];
     for (let i = 0; i < events; i++) {
@@ -54,18 +48,17 @@ export async function edgeDemo(services: { kafkaBrokers: string; redisUrl: strin
     }
     await Promise.all(answers);
     await device.close();
-    say(`  a device sent ${events} quotes: all acked by the relay, ${(await stats()).upstream.unanswered} waiting in its outbox`);
+    say(`  a device sent ${events} quotes: all acked by the relay, ${(await relay.stats()).upstream.unanswered} waiting in its outbox`);
 
     gateway = await startGateway({ kafkaBrokers: [services.kafkaBrokers], redisUrl: services.redisUrl, port: gatewayPort, logLevel: "warn", apiKeys: ["demo:demo-key"], processorInGateway: "false" });
     const started = performance.now();
     const drained = await until(async () => {
-      const s = await stats();
+      const s = await relay.stats();
       return s.upstream.unanswered === 0 ? s : undefined;
     }, 120_000);
     say(`  the uplink came up: the relay forwarded its backlog in ${Math.round(performance.now() - started)} ms (${drained.upstream.acked} acked by the gateway, ${drained.upstream.duplicates} duplicates)`);
   } finally {
-    relay.kill("SIGTERM");
-    if (relay.exitCode === null) await once(relay, "exit");
+    await relay.stop();
     await gateway?.close();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -5,15 +5,14 @@
  * forwards its backlog over one connection. Read back, every event is in Kafka exactly once, and
  * the events a drop rule filters are not there at all.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import type { Gateway } from "../../gateway/gateway.js";
 import { HttpAccessLogSchema } from "../../src/events.js";
 import { envelopeOf, ResultCode, WeirClient } from "../../src/client/index.js";
-import { parseRelayConfig } from "../../src/relay/config.js";
-import { relayCommand, writeRelayBundle } from "../../src/relay/deno-command.js";
+import { prepareRelay, type RelaySnapshot } from "../../src/relay/relay-process.js";
 import { freePort } from "../../src/stack/index.js";
 import { accessLog, quoteEvent, QUOTE_TOPIC } from "../unit-fixtures/events.js";
 import { countById, gatewayFor, readTopics, waitFor } from "./support.js";
@@ -38,11 +37,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-type Stats = { relay: { received: number; forwarded: number; dropped: number }; upstream: { unanswered: number; acked: number; duplicates: number; recovered: number; connectedTo?: string } };
-
 test("devices → relay (uplink cut, relay restarted) → gateway → Kafka: every event exactly once, filtered ones nowhere", async () => {
   const relayPort = await freePort();
-  const configPath = join(dir, "relay.json");
   const config = {
     listen: { host: "127.0.0.1", port: relayPort },
     devices: ["site-7:device-key"],
@@ -51,17 +47,15 @@ test("devices → relay (uplink cut, relay restarted) → gateway → Kafka: eve
     relayId: `${run}-relay`,
     rules: [{ match: { type: HttpAccessLogSchema.typeName }, action: "drop" }],
   };
-  writeFileSync(configPath, JSON.stringify(config));
   // Exactly what `weir relay --config` runs (src/cli/run-relay.ts), without the Node wrapper, so
   // the SIGKILL below hits the relay itself.
-  const bundle = await writeRelayBundle(join(dir, "bundle"));
-  const { command, args, env } = relayCommand(bundle, configPath, parseRelayConfig(config));
+  const { command, args, env } = await prepareRelay(config, dir);
   const startRelay = async () => {
     const child = startChildProcess("relay", command, args, env);
     await child.waitForLog(/^relay ready$/);
     return child;
   };
-  const stats = async () => (await (await fetch(`http://127.0.0.1:${relayPort}/v1/stats`)).json()) as Stats;
+  const stats = async () => (await (await fetch(`http://127.0.0.1:${relayPort}/v1/stats`)).json()) as RelaySnapshot;
   relay = await startRelay();
 
   const relayUrl = `ws://127.0.0.1:${relayPort}/v1/ingest`;

@@ -1,0 +1,56 @@
+/**
+ * The relay as a child process of Node, started exactly as `weir relay` runs it (bundled, on Deno,
+ * in its sandbox): for the demo, the bench and tests.
+ */
+import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
+import { once } from "node:events";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseRelayConfig } from "./config.js";
+import { relayCommand, writeRelayBundle, type DenoCommand } from "./deno-command.js";
+import type { Relay } from "./relay.js";
+
+export type RelaySnapshot = ReturnType<Relay["snapshot"]>;
+
+/** Writes `config` (relay.json's content) and the bundle into `dir`; the command that runs the relay on them. */
+export async function prepareRelay(config: Record<string, unknown>, dir: string): Promise<DenoCommand> {
+  const configPath = join(dir, "relay.json");
+  writeFileSync(configPath, JSON.stringify(config));
+  return relayCommand(await writeRelayBundle(dir), configPath, parseRelayConfig(config));
+}
+
+export type RelayProcess = {
+  readonly process: ChildProcess;
+  /** ws://host:port/v1/ingest, for devices. */
+  readonly url: string;
+  /** GET /v1/stats. */
+  stats(): Promise<RelaySnapshot>;
+  /** SIGTERM (the outbox keeps what is unanswered); resolves once it exited. */
+  stop(): Promise<void>;
+};
+
+/** Starts the relay for `config` (listen.port must be set) and resolves once it answers /v1/stats. */
+export async function startRelayProcess(config: Record<string, unknown> & { listen: { host?: string; port: number } }, dir: string, stdio: StdioOptions = "ignore"): Promise<RelayProcess> {
+  const { command, args, env } = await prepareRelay(config, dir);
+  const child = spawn(command, args, { env, stdio });
+  const base = `${config.listen.host ?? "127.0.0.1"}:${config.listen.port}`;
+  const stats = async () => (await (await fetch(`http://${base}/v1/stats`)).json()) as RelaySnapshot;
+  const deadline = Date.now() + 30_000;
+  while (!(await stats().then(() => true, () => false))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`the relay did not start (exit code ${child.exitCode})`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    process: child,
+    url: `ws://${base}/v1/ingest`,
+    stats,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      await once(child, "exit");
+    },
+  };
+}
