@@ -8,8 +8,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import WebSocketNode from "ws";
-import { FileOutbox, WeirClient, type Outbox, type WebSocketConstructor } from "../../src/client/index.js";
+import { FileOutbox, WeirClient, type Outbox } from "../../src/client/index.js";
+import { tripwireWebSocket } from "./tripwire.js";
 import { quoteEvent } from "../../test/unit-fixtures/events.js";
 import { Samples } from "./histogram.js";
 
@@ -108,17 +108,11 @@ export async function edgeFailover(opts: {
   };
   // The kill comes right after a batch is handed to the first gateway: that batch (at least) is
   // in flight, unanswered, when the gateway dies.
-  class Tripwire extends WebSocketNode {
-    override send(data: Parameters<WebSocketNode["send"]>[0]): void {
-      super.send(data);
-      if (armed && killedAt === undefined && this.url === opts.urls[0]) killNow();
-    }
-  }
   const client = await WeirClient.open({
     urls: opts.urls,
     tenant: opts.tenant,
     apiKey: opts.apiKey,
-    WebSocket: Tripwire as unknown as WebSocketConstructor,
+    WebSocket: tripwireWebSocket((url) => armed && killedAt === undefined && url === opts.urls[0] && killNow()),
     maxBufferedEvents: 200_000,
     onConnection: (e) => {
       if (e.kind === "connected" && killedAt !== undefined && connectedAt === undefined) connectedAt = performance.now();

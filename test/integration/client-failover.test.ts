@@ -6,8 +6,8 @@
  * after the second gateway found them in Kafka: docs/decisions/0010).
  */
 import { afterAll, expect, inject, test } from "vitest";
-import WebSocketNode from "ws";
-import { ResultCode, WeirClient, type ConnectionEvent, type WebSocketConstructor } from "../../src/client/index.js";
+import { ResultCode, WeirClient, type ConnectionEvent } from "../../src/client/index.js";
+import { tripwireWebSocket } from "../../load/bench/tripwire.js";
 import { quoteEvent, QUOTE_TOPIC } from "../unit-fixtures/events.js";
 import { startGatewayChild, type GatewayChild } from "./gateway-child.js";
 import { countById, readTopics } from "./support.js";
@@ -33,22 +33,19 @@ test("a gateway killed while a client streams: the client fails over, every even
   // The client's WebSocket, watched: gateway A is SIGKILLed a few milliseconds after the third
   // batch handed to it once 1,500 events are acked: it dies with batches unanswered, read,
   // claimed in Redis or in Kafka already (the interleaving varies from run to run).
-  class Tripwire extends WebSocketNode {
-    override send(data: Parameters<WebSocketNode["send"]>[0]): void {
-      super.send(data);
-      if (!killed && this.url === a.url && client.stats.acked >= 1500 && ++framesAfterThreshold === 3) {
-        killed = new Promise((resolve) => setTimeout(resolve, 2 + Math.random() * 10)).then(() => {
-          atKill = { acked: client.stats.acked, inFlight: client.stats.inFlight };
-          return a.kill("SIGKILL");
-        });
-      }
+  const tripwire = tripwireWebSocket((url) => {
+    if (!killed && url === a.url && client.stats.acked >= 1500 && ++framesAfterThreshold === 3) {
+      killed = new Promise((resolve) => setTimeout(resolve, 2 + Math.random() * 10)).then(() => {
+        atKill = { acked: client.stats.acked, inFlight: client.stats.inFlight };
+        return a.kill("SIGKILL");
+      });
     }
-  }
+  });
   const client: WeirClient = await WeirClient.open({
     urls: [a.url, b.url],
     tenant,
     apiKey: "k",
-    WebSocket: Tripwire as unknown as WebSocketConstructor,
+    WebSocket: tripwire,
     // A small buffer keeps the stream going at the gateway's pace, so the kill lands mid-stream.
     maxBufferedEvents: 400,
     backoff: { initialMs: 50, maxMs: 500 },
