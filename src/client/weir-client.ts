@@ -97,11 +97,22 @@ type Item = {
   readonly acked: Promise<EventResult>;
   resolve(r: EventResult): void;
   reject(e: Error): void;
-  /** Settles when the outbox holds the event (or could not store it). */
-  readonly stored: Promise<void>;
-  markStored(): void;
-  failStore(err: unknown): void;
+  /** Settles when the outbox holds the event (or could not store it): shared by every event of one write. */
+  stored: Promise<void>;
 };
+
+type Deferred = { readonly promise: Promise<void>; resolve(): void; reject(err: unknown): void };
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+  // Awaited by send(); a write nobody awaits any more must not be an unhandled rejection.
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
+const STORED = Promise.resolve();
 
 type Connection = { readonly ws: WebSocket; readonly url: string; readonly welcome: Welcome; credit: number };
 
@@ -120,6 +131,8 @@ export class WeirClient {
   private ready = new Set<Item>();
   private readonly inFlight = new Map<bigint, Item[]>();
   private readonly appendQueue: Item[] = [];
+  /** Settles when the events now in appendQueue are stored: one promise per write, not per event. */
+  private nextWrite: Deferred | undefined;
   private appending: Promise<void> | undefined;
   private readonly removeQueue: string[] = [];
   private removing: Promise<void> | undefined;
@@ -156,7 +169,7 @@ export class WeirClient {
     const client = new WeirClient(opts);
     for (const entry of await client.outbox.load()) {
       const item = client.track(entry.id, entry.bytes);
-      item.markStored();
+      item.stored = STORED;
       item.state = "ready";
       client.ready.add(item);
       client.counts.recovered++;
@@ -181,6 +194,8 @@ export class WeirClient {
     }
     if (!envelope.id) throw new TypeError("an event needs an id (envelopeOf() makes one)");
     const item = this.track(envelope.id, toBinary(EnvelopeSchema, envelope));
+    this.nextWrite ??= deferred();
+    item.stored = this.nextWrite.promise;
     this.appendQueue.push(item);
     this.appending ??= this.appendAll();
     await item.stored;
@@ -233,11 +248,7 @@ export class WeirClient {
     const acked = new Promise<EventResult>((res, rej) => ((resolve = res), (reject = rej)));
     // A caller may keep only the receipt's id: an unobserved refusal must not crash the process.
     acked.catch(() => {});
-    let markStored!: () => void;
-    let failStore!: (err: unknown) => void;
-    const stored = new Promise<void>((res, rej) => ((markStored = res), (failStore = rej)));
-    stored.catch(() => {});
-    const item: Item = { n: this.tracked++, id, bytes, state: "appending", acked, resolve, reject, stored, markStored, failStore };
+    const item: Item = { n: this.tracked++, id, bytes, state: "appending", acked, resolve, reject, stored: STORED };
     this.unanswered.set(id, item);
     return item;
   }
@@ -246,15 +257,17 @@ export class WeirClient {
   private async appendAll(): Promise<void> {
     while (this.appendQueue.length > 0) {
       const batch = this.appendQueue.splice(0);
+      const write = this.nextWrite!;
+      this.nextWrite = undefined;
       try {
         await this.outbox.append(batch.map((item): OutboxEntry => ({ id: item.id, bytes: item.bytes })));
       } catch (err) {
         // Not stored, so not sent: every send() of these ids rejects, and nothing is half-done.
         for (const item of batch) {
           this.unanswered.delete(item.id);
-          item.failStore(err);
           item.reject(err instanceof Error ? err : new Error(String(err)));
         }
+        write.reject(err);
         this.releaseSpace();
         continue;
       }
@@ -263,8 +276,8 @@ export class WeirClient {
           item.state = "ready";
           this.ready.add(item);
         }
-        item.markStored();
       }
+      write.resolve();
       this.scheduleFlush();
     }
     this.appending = undefined;
