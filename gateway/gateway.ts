@@ -17,7 +17,8 @@ import { KafkaPublishedLookup } from "../src/adapters/kafka/published-lookup.js"
 import { startProcessors, type RunningProcessors } from "../src/processor/processors.js";
 import { startServer, type RunningServer } from "./server.js";
 import { dashboardFiles } from "./dashboard/files.js";
-import { SubscriptionHub } from "./subscribe/hub.js";
+import { SubscriptionHub } from "../src/subscribe/hub.js";
+import { kafkajsTopicReaders } from "../src/adapters/kafka/kafkajs-topic-readers.js";
 import { WeirMetrics } from "../src/metrics/prometheus.js";
 import { startTracing } from "../src/tracing/tracing.js";
 import { streamCatalog } from "../src/subscribe/streams.js";
@@ -130,7 +131,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
 
   const apiKeys = parseApiKeys(config.apiKeys);
   const hub = new SubscriptionHub(
-    new Kafka({ brokers: [...config.kafkaBrokers], clientId: `${config.kafkaClientId}-subscribe`, logLevel: kafkaLogLevel.NOTHING }),
+    kafkajsTopicReaders(new Kafka({ brokers: [...config.kafkaBrokers], clientId: `${config.kafkaClientId}-subscribe`, logLevel: kafkaLogLevel.NOTHING })),
     streamCatalog(registry, { jobs: jobNames(), rawTypes: config.subscribeRawTypes, conflate: config.subscribeConflate }),
     logger,
   );

@@ -5,8 +5,8 @@
  * a closed socket is never touched again, and shutdown closes the listen socket first.
  */
 import uWS from "uWebSockets.js";
-import { IngestConnection, type ConnectionDeps, type Transport } from "./connection.js";
-import { Subscription, type SubscriptionDeps } from "./subscribe/subscription.js";
+import { IngestConnection, type ConnectionDeps, type Transport } from "../src/protocol/ingest-session.js";
+import { Subscription, type SubscriptionDeps } from "../src/subscribe/subscription.js";
 import type { Logger } from "../src/log.js";
 import { WeirError } from "../src/errors.js";
 

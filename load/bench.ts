@@ -32,7 +32,7 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { stackUp, startTestJaeger, startTestStack } from "../src/stack/index.js";
 import { freePort } from "../src/stack/free-port.js";
-import { rawProducerRate } from "../src/adapters/kafka/raw-producer-bench.js";
+import { rawProducerRate } from "./bench/raw-producer.js";
 import { isKafkaClient, type KafkaClient } from "../src/adapters/kafka/create-event-log.js";
 import { runLoad, type LoadJob, type LoadResult } from "./bench/generator.js";
 import { cpuSeconds, peakRssMiB, rssMiB } from "./bench/proc-stats.js";

@@ -7,10 +7,10 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
 import { ShardedEnginePool } from "../../src/processor/sharded-pool.js";
 import type { RawRecord } from "../../src/processor/thread-messages.js";
-import { accessLogEvent } from "../generators/access-log.js";
-import { cardEvents } from "../generators/card.js";
-import { marketFeed, referenceEvents } from "../generators/market.js";
-import { createRng } from "../generators/rng.js";
+import { accessLogEvent } from "../../src/generators/access-log.js";
+import { cardEvents } from "../../src/generators/card.js";
+import { marketFeed, referenceEvents } from "../../src/generators/market.js";
+import { createRng } from "../../src/generators/rng.js";
 
 const PARTITIONS = 6;
 

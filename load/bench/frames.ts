@@ -5,8 +5,8 @@
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import { ClientFrameSchema } from "../../src/gen/weir/v1/protocol_pb.js";
-import { accessLogEvent } from "../generators/access-log.js";
-import { createRng } from "../generators/rng.js";
+import { accessLogEvent } from "../../src/generators/access-log.js";
+import { createRng } from "../../src/generators/rng.js";
 
 const ID_WIDTH = 24;
 

@@ -3,6 +3,7 @@
  * (idempotent, acks=all) at a time, spaced out so nothing queues, timed until Kafka acknowledges.
  */
 import { silentLogger } from "../../src/log.js";
+import { headers } from "../../src/kafka-contract.js";
 import { settings } from "../../src/config.js";
 import { createEventLog, type KafkaClient } from "../../src/adapters/kafka/create-event-log.js";
 import type { OutRecord } from "../../src/ingest/ports.js";
@@ -26,7 +27,7 @@ export async function produceLatency(client: KafkaClient, opts: { brokers: strin
     topic: opts.topic,
     key: `k${i}`,
     value,
-    headers: { "weir.id": `lat-${i}`, "weir.tenant": "bench", "weir.type": "weir.events.v1.HttpAccessLog" },
+    headers: { [headers.id]: `lat-${i}`, [headers.tenant]: "bench", [headers.type]: "weir.events.v1.HttpAccessLog" },
     timestampMs: Date.now(),
   }));
   const samples = new Samples();

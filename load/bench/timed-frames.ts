@@ -8,8 +8,8 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { HttpAccessLogSchema } from "../../src/gen/weir/events/v1/access_log_pb.js";
 import { ClientFrameSchema } from "../../src/gen/weir/v1/protocol_pb.js";
-import { accessLogEvent } from "../generators/access-log.js";
-import { createRng } from "../generators/rng.js";
+import { accessLogEvent } from "../../src/generators/access-log.js";
+import { createRng } from "../../src/generators/rng.js";
 
 const ID_WIDTH = 24;
 const TIME_DIGITS = 16;

@@ -1,34 +1,13 @@
 /**
  * Alerts: the outputs a person or a trading system must act on (fraud matches, risk limit
  * breaches and their clearing). The processor writes each one, in the same Kafka transaction as
- * the job's results, to the alerts topic; the webhook sink delivers them from there.
- *
- * `alertId` is derived from the alert's content, never random: reprocessing the same input after a
- * crash yields the same id, which is the idempotency key the webhook receiver sees.
+ * the job's results, to the alerts topic (AlertRecord, src/kafka-contract.ts); the webhook sink
+ * delivers them from there.
  */
 import { FRAUD_ALERTS_STREAM, type FraudAlert } from "../engine/jobs/fraud.js";
 import { BREACHES_STREAM } from "../engine/jobs/risk-limits.js";
 import type { LimitEvent } from "../engine/risk/limits.js";
-
-export const ALERTS_TOPIC = "weir.alerts";
-/** Partitions of the alerts topic when Weir creates it. Alerts are keyed by the engine key (card, account), so one key's alerts stay in order. */
-export const ALERTS_TOPIC_PARTITIONS = 4;
-
-export type AlertRecord = {
-  readonly alertId: string;
-  /** The job that raised it: "fraud" or "risk-limits". */
-  readonly job: string;
-  /** "fraud", "breach" or "cleared". */
-  readonly kind: string;
-  /** The engine key it is about (card id, account id). */
-  readonly key: string;
-  /** Event time of the input that raised it. */
-  readonly atMs: number;
-  /** One line a person can read. */
-  readonly summary: string;
-  /** The engine's output as emitted. */
-  readonly detail: unknown;
-};
+import type { AlertRecord } from "../kafka-contract.js";
 
 /** The alert for one engine output, or undefined when that output is not an alert. */
 export function alertOf(job: string, output: { stream: string; key: string; value: unknown; timestampMs: number }): AlertRecord | undefined {

@@ -12,7 +12,7 @@ import { FraudJob, toFraudTransaction, type FraudRuleOptions } from "../engine/j
 import { RiskOperator, type RiskOperatorOptions } from "../engine/jobs/risk-limits.js";
 import { validateLimits, type LimitsConfig } from "../engine/risk/limits.js";
 import { jsonObject, type Config } from "../config.js";
-import { splitTenantKey, tenantKey } from "./tenant-keys.js";
+import { splitTenantKey, tenantKey } from "../kafka-contract.js";
 import { WeirError } from "../errors.js";
 import { fxInput, instrumentInput, quoteInput, tradeInput } from "../engine/risk/from-proto.js";
 

@@ -19,12 +19,12 @@ import { randomUUID } from "node:crypto";
 import { Kafka, logLevel, type Consumer, type EachBatchPayload } from "kafkajs";
 import { SchemaRegistry } from "../schema/registry.js";
 import { ensureTopicsWithKafkajs } from "../adapters/kafka/kafkajs-topics.js";
-import { ALERTS_TOPIC, ALERTS_TOPIC_PARTITIONS } from "./alerts.js";
+import { ALERTS_TOPIC, ALERTS_TOPIC_PARTITIONS, changelogTopic, resultsTopic } from "../kafka-contract.js";
 import { GlobalFeed, type GlobalBatch } from "./global-feed.js";
 import { jobSpec, type JobOptions, type JobSpec } from "./jobs.js";
 import { rawRecordOf } from "./raw-records.js";
 import { changelogKey, taskMessages } from "./task-messages.js";
-import { readCommitted } from "./read-committed.js";
+import { readCommitted } from "../adapters/kafka/read-committed.js";
 import { GLOBAL_POSITIONS_STORE } from "./shard-runtime.js";
 import { ShardedEnginePool, type ThreadResults } from "./sharded-pool.js";
 import { TaskProducers } from "./task-producers.js";
@@ -71,12 +71,6 @@ export type ProcessorOptions = {
   readonly log?: (line: string) => void;
 };
 
-export const resultsTopic = (job: string): string => `weir.results.${job}`;
-/**
- * A job's state belongs to its consumer group (as a Kafka Streams changelog belongs to its
- * application id): another group running the same job starts from its own empty state.
- */
-export const changelogTopic = (groupId: string): string => `${groupId}.changelog`;
 
 export class Processor {
   private readonly spec: JobSpec;

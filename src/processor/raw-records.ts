@@ -2,7 +2,7 @@
 import type { KafkaMessage } from "kafkajs";
 import { headers } from "../ingest/records.js";
 import type { RawRecord } from "./thread-messages.js";
-import { tenantKey } from "./tenant-keys.js";
+import { tenantKey } from "../kafka-contract.js";
 
 function headerString(v: unknown): string | undefined {
   if (v === undefined || v === null) return undefined;

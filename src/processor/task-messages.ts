@@ -5,10 +5,9 @@
  * for a traced event, the engine span's traceparent.
  */
 import type { Message } from "kafkajs";
-import { headers as recordHeaders } from "../ingest/records.js";
+import { headers as recordHeaders, splitTenantKey } from "../kafka-contract.js";
 import { alertOf } from "./alerts.js";
 import type { ThreadResults } from "./sharded-pool.js";
-import { splitTenantKey } from "./tenant-keys.js";
 import type { StoreChange } from "./thread-messages.js";
 
 export type TaskMessages = { results: Message[]; alerts: Message[]; changelog: Message[] };
@@ -31,8 +30,8 @@ export function taskMessages(job: string, threads: ThreadResults, always?: numbe
       // The tenant whose data this is (outputs about shared data, e.g. a rejected quote, have none).
       const tenant = splitTenantKey(o.key)?.tenant;
       const headers = {
-        "weir.stream": o.stream,
-        "weir.job": job,
+        [recordHeaders.stream]: o.stream,
+        [recordHeaders.job]: job,
         ...(tenant ? { [recordHeaders.tenant]: tenant } : {}),
         ...(o.traceparent ? { [recordHeaders.traceparent]: o.traceparent } : {}),
       };

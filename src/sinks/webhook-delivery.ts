@@ -9,7 +9,7 @@
  * other non-2xx answer is the receiver refusing this alert for good: it is returned, not retried.
  */
 import { setTimeout as sleepFor } from "node:timers/promises";
-import type { AlertRecord } from "../processor/alerts.js";
+import type { AlertRecord } from "../kafka-contract.js";
 
 export type DeliveryOptions = {
   url: string;

@@ -12,10 +12,8 @@
  */
 import { Kafka, logLevel, type Consumer, type EachMessagePayload, type IHeaders, type Producer } from "kafkajs";
 import { ensureTopicsWithKafkajs } from "../adapters/kafka/kafkajs-topics.js";
-import { ALERTS_TOPIC, ALERTS_TOPIC_PARTITIONS, type AlertRecord } from "../processor/alerts.js";
+import { ALERTS_TOPIC, ALERTS_TOPIC_PARTITIONS, REFUSED_ALERTS_TOPIC, headers as recordHeaders, type AlertRecord } from "../kafka-contract.js";
 import { deliverAlert, type DeliveryOptions, type DeliveryResult } from "./webhook-delivery.js";
-
-export const REFUSED_ALERTS_TOPIC = "weir.alerts.refused";
 
 export type WebhookSinkOptions = {
   brokers: readonly string[];
@@ -133,13 +131,13 @@ export class WebhookSink {
     source: { topic: string; partition: number; offset: string },
   ): Promise<void> {
     const headers: IHeaders = {
-      "weir.refused.reason": why.reason,
-      "weir.source.topic": source.topic,
-      "weir.source.partition": String(source.partition),
-      "weir.source.offset": source.offset,
+      [recordHeaders.refusedReason]: why.reason,
+      [recordHeaders.sourceTopic]: source.topic,
+      [recordHeaders.sourcePartition]: String(source.partition),
+      [recordHeaders.sourceOffset]: source.offset,
     };
-    if (why.status !== undefined) headers["weir.refused.status"] = String(why.status);
-    if (why.body !== undefined) headers["weir.refused.body"] = why.body;
+    if (why.status !== undefined) headers[recordHeaders.refusedStatus] = String(why.status);
+    if (why.body !== undefined) headers[recordHeaders.refusedBody] = why.body;
     await this.producer!.send({ topic: this.refusedTopic, acks: -1, messages: [{ key, value, headers }] });
     this.counters.refused++;
   }

@@ -7,9 +7,7 @@
  * A record without a tenant (e.g. the engine rejecting a shared quote) is delivered to nobody.
  */
 import type { SchemaRegistry } from "../schema/registry.js";
-import { headers as recordHeaders } from "../ingest/records.js";
-import { ALERTS_TOPIC } from "../processor/alerts.js";
-import { splitTenantKey } from "../processor/tenant-keys.js";
+import { ALERTS_TOPIC, headers as recordHeaders, resultsTopic, splitTenantKey } from "../kafka-contract.js";
 import type { SlowPolicy } from "./subscriber-queue.js";
 
 export type RecordView = { readonly tenant: string; readonly key: string; readonly kind: string };
@@ -35,7 +33,7 @@ function qualifiedView(key: string, headers: Readonly<Record<string, string>>): 
   const split = splitTenantKey(key);
   const tenant = headers[recordHeaders.tenant];
   if (!split || !tenant || split.tenant !== tenant) return undefined;
-  return { tenant, key: split.key, kind: headers["weir.stream"] ?? "" };
+  return { tenant, key: split.key, kind: headers[recordHeaders.stream] ?? "" };
 }
 
 export function streamCatalog(registry: SchemaRegistry, opts: CatalogOptions): Map<string, StreamSpec> {
@@ -43,7 +41,7 @@ export function streamCatalog(registry: SchemaRegistry, opts: CatalogOptions): M
   const streams: StreamSpec[] = [
     ...opts.jobs.map((job) => ({
       name: `results.${job}`,
-      topic: `weir.results.${job}`,
+      topic: resultsTopic(job),
       contentType: "application/json",
       policy: policy(`results.${job}`),
       view: qualifiedView,

@@ -9,7 +9,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { ResultCode } from "../../src/client/index.js";
 import { DeadLetterSchema } from "../../src/gen/weir/v1/dead_letter_pb.js";
 import { SchemaRegistry } from "../../src/schema/registry.js";
-import { mixedTraffic } from "../../load/generators/mixed.js";
+import { mixedTraffic } from "../../src/generators/mixed.js";
 import type { Gateway } from "../../gateway/gateway.js";
 import { gatewayFor, readTopics, streamAll } from "./support.js";
 

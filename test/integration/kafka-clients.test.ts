@@ -15,8 +15,8 @@ import { kafkaClients, type KafkaClient } from "../../src/adapters/kafka/create-
 import { loadConfluent } from "../../src/adapters/kafka/confluent-event-log.js";
 import { SchemaRegistry } from "../../src/schema/registry.js";
 import { startTestStack, type TestStack } from "../../src/stack/index.js";
-import { accessLogEvent } from "../../load/generators/access-log.js";
-import { createRng } from "../../load/generators/rng.js";
+import { accessLogEvent } from "../../src/generators/access-log.js";
+import { createRng } from "../../src/generators/rng.js";
 import type { Gateway } from "../../gateway/gateway.js";
 import { continuousStream, countById, eventTopics, gatewayFor, readTopics, streamAll, waitFor } from "./support.js";
 

@@ -7,8 +7,8 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import WebSocket from "ws";
 import { IngestClient, ResultCode } from "../../src/client/index.js";
 import { ClientFrameSchema } from "../../src/gen/weir/v1/protocol_pb.js";
-import { accessLogEvent } from "../../load/generators/access-log.js";
-import { createRng } from "../../load/generators/rng.js";
+import { accessLogEvent } from "../../src/generators/access-log.js";
+import { createRng } from "../../src/generators/rng.js";
 import type { Gateway } from "../../gateway/gateway.js";
 import { countById, eventTopics, gatewayFor, readTopics, streamAll } from "./support.js";
 

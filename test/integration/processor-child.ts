@@ -9,9 +9,9 @@ import { expect } from "vitest";
 import { HttpAccessLogSchema } from "../../src/events.js";
 import { envelopeOf } from "../../src/client/envelope.js";
 import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
-import { resultsTopic } from "../../src/processor/processor.js";
-import { readCommitted } from "../../src/processor/read-committed.js";
-import { splitTenantKey } from "../../src/processor/tenant-keys.js";
+import { resultsTopic } from "../../src/kafka-contract.js";
+import { readCommitted } from "../../src/adapters/kafka/read-committed.js";
+import { splitTenantKey } from "../../src/kafka-contract.js";
 import { startWeirChild, type WeirChild } from "./weir-child.js";
 
 export type { LogLine, LogMatch } from "./weir-child.js";

@@ -7,15 +7,15 @@
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { Kafka, logLevel } from "kafkajs";
-import { createRng } from "../../load/generators/rng.js";
-import { cardEvents } from "../../load/generators/card.js";
+import { createRng } from "../../src/generators/rng.js";
+import { cardEvents } from "../../src/generators/card.js";
 import { ResultCode } from "../../src/client/index.js";
 import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
 import type { Gateway } from "../../gateway/gateway.js";
 import { startTestStack, type TestStack } from "../../src/stack/index.js";
 import { jobOptionsOf, jobSpec } from "../../src/processor/jobs.js";
 import { waitForCaughtUp } from "../../src/processor/lag.js";
-import { changelogTopic } from "../../src/processor/processor.js";
+import { changelogTopic } from "../../src/kafka-contract.js";
 import { SchemaRegistry } from "../../src/schema/registry.js";
 import { startWebhookInbox, type WebhookInbox } from "../../src/sinks/webhook-inbox.js";
 import { gatewayFor, readTopics, streamAll, waitFor } from "./support.js";

@@ -6,11 +6,11 @@
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { Kafka, logLevel } from "kafkajs";
-import { createRng } from "../../load/generators/rng.js";
+import { createRng } from "../../src/generators/rng.js";
 import { ResultCode } from "../../src/client/index.js";
 import type { Gateway } from "../../gateway/gateway.js";
 import { startTestStack, type TestStack } from "../../src/stack/index.js";
-import { changelogTopic } from "../../src/processor/processor.js";
+import { changelogTopic } from "../../src/kafka-contract.js";
 import { gatewayFor, streamAll, waitFor } from "./support.js";
 import { accessLog, accessLogMinute, expectFinalWindowsExactlyOnce, startProcessorChild, type ProcessorChild, type WindowCounts } from "./processor-child.js";
 

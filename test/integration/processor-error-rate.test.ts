@@ -12,14 +12,15 @@
 import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import { HttpAccessLogSchema } from "../../src/events.js";
-import { createRng } from "../../load/generators/rng.js";
+import { createRng } from "../../src/generators/rng.js";
 import { envelopeOf } from "../../src/client/envelope.js";
 import { ResultCode } from "../../src/client/index.js";
 import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
 import type { Gateway } from "../../gateway/gateway.js";
-import { Processor, resultsTopic } from "../../src/processor/processor.js";
-import { readCommitted } from "../../src/processor/read-committed.js";
-import { splitTenantKey } from "../../src/processor/tenant-keys.js";
+import { Processor } from "../../src/processor/processor.js";
+import { resultsTopic } from "../../src/kafka-contract.js";
+import { readCommitted } from "../../src/adapters/kafka/read-committed.js";
+import { splitTenantKey } from "../../src/kafka-contract.js";
 import { gatewayFor, streamAll } from "./support.js";
 
 const run = `per-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;

@@ -13,9 +13,10 @@ import { HttpAccessLogSchema } from "../../src/events.js";
 import { envelopeOf } from "../../src/client/envelope.js";
 import { ResultCode } from "../../src/client/index.js";
 import type { Gateway } from "../../gateway/gateway.js";
-import { Processor, resultsTopic } from "../../src/processor/processor.js";
-import { readCommitted } from "../../src/processor/read-committed.js";
-import { splitTenantKey } from "../../src/processor/tenant-keys.js";
+import { Processor } from "../../src/processor/processor.js";
+import { resultsTopic } from "../../src/kafka-contract.js";
+import { readCommitted } from "../../src/adapters/kafka/read-committed.js";
+import { splitTenantKey } from "../../src/kafka-contract.js";
 import { gatewayFor, streamAll, waitFor } from "./support.js";
 
 const run = `idle-${Date.now().toString(36)}`;

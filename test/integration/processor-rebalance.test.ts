@@ -11,13 +11,13 @@
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { Kafka, logLevel, Partitioners, type Admin } from "kafkajs";
-import { createRng } from "../../load/generators/rng.js";
+import { createRng } from "../../src/generators/rng.js";
 import { IngestClient, ResultCode, type EventResult } from "../../src/client/index.js";
 import { HttpAccessLogSchema } from "../../src/events.js";
 import type { Gateway } from "../../gateway/gateway.js";
 import { SchemaRegistry } from "../../src/schema/registry.js";
 import { startTestStack, type TestStack } from "../../src/stack/index.js";
-import { changelogTopic, resultsTopic } from "../../src/processor/processor.js";
+import { changelogTopic, resultsTopic } from "../../src/kafka-contract.js";
 import { gatewayFor, streamAll, waitFor } from "./support.js";
 import {
   ASSIGNED,

@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { ResultCode } from "../../src/client/index.js";
 import { startTestStack, type TestStack } from "../../src/stack/index.js";
-import { accessLogEvent } from "../../load/generators/access-log.js";
-import { createRng } from "../../load/generators/rng.js";
+import { accessLogEvent } from "../../src/generators/access-log.js";
+import { createRng } from "../../src/generators/rng.js";
 import type { Gateway } from "../../gateway/gateway.js";
 import { continuousStream, countById, eventTopics, gatewayFor, readTopics, waitFor } from "./support.js";
 

@@ -4,12 +4,13 @@
  * Integration tests compare the results topic (read_committed) with it.
  */
 import { Kafka, logLevel } from "kafkajs";
-import { alertOf, type AlertRecord } from "../../src/processor/alerts.js";
+import { alertOf } from "../../src/processor/alerts.js";
+import { type AlertRecord } from "../../src/kafka-contract.js";
 import { jobSpec, type JobOptions } from "../../src/processor/jobs.js";
-import { resultsTopic } from "../../src/processor/processor.js";
+import { resultsTopic } from "../../src/kafka-contract.js";
 import { ShardRuntime, type TaskOutput } from "../../src/processor/shard-runtime.js";
 import type { RawRecord } from "../../src/processor/thread-messages.js";
-import { tenantKey } from "../../src/processor/tenant-keys.js";
+import { tenantKey } from "../../src/kafka-contract.js";
 import { readTopics, type ReadRecord } from "./support.js";
 
 /** Records of a topic by partition, in offset order, as the job's tasks take them. */

@@ -13,16 +13,16 @@
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { Kafka, logLevel } from "kafkajs";
-import { createRng } from "../../load/generators/rng.js";
-import { cardEvents } from "../../load/generators/card.js";
-import { marketFeed, referenceEvents } from "../../load/generators/market.js";
+import { createRng } from "../../src/generators/rng.js";
+import { cardEvents } from "../../src/generators/card.js";
+import { marketFeed, referenceEvents } from "../../src/generators/market.js";
 import { envelopeOf } from "../../src/client/envelope.js";
 import { ResultCode } from "../../src/client/index.js";
 import { QuoteSchema } from "../../src/events.js";
 import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
 import type { Gateway } from "../../gateway/gateway.js";
 import { startTestStack, type TestStack } from "../../src/stack/index.js";
-import { ALERTS_TOPIC, type AlertRecord } from "../../src/processor/alerts.js";
+import { ALERTS_TOPIC, type AlertRecord } from "../../src/kafka-contract.js";
 import { jobOptionsOf, jobSpec } from "../../src/processor/jobs.js";
 import type { Processor } from "../../src/processor/processor.js";
 import { waitForCaughtUp } from "../../src/processor/lag.js";

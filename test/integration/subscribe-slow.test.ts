@@ -25,7 +25,7 @@ import { envelopeOf } from "../../src/client/envelope.js";
 import { ResultCode } from "../../src/client/index.js";
 import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
 import type { Gateway } from "../../gateway/gateway.js";
-import type { Subscription } from "../../gateway/subscribe/subscription.js";
+import type { Subscription } from "../../src/subscribe/subscription.js";
 import { gatewayFor, streamAll, waitFor } from "./support.js";
 
 v8.setFlagsFromString("--expose-gc");

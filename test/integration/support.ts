@@ -2,7 +2,7 @@
 import { Kafka, logLevel, type IHeaders } from "kafkajs";
 import { startGateway, type Gateway } from "../../gateway/gateway.js";
 import { silentLogger } from "../../src/log.js";
-import { readCommitted } from "../../src/processor/read-committed.js";
+import { readCommitted } from "../../src/adapters/kafka/read-committed.js";
 import { SchemaRegistry } from "../../src/schema/registry.js";
 import type { ConfigOptions } from "../../src/config.js";
 import { IngestClient, type EventResult } from "../../src/client/index.js";

@@ -12,8 +12,8 @@ import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Kafka, logLevel, type Message } from "kafkajs";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
-import type { AlertRecord } from "../../src/processor/alerts.js";
-import { readCommitted } from "../../src/processor/read-committed.js";
+import type { AlertRecord } from "../../src/kafka-contract.js";
+import { readCommitted } from "../../src/adapters/kafka/read-committed.js";
 import { WebhookSink } from "../../src/sinks/webhook-sink.js";
 import { waitFor } from "./support.js";
 

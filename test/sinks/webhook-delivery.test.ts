@@ -5,7 +5,7 @@
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, expect, test } from "vitest";
-import type { AlertRecord } from "../../src/processor/alerts.js";
+import type { AlertRecord } from "../../src/kafka-contract.js";
 import { deliverAlert, idempotencyKeyOf, parseRetryAfter, slackPayload } from "../../src/sinks/webhook-delivery.js";
 
 const alert: AlertRecord = {

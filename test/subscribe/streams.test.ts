@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { streamCatalog, type StreamSpec } from "../../src/subscribe/streams.js";
 import { SchemaRegistry } from "../../src/schema/registry.js";
-import { ALERTS_TOPIC } from "../../src/processor/alerts.js";
+import { ALERTS_TOPIC } from "../../src/kafka-contract.js";
 import { jobNames } from "../../src/processor/jobs.js";
 
 const registry = SchemaRegistry.builtin();

@@ -22,7 +22,7 @@
 import type { Kafka } from "kafkajs";
 import type { PublishedLookup, PublishedQuery } from "../../ingest/ports.js";
 import { headers } from "../../ingest/records.js";
-import { readCommitted } from "../../processor/read-committed.js";
+import { readCommitted } from "./read-committed.js";
 
 export type KafkaPublishedLookupOptions = {
   /** Most records one request may need scanned (WEIR_DEDUP_VERIFY_MAX_RECORDS). */

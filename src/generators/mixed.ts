@@ -3,11 +3,11 @@
  * event re-sent with the same id) and invalid events (each kind of rule broken), labelled
  * so a test or the demo can check every outcome.
  */
-import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
-import { HttpAccessLogSchema } from "../../src/gen/weir/events/v1/access_log_pb.js";
-import { CardTransactionSchema } from "../../src/gen/weir/events/v1/card_pb.js";
-import { QuoteSchema } from "../../src/gen/weir/events/v1/market_pb.js";
-import { envelopeOf } from "../../src/client/envelope.js";
+import type { Envelope } from "../gen/weir/v1/envelope_pb.js";
+import { HttpAccessLogSchema } from "../gen/weir/events/v1/access_log_pb.js";
+import { CardTransactionSchema } from "../gen/weir/events/v1/card_pb.js";
+import { QuoteSchema } from "../gen/weir/events/v1/market_pb.js";
+import { envelopeOf } from "../client/envelope.js";
 import { createRng, type Rng } from "./rng.js";
 import { accessLogEvent } from "./access-log.js";
 import { cardEvents } from "./card.js";

@@ -1,5 +1,5 @@
 /** `weir gateway`: one gateway process until SIGTERM/SIGINT; SIGHUP reloads the schema image. */
-import { startGateway } from "../../gateway/gateway.js";
+import { startGateway } from "../gateway.js";
 
 export async function runGateway(): Promise<number> {
   const gateway = await startGateway();

@@ -14,18 +14,18 @@
  */
 import { randomUUID } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { ServerFrameSchema, type Delivery, type ServerFrame, type Subscribe } from "../../src/gen/weir/v1/protocol_pb.js";
-import { WeirError, isWeirError } from "../../src/errors.js";
-import type { Logger } from "../../src/log.js";
-import { encodeResumeToken } from "../../src/subscribe/resume-token.js";
-import { SubscriberQueue } from "../../src/subscribe/subscriber-queue.js";
-import type { StreamSpec } from "../../src/subscribe/streams.js";
-import type { Transport } from "../connection.js";
-import { decodeClientFrame, refuseHello } from "../handshake.js";
-import type { TailRecord } from "./topic-tail.js";
+import { ServerFrameSchema, type Delivery, type ServerFrame, type Subscribe } from "../gen/weir/v1/protocol_pb.js";
+import { WeirError, isWeirError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { encodeResumeToken } from "./resume-token.js";
+import { SubscriberQueue } from "./subscriber-queue.js";
+import type { StreamSpec } from "./streams.js";
+import type { Transport } from "../protocol/ingest-session.js";
+import { decodeClientFrame, refuseHello } from "../protocol/handshake.js";
+import type { TailRecord } from "./ports.js";
 import { SpanKind, type Span } from "@opentelemetry/api";
-import { headers as recordHeaders } from "../../src/ingest/records.js";
-import { contextOf, isSampled, kafkaAttributes, tracingActive, weirTracer } from "../../src/tracing/tracing.js";
+import { headers as recordHeaders } from "../ingest/records.js";
+import { contextOf, isSampled, kafkaAttributes, tracingActive, weirTracer } from "../tracing/tracing.js";
 
 export type SubscriptionLimits = {
   readonly helloTimeoutMs: number;

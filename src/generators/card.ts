@@ -2,9 +2,9 @@
  * Card transactions (scenario 2): everyday purchases at a card's home city, with planted fraud:
  * a burst of high-value purchases from a city new for that card within a few minutes.
  */
-import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
-import { CardTransactionSchema } from "../../src/gen/weir/events/v1/card_pb.js";
-import { envelopeOf } from "../../src/client/envelope.js";
+import type { Envelope } from "../gen/weir/v1/envelope_pb.js";
+import { CardTransactionSchema } from "../gen/weir/events/v1/card_pb.js";
+import { envelopeOf } from "../client/envelope.js";
 import type { Rng } from "./rng.js";
 
 const cities = [

@@ -2,10 +2,10 @@
  * A market feed (scenario 3): reference data (instruments, FX), random-walk quotes with bursts,
  * and trades of a few accounts at the current quotes.
  */
-import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
-import { QuoteSchema, Side, TradeSchema } from "../../src/gen/weir/events/v1/market_pb.js";
-import { FxRateSchema, InstrumentSchema } from "../../src/gen/weir/events/v1/reference_pb.js";
-import { envelopeOf } from "../../src/client/envelope.js";
+import type { Envelope } from "../gen/weir/v1/envelope_pb.js";
+import { QuoteSchema, Side, TradeSchema } from "../gen/weir/events/v1/market_pb.js";
+import { FxRateSchema, InstrumentSchema } from "../gen/weir/events/v1/reference_pb.js";
+import { envelopeOf } from "../client/envelope.js";
 import type { Rng } from "./rng.js";
 
 export const instruments = [

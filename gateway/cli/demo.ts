@@ -8,13 +8,13 @@
  */
 import { Kafka, logLevel } from "kafkajs";
 import { Redis } from "ioredis";
-import { startGateway } from "../../gateway/gateway.js";
-import { IngestClient, ResultCode } from "../client/index.js";
-import { mixedTraffic } from "../../load/generators/mixed.js";
-import { stackUp } from "../stack/index.js";
-import { SchemaRegistry } from "../schema/registry.js";
-import { waitForCaughtUp } from "../processor/lag.js";
-import { startWebhookInbox, type WebhookInbox } from "../sinks/webhook-inbox.js";
+import { startGateway } from "../gateway.js";
+import { IngestClient, ResultCode } from "../../src/client/index.js";
+import { mixedTraffic } from "../../src/generators/mixed.js";
+import { stackUp } from "../../src/stack/index.js";
+import { SchemaRegistry } from "../../src/schema/registry.js";
+import { waitForCaughtUp } from "../../src/processor/lag.js";
+import { startWebhookInbox, type WebhookInbox } from "../../src/sinks/webhook-inbox.js";
 import { edgeDemo } from "./demo-edge.js";
 
 

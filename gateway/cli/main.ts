@@ -38,7 +38,7 @@ async function main(argv: string[]): Promise<number> {
       return runProcessor();
     }
     case "stack": {
-      const stack = await import("../stack/index.js");
+      const stack = await import("../../src/stack/index.js");
       const opts = dataDir ? { dataDir } : {};
       if (sub === "up") await stack.stackUp({ ...opts, withJaeger: values.with === "jaeger" });
       else if (sub === "down") await stack.stackDown(opts);

@@ -6,11 +6,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startGateway } from "../../gateway/gateway.js";
-import { envelopeOf, WeirClient } from "../client/index.js";
-import { QuoteSchema } from "../events.js";
-import { startRelayProcess } from "../relay/relay-process.js";
-import { freePorts } from "../stack/index.js";
+import { startGateway } from "../gateway.js";
+import { envelopeOf, WeirClient } from "../../src/client/index.js";
+import { QuoteSchema } from "../../src/events.js";
+import { startRelayProcess } from "../../src/relay/relay-process.js";
+import { freePorts } from "../../src/stack/index.js";
 
 async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;

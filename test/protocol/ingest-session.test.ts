@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { IngestConnection, PROTOCOL_VERSION, type ConnectionLimits } from "../../gateway/connection.js";
+import { IngestConnection, PROTOCOL_VERSION, type ConnectionLimits } from "../../src/protocol/ingest-session.js";
 import { ResultCode } from "../../src/gen/weir/v1/protocol_pb.js";
 import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
 import { silentLogger } from "../../src/log.js";

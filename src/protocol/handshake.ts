@@ -1,8 +1,8 @@
 /** What both endpoints (/v1/ingest, /v1/subscribe) share: frame decoding and the Hello check. */
 import { timingSafeEqual } from "node:crypto";
 import { fromBinary } from "@bufbuild/protobuf";
-import { ClientFrameSchema, type ClientFrame, type Hello } from "../src/gen/weir/v1/protocol_pb.js";
-import { WeirError } from "../src/errors.js";
+import { ClientFrameSchema, type ClientFrame, type Hello } from "../gen/weir/v1/protocol_pb.js";
+import { WeirError } from "../errors.js";
 
 export const PROTOCOL_VERSION = 1;
 

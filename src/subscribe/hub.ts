@@ -3,15 +3,13 @@
  * subscribers (opened on the first, closed a while after the last leaves), and for subscribers
  * that start in the past a catch-up read that hands them over to the tail (see Subscription).
  */
-import type { Kafka } from "kafkajs";
-import type { Delivery, Subscribe } from "../../src/gen/weir/v1/protocol_pb.js";
-import { WeirError } from "../../src/errors.js";
-import type { Logger } from "../../src/log.js";
-import { decodeResumeToken } from "../../src/subscribe/resume-token.js";
-import type { StreamSpec } from "../../src/subscribe/streams.js";
-import { startCatchUp } from "./catch-up.js";
+import type { Delivery, Subscribe } from "../gen/weir/v1/protocol_pb.js";
+import { WeirError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { decodeResumeToken } from "./resume-token.js";
+import type { StreamSpec } from "./streams.js";
 import type { StreamSource, Subscription } from "./subscription.js";
-import { TopicTail, type TailRecord } from "./topic-tail.js";
+import type { TailRecord, TopicReaders, TopicTail } from "./ports.js";
 
 /** How long a tail without subscribers stays open (a reconnecting subscriber finds it warm). */
 const TAIL_LINGER_MS = 30_000;
@@ -28,7 +26,7 @@ export class SubscriptionHub implements StreamSource {
   private readonly attached = new Set<Subscription>();
 
   constructor(
-    private readonly kafka: Kafka,
+    private readonly readers: TopicReaders,
     private readonly catalog: ReadonlyMap<string, StreamSpec>,
     private readonly logger: Logger,
   ) {}
@@ -69,7 +67,7 @@ export class SubscriptionHub implements StreamSource {
       this.catchUps.delete(sub);
       state.live.add(sub);
     };
-    const reader = await startCatchUp(this.kafka, spec.topic, sub.next, {
+    const reader = await this.readers.startCatchUp(spec.topic, sub.next, {
       // At the subscriber's pace (see Subscription.offerPaced): the catch-up read waits for it.
       onRecords: async (partition, records, readAtMs) => {
         await sub.offerPaced(partition, records, readAtMs);
@@ -117,7 +115,7 @@ export class SubscriptionHub implements StreamSource {
       return state;
     }
     const live = new Set<Subscription>();
-    const tail = TopicTail.open(this.kafka, topic).then((t) => {
+    const tail = this.readers.openTail(topic).then((t) => {
       t.add({
         onRecords: (partition: number, records: readonly TailRecord[], next: number, readAtMs: number) => {
           // Subscribers at the same position with the same filter get the same deliveries: compute
@@ -162,38 +160,21 @@ export class SubscriptionHub implements StreamSource {
 
   /** Where a subscriber that does not start at the latest begins, per partition. */
   private async startOffsets(topic: string, partitions: number, start: Subscribe["start"]): Promise<number[]> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      const offsets = await admin.fetchTopicOffsets(topic);
-      const low = new Array<number>(partitions).fill(0);
-      const high = new Array<number>(partitions).fill(0);
-      for (const o of offsets) {
-        low[o.partition] = Number(o.low);
-        high[o.partition] = Number(o.high);
+    const { low, high, atTime } = await this.readers.offsets(topic, partitions, start.case === "fromTimestampMs" ? Number(start.value) : undefined);
+    switch (start.case) {
+      case "resumeToken": {
+        const from = decodeResumeToken(start.value, topic, partitions);
+        from.forEach((o, p) => {
+          if (o < low[p]!) throw new WeirError("WEIR_ERR_RESUME_EXPIRED", p, o, low[p]!);
+          if (o > high[p]!) throw new WeirError("WEIR_ERR_BAD_RESUME_TOKEN", `offset ${o} of partition ${p} is beyond the end (${high[p]})`);
+        });
+        return from;
       }
-      switch (start.case) {
-        case "resumeToken": {
-          const from = decodeResumeToken(start.value, topic, partitions);
-          from.forEach((o, p) => {
-            if (o < low[p]!) throw new WeirError("WEIR_ERR_RESUME_EXPIRED", p, o, low[p]!);
-            if (o > high[p]!) throw new WeirError("WEIR_ERR_BAD_RESUME_TOKEN", `offset ${o} of partition ${p} is beyond the end (${high[p]})`);
-          });
-          return from;
-        }
-        case "fromTimestampMs": {
-          const at = await admin.fetchTopicOffsetsByTimestamp(topic, Number(start.value));
-          // No record at or after the time: start at the end (-1 from Kafka).
-          return Array.from({ length: partitions }, (_, p) => {
-            const o = Number(at.find((x) => x.partition === p)?.offset ?? -1);
-            return o < 0 ? high[p]! : o;
-          });
-        }
-        default:
-          return low;
-      }
-    } finally {
-      await admin.disconnect();
+      case "fromTimestampMs":
+        // No record at or after the time: start at the end.
+        return atTime!.map((o, p) => (o < 0 ? high[p]! : o));
+      default:
+        return low;
     }
   }
 }

@@ -7,8 +7,8 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { homedir } from "node:os";
-import { parseRelayConfig } from "../relay/config.js";
-import { relayCommand, writeRelayBundle } from "../relay/deno-command.js";
+import { parseRelayConfig } from "../../src/relay/config.js";
+import { relayCommand, writeRelayBundle } from "../../src/relay/deno-command.js";
 
 export async function runRelay(configPath: string | undefined): Promise<number> {
   if (!configPath) {

@@ -16,11 +16,12 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Producer as KafkajsProducer } from "kafkajs";
-import type { OutRecord } from "../../ingest/ports.js";
-import { silentLogger } from "../../log.js";
-import { settings } from "../../config.js";
-import { createEventLog, deliveryTimeoutMs, type KafkaClient } from "./create-event-log.js";
-import { bufferOf } from "./send-control.js";
+import type { OutRecord } from "../../src/ingest/ports.js";
+import { silentLogger } from "../../src/log.js";
+import { settings } from "../../src/config.js";
+import { createEventLog, deliveryTimeoutMs, type KafkaClient } from "../../src/adapters/kafka/create-event-log.js";
+import { bufferOf } from "../../src/adapters/kafka/send-control.js";
+import { headers } from "../../src/kafka-contract.js";
 
 export type RawProducerOptions = {
   brokers: string;
@@ -94,7 +95,7 @@ function buildBatches(opts: RawProducerOptions): OutRecord[][] {
         key: `bench-${j}`,
         // One Buffer per record, as the gateway has one per event.
         value: Buffer.from(value),
-        headers: { "weir.id": `bench-${j}`, "weir.tenant": "bench", "weir.type": "weir.bench.v1.Raw" },
+        headers: { [headers.id]: `bench-${j}`, [headers.tenant]: "bench", [headers.type]: "weir.bench.v1.Raw" },
         timestampMs: now,
       });
     }
@@ -134,7 +135,7 @@ async function openSender(
     }
     case "confluent": {
       await adapter.close();
-      const { loadConfluent, confluentProducerConfig, connectConfluentProducer, rdHeaders } = await import("./confluent-event-log.js");
+      const { loadConfluent, confluentProducerConfig, connectConfluentProducer, rdHeaders } = await import("../../src/adapters/kafka/confluent-event-log.js");
       const mod = await loadConfluent();
       const producer = await connectConfluentProducer(mod, confluentProducerConfig({ brokers, clientId, deliveryTimeoutMs: delivery }));
       type Batch = { remaining: number; failure?: Error; resolve(): void; reject(err: Error): void };
@@ -158,7 +159,7 @@ async function openSender(
     }
     case "platformatic": {
       await adapter.close();
-      const { loadPlatformatic, platformaticProducerOptions, platformaticMessages, closeProducer } = await import("./platformatic-event-log.js");
+      const { loadPlatformatic, platformaticProducerOptions, platformaticMessages, closeProducer } = await import("../../src/adapters/kafka/platformatic-event-log.js");
       const mod = await loadPlatformatic();
       const producer = new mod.Producer(platformaticProducerOptions(mod, { brokers, clientId, deliveryTimeoutMs: delivery }));
       return {

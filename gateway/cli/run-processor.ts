@@ -1,10 +1,10 @@
 /** `weir processor`: the jobs of WEIR_PROCESSOR_JOBS in this process, until SIGTERM/SIGINT. */
-import { resolveConfig } from "../config.js";
-import { createLogger } from "../log.js";
-import { startProcessors } from "../processor/processors.js";
-import { startTracing } from "../tracing/tracing.js";
-import { WeirMetrics } from "../metrics/prometheus.js";
-import { serveMetrics } from "../metrics/serve.js";
+import { resolveConfig } from "../../src/config.js";
+import { createLogger } from "../../src/log.js";
+import { startProcessors } from "../../src/processor/processors.js";
+import { startTracing } from "../../src/tracing/tracing.js";
+import { WeirMetrics } from "../../src/metrics/prometheus.js";
+import { serveMetrics } from "../../src/metrics/serve.js";
 
 export async function runProcessor(): Promise<number> {
   const config = resolveConfig();

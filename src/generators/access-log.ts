@@ -2,9 +2,9 @@
  * Web access log lines (scenario 1): a realistic status mix with a 5xx share that bursts,
  * and event times that arrive slightly out of order, as they do from many web servers.
  */
-import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
-import { HttpAccessLogSchema } from "../../src/gen/weir/events/v1/access_log_pb.js";
-import { envelopeOf } from "../../src/client/envelope.js";
+import type { Envelope } from "../gen/weir/v1/envelope_pb.js";
+import { HttpAccessLogSchema } from "../gen/weir/events/v1/access_log_pb.js";
+import { envelopeOf } from "../client/envelope.js";
 import type { Rng } from "./rng.js";
 
 const hosts = ["web-1", "web-2", "web-3", "api-1", "api-2"];

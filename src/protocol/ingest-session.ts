@@ -5,10 +5,10 @@
  */
 import { randomUUID } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { ServerFrameSchema, type ServerFrame, type Hello, type PublishBatch } from "../src/gen/weir/v1/protocol_pb.js";
-import { WeirError, isWeirError } from "../src/errors.js";
-import type { IngestService } from "../src/ingest/ingest-service.js";
-import type { Logger } from "../src/log.js";
+import { ServerFrameSchema, type ServerFrame, type Hello, type PublishBatch } from "../gen/weir/v1/protocol_pb.js";
+import { WeirError, isWeirError } from "../errors.js";
+import type { IngestService } from "../ingest/ingest-service.js";
+import type { Logger } from "../log.js";
 
 import { PROTOCOL_VERSION, decodeClientFrame, refuseHello } from "./handshake.js";
 
