@@ -18,6 +18,7 @@ import { startProcessors, type RunningProcessors } from "../src/processor/proces
 import { startServer, type RunningServer } from "./server.js";
 import { dashboardFiles } from "./dashboard/files.js";
 import { SubscriptionHub } from "../src/subscribe/hub.js";
+import { apiKeyAuthenticator } from "../src/protocol/api-key-authenticator.js";
 import { kafkajsTopicReaders } from "../src/adapters/kafka/kafkajs-topic-readers.js";
 import { WeirMetrics } from "../src/metrics/prometheus.js";
 import { startTracing } from "../src/tracing/tracing.js";
@@ -129,7 +130,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     },
   );
 
-  const apiKeys = parseApiKeys(config.apiKeys);
+  const authenticator = apiKeyAuthenticator(parseApiKeys(config.apiKeys));
   const hub = new SubscriptionHub(
     kafkajsTopicReaders(new Kafka({ brokers: [...config.kafkaBrokers], clientId: `${config.kafkaClientId}-subscribe`, logLevel: kafkaLogLevel.NOTHING })),
     streamCatalog(registry, { jobs: jobNames(), rawTypes: config.subscribeRawTypes, conflate: config.subscribeConflate }),
@@ -163,17 +164,18 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       return { ready: Object.values(checks).every(Boolean), checks };
     },
     subscription: {
-      apiKeys,
+      authenticator,
       source: hub,
-      logger,
+      log: logger,
       onDelivered: (stream, seconds) => metrics.observeDelivery(stream, seconds),
       limits: { helloTimeoutMs: config.helloTimeoutMs, maxSendBufferBytes: config.maxSendBufferBytes, maxPending: config.subscriberMaxPending },
     },
     connection: {
-      service,
-      apiKeys,
-      gatewayId: config.gatewayId,
-      logger,
+      publisher: service,
+      authenticator,
+      serverId: config.gatewayId,
+      log: logger,
+      onPublisherError: (err, session) => logger.error({ err, session }, "publish failed unexpectedly"),
       limits: {
         connectionCredit: config.connectionCredit,
         maxBatchEvents: config.maxBatchEvents,

@@ -1,11 +1,13 @@
 /**
  * The uWebSockets.js adapter: routes, socket lifecycle, backpressure hooks. All protocol
- * decisions live in IngestConnection; this file only moves bytes between uWS and it.
+ * decisions live in the sessions (src/protocol, src/subscribe); this file only moves bytes between
+ * uWS and them.
  * uWS rules kept here: message buffers are valid only during the callback (copied once),
  * a closed socket is never touched again, and shutdown closes the listen socket first.
  */
 import uWS from "uWebSockets.js";
-import { IngestConnection, type ConnectionDeps, type Transport } from "../src/protocol/ingest-session.js";
+import { IngestSession, type IngestSessionDeps } from "../src/protocol/ingest-session.js";
+import type { Transport } from "../src/protocol/ports.js";
 import { Subscription, type SubscriptionDeps } from "../src/subscribe/subscription.js";
 import type { Logger } from "../src/log.js";
 import { WeirError } from "../src/errors.js";
@@ -15,7 +17,7 @@ export type ServerOptions = {
   readonly port: number;
   readonly maxFrameBytes: number;
   readonly maxSendBufferBytes: number;
-  readonly connection: ConnectionDeps;
+  readonly connection: IngestSessionDeps;
   readonly subscription: SubscriptionDeps;
   readonly logger: Logger;
   /** GET /metrics: Prometheus text. */
@@ -28,7 +30,7 @@ export type ServerOptions = {
   readonly readiness: () => { ready: boolean; checks: Record<string, boolean> };
 };
 
-type SocketData = { conn?: IngestConnection; closed: boolean };
+type SocketData = { conn?: IngestSession; closed: boolean };
 type SubscriberData = { sub?: Subscription; closed: boolean };
 
 /** A uWS socket as the protocol classes see it; nothing is done to it once it closed. */
@@ -46,13 +48,13 @@ function transportOf(ws: uWS.WebSocket<{ closed: boolean }>, data: { closed: boo
 
 export type RunningServer = {
   readonly port: number;
-  readonly connections: ReadonlySet<IngestConnection>;
+  readonly connections: ReadonlySet<IngestSession>;
   /** Stops accepting connections; open ones continue. */
   stopListening(): void;
 };
 
 export function startServer(opts: ServerOptions): Promise<RunningServer> {
-  const connections = new Set<IngestConnection>();
+  const connections = new Set<IngestSession>();
   const app = uWS.App();
 
   app.ws<SocketData>("/v1/ingest", {
@@ -75,7 +77,7 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
     },
     open: (ws) => {
       const data = ws.getUserData();
-      const conn = new IngestConnection(transportOf(ws, data), opts.connection);
+      const conn = new IngestSession(transportOf(ws, data), opts.connection);
       data.conn = conn;
       connections.add(conn);
     },

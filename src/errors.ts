@@ -35,7 +35,7 @@ export const errorSpecs = {
   WEIR_ERR_HELLO_REQUIRED: { message: "the first frame must be Hello", close: 4403 },
   WEIR_ERR_HELLO_TIMEOUT: { message: "no Hello within %s ms", close: 4408 },
   WEIR_ERR_BATCH_TOO_LARGE: { message: "batch of %s events exceeds max_batch_events %s", close: 4413 },
-  WEIR_ERR_UNSUPPORTED_VERSION: { message: "protocol version %s not supported (gateway speaks %s)", close: 4426 },
+  WEIR_ERR_UNSUPPORTED_VERSION: { message: "protocol version %s not supported (server speaks %s)", close: 4426 },
   WEIR_ERR_CREDIT_EXCEEDED: { message: "batch of %s events exceeds the %s credits granted", close: 4429 },
   WEIR_ERR_SLOW_READER: { message: "client does not read its results (%s bytes unsent)", close: 4409 },
   WEIR_ERR_FRAME_TOO_LARGE: { message: "frame of %s bytes exceeds max_frame_bytes %s", close: 1009 },
@@ -45,6 +45,7 @@ export const errorSpecs = {
   WEIR_ERR_RESUME_EXPIRED: { message: "resume position is no longer in Kafka (partition %s: offset %s, oldest kept %s); subscribe from a timestamp or the earliest instead", close: 4410 },
   WEIR_ERR_SLOW_SUBSCRIBER: { message: "subscriber does not keep up: %s deliveries pending", close: 4409 },
   WEIR_ERR_SUBSCRIPTION_FAILED: { message: "reading the stream failed: %s", close: 1011 },
+  WEIR_ERR_INTERNAL: { message: "internal error: %s", close: 1011 },
   // Boot and operations.
   WEIR_ERR_CONFIG: { message: "invalid configuration: %s" },
   WEIR_ERR_SCHEMA_IMAGE: { message: "cannot load schema image %s: %s" },

@@ -5,9 +5,10 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import WebSocket from "ws";
 import { ClientFrameSchema, ServerFrameSchema } from "../../src/gen/weir/v1/protocol_pb.js";
+import { PROTOCOL_VERSION } from "../../src/protocol/version.js";
 
 export function helloFrame(tenant: string, apiKey: string, clientId: string): Uint8Array {
-  return toBinary(ClientFrameSchema, create(ClientFrameSchema, { frame: { case: "hello", value: { protocolVersion: 1, tenant, apiKey, clientId } } }));
+  return toBinary(ClientFrameSchema, create(ClientFrameSchema, { frame: { case: "hello", value: { protocolVersion: PROTOCOL_VERSION, tenant, apiKey, clientId } } }));
 }
 
 /** Opens `url`; with `hello` unset (blast mode) resolves on open with unlimited credit. */

@@ -18,6 +18,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ClientFrameSchema, ServerFrameSchema } from "../../src/gen/weir/v1/protocol_pb.js";
 import { ServerFrameField, scanServerFrame } from "./delivery-scan.js";
 import { sendTimeUsOf, wallUs } from "./timed-frames.js";
+import { PROTOCOL_VERSION } from "../../src/protocol/version.js";
 
 export type SubscriberJob = {
   url: string;
@@ -71,7 +72,7 @@ class Floats {
 }
 
 const job = workerData as SubscriberJob;
-const hello = toBinary(ClientFrameSchema, create(ClientFrameSchema, { frame: { case: "hello", value: { protocolVersion: 1, tenant: job.tenant, apiKey: job.apiKey, clientId: "bench-subscriber" } } }));
+const hello = toBinary(ClientFrameSchema, create(ClientFrameSchema, { frame: { case: "hello", value: { protocolVersion: PROTOCOL_VERSION, tenant: job.tenant, apiKey: job.apiKey, clientId: "bench-subscriber" } } }));
 const subscribeFrame = toBinary(ClientFrameSchema, create(ClientFrameSchema, { frame: { case: "subscribe", value: { stream: job.stream } } }));
 
 const latencies = new Floats();

@@ -13,6 +13,7 @@ import type { Delivery, ProtocolError, Subscribe } from "../gen/weir/v1/protocol
 import { backoffDelay } from "./backoff.js";
 import { ConnectionClosedError } from "./errors.js";
 import { openSocket, readFrame, sendFrame, type WebSocketConstructor } from "./transport.js";
+import { PROTOCOL_VERSION } from "../protocol/version.js";
 
 export type SubscribeStart = "latest" | "earliest" | { readonly resumeToken: string } | { readonly timestampMs: number };
 
@@ -138,7 +139,7 @@ export function subscribe(opts: SubscribeOptions): WeirSubscription {
     let liveAt = 0;
     let delivered = false;
     socket.addEventListener("open", () => {
-      sendFrame(socket, { frame: { case: "hello", value: { protocolVersion: 1, tenant: opts.tenant, apiKey: opts.apiKey, clientId: "weir-subscribe" } } });
+      sendFrame(socket, { frame: { case: "hello", value: { protocolVersion: PROTOCOL_VERSION, tenant: opts.tenant, apiKey: opts.apiKey, clientId: "weir-subscribe" } } });
       const start = received !== undefined ? ({ case: "resumeToken", value: received } as const) : startOf(opts.from);
       sendFrame(socket, { frame: { case: "subscribe", value: { stream: opts.stream, key: opts.key ?? "", keyPrefix: opts.keyPrefix ?? "", start } } });
     });

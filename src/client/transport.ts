@@ -6,6 +6,7 @@
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { ClientFrameSchema, ServerFrameSchema, type ProtocolError, type ServerFrame, type Welcome } from "../gen/weir/v1/protocol_pb.js";
 import { ConnectionClosedError } from "./errors.js";
+import { PROTOCOL_VERSION } from "../protocol/version.js";
 
 export type WebSocketConstructor = new (url: string) => WebSocket;
 
@@ -59,7 +60,7 @@ export function connectSession(opts: SessionOptions): Promise<{ ws: WebSocket; w
       reject(new Error(`no Welcome from ${opts.url} within ${timeoutMs} ms`));
     }, timeoutMs);
     const onOpen = () =>
-      sendFrame(ws, { frame: { case: "hello", value: { protocolVersion: 1, tenant: opts.tenant, apiKey: opts.apiKey, clientId: opts.clientId ?? "" } } });
+      sendFrame(ws, { frame: { case: "hello", value: { protocolVersion: PROTOCOL_VERSION, tenant: opts.tenant, apiKey: opts.apiKey, clientId: opts.clientId ?? "" } } });
     const onMessage = (ev: MessageEvent) => {
       const frame = readFrame(ev);
       if (frame.case === "welcome") {

@@ -1,61 +1,62 @@
 /**
- * One client connection's protocol state machine: Hello, credit, batches, results.
- * It knows nothing of uWebSockets.js: a Transport carries its bytes. The uWS server adapts
- * sockets to it, and tests drive it directly through `inject` (no socket at all).
+ * One ingest connection's protocol after the handshake (see ProtocolSession): credit, batches,
+ * results. A batch spends one credit per event and gets it back with its PublishResult; a client
+ * that sends past its credit or over max_batch_events is refused, so no connection can make the
+ * server hold more than its credit window. Events go to a Publisher: the gateway's IngestService
+ * (Kafka) or the relay's store-and-forward.
  */
-import { randomUUID } from "node:crypto";
-import { create, toBinary } from "@bufbuild/protobuf";
-import { ServerFrameSchema, type ServerFrame, type Hello, type PublishBatch } from "../gen/weir/v1/protocol_pb.js";
+import type { PublishBatch } from "../gen/weir/v1/protocol_pb.js";
 import { WeirError, isWeirError } from "../errors.js";
-import type { IngestService } from "../ingest/ingest-service.js";
-import type { Logger } from "../log.js";
+import type { Authenticator, Publisher, SessionLog, Transport } from "./ports.js";
+import { ProtocolSession, type ClientFrameBody, type Endpoint, type WelcomeFields } from "./session.js";
 
-import { PROTOCOL_VERSION, decodeClientFrame, refuseHello } from "./handshake.js";
-
-export { PROTOCOL_VERSION };
-
-export interface Transport {
-  send(bytes: Uint8Array): void;
-  /** Close after flushing what was sent. */
-  close(code: number, reason: string): void;
-  /** Bytes sent but not yet written to the network. */
-  bufferedAmount(): number;
-}
-
-export type ConnectionLimits = {
+export type IngestLimits = {
   readonly connectionCredit: number;
   readonly maxBatchEvents: number;
   readonly maxEventBytes: number;
+  /** Advertised in the Welcome; the server (uWS, Deno) enforces it on the socket. */
   readonly maxFrameBytes: number;
+  /** Unsent bytes a client may leave unread before it is closed as a slow reader. */
   readonly maxSendBufferBytes: number;
   readonly helloTimeoutMs: number;
 };
 
-export type ConnectionDeps = {
-  readonly service: IngestService;
-  readonly apiKeys: ReadonlyMap<string, string>;
-  readonly limits: ConnectionLimits;
-  readonly gatewayId: string;
-  readonly logger: Logger;
+export type IngestSessionDeps = {
+  readonly publisher: Publisher;
+  readonly authenticator: Authenticator;
+  readonly limits: IngestLimits;
+  /** The server's name in the Welcome (gateway id, relay id). */
+  readonly serverId: string;
+  readonly log?: SessionLog;
+  /** An unexpected publisher failure (a bug, not client input): the connection closes with 1011. */
+  readonly onPublisherError?: (err: unknown, sessionId: string) => void;
 };
 
-type State = "awaiting-hello" | "ready" | "closed";
-
-export class IngestConnection {
-  readonly sessionId = randomUUID();
-  private state: State = "awaiting-hello";
-  private tenant = "";
+export class IngestSession implements Endpoint {
+  private readonly session: ProtocolSession;
   private credit = 0;
   private inFlightBatches = 0;
-  private helloTimer: NodeJS.Timeout | undefined;
   private settledWaiters: Array<() => void> = [];
 
   constructor(
-    private readonly transport: Transport,
-    private readonly deps: ConnectionDeps,
+    transport: Transport,
+    private readonly deps: IngestSessionDeps,
   ) {
-    this.helloTimer = setTimeout(() => this.fail(new WeirError("WEIR_ERR_HELLO_TIMEOUT", deps.limits.helloTimeoutMs)), deps.limits.helloTimeoutMs);
-    this.helloTimer.unref();
+    const { authenticator, limits, log } = deps;
+    this.session = new ProtocolSession(transport, { authenticator, helloTimeoutMs: limits.helloTimeoutMs, maxSendBufferBytes: limits.maxSendBufferBytes, ...(log ? { log } : {}) }, this);
+  }
+
+  get sessionId(): string {
+    return this.session.sessionId;
+  }
+
+  get tenant(): string {
+    return this.session.tenant;
+  }
+
+  /** Whether the client was welcomed (and has not gone since). */
+  get ready(): boolean {
+    return this.session.ready;
   }
 
   /** Credit granted to this client and not yet spent. */
@@ -72,99 +73,54 @@ export class IngestConnection {
     return this.inFlightBatches === 0 ? Promise.resolve() : new Promise((resolve) => this.settledWaiters.push(resolve));
   }
 
-  /** Handles one WebSocket message. `bytes` must stay valid after return (the caller copies uWS buffers). */
   onMessage(bytes: Uint8Array, isBinary: boolean): void {
-    if (this.state === "closed") return;
-    const frame = decodeClientFrame(bytes, isBinary);
-    if (frame instanceof WeirError) return this.fail(frame);
-    switch (frame.case) {
-      case "hello":
-        return this.onHello(frame.value);
-      case "publish":
-        return this.onPublish(frame.value);
-      case "ping":
-        if (this.state !== "ready") return this.fail(new WeirError("WEIR_ERR_HELLO_REQUIRED"));
-        return this.send({ case: "pong", value: { $typeName: "weir.v1.Pong", nonce: frame.value.nonce } });
-      default:
-        return this.fail(new WeirError("WEIR_ERR_BAD_FRAME", "frame has no known kind"));
-    }
+    this.session.onMessage(bytes, isBinary);
   }
 
-  /** The transport closed (by either side). */
   onClose(): void {
-    this.state = "closed";
-    clearTimeout(this.helloTimer);
+    this.session.onClose();
   }
 
-  /** Ends the connection with a ProtocolError frame and the error's close code. */
   fail(error: WeirError): void {
-    if (this.state === "closed") return;
-    const closeCode = error.spec.close ?? 4400;
-    this.deps.logger.debug({ session: this.sessionId, code: error.code }, error.message);
-    this.write({ case: "error", value: { $typeName: "weir.v1.ProtocolError", errorCode: error.code, message: error.message, closeCode } });
-    this.state = "closed";
-    clearTimeout(this.helloTimer);
-    this.transport.close(closeCode, error.code);
+    this.session.fail(error);
   }
 
-  private onHello(hello: Hello): void {
-    if (this.state !== "awaiting-hello") return this.fail(new WeirError("WEIR_ERR_BAD_FRAME", "Hello sent twice"));
-    const refused = refuseHello(hello, this.deps.apiKeys);
-    if (refused) return this.fail(refused);
-    clearTimeout(this.helloTimer);
-    this.state = "ready";
-    this.tenant = hello.tenant;
-    const { limits, gatewayId } = this.deps;
+  onReady(): WelcomeFields {
+    const { limits, serverId } = this.deps;
     this.credit = limits.connectionCredit;
-    this.send({
-      case: "welcome",
-      value: {
-        $typeName: "weir.v1.Welcome",
-        sessionId: this.sessionId,
-        credit: limits.connectionCredit,
-        maxBatchEvents: limits.maxBatchEvents,
-        maxEventBytes: limits.maxEventBytes,
-        maxFrameBytes: limits.maxFrameBytes,
-        gatewayId,
-      },
-    });
+    return { credit: limits.connectionCredit, maxBatchEvents: limits.maxBatchEvents, maxEventBytes: limits.maxEventBytes, maxFrameBytes: limits.maxFrameBytes, gatewayId: serverId };
   }
+
+  onFrame(frame: ClientFrameBody): void {
+    if (frame.case === "publish") return this.onPublish(frame.value);
+    this.fail(new WeirError("WEIR_ERR_BAD_FRAME", `${frame.case} is not accepted on /v1/ingest`));
+  }
+
+  onEnded(): void {}
 
   private onPublish(batch: PublishBatch): void {
-    if (this.state !== "ready") return this.fail(new WeirError("WEIR_ERR_HELLO_REQUIRED"));
     const n = batch.events.length;
     const { maxBatchEvents } = this.deps.limits;
     if (n > maxBatchEvents) return this.fail(new WeirError("WEIR_ERR_BATCH_TOO_LARGE", n, maxBatchEvents));
     if (n > this.credit) return this.fail(new WeirError("WEIR_ERR_CREDIT_EXCEEDED", n, this.credit));
     this.credit -= n;
     this.inFlightBatches++;
-    this.deps.service
-      .publish(this.tenant, batch.events)
+    this.deps.publisher
+      .publish(this.session.tenant, batch.events)
       .then(
         (results) => {
           this.credit += n;
-          this.send({ case: "result", value: { $typeName: "weir.v1.PublishResult", seq: batch.seq, results, credit: n } });
+          this.session.send({ case: "result", value: { $typeName: "weir.v1.PublishResult", seq: batch.seq, results, credit: n } });
         },
         (err: unknown) => {
-          // IngestService answers every event itself; reaching here is a bug, not client input.
-          this.deps.logger.error({ err, session: this.sessionId }, "publish failed unexpectedly");
-          this.fail(isWeirError(err) ? err : new WeirError("WEIR_ERR_SHUTDOWN"));
+          // The publisher answers every event itself; reaching here is a bug, not client input.
+          this.deps.onPublisherError?.(err, this.sessionId);
+          this.fail(isWeirError(err) && err.spec.close !== undefined ? err : new WeirError("WEIR_ERR_INTERNAL", String((err as Error)?.message ?? err)));
         },
       )
       .finally(() => {
         this.inFlightBatches--;
         if (this.inFlightBatches === 0) this.settledWaiters.splice(0).forEach((resolve) => resolve());
       });
-  }
-
-  private send(frame: ServerFrame["frame"]): void {
-    if (this.state === "closed") return;
-    const buffered = this.transport.bufferedAmount();
-    if (buffered > this.deps.limits.maxSendBufferBytes) return this.fail(new WeirError("WEIR_ERR_SLOW_READER", buffered));
-    this.write(frame);
-  }
-
-  private write(frame: ServerFrame["frame"]): void {
-    this.transport.send(toBinary(ServerFrameSchema, create(ServerFrameSchema, { frame })));
   }
 }

@@ -6,19 +6,23 @@
  * and forward); re-sent ids are deduplicated by the cloud gateway, so each stored event lands in
  * Kafka exactly once. Runs on Deno (./deno-main.ts) and, for tests, anywhere with a WebSocket.
  */
-import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
-import { ClientFrameSchema, EventResultSchema, ResultCode, ServerFrameSchema, type EventResult } from "../gen/weir/v1/protocol_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { EventResultSchema, ResultCode, type EventResult } from "../gen/weir/v1/protocol_pb.js";
 import type { Envelope } from "../gen/weir/v1/envelope_pb.js";
-import { WeirError, type ErrorCode } from "../errors.js";
+import { WeirError } from "../errors.js";
 import type { WeirClient } from "../client/weir-client.js";
+import { apiKeyAuthenticator } from "../protocol/api-key-authenticator.js";
+import { IngestSession, type IngestLimits } from "../protocol/ingest-session.js";
+import type { Authenticator, Publisher, Transport } from "../protocol/ports.js";
+import { DEFAULT_HELLO_TIMEOUT_MS } from "../protocol/version.js";
 import { Conflator } from "./conflator.js";
 import { decide } from "./rules.js";
 import type { RelayConfig } from "./config.js";
 
-const PROTOCOL_VERSION = 1;
-const HELLO_TIMEOUT_MS = 10_000;
 /** The largest message Deno's WebSocket takes (64 MiB), less room for the frame's own fields. */
 const MAX_FRAME_BYTES = 64 * 1024 * 1024 - 64 * 1024;
+/** Unsent results a device may leave unread before it is closed as a slow reader, as at the gateway. */
+const MAX_SEND_BUFFER_BYTES = 1024 * 1024;
 
 export type RelayStats = {
   devices: number;
@@ -30,18 +34,26 @@ export type RelayStats = {
 
 export type RelayLog = (level: "info" | "warn", msg: string, fields?: Record<string, unknown>) => void;
 
-/** Compares secrets in time independent of where they differ. */
-function sameSecret(a: string, b: string): boolean {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
+/**
+ * A server-side WHATWG WebSocket as a protocol Transport. The WHATWG close() takes only 1000 and
+ * 3000–4999; a code outside (1001, 1009, 1011) closes with 1000 — the ProtocolError frame sent
+ * just before carries the real one.
+ */
+function transportOf(ws: WebSocket): Transport {
+  return {
+    send: (bytes) => {
+      if (ws.readyState === 1 /* OPEN */) ws.send(bytes);
+    },
+    close: (code, reason) => ws.close(code === 1000 || (code >= 3000 && code <= 4999) ? code : 1000, reason),
+    bufferedAmount: () => ws.bufferedAmount,
+  };
 }
 
-export class Relay {
+export class Relay implements Publisher {
   readonly stats: RelayStats = { devices: 0, received: 0, forwarded: 0, dropped: 0, refused: 0 };
   private readonly conflator: Conflator;
+  private readonly authenticator: Authenticator;
+  private readonly limits: IngestLimits;
 
   constructor(
     readonly config: RelayConfig,
@@ -49,58 +61,46 @@ export class Relay {
     private readonly log: RelayLog = () => {},
   ) {
     this.conflator = new Conflator((env) => this.forward(env));
+    this.authenticator = apiKeyAuthenticator(config.devices);
+    const { credit, maxBatchEvents, maxEventBytes } = config;
+    this.limits = {
+      connectionCredit: credit,
+      maxBatchEvents,
+      maxEventBytes,
+      maxFrameBytes: Math.min(MAX_FRAME_BYTES, maxBatchEvents * (maxEventBytes + 1024)),
+      maxSendBufferBytes: MAX_SEND_BUFFER_BYTES,
+      helloTimeoutMs: DEFAULT_HELLO_TIMEOUT_MS,
+    };
   }
 
   /** Serves one device connection (a server-side WHATWG WebSocket, e.g. from Deno.upgradeWebSocket). */
   accept(ws: WebSocket): void {
     ws.binaryType = "arraybuffer";
-    let tenant: string | undefined;
-    let credit = this.config.credit;
-    const send = (frame: MessageInitShape<typeof ServerFrameSchema>) => {
-      if (ws.readyState === 1 /* OPEN */) ws.send(toBinary(ServerFrameSchema, create(ServerFrameSchema, frame)));
-    };
-    const refuse = (code: ErrorCode, ...args: Array<string | number>) => {
-      const err = new WeirError(code, ...args);
-      send({ frame: { case: "error", value: { errorCode: err.code, message: err.message, closeCode: err.spec.close ?? 1011 } } });
-      ws.close(err.spec.close ?? 1011, err.code);
-    };
-    const helloTimer = setTimeout(() => tenant === undefined && refuse("WEIR_ERR_HELLO_TIMEOUT", HELLO_TIMEOUT_MS), HELLO_TIMEOUT_MS);
+    const session = new IngestSession(transportOf(ws), {
+      publisher: this,
+      authenticator: this.authenticator,
+      limits: this.limits,
+      serverId: this.config.relayId,
+      onPublisherError: (err) => this.log("warn", "storing a batch failed unexpectedly", { err: String(err) }),
+    });
+    let counted = false;
     ws.addEventListener("close", () => {
-      clearTimeout(helloTimer);
-      if (tenant !== undefined) this.stats.devices--;
+      session.onClose();
+      if (counted) this.stats.devices--;
     });
     ws.addEventListener("message", (ev: MessageEvent) => {
-      if (typeof ev.data === "string") return refuse("WEIR_ERR_BAD_FRAME", "text frames are not part of the protocol");
-      let frame;
-      try {
-        frame = fromBinary(ClientFrameSchema, new Uint8Array(ev.data as ArrayBuffer)).frame;
-      } catch (err) {
-        return refuse("WEIR_ERR_BAD_FRAME", (err as Error).message);
-      }
-      if (tenant === undefined) {
-        if (frame.case !== "hello") return refuse("WEIR_ERR_HELLO_REQUIRED");
-        const hello = frame.value;
-        if (hello.protocolVersion !== PROTOCOL_VERSION) return refuse("WEIR_ERR_UNSUPPORTED_VERSION", hello.protocolVersion, PROTOCOL_VERSION);
-        const key = this.config.devices.get(hello.tenant);
-        if (key === undefined || !sameSecret(hello.apiKey, key)) return refuse("WEIR_ERR_UNAUTHORIZED");
-        tenant = hello.tenant;
-        clearTimeout(helloTimer);
+      const text = typeof ev.data === "string";
+      session.onMessage(text ? new Uint8Array(0) : new Uint8Array(ev.data as ArrayBuffer), !text);
+      if (!counted && session.ready) {
+        counted = true;
         this.stats.devices++;
-        const { credit: c, maxBatchEvents, maxEventBytes, relayId } = this.config;
-        send({ frame: { case: "welcome", value: { sessionId: crypto.randomUUID(), credit: c, maxBatchEvents, maxEventBytes, maxFrameBytes: Math.min(MAX_FRAME_BYTES, maxBatchEvents * (maxEventBytes + 1024)), gatewayId: relayId } } });
-        return;
       }
-      if (frame.case === "ping") return send({ frame: { case: "pong", value: { nonce: frame.value.nonce } } });
-      if (frame.case !== "publish") return refuse("WEIR_ERR_BAD_FRAME", `unexpected ${frame.case ?? "empty"} frame`);
-      const { seq, events } = frame.value;
-      if (events.length > this.config.maxBatchEvents) return refuse("WEIR_ERR_BATCH_TOO_LARGE", events.length, this.config.maxBatchEvents);
-      if (events.length > credit) return refuse("WEIR_ERR_CREDIT_EXCEEDED", events.length, credit);
-      credit -= events.length;
-      void this.store(events, tenant).then((results) => {
-        credit += events.length;
-        send({ frame: { case: "result", value: { seq, results, credit: events.length } } });
-      });
     });
+  }
+
+  /** Each event's answer for a device's batch, once it is stored, dropped or conflated (in order). */
+  publish(tenant: string, events: readonly Envelope[]): Promise<EventResult[]> {
+    return this.store(events, tenant);
   }
 
   /** Why the relay refuses an event outright, with the gateway's own codes for the same faults. */

@@ -1,6 +1,7 @@
 /**
- * One subscriber connection (/v1/subscribe): Hello, one Subscribe, then deliveries until it
- * closes. Like IngestConnection it knows nothing of uWebSockets.js: a Transport carries its bytes.
+ * One subscriber connection (/v1/subscribe): the handshake (ProtocolSession, shared with ingest
+ * and the relay), one Subscribe, then deliveries until it closes. It knows nothing of
+ * uWebSockets.js: a Transport carries its bytes.
  *
  * Positions: `next[p]` is the next offset of partition p this subscriber is to receive; every
  * delivery's resume token encodes `next` just after that record. A subscriber starting anywhere
@@ -12,19 +13,16 @@
  * bounded SubscriberQueue; under "disconnect" a full queue closes the connection with 4409, under
  * "conflate" only the latest delivery per key is kept. Memory per subscriber is bounded either way.
  */
-import { randomUUID } from "node:crypto";
-import { create, toBinary } from "@bufbuild/protobuf";
-import { ServerFrameSchema, type Delivery, type ServerFrame, type Subscribe } from "../gen/weir/v1/protocol_pb.js";
+import type { Delivery, Subscribe } from "../gen/weir/v1/protocol_pb.js";
 import { WeirError, isWeirError } from "../errors.js";
-import type { Logger } from "../log.js";
 import { encodeResumeToken } from "./resume-token.js";
 import { SubscriberQueue } from "./subscriber-queue.js";
 import type { StreamSpec } from "./streams.js";
-import type { Transport } from "../protocol/ingest-session.js";
-import { decodeClientFrame, refuseHello } from "../protocol/handshake.js";
+import type { Authenticator, SessionLog, Transport } from "../protocol/ports.js";
+import { ProtocolSession, encodeServerFrame, type ClientFrameBody, type Endpoint, type ServerFrameBody, type WelcomeFields } from "../protocol/session.js";
 import type { TailRecord } from "./ports.js";
 import { SpanKind, type Span } from "@opentelemetry/api";
-import { headers as recordHeaders } from "../ingest/records.js";
+import { headers as recordHeaders } from "../kafka-contract.js";
 import { contextOf, isSampled, kafkaAttributes, tracingActive, weirTracer } from "../tracing/tracing.js";
 
 export type SubscriptionLimits = {
@@ -44,15 +42,16 @@ export interface StreamSource {
 }
 
 export type SubscriptionDeps = {
-  readonly apiKeys: ReadonlyMap<string, string>;
+  readonly authenticator: Authenticator;
   readonly source: StreamSource;
   readonly limits: SubscriptionLimits;
-  readonly logger: Logger;
+  readonly log?: SessionLog;
   /** Event time → delivery, per delivery sent (metrics). */
   readonly onDelivered?: (stream: string, latencySeconds: number) => void;
 };
 
-type State = "awaiting-hello" | "awaiting-subscribe" | "subscribing" | "streaming" | "closed";
+/** After the handshake; "closed" once the session ended. */
+type State = "awaiting-subscribe" | "subscribing" | "streaming" | "closed";
 
 /** The encoded frame that starts with a delivery (and holds `count`), while the delivery lives. */
 const encodedFrames = new WeakMap<Delivery, { count: number; bytes: Uint8Array }>();
@@ -65,9 +64,8 @@ function deliveryBytes(d: Delivery): number {
   return d.value.byteLength + d.key.length + d.resumeToken.length + d.contentType.length + d.kind.length + 32;
 }
 
-export class Subscription {
-  readonly sessionId = randomUUID();
-  tenant = "";
+export class Subscription implements Endpoint {
+  private readonly session: ProtocolSession;
   spec: StreamSpec | undefined;
   key = "";
   keyPrefix = "";
@@ -75,8 +73,7 @@ export class Subscription {
   next: number[] = [];
   /** The resume token of where it started (sent with Subscribed). */
   private startToken = "";
-  private state: State = "awaiting-hello";
-  private helloTimer: NodeJS.Timeout | undefined;
+  private state: State = "awaiting-subscribe";
   private queue: SubscriberQueue<Delivery> | undefined;
   /** Paced offers (offerPaced) waiting for this subscriber to take what it has. */
   private roomWaiters: Array<() => void> = [];
@@ -85,12 +82,19 @@ export class Subscription {
     private readonly transport: Transport,
     private readonly deps: SubscriptionDeps,
   ) {
-    this.helloTimer = setTimeout(() => this.fail(new WeirError("WEIR_ERR_HELLO_TIMEOUT", deps.limits.helloTimeoutMs)), deps.limits.helloTimeoutMs);
-    this.helloTimer.unref();
+    this.session = new ProtocolSession(transport, { authenticator: deps.authenticator, helloTimeoutMs: deps.limits.helloTimeoutMs, ...(deps.log ? { log: deps.log } : {}) }, this);
+  }
+
+  get sessionId(): string {
+    return this.session.sessionId;
+  }
+
+  get tenant(): string {
+    return this.session.tenant;
   }
 
   get closed(): boolean {
-    return this.state === "closed";
+    return this.session.closed;
   }
 
   /** Waiting deliveries (a measure of how far behind this subscriber is). */
@@ -99,29 +103,17 @@ export class Subscription {
   }
 
   onMessage(bytes: Uint8Array, isBinary: boolean): void {
-    if (this.state === "closed") return;
-    const frame = decodeClientFrame(bytes, isBinary);
-    if (frame instanceof WeirError) return this.fail(frame);
-    switch (frame.case) {
-      case "hello": {
-        if (this.state !== "awaiting-hello") return this.fail(new WeirError("WEIR_ERR_BAD_FRAME", "Hello sent twice"));
-        const refused = refuseHello(frame.value, this.deps.apiKeys);
-        if (refused) return this.fail(refused);
-        clearTimeout(this.helloTimer);
-        this.tenant = frame.value.tenant;
-        this.state = "awaiting-subscribe";
-        return this.write({ case: "welcome", value: { $typeName: "weir.v1.Welcome", sessionId: this.sessionId, credit: 0, maxBatchEvents: 0, maxEventBytes: 0, maxFrameBytes: 0, gatewayId: "" } });
-      }
-      case "subscribe":
-        if (this.state === "awaiting-hello") return this.fail(new WeirError("WEIR_ERR_HELLO_REQUIRED"));
-        if (this.state !== "awaiting-subscribe") return this.fail(new WeirError("WEIR_ERR_BAD_FRAME", "one Subscribe per connection"));
-        return void this.subscribe(frame.value);
-      case "ping":
-        if (this.state === "awaiting-hello") return this.fail(new WeirError("WEIR_ERR_HELLO_REQUIRED"));
-        return this.write({ case: "pong", value: { $typeName: "weir.v1.Pong", nonce: frame.value.nonce } });
-      default:
-        return this.fail(new WeirError(this.state === "awaiting-hello" ? "WEIR_ERR_HELLO_REQUIRED" : "WEIR_ERR_BAD_FRAME", "only Hello, Subscribe and Ping are accepted on /v1/subscribe"));
-    }
+    this.session.onMessage(bytes, isBinary);
+  }
+
+  onReady(): WelcomeFields {
+    return {};
+  }
+
+  onFrame(frame: ClientFrameBody): void {
+    if (frame.case !== "subscribe") return this.fail(new WeirError("WEIR_ERR_BAD_FRAME", `${frame.case} is not accepted on /v1/subscribe`));
+    if (this.state !== "awaiting-subscribe") return this.fail(new WeirError("WEIR_ERR_BAD_FRAME", "one Subscribe per connection"));
+    void this.subscribe(frame.value);
   }
 
   private async subscribe(request: Subscribe): Promise<void> {
@@ -309,22 +301,18 @@ export class Subscription {
   }
 
   onClose(): void {
-    if (this.state !== "closed") this.state = "closed";
-    clearTimeout(this.helloTimer);
-    this.wakeRoomWaiters();
-    this.deps.source.detach(this);
+    this.session.onClose();
   }
 
   fail(error: WeirError): void {
-    if (this.state === "closed") return;
-    const closeCode = error.spec.close ?? 4400;
-    this.deps.logger.debug({ session: this.sessionId, code: error.code }, error.message);
-    this.write({ case: "error", value: { $typeName: "weir.v1.ProtocolError", errorCode: error.code, message: error.message, closeCode } });
+    this.session.fail(error);
+  }
+
+  /** The session ended (closed, refused or failed): stop waiting and leave the source. */
+  onEnded(): void {
     this.state = "closed";
-    clearTimeout(this.helloTimer);
     this.wakeRoomWaiters();
     this.deps.source.detach(this);
-    this.transport.close(closeCode, error.code);
   }
 
   private sendDeliveries(deliveries: Delivery[]): void {
@@ -337,12 +325,12 @@ export class Subscription {
     const first = deliveries[0]!;
     const cached = encodedFrames.get(first);
     if (cached && cached.count === deliveries.length) return this.transport.send(cached.bytes);
-    const bytes = toBinary(ServerFrameSchema, create(ServerFrameSchema, { frame: { case: "deliveries", value: { $typeName: "weir.v1.DeliveryBatch", deliveries } } }));
+    const bytes = encodeServerFrame({ case: "deliveries", value: { $typeName: "weir.v1.DeliveryBatch", deliveries } });
     encodedFrames.set(first, { count: deliveries.length, bytes });
     this.transport.send(bytes);
   }
 
-  private write(frame: ServerFrame["frame"]): void {
-    this.transport.send(toBinary(ServerFrameSchema, create(ServerFrameSchema, { frame })));
+  private write(frame: ServerFrameBody): void {
+    this.session.write(frame);
   }
 }

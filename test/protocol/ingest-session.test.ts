@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { IngestConnection, PROTOCOL_VERSION, type ConnectionLimits } from "../../src/protocol/ingest-session.js";
+import { IngestSession, type IngestLimits } from "../../src/protocol/ingest-session.js";
+import { apiKeyAuthenticator } from "../../src/protocol/api-key-authenticator.js";
+import { PROTOCOL_VERSION } from "../../src/protocol/version.js";
 import { ResultCode } from "../../src/gen/weir/v1/protocol_pb.js";
 import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
 import { silentLogger } from "../../src/log.js";
@@ -10,7 +12,7 @@ import { flushMicrotasks, track, until } from "../unit-fixtures/fake-ports.js";
 const TENANT = "acme";
 const API_KEY = "s3cret-key";
 
-const defaultLimits: ConnectionLimits = {
+const defaultLimits: IngestLimits = {
   connectionCredit: 4,
   maxBatchEvents: 3,
   maxEventBytes: 1024,
@@ -19,25 +21,26 @@ const defaultLimits: ConnectionLimits = {
   helloTimeoutMs: 60_000,
 };
 
-const open: IngestConnection[] = [];
+const open: IngestSession[] = [];
 
 afterEach(() => {
   for (const conn of open.splice(0)) conn.onClose();
   vi.useRealTimers();
 });
 
-function connect(limits: Partial<ConnectionLimits> = {}) {
+function connect(limits: Partial<IngestLimits> = {}) {
   const h = ingestHarness();
   const transport = new FakeTransport();
-  const conn = new IngestConnection(transport, {
-    service: h.service,
-    apiKeys: new Map([
-      [TENANT, API_KEY],
-      ["globex", "other-key"],
-    ]),
+  const conn = new IngestSession(transport, {
+    publisher: h.service,
+    authenticator: apiKeyAuthenticator(
+      new Map([
+        [TENANT, API_KEY],
+        ["globex", "other-key"],
+      ]),
+    ),
     limits: { ...defaultLimits, ...limits },
-    gatewayId: "gw-test",
-    logger: silentLogger,
+    serverId: "gw-test",
   });
   open.push(conn);
   return { h, transport, conn };
@@ -50,7 +53,7 @@ const ping = (nonce: bigint) => clientFrame({ case: "ping", value: { nonce } });
 const quotes = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => quoteEvent(`${prefix}-${i}`));
 
 /** Connects and completes the Hello, dropping the Welcome from the recorded frames. */
-function ready(limits: Partial<ConnectionLimits> = {}) {
+function ready(limits: Partial<IngestLimits> = {}) {
   const c = connect(limits);
   c.conn.onMessage(hello(), true);
   expect(c.transport.framesOf("welcome")).toHaveLength(1);
@@ -66,7 +69,7 @@ function expectClosedWith(transport: FakeTransport, errorCode: string, closeCode
   expect(transport.closed).toEqual({ code: closeCode, reason: errorCode });
 }
 
-describe("IngestConnection: Hello", () => {
+describe("IngestSession: Hello", () => {
   it("answers Hello with a Welcome carrying the credit and limits", () => {
     const { transport, conn } = connect();
     conn.onMessage(hello(), true);
@@ -128,7 +131,7 @@ describe("IngestConnection: Hello", () => {
   });
 });
 
-describe("IngestConnection: malformed input", () => {
+describe("IngestSession: malformed input", () => {
   it("closes with WEIR_ERR_HELLO_REQUIRED and 4403 on a publish before Hello, publishing nothing", async () => {
     const { h, transport, conn } = connect();
     conn.onMessage(publish(1, quotes("e", 1)), true);
@@ -165,7 +168,7 @@ describe("IngestConnection: malformed input", () => {
   });
 });
 
-describe("IngestConnection: batches and credit", () => {
+describe("IngestSession: batches and credit", () => {
   it("publishes a batch and answers a PublishResult echoing its seq, one result per event", async () => {
     const { h, transport, conn } = ready();
     conn.onMessage(publish(7, quotes("e", 2)), true);
@@ -229,7 +232,7 @@ describe("IngestConnection: batches and credit", () => {
   });
 });
 
-describe("IngestConnection: slow readers", () => {
+describe("IngestSession: slow readers", () => {
   it("closes with WEIR_ERR_SLOW_READER and 4409 when the transport buffers more than maxSendBufferBytes, without recursing", () => {
     const { transport, conn } = connect({ maxSendBufferBytes: 4096 });
     transport.buffered = 4097;
@@ -261,7 +264,7 @@ describe("IngestConnection: slow readers", () => {
   });
 });
 
-describe("IngestConnection: ping", () => {
+describe("IngestSession: ping", () => {
   it("answers a Ping with a Pong carrying the same nonce", () => {
     const { transport, conn } = ready();
     const nonce = 2n ** 63n + 12_345n;
@@ -271,7 +274,7 @@ describe("IngestConnection: ping", () => {
   });
 });
 
-describe("IngestConnection: idle", () => {
+describe("IngestSession: idle", () => {
   it("resolves idle() at once when no batch is in flight", async () => {
     const { conn } = ready();
     await expect(conn.idle()).resolves.toBeUndefined();

@@ -7,8 +7,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Subscribe } from "../../src/gen/weir/v1/protocol_pb.js";
 import { WeirError } from "../../src/errors.js";
-import { silentLogger } from "../../src/log.js";
-import { PROTOCOL_VERSION } from "../../src/protocol/handshake.js";
+import { apiKeyAuthenticator } from "../../src/protocol/api-key-authenticator.js";
+import { PROTOCOL_VERSION } from "../../src/protocol/version.js";
 import { Subscription, type StreamSource, type SubscriptionLimits } from "../../src/subscribe/subscription.js";
 import type { TailRecord } from "../../src/subscribe/ports.js";
 import { decodeResumeToken } from "../../src/subscribe/resume-token.js";
@@ -95,13 +95,14 @@ function connect(limits: Partial<SubscriptionLimits> = {}) {
   const transport = new BufferedTransport();
   const source = new FakeSource();
   const sub = new Subscription(transport, {
-    apiKeys: new Map([
-      [TENANT, API_KEY],
-      ["globex", "other-key"],
-    ]),
+    authenticator: apiKeyAuthenticator(
+      new Map([
+        [TENANT, API_KEY],
+        ["globex", "other-key"],
+      ]),
+    ),
     source,
     limits: { ...defaultLimits, ...limits },
-    logger: silentLogger,
   });
   open.push(sub);
   return { transport, source, sub };

@@ -1,7 +1,7 @@
-/** A Transport that records what IngestConnection sends, and client frames to drive it with. */
+/** A Transport that records what a protocol session sends, and client frames to drive it with. */
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { ClientFrameSchema, ServerFrameSchema, type ServerFrame } from "../../src/gen/weir/v1/protocol_pb.js";
-import type { Transport } from "../../src/protocol/ingest-session.js";
+import type { Transport } from "../../src/protocol/ports.js";
 
 type ServerCase = NonNullable<ServerFrame["frame"]["case"]>;
 type ServerValue<C extends ServerCase> = Extract<ServerFrame["frame"], { case: C }>["value"];
