@@ -1,7 +1,7 @@
 /**
  * Every error Weir raises, in one place: a code, a message template, and how it reaches a client:
  * as a per-event result code (a nack) or as a WebSocket close code. Tests assert on `.code`;
- * test/errors.test.ts checks that each code is documented in the README.
+ * test/docs.test.ts checks that each code is documented in the README.
  */
 import { ResultCode } from "./gen/weir/v1/protocol_pb.js";
 

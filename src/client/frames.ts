@@ -2,7 +2,7 @@
  * A PublishBatch frame built from envelopes that are already encoded (the outbox keeps every
  * event as its Envelope bytes): concatenating them under the two length-delimited headers is
  * exactly protobuf's encoding of ClientFrame{publish: PublishBatch{seq, events}}, without
- * decoding and re-encoding each event. test/client/frames.test.ts checks it against protobuf-es.
+ * decoding and re-encoding each event. test/client/weir-client.test.ts checks it against protobuf-es.
  */
 
 const PUBLISH_BATCH_SEQ = (1 << 3) | 0; // PublishBatch.seq = 1, varint

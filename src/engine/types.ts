@@ -1,5 +1,5 @@
 /**
- * The stream-processing engine's shared contract (issue 4). The engine is pure and deterministic:
+ * The stream-processing engine's shared contract. The engine is pure and deterministic:
  * no I/O, no clocks, no randomness. Time is event time carried by records and watermarks passed
  * in; state lives in a KeyValueStore whose changes the runtime writes to a compacted changelog
  * topic, so a restarted processor restores it. Operators emit through an Emitter; the runtime

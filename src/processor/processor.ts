@@ -1,5 +1,5 @@
 /**
- * The processor runtime (issue 4): one job as a Kafka consumer group, its engine tasks on Piscina
+ * The processor runtime: one job as a Kafka consumer group, its engine tasks on Piscina
  * threads (ShardedEnginePool, decision 0006), and exactly-once output with Kafka transactions.
  *
  * A task is the job on one input partition. Per fetched batch of partition p: restore p's task

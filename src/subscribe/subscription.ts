@@ -258,7 +258,7 @@ export class Subscription implements Endpoint {
    * Frame by frame, each only while the send buffer is under the limit. (Fix: the whole batch
    * used to go out at once; uWS silently drops a message sent while the socket is over its
    * maxBackpressure, so deliveries — or the ProtocolError and close frame of a 4409, which the
-   * client then saw as 1006 — could be lost; test/gateway/subscription.test.ts, "does not write
+   * client then saw as 1006 — could be lost; test/subscribe/subscription.test.ts, "does not write
    * past the send-buffer limit", and subscribe-slow.test.ts, the 4409 a stalled subscriber sees.)
    */
   deliver(deliveries: readonly Delivery[]): void {

@@ -1,5 +1,5 @@
 /**
- * Issue 7's failover case on real Kafka and Redis: a WeirClient streams to the first of two
+ * The edge client's failover on real Kafka and Redis: a WeirClient streams to the first of two
  * gateway processes, which is SIGKILLed mid-stream. The client keeps what was unanswered, fails
  * over to the second gateway and re-sends it with the same ids; reading the topic back, every
  * event is there exactly once (the events the dead gateway had published are answered DUPLICATE,

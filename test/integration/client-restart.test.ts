@@ -1,5 +1,5 @@
 /**
- * Issue 7's restart case: a client process with a file outbox is SIGKILLed mid-stream and started
+ * The edge client's restart: a client process with a file outbox is SIGKILLed mid-stream and started
  * again on the same outbox. The second run re-sends what the first left unanswered (same ids)
  * and carries on; reading the topic back, every event is in Kafka exactly once.
  */

@@ -12,7 +12,7 @@ export async function startGatewayChild(opts: {
   env?: Record<string, string>;
 }): Promise<GatewayChild> {
   const port = await freePort();
-  const child = startWeirChild(`gateway ${opts.gatewayId}`, "src/cli/run-gateway.ts", "runGateway", {
+  const child = startWeirChild(`gateway ${opts.gatewayId}`, "gateway/cli/run-gateway.ts", "runGateway", {
     WEIR_HOST: "127.0.0.1",
     WEIR_PORT: String(port),
     WEIR_GATEWAY_ID: opts.gatewayId,

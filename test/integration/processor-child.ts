@@ -37,9 +37,9 @@ export type ProcessorChild = WeirChild & {
   readonly group: string;
 };
 
-/** Starts `weir processor` (src/cli/run-processor.ts) in a child process under tsx. */
+/** Starts `weir processor` (gateway/cli/run-processor.ts) in a child process under tsx. */
 export function startProcessorChild(opts: ProcessorChildOptions): ProcessorChild {
-  const child = startWeirChild(`processor ${opts.instanceId}`, "src/cli/run-processor.ts", "runProcessor", {
+  const child = startWeirChild(`processor ${opts.instanceId}`, "gateway/cli/run-processor.ts", "runProcessor", {
     WEIR_KAFKA_BROKERS: opts.brokers,
     WEIR_PROCESSOR_JOBS: opts.job,
     WEIR_PROCESSOR_THREADS: String(opts.threads ?? 2),

@@ -1,5 +1,5 @@
 /**
- * Issue 7's relay case: devices → the edge relay on Deno → (uplink) → gateway → Kafka. The uplink
+ * The edge relay end to end: devices → the edge relay on Deno → (uplink) → gateway → Kafka. The uplink
  * is cut for a while mid-stream and the relay is SIGKILLed and restarted while it is down; devices
  * keep being acked (events stored in the relay's outbox), and once the uplink returns the relay
  * forwards its backlog over one connection. Read back, every event is in Kafka exactly once, and
@@ -47,7 +47,7 @@ test("devices → relay (uplink cut, relay restarted) → gateway → Kafka: eve
     relayId: `${run}-relay`,
     rules: [{ match: { type: HttpAccessLogSchema.typeName }, action: "drop" }],
   };
-  // Exactly what `weir relay --config` runs (src/cli/run-relay.ts), without the Node wrapper, so
+  // Exactly what `weir relay --config` runs (gateway/cli/run-relay.ts), without the Node wrapper, so
   // the SIGKILL below hits the relay itself.
   const { command, args, env } = await prepareRelay(config, dir);
   const startRelay = async () => {

@@ -35,7 +35,7 @@ export type WeirChild = {
 };
 
 /**
- * Runs `fn` of the CLI module `module` (e.g. "src/cli/run-gateway.ts", "runGateway") in a child
+ * Runs `fn` of the CLI module `module` (e.g. "gateway/cli/run-gateway.ts", "runGateway") in a child
  * process under tsx, with `env` on top of this process's environment.
  */
 export function startWeirChild(name: string, module: string, fn: string, env: Record<string, string>): WeirChild {
