@@ -9,6 +9,7 @@ import { createValidator, type Validator, type Violation } from "@bufbuild/proto
 import { EnvelopeSchema, type Envelope } from "../gen/weir/v1/envelope_pb.js";
 import { WeirError } from "../errors.js";
 import type { EventType, SchemaRegistry } from "../schema/registry.js";
+import { systemClock, type Clock } from "./clock.js";
 
 const minEventTimeMs = Date.UTC(2000, 0, 1);
 
@@ -25,7 +26,8 @@ export class EventChecker {
     private readonly registry: SchemaRegistry,
     private readonly maxEventBytes: number,
     private readonly maxFutureSkewMs = 3600_000,
-    private readonly now: () => number = Date.now,
+    /** Event times are compared with its wall time. */
+    private readonly clock: Pick<Clock, "wallMs"> = systemClock,
   ) {
     this.validator = createValidator({ registry: registry.files });
   }
@@ -45,7 +47,7 @@ export class EventChecker {
     if (eventTimeMs <= minEventTimeMs) {
       return fail(new WeirError("WEIR_ERR_INVALID_ENVELOPE", "event_time: must be after 2000-01-01T00:00:00Z [event_time.after_2000]"));
     }
-    if (eventTimeMs > this.now() + this.maxFutureSkewMs) {
+    if (eventTimeMs > this.clock.wallMs() + this.maxFutureSkewMs) {
       return fail(new WeirError("WEIR_ERR_INVALID_ENVELOPE", `event_time: must not be more than ${this.maxFutureSkewMs} ms in the future [event_time.not_in_future]`));
     }
     const type = this.registry.eventType(envelope.type);

@@ -12,6 +12,7 @@ import { Admission } from "../../src/ingest/admission.js";
 import { IngestService, type IngestOptions } from "../../src/ingest/ingest-service.js";
 import { FakeDedupStore, FakeEventLog, FakePublishedLookup } from "./fake-ports.js";
 import type { IngestObserver } from "../../src/ingest/ports.js";
+import type { Clock } from "../../src/ingest/clock.js";
 
 export const accessLog = { host: "api.example.com", method: "GET", path: "/v1/items", status: 503, bytesSent: 512n, latencyMs: 12 };
 export const cardTransaction = {
@@ -80,7 +81,7 @@ export function ingestHarness(
     maxInFlightEvents?: number;
     maxInFlightBytes?: number;
     maxEventBytes?: number;
-    now?: () => number;
+    clock?: Clock;
     /** Verify stale claims against the fake log (without it, a stale claim counts as pending). */
     withLookup?: boolean;
     observer?: IngestObserver;
@@ -105,7 +106,7 @@ export function ingestHarness(
       admission,
       checker: sharedChecker(overrides.maxEventBytes ?? 1024),
       onError: (what, err) => errors.push({ what, err }),
-      ...(overrides.now ? { now: overrides.now } : {}),
+      ...(overrides.clock ? { clock: overrides.clock } : {}),
       ...(overrides.withLookup ? { lookup } : {}),
       ...(overrides.observer ? { observer: overrides.observer } : {}),
     },

@@ -1,9 +1,11 @@
 /**
- * In-memory EventLog and DedupStore for unit tests of the ingest path: no Kafka, no Redis.
- * Both can be told to fail, and the event log can hold a publish until the test settles it.
+ * In-memory EventLog, DedupStore, PublishedLookup and Clock for unit tests of the ingest path: no
+ * Kafka, no Redis, no real time. The ports can be told to fail, and the event log can hold a
+ * publish until the test settles it.
  */
 import { vi } from "vitest";
 import type { Claim, DedupStore, EventLog, OutRecord, PublishedLookup, PublishedQuery, TopicSpec } from "../../src/ingest/ports.js";
+import type { Clock } from "../../src/ingest/clock.js";
 import { headers } from "../../src/ingest/records.js";
 
 export type Deferred<T> = {
@@ -345,6 +347,35 @@ export class FakePublishedLookup implements PublishedLookup {
       if (there) found.add(`${e.tenant}:${e.id}`);
     }
     return found;
+  }
+}
+
+/** A clock that moves only when the test says so. */
+export class FakeClock implements Clock {
+  constructor(
+    private wall = 1_700_000_000_000,
+    private monotonic = 0,
+  ) {}
+
+  wallMs(): number {
+    return this.wall;
+  }
+
+  monotonicMs(): number {
+    return this.monotonic;
+  }
+
+  /** Time passes: both clocks move by `ms`. */
+  advance(ms: number): this {
+    this.wall += ms;
+    this.monotonic += ms;
+    return this;
+  }
+
+  /** The wall clock is set (an NTP step, maybe backwards); the monotonic clock does not move. */
+  setWall(ms: number): this {
+    this.wall = ms;
+    return this;
   }
 }
 
