@@ -126,7 +126,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       deadLetterTopic: config.deadLetterTopic,
       retryAfterMs: config.retryAfterMs,
       publishTimeoutMs: config.kafkaPublishTimeoutMs,
-      traceSampleRatio: Number(config.traceSampleRatio),
+      traceSampleRatio: config.traceSampleRatio,
     },
   );
 
@@ -140,7 +140,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   let draining = false;
   const startedAt = Date.now();
   const server = await startServer({
-    staticFiles: dashboardFiles(),
+    staticFiles: await dashboardFiles(),
     metrics: async () => ({ contentType: metrics.contentType, body: await metrics.text() }),
     stats: () => {
       const [p50, p99] = service.latency.percentiles(0.5, 0.99);
@@ -191,7 +191,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   // After the ingest side is up: the jobs' start (restores, global-table bootstrap) must not
   // keep clients from publishing.
   let processors: RunningProcessors | undefined;
-  if (config.processorInGateway === "true" && config.processorJobs.length > 0) {
+  if (config.processorInGateway && config.processorJobs.length > 0) {
     try {
       processors = await startProcessors(config, logger, metrics);
     } catch (err) {

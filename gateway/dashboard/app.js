@@ -11,8 +11,10 @@
  * &minutes=N, how much history to load, default 60). Each subscription starts N minutes back and
  * after a drop resumes from the last delivery's resume token (no gap, no repeat).
  * Every figure is also in data-* attributes, so tests read content rather than pixels.
+ * Frames are encoded and decoded by ./codec.ts (protobuf-es and the generated schemas): the
+ * gateway serves this file bundled with it (files.ts), browsers never load it as it is.
  */
-import { decodeServerFrame, encodeHello, encodeSubscribe } from "./proto.js";
+import { decodeServerFrame, encodeHello, encodeSubscribe } from "./codec.js";
 
 const params = new URLSearchParams(location.search);
 const tenant = params.get("tenant") ?? "";

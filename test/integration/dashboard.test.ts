@@ -1,9 +1,9 @@
 /**
  * The dashboard (/dashboard, gateway/dashboard/) in headless Chromium against a gateway running
- * the three processor jobs on a private stack: the page subscribes over /v1/subscribe with its
- * own protobuf codec and polls /v1/stats; the test streams access logs, card transactions and
- * market data through the gateway and reads what the page shows (its tables and data-*
- * attributes, not pixels):
+ * the three processor jobs on a private stack: the page subscribes over /v1/subscribe (its frames
+ * through protobuf-es, bundled into app.js by the gateway) and polls /v1/stats; the test streams
+ * access logs, card transactions and market data through the gateway and reads what the page
+ * shows (its tables and data-* attributes, not pixels):
  *   - 5xx per minute equal to what was sent, minute by minute, summed over hosts;
  *   - the fraud alerts of two planted bursts, newest first;
  *   - the account pushed over its gross-exposure limit highlighted, a small one not;
@@ -250,7 +250,6 @@ test("the gateway serves the page and its assets", async () => {
     ["/dashboard", "text/html"],
     ["/dashboard/", "text/html"],
     ["/dashboard/app.js", "text/javascript"],
-    ["/dashboard/proto.js", "text/javascript"],
     ["/dashboard/style.css", "text/css"],
   ] as const) {
     const res = await fetch(`${origin()}${path}`);

@@ -3,8 +3,8 @@
  * gateway on the real Kafka and Redis while events are published: every VU receives every event
  * of its tenant once (and nothing of another tenant), every delivery decodes, and a VU whose
  * connection the gateway drops resumes from its last token without a gap or a repeat. Also
- * checks the subscription frames of the hand-rolled codec (load/k6/lib/proto.js) and of the
- * benchmark's reader (load/bench/delivery-scan.ts) against protobuf-es.
+ * checks the benchmark's reader (load/bench/delivery-scan.ts) against protobuf-es; the k6 codec's
+ * frames are checked in test/load/proto.test.ts.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,7 +17,6 @@ import { HttpAccessLogSchema } from "../../src/gen/weir/events/v1/access_log_pb.
 import { ClientFrameSchema, ServerFrameSchema } from "../../src/gen/weir/v1/protocol_pb.js";
 import { WeirError } from "../../src/errors.js";
 import type { Gateway } from "../../gateway/gateway.js";
-import { decodeHttpAccessLog, decodeServerFrame, encodeClientFrame } from "../../load/k6/lib/proto.js";
 import { scanServerFrame } from "../../load/bench/delivery-scan.js";
 import { sendTimeUsOf, timedFrameFactory } from "../../load/bench/timed-frames.js";
 import { gatewayFor, streamAll, waitFor } from "./support.js";
@@ -197,38 +196,12 @@ test("k6 subscribe.js resumes from its last token when the gateway drops the VUs
   expect(summary.scenarios["subscribe"]?.interruptedIterations).toBe(0);
 }, 120_000);
 
-describe("subscription frames against protobuf-es", () => {
+describe("the benchmark's subscription reader against protobuf-es", () => {
   const deliveries = [
     { key: "web-1", value: toBinary(HttpAccessLogSchema, create(HttpAccessLogSchema, { host: "web-1", method: "GET", path: "/t/1732876543210123", status: 503, bytesSent: 2n ** 40n, latencyMs: 7, clientIp: "10.0.0.1", userAgent: "ü" })), contentType: "application/x-protobuf; messageType=weir.events.v1.HttpAccessLog", timestampMs: 1_732_876_543_210n, kind: "weir.events.v1.HttpAccessLog", resumeToken: "djF8dG9waWN8MSwyLDM", readAtMs: 1_732_876_543_215n },
     { key: "日本", value: new TextEncoder().encode('{"a":1}'), contentType: "application/json", timestampMs: -5n, kind: "results", resumeToken: "x", readAtMs: 0n },
   ];
   const batch = toBinary(ServerFrameSchema, create(ServerFrameSchema, { frame: { case: "deliveries", value: { deliveries } } }));
-
-  test("proto.js encodes Subscribe with each start as protobuf-es reads it", () => {
-    const starts = [{ case: undefined }, { case: "resumeToken", value: "" }, { case: "resumeToken", value: "tok" }, { case: "fromTimestampMs", value: 0 }, { case: "fromTimestampMs", value: 1_732_876_543_210 }, { case: "fromTimestampMs", value: -1 }, { case: "fromEarliest", value: true }] as const;
-    for (const start of starts) {
-      const bytes = encodeClientFrame({ case: "subscribe", value: { stream: "events.x", key: "k", keyPrefix: "p", start } });
-      const frame = fromBinary(ClientFrameSchema, bytes).frame;
-      expect(frame.case).toBe("subscribe");
-      if (frame.case !== "subscribe") continue;
-      expect({ stream: frame.value.stream, key: frame.value.key, keyPrefix: frame.value.keyPrefix }).toEqual({ stream: "events.x", key: "k", keyPrefix: "p" });
-      expect(frame.value.start.case).toBe(start.case);
-      if (start.case) expect(typeof frame.value.start.value === "bigint" ? Number(frame.value.start.value) : frame.value.start.value).toEqual(start.value);
-    }
-  });
-
-  test("proto.js decodes Subscribed, DeliveryBatch and an HttpAccessLog payload", () => {
-    expect(decodeServerFrame(toBinary(ServerFrameSchema, create(ServerFrameSchema, { frame: { case: "subscribed", value: { stream: "alerts", slowPolicy: "conflate", resumeToken: "djF8YWxlcnRzfDAsMA" } } })))).toEqual({
-      case: "subscribed",
-      value: { stream: "alerts", slowPolicy: "conflate", resumeToken: "djF8YWxlcnRzfDAsMA" },
-    });
-    const frame = decodeServerFrame(batch);
-    expect(frame.case).toBe("deliveries");
-    if (frame.case !== "deliveries") return;
-    expect(frame.value.deliveries.map((d) => ({ ...d, value: [...d.value] }))).toEqual(deliveries.map((d) => ({ ...d, value: [...d.value], timestampMs: Number(d.timestampMs), readAtMs: Number(d.readAtMs) })));
-    expect(decodeHttpAccessLog(frame.value.deliveries[0]!.value)).toEqual({ host: "web-1", method: "GET", path: "/t/1732876543210123", status: 503, bytesSent: 2 ** 40, latencyMs: 7, clientIp: "10.0.0.1", userAgent: "ü" });
-    for (let n = 1; n < batch.length; n++) expect(() => decodeServerFrame(batch.subarray(0, n)), `first ${n} bytes`).toThrow();
-  });
 
   test("the benchmark's reader finds each delivery's value and times, and the send time in a timed frame", () => {
     const seen: Array<[number, number, number, number]> = [];
@@ -242,11 +215,5 @@ describe("subscription frames against protobuf-es", () => {
     if (publish.case !== "publish") throw new Error("not a publish frame");
     expect(publish.value.events.map((e) => e.id)).toEqual(["t" + "7".padStart(23, "0"), "t" + "8".padStart(23, "0"), "t" + "9".padStart(23, "0")]);
     for (const e of publish.value.events) expect(sendTimeUsOf(e.payload, 0, e.payload.length)).toBe(1_732_876_543_210_456);
-  });
-
-  test("subscribe.js uses only what k6 provides: k6 modules, relative imports, no Node or newer globals", () => {
-    const src = readFileSync(new URL("../../load/k6/subscribe.js", import.meta.url), "utf8").replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "");
-    for (const m of src.matchAll(/^\s*import\s[^"']*["']([^"']+)["']/gm)) expect(m[1]).toMatch(/^(k6(\/.*)?|\.\.?\/.*)$/);
-    for (const banned of [/\bTextEncoder\b/, /\bTextDecoder\b/, /\bBuffer\b/, /\bprocess\b/, /\brequire\s*\(/, /\bBigInt\b/, /\b\d+n\b/, /\bperformance\b/]) expect(src).not.toMatch(banned);
   });
 });

@@ -38,6 +38,7 @@ export declare class Writer {
 export declare class Reader {
   constructor(bytes: Uint8Array, start?: number, end?: number);
   varint(): number;
+  low32(): number;
   uint32(): number;
   int64(): number;
   int32(): number;

@@ -1,11 +1,13 @@
 /**
  * A minimal, hand-rolled Protobuf codec for the Weir wire protocol, bundled with the k6 scripts.
  *
- * k6 has no Protobuf library, no npm imports at run time and not necessarily TextEncoder, so this
- * file uses nothing but plain ES2015+ (Uint8Array, Math) — no TextEncoder/TextDecoder, no BigInt,
- * no Node globals. It covers exactly the messages the ingest and subscribe scripts need; the field
- * numbers come from proto/weir/v1/protocol.proto, envelope.proto and weir/events/v1/access_log.proto.
- * test/load/proto.test.ts checks it against the generated protobuf-es schemas.
+ * k6 has no Protobuf library and resolves no npm packages, and protobuf-es bundled for it would
+ * need k6 v2.2.0 or later and cost every VU about 0.25 s and 7 MB to start (load/README.md, "Why a
+ * hand-rolled codec"). So this file uses nothing but plain ES2015+ (Uint8Array, Math) — no
+ * TextEncoder/TextDecoder, no BigInt, no Node globals. It covers exactly the messages the ingest
+ * and subscribe scripts need; the field numbers come from proto/weir/v1/protocol.proto,
+ * envelope.proto and weir/events/v1/access_log.proto. test/load/proto.test.ts checks every field
+ * it writes or reads against the generated protobuf-es schemas, both ways.
  *
  * 64-bit integers (seq, nonce, bytes_sent, Timestamp.seconds, the epoch milliseconds of a
  * subscription) are JS numbers: exact up to 2^53 - 1, which is plenty for sequence numbers, byte
@@ -441,11 +443,24 @@ export class Reader {
     throw new Error("proto: varint longer than 10 bytes");
   }
 
-  /** An int32 field (negative values are sign-extended to ten bytes on the wire). */
+  /**
+   * The low 32 bits of a varint of any length, exactly: what Protobuf keeps of a uint32, int32
+   * or enum field (a negative int32 is sign-extended to ten bytes on the wire).
+   */
+  low32() {
+    let lo = 0;
+    for (let i = 0, shift = 0; i < 10; i++, shift += 7) {
+      if (this.pos >= this.end) throw new Error("proto: truncated varint");
+      const b = this.buf[this.pos++];
+      if (shift < 32) lo |= (b & 127) << shift;
+      if (b < 128) return lo >>> 0;
+    }
+    throw new Error("proto: varint longer than 10 bytes");
+  }
+
+  /** An int32 or enum field. */
   int32() {
-    const v = this.int64();
-    const low = ((v % TWO_32) + TWO_32) % TWO_32;
-    return low >= 0x80000000 ? low - TWO_32 : low;
+    return this.low32() | 0;
   }
 
   /** Bytes of a length-delimited field: a view into the frame (copy it to keep it). */
@@ -456,8 +471,7 @@ export class Reader {
 
   /** A uint32 field (keeps the low 32 bits, as Protobuf does). */
   uint32() {
-    const v = this.varint();
-    return v < TWO_32 ? v : v % TWO_32;
+    return this.low32();
   }
 
   /** Start and end offsets of a length-delimited field's content. */
@@ -571,7 +585,7 @@ function decodeEventResult(r) {
         return;
       case 2:
         expectWire(wt, VARINT, "EventResult.code");
-        m.code = r.uint32();
+        m.code = r.int32(); // an enum: int32 on the wire
         return;
       case 3:
         expectWire(wt, LEN, "EventResult.error_code");
