@@ -1,5 +1,6 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { resolveConfig, parseApiKeys, settings, type ConfigOptions } from "../src/config.js";
+import { defaultText, resolveConfig, resolveSetting, resolveToolSettings, parseApiKeys, settings, toolSettings, type ConfigOptions } from "../src/config.js";
 import { WeirError } from "../src/errors.js";
 
 /** The WeirError thrown by `fn`, or a failed expectation. */
@@ -71,7 +72,15 @@ describe("resolveConfig", () => {
   it("refuses a non-integer option value", () => {
     const err = configError(() => resolveConfig({ port: 80.5 }, noEnv));
     expect(err.message).toContain("WEIR_PORT");
-    configError(() => resolveConfig({ port: "80" } as unknown as ConfigOptions, noEnv));
+    expect(configError(() => resolveConfig({ port: true } as unknown as ConfigOptions, noEnv)).message).toContain("WEIR_PORT");
+  });
+
+  it("refuses an option given as text: options are typed, text is for environment variables", () => {
+    const asText = (options: Record<string, unknown>) => configError(() => resolveConfig(options as ConfigOptions, noEnv)).message;
+    expect(asText({ port: "8081" })).toContain("WEIR_PORT) must be a number");
+    expect(asText({ processorInGateway: "false" })).toContain("WEIR_PROCESSOR_IN_GATEWAY) must be a boolean");
+    expect(asText({ traceSampleRatio: "0.5" })).toContain("WEIR_TRACE_SAMPLE_RATIO) must be a number");
+    expect(asText({ fraudRule: '{"minPurchases":5}' })).toContain("WEIR_FRAUD_RULE");
   });
 
   it("refuses an unknown option key", () => {
@@ -135,10 +144,9 @@ describe("resolveConfig", () => {
 
   it("refuses JSON settings that are not JSON objects, and a webhook URL that is not http(s)", () => {
     expect(configError(() => resolveConfig({}, { WEIR_RISK_LIMITS: "{nope" })).message).toMatch(/WEIR_RISK_LIMITS is not JSON/);
-    expect(configError(() => resolveConfig({}, { WEIR_FRAUD_RULE: "[1,2]" })).message).toMatch(/WEIR_FRAUD_RULE must be a JSON object/);
+    expect(configError(() => resolveConfig({}, { WEIR_FRAUD_RULE: "[1,2]" })).message).toContain("WEIR_FRAUD_RULE: expected object, got array");
     expect(configError(() => resolveConfig({}, { WEIR_WEBHOOK_URL: "ftp://x" })).message).toMatch(/WEIR_WEBHOOK_URL/);
-    expect(resolveConfig({}, { WEIR_FRAUD_RULE: '{"minPurchases":4}', WEIR_WEBHOOK_URL: "http://127.0.0.1:9/hook" }).fraudRule).toBe('{"minPurchases":4}');
-    expect(configError(() => resolveConfig({}, { WEIR_PROCESSOR_IN_GATEWAY: "yes" })).message).toMatch(/true, false/);
+    expect(resolveConfig({}, { WEIR_FRAUD_RULE: '{"minPurchases":4}', WEIR_WEBHOOK_URL: "http://127.0.0.1:9/hook" }).fraudRule).toEqual({ minPurchases: 4 });
   });
 
   it("does not freeze or alias the caller's option arrays", () => {
@@ -150,11 +158,118 @@ describe("resolveConfig", () => {
   });
 });
 
+describe("JSON settings are checked against their schema", () => {
+  it("refuses a typo in WEIR_FRAUD_RULE, naming the variable and the key", () => {
+    const err = configError(() => resolveConfig({}, { WEIR_FRAUD_RULE: '{"amountThreshold":50000}' }));
+    expect(err.message).toContain("WEIR_FRAUD_RULE.amountThreshold: unknown key");
+  });
+
+  it("refuses a WEIR_FRAUD_RULE field of the wrong type, naming the variable and the field", () => {
+    const err = configError(() => resolveConfig({}, { WEIR_FRAUD_RULE: '{"amountThresholdMinor":"abc"}' }));
+    expect(err.message).toContain("WEIR_FRAUD_RULE.amountThresholdMinor: expected number, got string");
+    expect(configError(() => resolveConfig({}, { WEIR_FRAUD_RULE: '{"minPurchases":0}' })).message).toContain("WEIR_FRAUD_RULE.minPurchases: must be >= 1");
+  });
+
+  it("refuses an unknown key in WEIR_RISK_LIMITS, at any depth", () => {
+    expect(configError(() => resolveConfig({}, { WEIR_RISK_LIMITS: '{"default":{"maxGrossExposure":1000,"maxLos":5}}' })).message).toContain(
+      "WEIR_RISK_LIMITS.default.maxLos: unknown key",
+    );
+    expect(configError(() => resolveConfig({}, { WEIR_RISK_LIMITS: '{"acounts":{}}' })).message).toContain("WEIR_RISK_LIMITS.acounts: unknown key");
+  });
+
+  it("refuses a WEIR_RISK_LIMITS field of the wrong type or out of range, naming the path", () => {
+    expect(configError(() => resolveConfig({}, { WEIR_RISK_LIMITS: '{"accounts":{"acct1":{"maxVar":"high"}}}' })).message).toContain(
+      "WEIR_RISK_LIMITS.accounts.acct1.maxVar: expected number, got string",
+    );
+    expect(configError(() => resolveConfig({}, { WEIR_RISK_LIMITS: '{"accounts":{"ACC-1":{"maxLoss":-1}}}' })).message).toContain(
+      'WEIR_RISK_LIMITS.accounts["ACC-1"].maxLoss: must be >= 0',
+    );
+  });
+
+  it("hands the parsed, frozen values on", () => {
+    const config = resolveConfig(
+      {},
+      {
+        WEIR_FRAUD_RULE: '{"minPurchases":4,"withinMinutes":5}',
+        WEIR_RISK_LIMITS: '{"default":{"maxLoss":10},"accounts":{"a":{"maxSectorNetExposureBySector":{"tech":5}}}}',
+      },
+    );
+    expect(config.fraudRule).toEqual({ minPurchases: 4, withinMinutes: 5 });
+    expect(config.riskLimits).toEqual({ default: { maxLoss: 10 }, accounts: { a: { maxSectorNetExposureBySector: { tech: 5 } } } });
+    expect(Object.isFrozen(config.riskLimits.accounts?.a?.maxSectorNetExposureBySector)).toBe(true);
+    expect(resolveConfig({}, noEnv).riskLimits).toEqual({ default: { maxGrossExposure: 1_000_000, maxLoss: 25_000 } });
+  });
+
+  it("checks an option given as a typed value against the same schema", () => {
+    const err = configError(() => resolveConfig({ riskLimits: { default: { maxGrossExposure: "1" } } } as unknown as ConfigOptions, noEnv));
+    expect(err.message).toContain("WEIR_RISK_LIMITS.default.maxGrossExposure: expected number, got string");
+    expect(resolveSetting("fraudRule", { minPurchases: 2 })).toEqual({ minPurchases: 2 });
+    expect(resolveSetting("fraudRule", undefined)).toEqual({});
+  });
+});
+
+describe("bool and float settings", () => {
+  it("reads WEIR_PROCESSOR_IN_GATEWAY as a boolean and refuses anything but true/false/1/0", () => {
+    expect(resolveConfig({}, noEnv).processorInGateway).toBe(true);
+    expect(resolveConfig({}, { WEIR_PROCESSOR_IN_GATEWAY: "false" }).processorInGateway).toBe(false);
+    expect(resolveConfig({}, { WEIR_PROCESSOR_IN_GATEWAY: "0" }).processorInGateway).toBe(false);
+    expect(resolveConfig({}, { WEIR_PROCESSOR_IN_GATEWAY: "1" }).processorInGateway).toBe(true);
+    const err = configError(() => resolveConfig({}, { WEIR_PROCESSOR_IN_GATEWAY: "yes" }));
+    expect(err.message).toContain("WEIR_PROCESSOR_IN_GATEWAY=yes is not a boolean (true, false, 1 or 0)");
+  });
+
+  it("reads WEIR_TRACE_SAMPLE_RATIO as a number from 0 to 1", () => {
+    expect(resolveConfig({}, noEnv).traceSampleRatio).toBe(0.01);
+    expect(resolveConfig({}, { WEIR_TRACE_SAMPLE_RATIO: "0.25" }).traceSampleRatio).toBe(0.25);
+    expect(resolveConfig({}, { WEIR_TRACE_SAMPLE_RATIO: "1" }).traceSampleRatio).toBe(1);
+    expect(configError(() => resolveConfig({}, { WEIR_TRACE_SAMPLE_RATIO: "2" })).message).toContain("traceSampleRatio (WEIR_TRACE_SAMPLE_RATIO) must be <= 1");
+    expect(configError(() => resolveConfig({ traceSampleRatio: -0.1 }, noEnv)).message).toContain("traceSampleRatio (WEIR_TRACE_SAMPLE_RATIO) must be >= 0");
+    for (const raw of ["abc", "", "0x1", "Infinity", "1/2"]) {
+      expect(configError(() => resolveConfig({}, { WEIR_TRACE_SAMPLE_RATIO: raw })).message, raw).toContain(`WEIR_TRACE_SAMPLE_RATIO=${raw} is not a number`);
+    }
+  });
+});
+
+describe("toolSettings", () => {
+  it("resolves the tooling's settings from the environment, with their defaults", () => {
+    const defaults = resolveToolSettings({});
+    for (const [key, setting] of Object.entries(toolSettings)) expect(defaults[key as keyof typeof defaults], key).toEqual(setting.default);
+    expect(defaults.kafkaCds).toBe(true);
+    expect(defaults.otelDebug).toBe(false);
+    const set = resolveToolSettings({
+      WEIR_CACHE_DIR: "/tmp/c",
+      WEIR_KAFKA_CDS: "0",
+      WEIR_DENO: "/opt/deno",
+      WEIR_DENO_DIR: "/tmp/d",
+      WEIR_OTEL_DEBUG: "true",
+    });
+    expect(set).toEqual({ cacheDir: "/tmp/c", kafkaCds: false, deno: "/opt/deno", denoDir: "/tmp/d", otelDebug: true });
+    expect(Object.isFrozen(set)).toBe(true);
+  });
+
+  it("refuses a bad value, naming the variable", () => {
+    expect(configError(() => resolveToolSettings({ WEIR_KAFKA_CDS: "off" })).message).toContain("WEIR_KAFKA_CDS=off is not a boolean");
+  });
+});
+
+describe("README", () => {
+  const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+  const configuration = readme.slice(readme.indexOf("\n## Configuration"), readme.indexOf("\n## ", readme.indexOf("\n## Configuration") + 1));
+
+  it.each([...Object.values(settings), ...Object.values(toolSettings)].map((s) => [s.env, s] as const))(
+    "has a configuration table row for %s with its default",
+    (env, setting) => {
+      expect(configuration).toContain(`| \`${env}\` | \`${defaultText(setting)}\` |`);
+    },
+  );
+});
+
 describe("settings", () => {
   it("gives every setting its own WEIR_ environment variable and a doc line", () => {
-    const envs = Object.values(settings).map((s) => s.env);
+    const all = [...Object.values(settings), ...Object.values(toolSettings)];
+    const envs = all.map((s) => s.env);
     expect(new Set(envs).size).toBe(envs.length);
-    for (const setting of Object.values(settings)) {
+    for (const setting of all) {
       expect(setting.env).toMatch(/^WEIR_[A-Z0-9_]+$/);
       expect(setting.doc.length).toBeGreaterThan(0);
     }

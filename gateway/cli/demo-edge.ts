@@ -50,7 +50,7 @@ export async function edgeDemo(services: { kafkaBrokers: string; redisUrl: strin
     await device.close();
     say(`  a device sent ${events} quotes: all acked by the relay, ${(await relay.stats()).upstream.unanswered} waiting in its outbox`);
 
-    gateway = await startGateway({ kafkaBrokers: [services.kafkaBrokers], redisUrl: services.redisUrl, port: gatewayPort, logLevel: "warn", apiKeys: ["demo:demo-key"], processorInGateway: "false" });
+    gateway = await startGateway({ kafkaBrokers: [services.kafkaBrokers], redisUrl: services.redisUrl, port: gatewayPort, logLevel: "warn", apiKeys: ["demo:demo-key"], processorInGateway: false });
     const started = performance.now();
     const drained = await until(async () => {
       const s = await relay.stats();

@@ -8,7 +8,7 @@ export async function runGateway(): Promise<number> {
     process.once("SIGINT", resolve);
   });
   process.on("SIGHUP", () => {
-    const path = process.env.WEIR_SCHEMA_IMAGE;
+    const path = gateway.config.schemaImage;
     if (!path) return gateway.logger.warn("SIGHUP: WEIR_SCHEMA_IMAGE is not set; nothing to reload");
     gateway.reloadSchemas(path).catch((err: unknown) => gateway.logger.error({ err }, "schema image refused"));
   });

@@ -15,7 +15,7 @@ export async function runRelay(configPath: string | undefined): Promise<number> 
     console.error("weir relay: --config <relay.json> is required (see README, Edge relay)");
     return 2;
   }
-  const config = parseRelayConfig(JSON.parse(readFileSync(configPath, "utf8")));
+  const config = parseRelayConfig(JSON.parse(readFileSync(configPath, "utf8")), configPath);
   const bundle = await writeRelayBundle(join(homedir(), ".cache", "weir"));
   const { command, args, env } = relayCommand(bundle, configPath, config);
   const child = spawn(command, args, { env, stdio: "inherit" });

@@ -5,9 +5,11 @@
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { resolveToolSettings } from "../config.js";
 
 export function denoBinary(): string {
-  if (process.env.WEIR_DENO) return process.env.WEIR_DENO;
+  const configured = resolveToolSettings().deno;
+  if (configured) return configured;
   try {
     const require = createRequire(import.meta.url);
     return (require("deno/install_api.cjs") as { runInstall(): string }).runInstall();
@@ -18,7 +20,7 @@ export function denoBinary(): string {
 
 /** Deno's cache directory (only V8 code caches: nothing is ever downloaded). */
 export function denoDir(): string {
-  return process.env.WEIR_DENO_DIR ?? join(tmpdir(), "weir-deno-dir");
+  return resolveToolSettings().denoDir || join(tmpdir(), "weir-deno-dir");
 }
 
 /** `deno run` offline: no config or lock file, nothing fetched (remote modules, npm), no prompts. */

@@ -10,10 +10,9 @@ import { accessLogLine, errorRateJob } from "../engine/jobs/error-rate.js";
 import { windowedAggregateStores } from "../engine/windows/index.js";
 import { FraudJob, toFraudTransaction, type FraudRuleOptions } from "../engine/jobs/fraud.js";
 import { RiskOperator, type RiskOperatorOptions } from "../engine/jobs/risk-limits.js";
-import { validateLimits, type LimitsConfig } from "../engine/risk/limits.js";
-import { jsonObject, type Config } from "../config.js";
+import type { LimitsConfig } from "../engine/risk/limits.js";
+import { resolveSetting, type ConfigOptions } from "../config.js";
 import { splitTenantKey, tenantKey } from "../kafka-contract.js";
-import { WeirError } from "../errors.js";
 import { fxInput, instrumentInput, quoteInput, tradeInput } from "../engine/risk/from-proto.js";
 
 /**
@@ -83,15 +82,13 @@ export const jobs: Readonly<Record<string, JobSpec>> = Object.freeze({
   },
 });
 
-/** The jobs' settings from the config's JSON settings, checked before any thread starts. */
-export function jobOptionsOf(config: Pick<Config, "fraudRule" | "riskLimits">): JobOptions {
-  const riskLimits = jsonObject("riskLimits", config.riskLimits) as LimitsConfig;
-  try {
-    validateLimits(riskLimits);
-  } catch (err) {
-    throw new WeirError("WEIR_ERR_CONFIG", `WEIR_RISK_LIMITS: ${(err as Error).message}`);
-  }
-  return { fraud: jsonObject("fraudRule", config.fraudRule) as FraudRuleOptions, riskLimits };
+/**
+ * The jobs' settings from the config's JSON settings, checked before any thread starts. A
+ * resolved Config holds them parsed already; given as JSON text (a test, a script) they are
+ * parsed and checked here by the same schemas.
+ */
+export function jobOptionsOf(config: Pick<ConfigOptions, "fraudRule" | "riskLimits">): JobOptions {
+  return { fraud: resolveSetting("fraudRule", config.fraudRule), riskLimits: resolveSetting("riskLimits", config.riskLimits) };
 }
 
 export function jobNames(): string[] {

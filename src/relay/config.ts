@@ -1,9 +1,15 @@
 /**
- * The relay's settings: one JSON file (`weir relay --config relay.json`), checked here with clear
- * errors. Every field but `upstream` and `devices` has a default that works locally.
+ * The relay's settings: one JSON file (`weir relay --config relay.json`), checked against a strict
+ * schema so that a misspelt key or a wrong type stops the relay with the file and the field's path
+ * (`relay.json: rules[2].windowMs: expected number, got string`) instead of leaving a default in
+ * force. Every field but `upstream` and `devices` has a default that works locally.
+ *
+ * Runs on Deno too (the relay's bundle): zod and the shared issue formatting have no Node imports.
  */
-import { WeirError } from "../errors.js";
-import { parseRules, type RelayRule } from "./rules.js";
+import { z } from "zod";
+import { filePathLabel, parseWithSchema } from "../config/schema-check.js";
+import type { RelayRule } from "./rules.js";
+import { DEFAULT_HELLO_TIMEOUT_MS } from "../protocol/version.js";
 
 export type RelayConfig = {
   /** Where devices connect: ws://host:port/v1/ingest. */
@@ -24,53 +30,60 @@ export type RelayConfig = {
   readonly maxBufferedEvents: number;
   /** Upstream batching linger. */
   readonly lingerMs: number;
+  /** Time a device connection has to send Hello. */
+  readonly helloTimeoutMs: number;
+  /** Unsent results a device may leave unread before it is closed as a slow reader (4409). */
+  readonly maxSendBufferBytes: number;
   readonly rules: readonly RelayRule[];
 };
 
-type Json = Record<string, unknown>;
+const nonEmpty = z.string().min(1);
 
-const fail = (what: string): never => {
-  throw new WeirError("WEIR_ERR_CONFIG", `relay: ${what}`);
-};
+/** `tenant:key`, split at the first ':' (keys may contain ':'). */
+const devicePair = z.string().refine((pair) => pair.indexOf(":") > 0 && pair.indexOf(":") < pair.length - 1, {
+  error: (issue) => `${JSON.stringify(issue.input)} is not tenant:key`,
+});
 
-function int(o: Json, key: string, def: number, min: number): number {
-  const v = o[key] ?? def;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min) fail(`${key} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
-  return v as number;
-}
+const upstreamUrl = z.string().refine((url) => /^wss?:\/\//.test(url), { error: (issue) => `${JSON.stringify(issue.input)} is not a ws:// or wss:// URL` });
 
-function str(o: Json, key: string, def?: string): string {
-  const v = o[key] ?? def;
-  if (typeof v !== "string" || v === "") fail(`${key} must be a non-empty string`);
-  return v as string;
-}
+const ruleMatch = z.strictObject({ type: z.string().optional(), attributes: z.record(z.string(), z.string()).optional() }).prefault({});
 
-export function parseRelayConfig(raw: unknown): RelayConfig {
-  if (typeof raw !== "object" || raw === null) return fail("the config must be a JSON object");
-  const o = raw as Json;
-  const listen = (o.listen ?? {}) as Json;
-  const upstream = (o.upstream ?? fail("upstream { urls, tenant, apiKey } is required")) as Json;
-  const urls = upstream.urls;
-  if (!Array.isArray(urls) || urls.length === 0 || !urls.every((u) => typeof u === "string" && /^wss?:\/\//.test(u))) fail("upstream.urls must list ws:// or wss:// URLs");
-  const devices = o.devices;
-  if (!Array.isArray(devices) || devices.length === 0) fail('devices must list "tenant:key" pairs');
+// A rule is one of the actions, each with exactly its fields: `windowMs` on a drop rule is refused as unknown.
+const relayRule = z.discriminatedUnion("action", [
+  z.strictObject({ match: ruleMatch, action: z.literal("drop") }),
+  z.strictObject({ match: ruleMatch, action: z.literal("conflate"), windowMs: z.int().min(1) }),
+]);
+
+const relayConfigSchema = z.strictObject({
+  listen: z.strictObject({ host: nonEmpty.default("127.0.0.1"), port: z.int().min(0).max(65535).default(8787) }).prefault({}),
+  devices: z.array(devicePair).min(1, 'must list "tenant:key" pairs'),
+  upstream: z.strictObject({ urls: z.array(upstreamUrl).min(1, "must list ws:// or wss:// URLs"), tenant: nonEmpty, apiKey: nonEmpty }),
+  outbox: nonEmpty.default("weir-relay-outbox.log"),
+  relayId: nonEmpty.default(() => `relay-${crypto.randomUUID().slice(0, 8)}`),
+  credit: z.int().min(1).default(1000),
+  maxBatchEvents: z.int().min(1).default(500),
+  maxEventBytes: z
+    .int()
+    .min(1)
+    .default(1 << 20),
+  maxBufferedEvents: z.int().min(1).default(100_000),
+  lingerMs: z.int().min(0).default(20),
+  helloTimeoutMs: z.int().min(100).default(DEFAULT_HELLO_TIMEOUT_MS),
+  maxSendBufferBytes: z
+    .int()
+    .min(1024)
+    .default(1 << 20),
+  rules: z.array(relayRule).default([]),
+});
+
+/** The relay's config from the parsed JSON of its file; `source` names the file in errors. */
+export function parseRelayConfig(raw: unknown, source = "relay.json"): RelayConfig {
+  const { devices, rules, ...rest } = parseWithSchema(relayConfigSchema, raw, filePathLabel(source));
   const deviceKeys = new Map<string, string>();
-  for (const pair of devices as unknown[]) {
-    const i = typeof pair === "string" ? pair.indexOf(":") : -1;
-    if (i <= 0 || i === (pair as string).length - 1) fail(`devices: "${String(pair)}" is not tenant:key`);
-    deviceKeys.set((pair as string).slice(0, i), (pair as string).slice(i + 1));
+  for (const pair of devices) {
+    const i = pair.indexOf(":");
+    deviceKeys.set(pair.slice(0, i), pair.slice(i + 1));
   }
-  return {
-    listen: { host: str(listen, "host", "127.0.0.1"), port: int(listen, "port", 8787, 0) },
-    devices: deviceKeys,
-    upstream: { urls: urls as string[], tenant: str(upstream, "tenant"), apiKey: str(upstream, "apiKey") },
-    outbox: str(o, "outbox", "weir-relay-outbox.log"),
-    relayId: str(o, "relayId", `relay-${crypto.randomUUID().slice(0, 8)}`),
-    credit: int(o, "credit", 1000, 1),
-    maxBatchEvents: int(o, "maxBatchEvents", 500, 1),
-    maxEventBytes: int(o, "maxEventBytes", 1 << 20, 1),
-    maxBufferedEvents: int(o, "maxBufferedEvents", 100_000, 1),
-    lingerMs: int(o, "lingerMs", 20, 0),
-    rules: parseRules(o.rules ?? []),
-  };
+  const checkedRules: readonly RelayRule[] = rules;
+  return { ...rest, devices: deviceKeys, rules: checkedRules };
 }

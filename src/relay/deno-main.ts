@@ -23,7 +23,8 @@ declare const Deno: {
 
 const log: RelayLog = (level, msg, fields = {}) => console.log(JSON.stringify({ level: level === "info" ? 30 : 40, time: Date.now(), msg, ...fields }));
 
-const config = parseRelayConfig(JSON.parse(await Deno.readTextFile(Deno.args[0] ?? "relay.json")));
+const configPath = Deno.args[0] ?? "relay.json";
+const config = parseRelayConfig(JSON.parse(await Deno.readTextFile(configPath)), configPath);
 const outbox = await FileOutbox.open(config.outbox);
 const upstream = await WeirClient.open({
   urls: config.upstream.urls,

@@ -14,15 +14,12 @@ import type { WeirClient } from "../client/weir-client.js";
 import { apiKeyAuthenticator } from "../protocol/api-key-authenticator.js";
 import { IngestSession, type IngestLimits } from "../protocol/ingest-session.js";
 import type { Authenticator, Publisher, Transport } from "../protocol/ports.js";
-import { DEFAULT_HELLO_TIMEOUT_MS } from "../protocol/version.js";
 import { Conflator } from "./conflator.js";
 import { decide } from "./rules.js";
 import type { RelayConfig } from "./config.js";
 
 /** The largest message Deno's WebSocket takes (64 MiB), less room for the frame's own fields. */
 const MAX_FRAME_BYTES = 64 * 1024 * 1024 - 64 * 1024;
-/** Unsent results a device may leave unread before it is closed as a slow reader, as at the gateway. */
-const MAX_SEND_BUFFER_BYTES = 1024 * 1024;
 
 export type RelayStats = {
   devices: number;
@@ -62,14 +59,14 @@ export class Relay implements Publisher {
   ) {
     this.conflator = new Conflator((env) => this.forward(env));
     this.authenticator = apiKeyAuthenticator(config.devices);
-    const { credit, maxBatchEvents, maxEventBytes } = config;
+    const { credit, maxBatchEvents, maxEventBytes, maxSendBufferBytes, helloTimeoutMs } = config;
     this.limits = {
       connectionCredit: credit,
       maxBatchEvents,
       maxEventBytes,
       maxFrameBytes: Math.min(MAX_FRAME_BYTES, maxBatchEvents * (maxEventBytes + 1024)),
-      maxSendBufferBytes: MAX_SEND_BUFFER_BYTES,
-      helloTimeoutMs: DEFAULT_HELLO_TIMEOUT_MS,
+      maxSendBufferBytes,
+      helloTimeoutMs,
     };
   }
 

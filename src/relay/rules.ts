@@ -1,12 +1,12 @@
 /**
  * What the relay does with an event before it stores it for the cloud, by the first rule that
- * matches (no match: forward). Pure: tested without sockets.
+ * matches (no match: forward). Pure: tested without sockets. Checked as part of the relay's config
+ * (src/relay/config.ts).
  *   drop      the event is filtered out here (the device still gets its ACK: it was handled)
  *   conflate  within each `windowMs`, only the latest event per (device tenant, type, partition key) goes on —
  *             pre-aggregation for state-like streams such as quotes or sensor readings
  */
 import type { Envelope } from "../gen/weir/v1/envelope_pb.js";
-import { WeirError } from "../errors.js";
 
 export type RuleMatch = { readonly type?: string; readonly attributes?: Readonly<Record<string, string>> };
 
@@ -35,27 +35,4 @@ export function decide(rules: readonly RelayRule[], env: Envelope, tenant = ""):
     return { action: "conflate", rule: i, windowMs: rule.windowMs, key };
   }
   return FORWARD;
-}
-
-export function parseRules(raw: unknown): RelayRule[] {
-  const bad = (i: number, what: string): never => {
-    throw new WeirError("WEIR_ERR_CONFIG", `relay: rules[${i}]: ${what}`);
-  };
-  if (!Array.isArray(raw)) return bad(0, "rules must be a list");
-  return raw.map((r: unknown, i): RelayRule => {
-    if (typeof r !== "object" || r === null) return bad(i, "must be an object");
-    const { match = {}, action, windowMs } = r as { match?: unknown; action?: unknown; windowMs?: unknown };
-    if (typeof match !== "object" || match === null) return bad(i, "match must be an object");
-    const { type, attributes } = match as { type?: unknown; attributes?: unknown };
-    if (type !== undefined && typeof type !== "string") bad(i, "match.type must be a string");
-    if (attributes !== undefined && (typeof attributes !== "object" || attributes === null || !Object.values(attributes).every((v) => typeof v === "string")))
-      bad(i, "match.attributes must map names to strings");
-    const m: RuleMatch = { ...(type !== undefined ? { type: type as string } : {}), ...(attributes !== undefined ? { attributes: attributes as Record<string, string> } : {}) };
-    if (action === "drop") return { match: m, action };
-    if (action === "conflate") {
-      if (typeof windowMs !== "number" || !Number.isInteger(windowMs) || windowMs < 1) return bad(i, "conflate needs windowMs ≥ 1");
-      return { match: m, action, windowMs };
-    }
-    return bad(i, `action must be "drop" or "conflate", got ${JSON.stringify(action)}`);
-  });
 }

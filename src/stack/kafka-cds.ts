@@ -3,6 +3,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { KafkaJars } from "./kafka-jars.js";
+import { resolveToolSettings } from "../config.js";
 
 /*
  * AppCDS (a dynamic class-data-sharing archive) for the broker JVM. Measured on the 2-core machines: broker start
@@ -12,14 +13,14 @@ import type { KafkaJars } from "./kafka-jars.js";
  * A truncated archive makes the JVM die with SIGBUS, so a dump is only promoted after a throwaway JVM has loaded
  * it with -Xshare:on; a broker that still fails to start with an archive gets it deleted and is retried without.
  * The key covers the java binary and the jar set, since an archive only fits the JVM and classpath that made it.
- * Set WEIR_KAFKA_CDS=0 to turn this off.
+ * Set WEIR_KAFKA_CDS=0 (or false) to turn this off.
  */
 
 const PENDING = "cds-pending";
 const LOCK_STALE_MS = 10 * 60_000;
 
 export function cdsEnabled(): boolean {
-  return process.env.WEIR_KAFKA_CDS !== "0";
+  return resolveToolSettings().kafkaCds;
 }
 
 const baseCache = new Map<string, string | undefined>();

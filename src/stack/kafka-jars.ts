@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { commandExists } from "./process.js";
+import { resolveToolSettings } from "../config.js";
 
 export const KAFKA_VERSION = "4.1.1";
 // Kafka 4.1.1's poms still pin slf4j-api 1.7.36 (checked in kafka_2.13-4.1.1.pom), so the binding must be the
@@ -13,7 +14,7 @@ export const LOG4J_VERSION = "2.24.3";
 
 /** Jars are cached outside the repo so clean clones and CI reruns on the same machine start in seconds. */
 export function weirCacheDir(): string {
-  return process.env.WEIR_CACHE_DIR || join(homedir(), ".cache", "weir");
+  return resolveToolSettings().cacheDir || join(homedir(), ".cache", "weir");
 }
 
 export function kafkaHome(cacheDir = weirCacheDir()): string {

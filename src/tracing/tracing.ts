@@ -10,6 +10,7 @@
  */
 import { DiagConsoleLogger, DiagLogLevel, context, diag, propagation, trace, type Context, type Span, type SpanContext, type Tracer } from "@opentelemetry/api";
 import type { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
+import { resolveToolSettings } from "../config.js";
 
 export type TracingOptions = {
   /** OTLP/HTTP base URL, e.g. http://127.0.0.1:4318; empty: tracing off. */
@@ -30,10 +31,19 @@ let provider: NodeTracerProvider | undefined;
 export async function startTracing(opts: TracingOptions): Promise<Tracing> {
   if (!opts.endpoint) return { enabled: false, shutdown: async () => {} };
   if (provider) return { enabled: true, shutdown: async () => {} };
-  const [{ W3CTraceContextPropagator }, { OTLPTraceExporter }, { resourceFromAttributes }, { AlwaysOnSampler, BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler, SimpleSpanProcessor }] =
-    await Promise.all([import("@opentelemetry/core"), import("@opentelemetry/exporter-trace-otlp-http"), import("@opentelemetry/resources"), import("@opentelemetry/sdk-trace-node")]);
+  const [
+    { W3CTraceContextPropagator },
+    { OTLPTraceExporter },
+    { resourceFromAttributes },
+    { AlwaysOnSampler, BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler, SimpleSpanProcessor },
+  ] = await Promise.all([
+    import("@opentelemetry/core"),
+    import("@opentelemetry/exporter-trace-otlp-http"),
+    import("@opentelemetry/resources"),
+    import("@opentelemetry/sdk-trace-node"),
+  ]);
   if (provider) return { enabled: true, shutdown: async () => {} };
-  if (process.env.WEIR_OTEL_DEBUG) diag.setLogger(new DiagConsoleLogger(), DiagLogLevel.DEBUG);
+  if (resolveToolSettings().otelDebug) diag.setLogger(new DiagConsoleLogger(), DiagLogLevel.DEBUG);
   const exporter = new OTLPTraceExporter({ url: `${opts.endpoint.replace(/\/$/, "")}/v1/traces` });
   provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ "service.name": opts.serviceName }),
@@ -89,6 +99,10 @@ export function traceparentOf(span: Span | SpanContext): string {
 }
 
 /** Messaging attributes (OpenTelemetry semantic conventions) for a Kafka hop. */
-export function kafkaAttributes(operation: "send" | "receive" | "process", topic: string, extra: Record<string, string | number> = {}): Record<string, string | number> {
+export function kafkaAttributes(
+  operation: "send" | "receive" | "process",
+  topic: string,
+  extra: Record<string, string | number> = {},
+): Record<string, string | number> {
   return { "messaging.system": "kafka", "messaging.operation.type": operation, "messaging.destination.name": topic, ...extra };
 }

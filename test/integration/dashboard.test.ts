@@ -58,12 +58,12 @@ beforeAll(async () => {
     { kafkaBrokers: stack.kafkaBrokers, redisUrl: stack.redisUrl },
     {
       apiKeys: [`${tenant}:secret`],
-      processorInGateway: "true",
+      processorInGateway: true,
       processorJobs: ["error-rate", "fraud", "risk-limits"],
       processorThreads: 1,
       processorGroupPrefix: `weir-test-${run}`,
-      riskLimits: JSON.stringify({ default: { maxGrossExposure: 400_000 } }),
-      fraudRule: JSON.stringify({ minPurchases: 3, amountThresholdMinor: 100_000, withinMinutes: 10 }),
+      riskLimits: ({ default: { maxGrossExposure: 400_000 } }),
+      fraudRule: ({ minPurchases: 3, amountThresholdMinor: 100_000, withinMinutes: 10 }),
     },
   );
   browser = await launching;

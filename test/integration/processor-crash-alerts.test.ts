@@ -80,7 +80,7 @@ test("SIGKILLed mid-stream: fraud results exactly the engine's, every alert at t
 
   const spec = jobSpec("fraud");
   const records = byPartition(await readTopics(stack.kafkaBrokers, [input]), (t) => spec.inputs[t] !== undefined);
-  const expected = replay("fraud", jobOptionsOf({ fraudRule: "{}", riskLimits: "{}" }), await partitionsOf(stack.kafkaBrokers, input), [(p) => records.get(p) ?? []]);
+  const expected = replay("fraud", jobOptionsOf({ fraudRule: {}, riskLimits: {} }), await partitionsOf(stack.kafkaBrokers, input), [(p) => records.get(p) ?? []]);
   const alerts = alertsOf("fraud", expected);
   expect(alerts.length).toBeGreaterThan(5);
   expect(await resultsOf(stack.kafkaBrokers, "fraud")).toEqual(expected);

@@ -35,8 +35,8 @@ import { startWebhookInbox, type WebhookInbox } from "../../src/sinks/webhook-in
 const run = `scn-${Date.now().toString(36)}`;
 const tenant = `scenarios-${run}`;
 const auth = { tenant, apiKey: "secret" };
-const riskLimits = JSON.stringify({ default: { maxGrossExposure: 400_000, maxLoss: 20_000 } });
-const fraudRule = JSON.stringify({ minPurchases: 3, amountThresholdMinor: 100_000, withinMinutes: 10 });
+const riskLimits = { default: { maxGrossExposure: 400_000, maxLoss: 20_000 } };
+const fraudRule = { minPurchases: 3, amountThresholdMinor: 100_000, withinMinutes: 10 };
 const jobOptions = jobOptionsOf({ riskLimits, fraudRule });
 const registry = SchemaRegistry.builtin();
 const topicOf = (typeName: string) => registry.eventType(typeName)!.topic;
@@ -52,7 +52,7 @@ beforeAll(async () => {
     { kafkaBrokers: stack.kafkaBrokers, redisUrl: stack.redisUrl },
     {
       apiKeys: [`${tenant}:secret`],
-      processorInGateway: "true",
+      processorInGateway: true,
       processorJobs: ["fraud", "risk-limits"],
       processorGroupPrefix: `weir-test-${run}`,
       processorThreads: 2,

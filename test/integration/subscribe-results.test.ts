@@ -27,7 +27,7 @@ import { gatewayFor, streamAll, waitFor } from "./support.js";
 const run = `res-${Date.now().toString(36)}`;
 const tenantA = `${run}-a`;
 const tenantB = `${run}-b`;
-const fraudRule = JSON.stringify({ minPurchases: 3, amountThresholdMinor: 100_000, withinMinutes: 10 });
+const fraudRule = { minPurchases: 3, amountThresholdMinor: 100_000, withinMinutes: 10 };
 
 let stack: TestStack;
 let gateway: Gateway;
@@ -38,7 +38,7 @@ beforeAll(async () => {
     { kafkaBrokers: stack.kafkaBrokers, redisUrl: stack.redisUrl },
     {
       apiKeys: [`${tenantA}:secret`, `${tenantB}:secret`],
-      processorInGateway: "true",
+      processorInGateway: true,
       processorJobs: ["fraud"],
       processorGroupPrefix: `weir-test-${run}`,
       processorThreads: 2,

@@ -34,7 +34,7 @@ export async function readTopics(brokers: string, topics: readonly string[], ten
 
 /** A gateway on a free port, quiet, against the given services; without processor jobs unless asked. */
 export function gatewayFor(services: { kafkaBrokers: string; redisUrl: string }, options: ConfigOptions = {}): Promise<Gateway> {
-  return startGateway({ kafkaBrokers: [services.kafkaBrokers], redisUrl: services.redisUrl, port: 0, logger: silentLogger, processorInGateway: "false", ...options });
+  return startGateway({ kafkaBrokers: [services.kafkaBrokers], redisUrl: services.redisUrl, port: 0, logger: silentLogger, processorInGateway: false, ...options });
 }
 
 /** Polls `condition` until it holds (or throws after `timeoutMs`). */

@@ -24,7 +24,7 @@ beforeAll(async () => {
   stack = await startTestStack();
   gateway = await gatewayFor(
     { kafkaBrokers: stack.kafkaBrokers, redisUrl: stack.redisUrl },
-    { apiKeys: [`${tenant}:secret`], processorInGateway: "true", processorJobs: ["fraud"], processorGroupPrefix: `weir-test-${run}`, otlpEndpoint: jaeger.otlpEndpoint, traceSampleRatio: "0" },
+    { apiKeys: [`${tenant}:secret`], processorInGateway: true, processorJobs: ["fraud"], processorGroupPrefix: `weir-test-${run}`, otlpEndpoint: jaeger.otlpEndpoint, traceSampleRatio: 0 },
   );
 }, 900_000); // the first run builds Jaeger from the Go module proxy
 afterAll(async () => {

@@ -1,4 +1,7 @@
-/** The relay's settings file (src/relay/config.ts): defaults, required fields, clear WEIR_ERR_CONFIG errors. */
+/**
+ * The relay's settings file (src/relay/config.ts): defaults, required fields, and WEIR_ERR_CONFIG errors that
+ * name the file and the field's path (unknown keys included: a typo never falls back to a default silently).
+ */
 import { expect, test } from "vitest";
 import { WeirError } from "../../src/errors.js";
 import { parseRelayConfig } from "../../src/relay/config.js";
@@ -12,7 +15,7 @@ function refusal(raw: unknown): string {
   } catch (err) {
     expect(err).toBeInstanceOf(WeirError);
     expect((err as WeirError).code).toBe("WEIR_ERR_CONFIG");
-    expect((err as WeirError).message).toMatch(/^invalid configuration: relay: /);
+    expect((err as WeirError).message).toMatch(/^invalid configuration: relay\.json: /);
     return (err as WeirError).message;
   }
   throw new Error(`parseRelayConfig accepted ${JSON.stringify(raw)}`);
@@ -61,49 +64,107 @@ test("device pairs split at the first ':' only: keys may contain ':'", () => {
 });
 
 test("the config must be an object", () => {
-  for (const raw of [null, undefined, 42, "relay.json"]) expect(refusal(raw)).toMatch(/must be a JSON object/);
+  expect(refusal(null)).toContain("relay.json: expected object, got null");
+  expect(refusal(undefined)).toContain("relay.json: required (expected object)");
+  expect(refusal(42)).toContain("relay.json: expected object, got number");
+  expect(refusal(["relay.json"])).toContain("relay.json: expected object, got array");
 });
 
 test("upstream and devices are required", () => {
-  expect(refusal({ devices: minimal.devices })).toMatch(/upstream \{ urls, tenant, apiKey \} is required/);
-  expect(refusal({ upstream: minimal.upstream })).toMatch(/devices must list "tenant:key" pairs/);
-  expect(refusal({ ...minimal, devices: [] })).toMatch(/devices must list/);
-  expect(refusal({ ...minimal, devices: "plant-1:k1" })).toMatch(/devices must list/);
-  expect(refusal({ ...minimal, upstream: { ...minimal.upstream, tenant: undefined } })).toMatch(/tenant must be a non-empty string/);
-  expect(refusal({ ...minimal, upstream: { ...minimal.upstream, apiKey: "" } })).toMatch(/apiKey must be a non-empty string/);
+  expect(refusal({ devices: minimal.devices })).toContain("relay.json: upstream: required (expected object)");
+  expect(refusal({ upstream: minimal.upstream })).toContain("relay.json: devices: required (expected array)");
+  expect(refusal({ ...minimal, devices: [] })).toContain('relay.json: devices: must list "tenant:key" pairs');
+  expect(refusal({ ...minimal, devices: "plant-1:k1" })).toContain("relay.json: devices: expected array, got string");
+  expect(refusal({ ...minimal, upstream: { ...minimal.upstream, tenant: undefined } })).toContain("relay.json: upstream.tenant: required (expected string)");
+  expect(refusal({ ...minimal, upstream: { ...minimal.upstream, apiKey: "" } })).toContain("relay.json: upstream.apiKey: must not be empty");
 });
 
 test("upstream.urls must be a non-empty list of ws:// or wss:// URLs", () => {
-  for (const urls of [undefined, [], "ws://a/v1/ingest", ["http://a/v1/ingest"], ["ws://a/v1/ingest", "https://b"], [42], ["a:8080"]]) {
-    expect(refusal({ ...minimal, upstream: { ...minimal.upstream, urls } }), JSON.stringify(urls)).toMatch(/upstream\.urls must list ws:\/\/ or wss:\/\/ URLs/);
-  }
+  expect(refusal({ ...minimal, upstream: { ...minimal.upstream, urls: undefined } })).toContain("relay.json: upstream.urls: required (expected array)");
+  expect(refusal({ ...minimal, upstream: { ...minimal.upstream, urls: [] } })).toContain("relay.json: upstream.urls: must list ws:// or wss:// URLs");
+  expect(refusal({ ...minimal, upstream: { ...minimal.upstream, urls: "ws://a/v1/ingest" } })).toContain(
+    "relay.json: upstream.urls: expected array, got string",
+  );
+  expect(refusal({ ...minimal, upstream: { ...minimal.upstream, urls: ["http://a/v1/ingest"] } })).toContain(
+    'relay.json: upstream.urls[0]: "http://a/v1/ingest" is not a ws:// or wss:// URL',
+  );
+  expect(refusal({ ...minimal, upstream: { ...minimal.upstream, urls: ["ws://a/v1/ingest", "https://b"] } })).toContain("relay.json: upstream.urls[1]: ");
+  expect(refusal({ ...minimal, upstream: { ...minimal.upstream, urls: [42] } })).toContain("relay.json: upstream.urls[0]: expected string, got number");
+  expect(refusal({ ...minimal, upstream: { ...minimal.upstream, urls: ["a:8080"] } })).toContain(
+    'relay.json: upstream.urls[0]: "a:8080" is not a ws:// or wss:// URL',
+  );
 });
 
 test('device entries must be "tenant:key" with both parts', () => {
-  for (const pair of ["plant-1", ":k1", "plant-1:", "", 42, null]) {
-    expect(refusal({ ...minimal, devices: ["ok:k", pair] }), JSON.stringify(pair)).toMatch(/devices: ".*" is not tenant:key/);
+  for (const pair of ["plant-1", ":k1", "plant-1:", ""]) {
+    expect(refusal({ ...minimal, devices: ["ok:k", pair] }), JSON.stringify(pair)).toContain(
+      `relay.json: devices[1]: ${JSON.stringify(pair)} is not tenant:key`,
+    );
   }
-  expect(refusal({ ...minimal, devices: ["plant-1"] })).toContain('devices: "plant-1" is not tenant:key');
+  expect(refusal({ ...minimal, devices: ["ok:k", 42] })).toContain("relay.json: devices[1]: expected string, got number");
+  expect(refusal({ ...minimal, devices: ["ok:k", null] })).toContain("relay.json: devices[1]: expected string, got null");
 });
 
 test("numbers must be integers within range, and the message names the setting and the value", () => {
-  expect(refusal({ ...minimal, credit: 0 })).toContain("credit must be an integer ≥ 1, got 0");
-  expect(refusal({ ...minimal, credit: 1.5 })).toContain("credit must be an integer ≥ 1, got 1.5");
-  expect(refusal({ ...minimal, maxBatchEvents: "500" })).toContain('maxBatchEvents must be an integer ≥ 1, got "500"');
-  expect(refusal({ ...minimal, maxEventBytes: -1 })).toContain("maxEventBytes must be an integer ≥ 1");
-  expect(refusal({ ...minimal, maxBufferedEvents: 0 })).toContain("maxBufferedEvents must be an integer ≥ 1");
-  expect(refusal({ ...minimal, lingerMs: -1 })).toContain("lingerMs must be an integer ≥ 0, got -1");
-  expect(refusal({ ...minimal, listen: { port: -1 } })).toContain("port must be an integer ≥ 0, got -1");
-  expect(refusal({ ...minimal, listen: { port: "8787" } })).toContain("port must be an integer ≥ 0");
+  expect(refusal({ ...minimal, credit: 0 })).toContain("relay.json: credit: must be >= 1");
+  expect(refusal({ ...minimal, credit: 1.5 })).toContain("relay.json: credit: expected an integer, got 1.5");
+  expect(refusal({ ...minimal, maxBatchEvents: "500" })).toContain("relay.json: maxBatchEvents: expected number, got string");
+  expect(refusal({ ...minimal, maxEventBytes: -1 })).toContain("relay.json: maxEventBytes: must be >= 1");
+  expect(refusal({ ...minimal, maxBufferedEvents: 0 })).toContain("relay.json: maxBufferedEvents: must be >= 1");
+  expect(refusal({ ...minimal, lingerMs: -1 })).toContain("relay.json: lingerMs: must be >= 0");
+  expect(refusal({ ...minimal, listen: { port: -1 } })).toContain("relay.json: listen.port: must be >= 0");
+  expect(refusal({ ...minimal, listen: { port: 65536 } })).toContain("relay.json: listen.port: must be <= 65535");
+  expect(refusal({ ...minimal, listen: { port: "8787" } })).toContain("relay.json: listen.port: expected number, got string");
 });
 
 test("strings must be non-empty", () => {
-  expect(refusal({ ...minimal, listen: { host: "" } })).toContain("host must be a non-empty string");
-  expect(refusal({ ...minimal, outbox: "" })).toContain("outbox must be a non-empty string");
-  expect(refusal({ ...minimal, relayId: 7 })).toContain("relayId must be a non-empty string");
+  expect(refusal({ ...minimal, listen: { host: "" } })).toContain("relay.json: listen.host: must not be empty");
+  expect(refusal({ ...minimal, outbox: "" })).toContain("relay.json: outbox: must not be empty");
+  expect(refusal({ ...minimal, relayId: 7 })).toContain("relay.json: relayId: expected string, got number");
 });
 
 test("bad rules are refused with the rule's index", () => {
-  expect(refusal({ ...minimal, rules: [{ action: "drop" }, { action: "conflate" }] })).toContain("rules[1]: conflate needs windowMs");
-  expect(refusal({ ...minimal, rules: { action: "drop" } })).toContain("rules must be a list");
+  expect(refusal({ ...minimal, rules: [{ action: "drop" }, { action: "conflate" }] })).toContain("relay.json: rules[1].windowMs: required (expected number)");
+  expect(refusal({ ...minimal, rules: [{ action: "conflate", windowMs: 0 }] })).toContain("relay.json: rules[0].windowMs: must be >= 1");
+  expect(refusal({ ...minimal, rules: [{ action: "forward" }] })).toContain('relay.json: rules[0].action: expected "drop" or "conflate", got "forward"');
+  expect(refusal({ ...minimal, rules: [{ match: { type: "T" } }] })).toContain('relay.json: rules[0].action: expected "drop" or "conflate", got nothing');
+  expect(refusal({ ...minimal, rules: [{ action: "drop", match: { attributes: { level: 3 } } }] })).toContain(
+    "relay.json: rules[0].match.attributes.level: expected string, got number",
+  );
+  expect(refusal({ ...minimal, rules: { action: "drop" } })).toContain("relay.json: rules: expected array, got object");
+});
+
+test("an unknown key at the top level is refused, naming it", () => {
+  expect(refusal({ ...minimal, credits: 5 })).toContain("relay.json: credits: unknown key");
+  expect(refusal({ ...minimal, listen: { host: "0.0.0.0", prot: 1 } })).toContain("relay.json: listen.prot: unknown key");
+  expect(refusal({ ...minimal, upstream: { ...minimal.upstream, url: "ws://a" } })).toContain("relay.json: upstream.url: unknown key");
+});
+
+test("an unknown key inside a rule is refused, naming the rule", () => {
+  const rules = [{ action: "drop" }, { action: "drop" }, { action: "conflate", windowMs: 100, widowMs: 5 }];
+  expect(refusal({ ...minimal, rules })).toContain("relay.json: rules[2].widowMs: unknown key");
+  expect(refusal({ ...minimal, rules: [{ action: "drop", match: { typ: "weir.events.v1.Quote" } }] })).toContain("relay.json: rules[0].match.typ: unknown key");
+  // windowMs means nothing to drop: most likely a mistaken action, so it is refused rather than ignored.
+  expect(refusal({ ...minimal, rules: [{ action: "drop", windowMs: 5 }] })).toContain("relay.json: rules[0].windowMs: unknown key");
+});
+
+test("a field of the wrong type is refused, naming its path", () => {
+  const rules = [{ action: "drop" }, { action: "drop" }, { action: "conflate", windowMs: "100" }];
+  expect(refusal({ ...minimal, rules })).toContain("relay.json: rules[2].windowMs: expected number, got string");
+  expect(refusal({ ...minimal, listen: "0.0.0.0:8787" })).toContain("relay.json: listen: expected object, got string");
+});
+
+test("the error names the file the config came from", () => {
+  try {
+    parseRelayConfig({ ...minimal, credits: 5 }, "/etc/weir/edge.json");
+    expect.unreachable();
+  } catch (err) {
+    expect((err as WeirError).message).toContain("/etc/weir/edge.json: credits: unknown key");
+  }
+});
+
+test("several problems are reported together", () => {
+  const message = refusal({ ...minimal, credits: 5, lingerMs: -1 });
+  expect(message).toContain("credits: unknown key");
+  expect(message).toContain("lingerMs: must be >= 0");
 });

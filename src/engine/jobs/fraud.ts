@@ -18,6 +18,7 @@ import { CepOperator, type CepOutput } from "../cep/operator.js";
 import { Pattern } from "../cep/pattern.js";
 import type { CepKeyState } from "../cep/state.js";
 import type { Emitter, EngineRecord, KeyValueStore, Operator } from "../types.js";
+import type { FraudRuleOptions } from "./fraud-rule.js";
 
 export type FraudTransaction = {
   readonly cardId: string;
@@ -42,16 +43,7 @@ export type FraudAlert = {
 /** A card's recently used locations (`locationKey`), least recently used first. */
 export type KnownLocations = { readonly recent: readonly string[] };
 
-export type FraudRuleOptions = {
-  /** N: purchases in a burst. Default 3. */
-  readonly minPurchases?: number;
-  /** Purchases count when amountMinor > this. Default 100_000. */
-  readonly amountThresholdMinor?: number;
-  /** M: the burst's first and last purchase are less than M minutes apart. Default 10. */
-  readonly withinMinutes?: number;
-  /** K: locations remembered per card. Default 20. */
-  readonly knownLocationsPerCard?: number;
-};
+export type { FraudRuleOptions } from "./fraud-rule.js";
 
 export type FraudJobOptions = FraudRuleOptions & {
   readonly store: KeyValueStore<FraudState>;

@@ -12,25 +12,38 @@
  * when it goes back under, nothing while it stays on one side. A limit that is not measured on an
  * evaluation (VaR unavailable, or no longer configured) keeps its state.
  */
+import { z } from "zod";
 
 export type LimitKind = "maxGrossExposure" | "maxSectorNetExposure" | "maxVar" | "maxLoss";
 
-export type AccountLimits = {
-  readonly maxGrossExposure?: number;
-  /** Applies to every sector unless overridden in `maxSectorNetExposureBySector`. */
-  readonly maxSectorNetExposure?: number;
-  readonly maxSectorNetExposureBySector?: Readonly<Record<string, number>>;
-  readonly maxVar?: number;
-  /** A positive amount X: breached when total P&L < −X. */
-  readonly maxLoss?: number;
-};
+// The limits' schema is the settings' (WEIR_RISK_LIMITS) check and the source of their types. Strict: an unknown
+// key (a typo such as `maxLos`) is refused instead of leaving an account without that limit.
+const threshold = z.number().min(0);
 
-export type LimitsConfig = {
-  /** Limits of every account. */
-  readonly default?: AccountLimits;
-  /** Per-account limits, merged field by field over `default`. */
-  readonly accounts?: Readonly<Record<string, AccountLimits>>;
-};
+export const accountLimitsSchema = z
+  .strictObject({
+    maxGrossExposure: threshold.optional(),
+    /** Applies to every sector unless overridden in `maxSectorNetExposureBySector`. */
+    maxSectorNetExposure: threshold.optional(),
+    maxSectorNetExposureBySector: z.record(z.string(), threshold).readonly().optional(),
+    maxVar: threshold.optional(),
+    /** A positive amount X: breached when total P&L < −X. */
+    maxLoss: threshold.optional(),
+  })
+  .readonly();
+
+export const limitsConfigSchema = z
+  .strictObject({
+    /** Limits of every account. */
+    default: accountLimitsSchema.optional(),
+    /** Per-account limits, merged field by field over `default`. */
+    accounts: z.record(z.string(), accountLimitsSchema).readonly().optional(),
+  })
+  .readonly();
+
+export type AccountLimits = z.output<typeof accountLimitsSchema>;
+
+export type LimitsConfig = z.output<typeof limitsConfigSchema>;
 
 export type LimitEvent = {
   readonly type: "breach" | "cleared";
