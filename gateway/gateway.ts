@@ -1,30 +1,34 @@
 /**
- * Composition root of a gateway process: config → adapters (Kafka, Redis) → ingest service →
- * uWS server, and the reverse on close. Lifecycle: starting → ready → draining → closed.
+ * Composition root of a gateway process. Start, as lifecycle steps (src/lifecycle.ts), each
+ * closed again if a later one fails: tracing → adapters (Redis, Kafka; gateway/adapters.ts) →
+ * ingest service and subscription hub → uWS server (gateway/server-options.ts) → the processor
+ * jobs, if they run in the gateway. States: starting → ready → draining → stopped.
+ *
+ * Stop: drain first — stop listening, refuse new events (RETRY_AFTER WEIR_ERR_DRAINING), let
+ * in-flight batches finish for up to WEIR_DRAIN_TIMEOUT_MS — then close what was started, newest
+ * first: the processor jobs, every socket still open (ingest and subscribe, close 1001, so
+ * clients move to another gateway and resume), the subscription readers, Kafka, Redis, tracing.
  */
 import { WeirError } from "../src/errors.js";
 import { resolveConfig, parseApiKeys, type Config, type ConfigOptions } from "../src/config.js";
 import { createLogger, type Logger } from "../src/log.js";
+import { Lifecycle } from "../src/lifecycle.js";
 import { SchemaRegistry } from "../src/schema/registry.js";
 import { assertCompatible } from "../src/schema/compat.js";
 import { EventChecker } from "../src/ingest/check-event.js";
 import { Admission } from "../src/ingest/admission.js";
 import { IngestService } from "../src/ingest/ingest-service.js";
-import type { TopicSpec } from "../src/ingest/ports.js";
-import { createEventLog } from "../src/adapters/kafka/create-event-log.js";
-import { RedisDedupStore } from "../src/adapters/redis/redis-dedup-store.js";
-import { KafkaPublishedLookup } from "../src/adapters/kafka/published-lookup.js";
 import { startProcessors, type RunningProcessors } from "../src/processor/processors.js";
-import { startServer, type RunningServer } from "./server.js";
-import { dashboardFiles } from "./dashboard/files.js";
+import { jobNames } from "../src/processor/jobs.js";
 import { SubscriptionHub } from "../src/subscribe/hub.js";
+import { streamCatalog } from "../src/subscribe/streams.js";
 import { apiKeyAuthenticator } from "../src/protocol/api-key-authenticator.js";
-import { kafkajsTopicReaders } from "../src/adapters/kafka/kafkajs-topic-readers.js";
 import { WeirMetrics } from "../src/metrics/prometheus.js";
 import { startTracing } from "../src/tracing/tracing.js";
-import { streamCatalog } from "../src/subscribe/streams.js";
-import { jobNames } from "../src/processor/jobs.js";
-import { Kafka, logLevel as kafkaLogLevel } from "kafkajs";
+import { openAdapters, topicsOf } from "./adapters.js";
+import { startServer, type RunningServer } from "./server.js";
+import { serverOptions } from "./server-options.js";
+import { dashboardFiles } from "./dashboard/files.js";
 
 export type Gateway = {
   readonly config: Config;
@@ -39,193 +43,129 @@ export type Gateway = {
   readonly logger: Logger;
   /** The processor jobs running in this process (WEIR_PROCESSOR_IN_GATEWAY), if any. */
   readonly processors: RunningProcessors | undefined;
+  /** starting, ready, draining or stopped. */
+  readonly state: Lifecycle["state"];
   /** Loads another schema image; refused (WEIR_ERR_SCHEMA_INCOMPATIBLE) if it breaks the running one. */
   reloadSchemas(path: string): Promise<void>;
-  /** Drains in-flight events (up to drainTimeoutMs), closes sockets, then Kafka and Redis. */
+  /** Drains in-flight events (up to drainTimeoutMs), closes every socket, then Kafka and Redis. */
   close(): Promise<void>;
 };
 
 export type GatewayOptions = ConfigOptions & { logger?: Logger };
 
-function topicsOf(registry: SchemaRegistry, deadLetterTopic: string): TopicSpec[] {
-  return [
-    ...registry.eventTypes().map((t) => ({ topic: t.topic, partitions: t.partitions })),
-    { topic: deadLetterTopic, partitions: 1 },
-  ];
-}
+/** How long one resource may take to close on stop before it is given up and the next one closes. */
+const CLOSE_TIMEOUT_MS = 10_000;
 
 export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
   const { logger: givenLogger, ...configOptions } = options;
   const config = resolveConfig(configOptions);
   const logger = givenLogger ?? createLogger(config.logLevel, { gateway: config.gatewayId });
-  const tracing = await startTracing({ endpoint: config.otlpEndpoint, serviceName: "weir-gateway" });
+  const lifecycle = new Lifecycle({ closeTimeoutMs: CLOSE_TIMEOUT_MS, onCloseError: (name, err) => logger.warn({ err }, `closing ${name}`) });
   let registry = config.schemaImage ? SchemaRegistry.fromFile(config.schemaImage) : SchemaRegistry.builtin();
-
-  const eventLog = await createEventLog({
-    client: config.kafkaClient,
-    brokers: config.kafkaBrokers,
-    clientId: config.kafkaClientId,
-    replicationFactor: config.topicReplication,
-    stallMs: config.kafkaStallMs,
-    publishTimeoutMs: config.kafkaPublishTimeoutMs,
-    dedupPendingTtlMs: config.dedupPendingTtlMs,
-    logger,
-  });
-  const dedup = new RedisDedupStore({
-    url: config.redisUrl,
-    dedupTtlMs: config.dedupTtlMs,
-    pendingTtlMs: config.dedupPendingTtlMs,
-    ownerTtlMs: config.dedupOwnerTtlMs,
-    gatewayId: config.gatewayId,
-    commandTimeoutMs: config.redisTimeoutMs,
-    onError: (what, err) => logger.warn({ err }, what),
-  });
-  // Verifies stale dedup claims (their gateway died before confirming) against Kafka (decision 0010).
-  // Its timeout bounds the whole lookup (offsets and scan) and so how long the client waits; it
-  // does not count towards any claim's age: the batch's fresh claims are published without waiting
-  // for it, and a take-over stamps the claim with the Redis time of the compare-and-swap, right
-  // before the second publish starts.
-  const publishedLookup = new KafkaPublishedLookup(
-    new Kafka({ brokers: [...config.kafkaBrokers], clientId: `${config.kafkaClientId}-lookup`, logLevel: kafkaLogLevel.NOTHING }),
-    { maxRecords: config.dedupVerifyMaxRecords, timeoutMs: config.kafkaPublishTimeoutMs },
-  );
-  await eventLog.ensureTopics(topicsOf(registry, config.deadLetterTopic));
-  await eventLog.connect();
-  // Redis may come up later: until then /readyz says so and events are nacked RETRY_AFTER.
-  await dedup.connect().catch((err: unknown) => logger.warn({ err }, "Redis not reachable yet"));
-
-  const admission = new Admission(config.maxInFlightEvents, config.maxInFlightBytes);
-  // Levels are read at scrape time from the live objects (declared below).
-  const metrics = new WeirMetrics({
-    inFlightEvents: () => admission.inFlightEvents,
-    inFlightBytes: () => admission.inFlightBytes,
-    outstandingCredit: () => [...server.connections].reduce((sum, c) => sum + c.creditLeft, 0),
-    connections: () => ({ ingest: server.connections.size, subscribe: hub.subscribers.size }),
-    subscribers: () => {
-      const out = new Map<string, { count: number; pending: number; maxPending: number }>();
-      for (const sub of hub.subscribers) {
-        const name = sub.spec?.name ?? "(subscribing)";
-        const s = out.get(name) ?? { count: 0, pending: 0, maxPending: 0 };
-        out.set(name, { count: s.count + 1, pending: s.pending + sub.pending, maxPending: Math.max(s.maxPending, sub.pending) });
-      }
-      return out;
-    },
-  });
-  const service = new IngestService(
-    {
-      log: eventLog,
-      dedup,
-      lookup: publishedLookup,
-      admission,
-      checker: new EventChecker(registry, config.maxEventBytes, config.maxFutureSkewMs),
-      onError: (what, err) => logger.warn({ err }, what),
-      observer: metrics,
-    },
-    {
-      gatewayId: config.gatewayId,
-      deadLetterTopic: config.deadLetterTopic,
-      retryAfterMs: config.retryAfterMs,
-      publishTimeoutMs: config.kafkaPublishTimeoutMs,
-      traceSampleRatio: config.traceSampleRatio,
-    },
-  );
-
-  const authenticator = apiKeyAuthenticator(parseApiKeys(config.apiKeys));
-  const hub = new SubscriptionHub(
-    kafkajsTopicReaders(new Kafka({ brokers: [...config.kafkaBrokers], clientId: `${config.kafkaClientId}-subscribe`, logLevel: kafkaLogLevel.NOTHING })),
-    streamCatalog(registry, { jobs: jobNames(), rawTypes: config.subscribeRawTypes, conflate: config.subscribeConflate }),
-    logger,
-  );
-
-  let draining = false;
+  // Bundled while Kafka and Redis connect.
+  const staticFiles = dashboardFiles();
   const startedAt = Date.now();
-  const server = await startServer({
-    staticFiles: await dashboardFiles(),
-    metrics: async () => ({ contentType: metrics.contentType, body: await metrics.text() }),
-    stats: () => {
-      const [p50, p99] = service.latency.percentiles(0.5, 0.99);
-      return {
-        gatewayId: config.gatewayId,
-        uptimeMs: Date.now() - startedAt,
-        nowMs: Date.now(),
-        ingest: { ...service.stats, inFlightEvents: admission.inFlightEvents, batchLatencyMs: { p50, p99 } },
-        subscribers: hub.subscribers.size,
-        // Counts only: a job's latest outputs belong to tenants, and this endpoint has no auth.
-        processors: processors?.processors.map((p) => ({ job: p.job, records: p.stats().records, outputs: p.stats().outputs })) ?? [],
-      };
-    },
-    host: config.host,
-    port: config.port,
-    maxFrameBytes: config.maxFrameBytes,
-    maxSendBufferBytes: config.maxSendBufferBytes,
-    logger,
-    readiness: () => {
-      const checks = { kafka: eventLog.healthy, redis: dedup.healthy, accepting: !draining };
-      return { ready: Object.values(checks).every(Boolean), checks };
-    },
-    subscription: {
-      authenticator,
-      source: hub,
-      log: logger,
-      onDelivered: (stream, seconds) => metrics.observeDelivery(stream, seconds),
-      limits: { helloTimeoutMs: config.helloTimeoutMs, maxSendBufferBytes: config.maxSendBufferBytes, maxPending: config.subscriberMaxPending },
-    },
-    connection: {
-      publisher: service,
-      authenticator,
-      serverId: config.gatewayId,
-      log: logger,
-      onPublisherError: (err, session) => logger.error({ err, session }, "publish failed unexpectedly"),
-      limits: {
-        connectionCredit: config.connectionCredit,
-        maxBatchEvents: config.maxBatchEvents,
-        maxEventBytes: config.maxEventBytes,
-        maxFrameBytes: config.maxFrameBytes,
-        maxSendBufferBytes: config.maxSendBufferBytes,
-        helloTimeoutMs: config.helloTimeoutMs,
-      },
-    },
-  });
-  const url = `ws://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}/v1/ingest`;
-  logger.info({ url, eventTypes: registry.eventTypes().length }, "gateway ready");
-  // After the ingest side is up: the jobs' start (restores, global-table bootstrap) must not
-  // keep clients from publishing.
-  let processors: RunningProcessors | undefined;
-  if (config.processorInGateway && config.processorJobs.length > 0) {
-    try {
-      processors = await startProcessors(config, logger, metrics);
-    } catch (err) {
-      server.stopListening();
-      await eventLog.close().catch(() => {});
-      await dedup.close();
-      throw err;
-    }
-  }
 
-  let closing: Promise<void> | undefined;
-  const close = async () => {
-    draining = true;
+  let service!: IngestService;
+  let admission!: Admission;
+  let metrics!: WeirMetrics;
+  let hub!: SubscriptionHub;
+  let server!: RunningServer;
+  let processors: RunningProcessors | undefined;
+  let kafkaHealthy = () => false;
+  let redisHealthy = () => false;
+  let reloadTopics: (registry: SchemaRegistry) => Promise<void> = async () => {};
+
+  const stats = () => {
+    const [p50, p99] = service.latency.percentiles(0.5, 0.99);
+    return {
+      gatewayId: config.gatewayId,
+      state: lifecycle.state,
+      uptimeMs: Date.now() - startedAt,
+      nowMs: Date.now(),
+      ingest: { ...service.stats, inFlightEvents: admission.inFlightEvents, batchLatencyMs: { p50, p99 } },
+      subscribers: hub.subscribers.size,
+      // Counts only: a job's latest outputs belong to tenants, and this endpoint has no auth.
+      processors: processors?.processors.map((p) => ({ job: p.job, records: p.stats().records, outputs: p.stats().outputs })) ?? [],
+    };
+  };
+
+  await lifecycle.start(async () => {
+    await lifecycle.step("tracing", () => startTracing({ endpoint: config.otlpEndpoint, serviceName: "weir-gateway" }), (tracing) => tracing.shutdown());
+    const adapters = await openAdapters(lifecycle, config, registry, logger);
+    kafkaHealthy = () => adapters.eventLog.healthy;
+    redisHealthy = () => adapters.dedup.healthy;
+    reloadTopics = (next) => adapters.eventLog.ensureTopics(topicsOf(next, config.deadLetterTopic));
+
+    admission = new Admission(config.maxInFlightEvents, config.maxInFlightBytes);
+    metrics = gatewayMetrics(admission, () => server, () => hub);
+    service = new IngestService(
+      {
+        log: adapters.eventLog,
+        dedup: adapters.dedup,
+        lookup: adapters.publishedLookup,
+        admission,
+        checker: new EventChecker(registry, config.maxEventBytes, config.maxFutureSkewMs),
+        onError: (what, err) => logger.warn({ err }, what),
+        observer: metrics,
+      },
+      {
+        gatewayId: config.gatewayId,
+        deadLetterTopic: config.deadLetterTopic,
+        retryAfterMs: config.retryAfterMs,
+        publishTimeoutMs: config.kafkaPublishTimeoutMs,
+        traceSampleRatio: config.traceSampleRatio,
+      },
+    );
+    hub = await lifecycle.step(
+      "subscription readers",
+      () => new SubscriptionHub(adapters.topicReaders, streamCatalog(registry, { jobs: jobNames(), rawTypes: config.subscribeRawTypes, conflate: config.subscribeConflate }), logger),
+      (h) => h.close(),
+    );
+    server = await lifecycle.step(
+      "server",
+      async () =>
+        startServer(
+          serverOptions({
+            config,
+            logger,
+            authenticator: apiKeyAuthenticator(parseApiKeys(config.apiKeys)),
+            publisher: service,
+            source: hub,
+            metrics,
+            staticFiles: await staticFiles,
+            readiness: () => ({ kafka: kafkaHealthy(), redis: redisHealthy(), accepting: lifecycle.state === "starting" || lifecycle.state === "ready" }),
+            stats,
+          }),
+        ),
+      (s) => {
+        s.stopListening();
+        s.closeAll(new WeirError("WEIR_ERR_SHUTDOWN"));
+      },
+    );
+    logger.info({ url: urlOf(config.host, server.port), eventTypes: registry.eventTypes().length }, "gateway listening");
+    // After the ingest side is up: the jobs' start (restores, global-table bootstrap) must not
+    // keep clients from publishing.
+    if (config.processorInGateway && config.processorJobs.length > 0) {
+      processors = await lifecycle.step("processor jobs", () => startProcessors(config, logger, metrics), (p) => p.close());
+    }
+  });
+  logger.info("gateway ready");
+
+  /** Stop listening, refuse new events, and give in-flight batches until the drain timeout. */
+  const drain = async () => {
     server.stopListening();
     service.drain();
     const idle = Promise.all([...server.connections].map((c) => c.idle()));
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([idle, new Promise((r) => (timer = setTimeout(r, config.drainTimeoutMs)))]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([idle, new Promise((resolve) => (timer = setTimeout(resolve, config.drainTimeoutMs)))]);
     clearTimeout(timer);
-    for (const conn of [...server.connections]) conn.fail(new WeirError("WEIR_ERR_SHUTDOWN"));
-    await hub.close().catch((err: unknown) => logger.warn({ err }, "closing subscriptions"));
-    await processors?.close().catch((err: unknown) => logger.warn({ err }, "closing processor jobs"));
-    await eventLog.close().catch((err: unknown) => logger.warn({ err }, "closing Kafka producer"));
-    // After Kafka settled the in-flight publishes: deletes this gateway's heartbeat, so claims it
-    // could not confirm are verified by the next gateway at once.
-    await dedup.close();
-    await tracing.shutdown();
-    logger.info("gateway closed");
   };
 
   return {
     config,
     port: server.port,
-    url,
+    url: urlOf(config.host, server.port),
     service,
     admission,
     server,
@@ -233,14 +173,43 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     metrics,
     logger,
     processors,
+    get state() {
+      return lifecycle.state;
+    },
     async reloadSchemas(path) {
       const next = SchemaRegistry.fromFile(path);
       await assertCompatible(registry, next);
-      await eventLog.ensureTopics(topicsOf(next, config.deadLetterTopic));
+      await reloadTopics(next);
       service.useChecker(new EventChecker(next, config.maxEventBytes, config.maxFutureSkewMs));
       registry = next;
       logger.info({ path, eventTypes: next.eventTypes().length }, "schema image loaded");
     },
-    close: () => (closing ??= close()),
+    close: async () => {
+      await lifecycle.stop(drain);
+      logger.info("gateway closed");
+    },
   };
+}
+
+function urlOf(host: string, port: number): string {
+  return `ws://${host.includes(":") ? `[${host}]` : host}:${port}/v1/ingest`;
+}
+
+/** Metrics whose levels are read at scrape time from the live parts. */
+function gatewayMetrics(admission: Admission, server: () => RunningServer | undefined, hub: () => SubscriptionHub | undefined): WeirMetrics {
+  return new WeirMetrics({
+    inFlightEvents: () => admission.inFlightEvents,
+    inFlightBytes: () => admission.inFlightBytes,
+    outstandingCredit: () => [...(server()?.connections ?? [])].reduce((sum, c) => sum + c.creditLeft, 0),
+    connections: () => ({ ingest: server()?.connections.size ?? 0, subscribe: hub()?.subscribers.size ?? 0 }),
+    subscribers: () => {
+      const out = new Map<string, { count: number; pending: number; maxPending: number }>();
+      for (const sub of hub()?.subscribers ?? []) {
+        const name = sub.spec?.name ?? "(subscribing)";
+        const s = out.get(name) ?? { count: 0, pending: 0, maxPending: 0 };
+        out.set(name, { count: s.count + 1, pending: s.pending + sub.pending, maxPending: Math.max(s.maxPending, sub.pending) });
+      }
+      return out;
+    },
+  });
 }

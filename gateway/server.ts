@@ -49,12 +49,17 @@ function transportOf(ws: uWS.WebSocket<{ closed: boolean }>, data: { closed: boo
 export type RunningServer = {
   readonly port: number;
   readonly connections: ReadonlySet<IngestSession>;
+  /** Every subscriber connection, from its first byte (subscribed or not yet). */
+  readonly subscribers: ReadonlySet<Subscription>;
   /** Stops accepting connections; open ones continue. */
   stopListening(): void;
+  /** Ends every open connection, ingest and subscribe, with `error`'s ProtocolError and close code. */
+  closeAll(error: WeirError): void;
 };
 
 export function startServer(opts: ServerOptions): Promise<RunningServer> {
   const connections = new Set<IngestSession>();
+  const subscribers = new Set<Subscription>();
   const app = uWS.App();
 
   app.ws<SocketData>("/v1/ingest", {
@@ -112,13 +117,17 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
     open: (ws) => {
       const data = ws.getUserData();
       data.sub = new Subscription(transportOf(ws, data), opts.subscription);
+      subscribers.add(data.sub);
     },
     message: (ws, message, isBinary) => ws.getUserData().sub?.onMessage(new Uint8Array(message.slice(0)), isBinary),
     drain: (ws) => ws.getUserData().sub?.onDrain(),
     close: (ws) => {
       const data = ws.getUserData();
       data.closed = true;
-      data.sub?.onClose();
+      if (data.sub) {
+        data.sub.onClose();
+        subscribers.delete(data.sub);
+      }
     },
   });
 
@@ -161,10 +170,21 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
     app.listen(opts.host, opts.port, (token) => {
       if (!token) return reject(new Error(`cannot listen on ${opts.host}:${opts.port}`));
+      let listening = true;
       resolve({
         port: uWS.us_socket_local_port(token),
         connections,
-        stopListening: () => uWS.us_listen_socket_close(token),
+        subscribers,
+        stopListening: () => {
+          // Closing a uWS listen socket twice is undefined behaviour: once only.
+          if (!listening) return;
+          listening = false;
+          uWS.us_listen_socket_close(token);
+        },
+        closeAll: (error) => {
+          for (const conn of [...connections]) conn.fail(error);
+          for (const sub of [...subscribers]) sub.fail(error);
+        },
       });
     });
   });

@@ -1,0 +1,88 @@
+/**
+ * The gateway's adapters at the edges, opened as lifecycle steps (each closed again when a later
+ * step fails, or on stop): the Kafka event log (the client of WEIR_KAFKA_CLIENT) with the topics
+ * of the schema image, the Redis dedup store, the Kafka lookup that verifies stale claims, and the
+ * readers subscriptions stream from.
+ *
+ * Close order (newest first): the event log closes before the dedup store, so the gateway's
+ * in-flight publishes settle first; the store then deletes this gateway's heartbeat, and claims it
+ * could not confirm are verified by the next gateway at once (decision 0010).
+ */
+import { Kafka, logLevel as kafkaLogLevel } from "kafkajs";
+import type { Config } from "../src/config.js";
+import type { Logger } from "../src/log.js";
+import type { Lifecycle } from "../src/lifecycle.js";
+import type { SchemaRegistry } from "../src/schema/registry.js";
+import type { DedupStore, PublishedLookup, TopicSpec } from "../src/ingest/ports.js";
+import { createEventLog, type ConnectableEventLog } from "../src/adapters/kafka/create-event-log.js";
+import { RedisDedupStore } from "../src/adapters/redis/redis-dedup-store.js";
+import { KafkaPublishedLookup } from "../src/adapters/kafka/published-lookup.js";
+import { kafkajsTopicReaders } from "../src/adapters/kafka/kafkajs-topic-readers.js";
+import type { TopicReaders } from "../src/subscribe/ports.js";
+
+export type GatewayAdapters = {
+  readonly eventLog: ConnectableEventLog;
+  readonly dedup: DedupStore & { readonly healthy: boolean };
+  readonly publishedLookup: PublishedLookup;
+  readonly topicReaders: TopicReaders;
+};
+
+/** The topics the gateway writes for a schema image: one per event type, and the dead-letter topic. */
+export function topicsOf(registry: SchemaRegistry, deadLetterTopic: string): TopicSpec[] {
+  return [...registry.eventTypes().map((t) => ({ topic: t.topic, partitions: t.partitions })), { topic: deadLetterTopic, partitions: 1 }];
+}
+
+const kafkajsClient = (config: Config, role: string) =>
+  new Kafka({ brokers: [...config.kafkaBrokers], clientId: `${config.kafkaClientId}-${role}`, logLevel: kafkaLogLevel.NOTHING });
+
+export async function openAdapters(lifecycle: Lifecycle, config: Config, registry: SchemaRegistry, logger: Logger): Promise<GatewayAdapters> {
+  const dedup = await lifecycle.step(
+    "redis",
+    async () => {
+      const store = new RedisDedupStore({
+        url: config.redisUrl,
+        dedupTtlMs: config.dedupTtlMs,
+        pendingTtlMs: config.dedupPendingTtlMs,
+        ownerTtlMs: config.dedupOwnerTtlMs,
+        gatewayId: config.gatewayId,
+        commandTimeoutMs: config.redisTimeoutMs,
+        onError: (what, err) => logger.warn({ err }, what),
+      });
+      // Redis may come up later: until then /readyz says so and events are nacked RETRY_AFTER.
+      await store.connect().catch((err: unknown) => logger.warn({ err }, "Redis not reachable yet"));
+      return store;
+    },
+    (store) => store.close(),
+  );
+  const eventLog = await lifecycle.step(
+    "kafka producer",
+    async () => {
+      const log = await createEventLog({
+        client: config.kafkaClient,
+        brokers: config.kafkaBrokers,
+        clientId: config.kafkaClientId,
+        replicationFactor: config.topicReplication,
+        stallMs: config.kafkaStallMs,
+        publishTimeoutMs: config.kafkaPublishTimeoutMs,
+        dedupPendingTtlMs: config.dedupPendingTtlMs,
+        logger,
+      });
+      try {
+        await log.ensureTopics(topicsOf(registry, config.deadLetterTopic));
+        await log.connect();
+      } catch (err) {
+        await log.close().catch(() => {});
+        throw err;
+      }
+      return log;
+    },
+    (log) => log.close(),
+  );
+  // Verifies stale dedup claims (their gateway died before confirming) against Kafka (decision 0010).
+  // Its timeout bounds the whole lookup (offsets and scan) and so how long the client waits; it
+  // does not count towards any claim's age: the batch's fresh claims are published without waiting
+  // for it, and a take-over stamps the claim with the Redis time of the compare-and-swap, right
+  // before the second publish starts.
+  const publishedLookup = new KafkaPublishedLookup(kafkajsClient(config, "lookup"), { maxRecords: config.dedupVerifyMaxRecords, timeoutMs: config.kafkaPublishTimeoutMs });
+  return { eventLog, dedup, publishedLookup, topicReaders: kafkajsTopicReaders(kafkajsClient(config, "subscribe")) };
+}

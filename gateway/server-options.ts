@@ -1,0 +1,65 @@
+/**
+ * What the uWS server is built from: the protocol sessions' limits and ports taken from the
+ * config, and the HTTP pages (/readyz, /metrics, /v1/stats, the dashboard) read from the running
+ * parts. Pure wiring; gateway.ts decides when the server starts and stops.
+ */
+import type { Config } from "../src/config.js";
+import type { Logger } from "../src/log.js";
+import type { Authenticator, Publisher } from "../src/protocol/ports.js";
+import type { StreamSource } from "../src/subscribe/subscription.js";
+import type { WeirMetrics } from "../src/metrics/prometheus.js";
+import type { ServerOptions } from "./server.js";
+import type { StaticFile } from "./dashboard/files.js";
+
+export type ServerParts = {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly authenticator: Authenticator;
+  readonly publisher: Publisher;
+  readonly source: StreamSource;
+  readonly metrics: WeirMetrics;
+  readonly staticFiles: ReadonlyMap<string, StaticFile>;
+  /** Named checks; ready when all hold. */
+  readonly readiness: () => Record<string, boolean>;
+  readonly stats: () => unknown;
+};
+
+export function serverOptions(parts: ServerParts): ServerOptions {
+  const { config, logger, authenticator, metrics } = parts;
+  return {
+    host: config.host,
+    port: config.port,
+    maxFrameBytes: config.maxFrameBytes,
+    maxSendBufferBytes: config.maxSendBufferBytes,
+    logger,
+    staticFiles: parts.staticFiles,
+    metrics: async () => ({ contentType: metrics.contentType, body: await metrics.text() }),
+    stats: parts.stats,
+    readiness: () => {
+      const checks = parts.readiness();
+      return { ready: Object.values(checks).every(Boolean), checks };
+    },
+    connection: {
+      publisher: parts.publisher,
+      authenticator,
+      serverId: config.gatewayId,
+      log: logger,
+      onPublisherError: (err, session) => logger.error({ err, session }, "publish failed unexpectedly"),
+      limits: {
+        connectionCredit: config.connectionCredit,
+        maxBatchEvents: config.maxBatchEvents,
+        maxEventBytes: config.maxEventBytes,
+        maxFrameBytes: config.maxFrameBytes,
+        maxSendBufferBytes: config.maxSendBufferBytes,
+        helloTimeoutMs: config.helloTimeoutMs,
+      },
+    },
+    subscription: {
+      authenticator,
+      source: parts.source,
+      log: logger,
+      onDelivered: (stream, seconds) => metrics.observeDelivery(stream, seconds),
+      limits: { helloTimeoutMs: config.helloTimeoutMs, maxSendBufferBytes: config.maxSendBufferBytes, maxPending: config.subscriberMaxPending },
+    },
+  };
+}
