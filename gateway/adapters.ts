@@ -83,6 +83,9 @@ export async function openAdapters(lifecycle: Lifecycle, config: Config, registr
   // does not count towards any claim's age: the batch's fresh claims are published without waiting
   // for it, and a take-over stamps the claim with the Redis time of the compare-and-swap, right
   // before the second publish starts.
-  const publishedLookup = new KafkaPublishedLookup(kafkajsClient(config, "lookup"), { maxRecords: config.dedupVerifyMaxRecords, timeoutMs: config.kafkaPublishTimeoutMs });
+  const publishedLookup = new KafkaPublishedLookup(kafkajsClient(config, "lookup"), {
+    maxRecords: config.dedupVerifyMaxRecords,
+    timeoutMs: config.kafkaPublishTimeoutMs,
+  });
   return { eventLog, dedup, publishedLookup, topicReaders: kafkajsTopicReaders(kafkajsClient(config, "subscribe")) };
 }

@@ -91,14 +91,22 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   };
 
   await lifecycle.start(async () => {
-    await lifecycle.step("tracing", () => startTracing({ endpoint: config.otlpEndpoint, serviceName: "weir-gateway" }), (tracing) => tracing.shutdown());
+    await lifecycle.step(
+      "tracing",
+      () => startTracing({ endpoint: config.otlpEndpoint, serviceName: "weir-gateway" }),
+      (tracing) => tracing.shutdown(),
+    );
     const adapters = await openAdapters(lifecycle, config, registry, logger);
     kafkaHealthy = () => adapters.eventLog.healthy;
     redisHealthy = () => adapters.dedup.healthy;
     reloadTopics = (next) => adapters.eventLog.ensureTopics(topicsOf(next, config.deadLetterTopic));
 
     admission = new Admission(config.maxInFlightEvents, config.maxInFlightBytes);
-    metrics = gatewayMetrics(admission, () => server, () => hub);
+    metrics = gatewayMetrics(
+      admission,
+      () => server,
+      () => hub,
+    );
     service = new IngestService(
       {
         log: adapters.eventLog,
@@ -119,7 +127,12 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     );
     hub = await lifecycle.step(
       "subscription readers",
-      () => new SubscriptionHub(adapters.topicReaders, streamCatalog(registry, { jobs: jobNames(), rawTypes: config.subscribeRawTypes, conflate: config.subscribeConflate }), logger),
+      () =>
+        new SubscriptionHub(
+          adapters.topicReaders,
+          streamCatalog(registry, { jobs: jobNames(), rawTypes: config.subscribeRawTypes, conflate: config.subscribeConflate }),
+          logger,
+        ),
       (h) => h.close(),
     );
     server = await lifecycle.step(
@@ -147,7 +160,11 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     // After the ingest side is up: the jobs' start (restores, global-table bootstrap) must not
     // keep clients from publishing.
     if (config.processorInGateway && config.processorJobs.length > 0) {
-      processors = await lifecycle.step("processor jobs", () => startProcessors(config, logger, metrics), (p) => p.close());
+      processors = await lifecycle.step(
+        "processor jobs",
+        () => startProcessors(config, logger, metrics),
+        (p) => p.close(),
+      );
     }
   });
   logger.info("gateway ready");

@@ -112,7 +112,13 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
     idleTimeout: 120,
     sendPingsAutomatically: true,
     upgrade: (res, req, context) => {
-      res.upgrade<SubscriberData>({ closed: false }, req.getHeader("sec-websocket-key"), req.getHeader("sec-websocket-protocol"), req.getHeader("sec-websocket-extensions"), context);
+      res.upgrade<SubscriberData>(
+        { closed: false },
+        req.getHeader("sec-websocket-key"),
+        req.getHeader("sec-websocket-protocol"),
+        req.getHeader("sec-websocket-extensions"),
+        context,
+      );
     },
     open: (ws) => {
       const data = ws.getUserData();

@@ -97,7 +97,10 @@ async function startGatewayProcess(client: KafkaClient, env: Record<string, stri
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     if (Date.now() > deadline) throw new Error("gateway not ready within 60 s");
     await new Promise((r) => setTimeout(r, 100));
@@ -112,7 +115,11 @@ async function stopGatewayProcess(g: GatewayProcess): Promise<void> {
 }
 
 /** Runs `job` against a fresh gateway process, measuring its CPU and RSS. */
-async function throughGateway(client: KafkaClient, job: Omit<LoadJob, "url" | "tenant" | "apiKey" | "idPrefix" | "eventsPerFrame" | "warmupMs">, env?: Record<string, string>) {
+async function throughGateway(
+  client: KafkaClient,
+  job: Omit<LoadJob, "url" | "tenant" | "apiKey" | "idPrefix" | "eventsPerFrame" | "warmupMs">,
+  env?: Record<string, string>,
+) {
   const g = await startGatewayProcess(client, env);
   const rssSamples: number[] = [];
   const sampler = setInterval(() => rssSamples.push(rssMiB(g.pid)), 250);
@@ -138,11 +145,30 @@ if (wanted("raw-uws")) {
   const child = spawn(process.execPath, ["--import", "tsx", "load/bench/raw-uws-server.ts"], { stdio: ["ignore", "pipe", "inherit"] });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const port = Number((await lines.next()).value.split(" ")[1]);
-  const result = await runLoad({ url: `ws://127.0.0.1:${port}/`, mode: "blast", threads: 1, connectionsPerThread: 4, eventsPerFrame, window: 0, durationMs, warmupMs: 0, idPrefix: `${runId}u`, tenant, apiKey });
+  const result = await runLoad({
+    url: `ws://127.0.0.1:${port}/`,
+    mode: "blast",
+    threads: 1,
+    connectionsPerThread: 4,
+    eventsPerFrame,
+    window: 0,
+    durationMs,
+    warmupMs: 0,
+    idPrefix: `${runId}u`,
+    tenant,
+    apiKey,
+  });
   child.kill("SIGTERM");
   const frames = Number(((await lines.next()).value as string).split(" ")[1]);
   rawUwsEventsPerSec = (frames * eventsPerFrame) / result.seconds;
-  emit({ scenario: "raw-uws", framesPerSec: Math.round(frames / result.seconds), eventsPerSec: Math.round(rawUwsEventsPerSec), eventsPerFrame, bytesPerFrame: frameFactory("x", eventsPerFrame).bytesPerFrame, ...machine });
+  emit({
+    scenario: "raw-uws",
+    framesPerSec: Math.round(frames / result.seconds),
+    eventsPerSec: Math.round(rawUwsEventsPerSec),
+    eventsPerFrame,
+    bytesPerFrame: frameFactory("x", eventsPerFrame).bytesPerFrame,
+    ...machine,
+  });
 }
 
 for (const client of clients) {
@@ -154,7 +180,14 @@ for (const client of clients) {
     rawProducerPerSec = r.recordsPerSec;
     emit({ scenario: "raw-producer", client, recordsPerSec: Math.round(r.recordsPerSec), recordBytes, batch: 500 });
     const lat = await produceLatency(client, { brokers: stack.kafkaBrokers, topic: "weir.bench.raw", batch: eventsPerFrame, recordBytes, sends: 300 });
-    emit({ scenario: "raw-produce-latency", client, batch: eventsPerFrame, p50Ms: round(lat.percentile(50)), p99Ms: round(lat.percentile(99)), p999Ms: round(lat.percentile(99.9)) });
+    emit({
+      scenario: "raw-produce-latency",
+      client,
+      batch: eventsPerFrame,
+      p50Ms: round(lat.percentile(50)),
+      p99Ms: round(lat.percentile(99)),
+      p999Ms: round(lat.percentile(99.9)),
+    });
   }
 
   if (wanted("gateway-max")) {
@@ -203,7 +236,15 @@ if (wanted("tracing")) {
       ["on", { WEIR_OTLP_ENDPOINT: jaeger.otlpEndpoint, WEIR_TRACE_SAMPLE_RATIO: "0.01" }],
     ] as const) {
       const { result, cpu, peakRss } = await throughGateway(client, { mode: "closed", threads: 1, connectionsPerThread: 8, window: 1000, durationMs }, env);
-      emit({ scenario: "tracing", tracing, client, eventsPerSec: Math.round(result.acked / result.seconds), ...latency(result), gatewayCpuCores: round(cpu), gatewayPeakRssMiB: round(peakRss, 0) });
+      emit({
+        scenario: "tracing",
+        tracing,
+        client,
+        eventsPerSec: Math.round(result.acked / result.seconds),
+        ...latency(result),
+        gatewayCpuCores: round(cpu),
+        gatewayPeakRssMiB: round(peakRss, 0),
+      });
     }
   } finally {
     await jaeger.close();
@@ -266,7 +307,14 @@ const subscribeFigures = (r: SubscribeBenchResult) => ({
   gatewayPeakRssMiB: round(r.gatewayPeakRssMiB, 0),
 });
 
-async function throughSubscriptions(job: { rate: number; eventsPerFrame: number; publisherConnections: number; subscribers: number; subscriberThreads: number; hosts?: readonly string[] }) {
+async function throughSubscriptions(job: {
+  rate: number;
+  eventsPerFrame: number;
+  publisherConnections: number;
+  subscribers: number;
+  subscriberThreads: number;
+  hosts?: readonly string[];
+}) {
   const g = await startGatewayProcess(clients[0]!, subscriberEnv);
   try {
     return await subscribeBench({
@@ -298,7 +346,15 @@ for (const rate of values["fanout-rates"]!.split(",").map(Number)) {
   const subscribers = Number(values["fanout-subscribers"]);
   // Small frames: events arrive spread over the second, as from many edge clients.
   const r = await throughSubscriptions({ rate, eventsPerFrame: 10, publisherConnections: 2, subscribers, subscriberThreads: 2 });
-  emit({ scenario: "subscribe-fanout", client: clients[0], subscribers, offeredPerSec: rate, eventsPerFrame: 10, ...subscribeFigures(r), gatewayRssEndMiB: round(r.gatewayRssEndMiB, 0) });
+  emit({
+    scenario: "subscribe-fanout",
+    client: clients[0],
+    subscribers,
+    offeredPerSec: rate,
+    eventsPerFrame: 10,
+    ...subscribeFigures(r),
+    gatewayRssEndMiB: round(r.gatewayRssEndMiB, 0),
+  });
 }
 
 if (wanted("edge-client") || wanted("edge-failover") || wanted("relay")) {
@@ -306,7 +362,16 @@ if (wanted("edge-client") || wanted("edge-failover") || wanted("relay")) {
   const g = await startGatewayProcess(client);
   try {
     const run = (urls: string[], outbox: OutboxKind, rate?: number) =>
-      edgeClientRate({ urls, tenant, apiKey, outbox, ...(rate ? { rate } : {}), durationMs, warmupMs, idPrefix: `${runId}${Math.random().toString(36).slice(2, 6)}` });
+      edgeClientRate({
+        urls,
+        tenant,
+        apiKey,
+        outbox,
+        ...(rate ? { rate } : {}),
+        durationMs,
+        warmupMs,
+        idPrefix: `${runId}${Math.random().toString(36).slice(2, 6)}`,
+      });
     const figures = (r: EdgeClientResult) => ({
       eventsPerSec: Math.round(r.eventsPerSec),
       ackP50Ms: round(r.latency.percentile(50)),
@@ -329,7 +394,15 @@ if (wanted("edge-client") || wanted("edge-failover") || wanted("relay")) {
           await new Promise((resolve) => setTimeout(resolve, 50));
           s = await relay.stats();
         }
-        emit({ scenario: "relay", client, offered: 5000, relayOutbox: "file-sync-always", ...figures(r), forwardedPerSec: Math.round(s.upstream.acked / ((performance.now() - relay.startedAt) / 1000)), drainAfterStopMs: Math.round(performance.now() - drainStart) });
+        emit({
+          scenario: "relay",
+          client,
+          offered: 5000,
+          relayOutbox: "file-sync-always",
+          ...figures(r),
+          forwardedPerSec: Math.round(s.upstream.acked / ((performance.now() - relay.startedAt) / 1000)),
+          drainAfterStopMs: Math.round(performance.now() - drainStart),
+        });
       } finally {
         await relay.stop();
       }
@@ -338,7 +411,16 @@ if (wanted("edge-client") || wanted("edge-failover") || wanted("relay")) {
       // Last (it kills the first gateway): a second gateway; the first is SIGKILLed 4 s into a 5,000 events/s stream.
       const b = await startGatewayProcess(client);
       try {
-        const r = await edgeFailover({ urls: [g.url, b.url], tenant, apiKey, rate: 5000, durationMs: Math.max(durationMs, 15_000), killAtMs: 4000, kill: () => g.child.kill("SIGKILL"), idPrefix: `${runId}f${Math.random().toString(36).slice(2, 6)}` });
+        const r = await edgeFailover({
+          urls: [g.url, b.url],
+          tenant,
+          apiKey,
+          rate: 5000,
+          durationMs: Math.max(durationMs, 15_000),
+          killAtMs: 4000,
+          kill: () => g.child.kill("SIGKILL"),
+          idPrefix: `${runId}f${Math.random().toString(36).slice(2, 6)}`,
+        });
         emit({
           scenario: "edge-failover",
           client,

@@ -42,7 +42,10 @@ export const errorSpecs = {
   WEIR_ERR_SHUTDOWN: { message: "gateway shut down", close: 1001 },
   WEIR_ERR_UNKNOWN_STREAM: { message: "unknown stream %s (offered: %s)", close: 4404 },
   WEIR_ERR_BAD_RESUME_TOKEN: { message: "bad resume token: %s", close: 4422 },
-  WEIR_ERR_RESUME_EXPIRED: { message: "resume position is no longer in Kafka (partition %s: offset %s, oldest kept %s); subscribe from a timestamp or the earliest instead", close: 4410 },
+  WEIR_ERR_RESUME_EXPIRED: {
+    message: "resume position is no longer in Kafka (partition %s: offset %s, oldest kept %s); subscribe from a timestamp or the earliest instead",
+    close: 4410,
+  },
   WEIR_ERR_SLOW_SUBSCRIBER: { message: "subscriber does not keep up: %s deliveries pending", close: 4409 },
   WEIR_ERR_SUBSCRIPTION_FAILED: { message: "reading the stream failed: %s", close: 1011 },
   WEIR_ERR_INTERNAL: { message: "internal error: %s", close: 1011 },

@@ -50,7 +50,9 @@ const graph = new Map(files.map((f) => [f, importsOf(f).map((s) => target(f, s))
 
 describe("the layout", () => {
   it("src/ imports nothing from gateway/, workers/ or load/", () => {
-    const offending = [...graph].flatMap(([file, deps]) => (file.startsWith("src/") ? deps.filter((d) => /^(gateway|workers|load)\//.test(d)).map((d) => `${file} → ${d}`) : []));
+    const offending = [...graph].flatMap(([file, deps]) =>
+      file.startsWith("src/") ? deps.filter((d) => /^(gateway|workers|load)\//.test(d)).map((d) => `${file} → ${d}`) : [],
+    );
     expect(offending).toEqual([]);
   });
 
@@ -74,7 +76,9 @@ describe("the layout", () => {
   });
 
   it("resolves every relative import to a file", () => {
-    const missing = [...graph].flatMap(([file, deps]) => deps.filter((d) => !graph.has(d) && !/\.(json|html|css)$/.test(d) && !sourceExists(d)).map((d) => `${file} → ${d}`));
+    const missing = [...graph].flatMap(([file, deps]) =>
+      deps.filter((d) => !graph.has(d) && !/\.(json|html|css)$/.test(d) && !sourceExists(d)).map((d) => `${file} → ${d}`),
+    );
     expect(missing).toEqual([]);
   });
 });

@@ -13,8 +13,16 @@ describe("Lifecycle", () => {
     const { events, lifecycle } = recorder();
     expect(lifecycle.state).toBe("starting");
     await lifecycle.start(async () => {
-      await lifecycle.step("a", () => events.push("open a"), () => void events.push("close a"));
-      await lifecycle.step("b", async () => events.push("open b"), async () => void events.push("close b"));
+      await lifecycle.step(
+        "a",
+        () => events.push("open a"),
+        () => void events.push("close a"),
+      );
+      await lifecycle.step(
+        "b",
+        async () => events.push("open b"),
+        async () => void events.push("close b"),
+      );
       lifecycle.own("c", () => void events.push("close c"));
     });
     expect(lifecycle.state).toBe("ready");
@@ -33,8 +41,16 @@ describe("Lifecycle", () => {
     const failure = new Error("Kafka unreachable");
     await expect(
       lifecycle.start(async () => {
-        await lifecycle.step("redis", () => events.push("open redis"), () => void events.push("close redis"));
-        await lifecycle.step("kafka", () => Promise.reject(failure), () => void events.push("close kafka"));
+        await lifecycle.step(
+          "redis",
+          () => events.push("open redis"),
+          () => void events.push("close redis"),
+        );
+        await lifecycle.step(
+          "kafka",
+          () => Promise.reject(failure),
+          () => void events.push("close kafka"),
+        );
         events.push("never");
       }),
     ).rejects.toBe(failure);
@@ -70,6 +86,12 @@ describe("Lifecycle", () => {
   it("refuses start steps once started", async () => {
     const { lifecycle } = recorder();
     await lifecycle.start(async () => {});
-    await expect(lifecycle.step("late", () => 1, () => {})).rejects.toThrow(/after start/);
+    await expect(
+      lifecycle.step(
+        "late",
+        () => 1,
+        () => {},
+      ),
+    ).rejects.toThrow(/after start/);
   });
 });

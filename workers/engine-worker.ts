@@ -26,7 +26,11 @@ function tasksOf(job: string): Map<number, ShardRuntime> {
 
 /** Runs one traced record under an engine span; the outputs it causes carry that span onward. */
 function traced(job: string, traceparent: string, outputs: ShardOutput[], run: () => void): void {
-  const span = weirTracer().startSpan(`weir.engine ${job}`, { kind: SpanKind.INTERNAL, attributes: { "weir.job": job, "weir.thread": threadId } }, contextOf(traceparent));
+  const span = weirTracer().startSpan(
+    `weir.engine ${job}`,
+    { kind: SpanKind.INTERNAL, attributes: { "weir.job": job, "weir.thread": threadId } },
+    contextOf(traceparent),
+  );
   const first = outputs.length;
   try {
     run();

@@ -50,13 +50,22 @@ export async function edgeDemo(services: { kafkaBrokers: string; redisUrl: strin
     await device.close();
     say(`  a device sent ${events} quotes: all acked by the relay, ${(await relay.stats()).upstream.unanswered} waiting in its outbox`);
 
-    gateway = await startGateway({ kafkaBrokers: [services.kafkaBrokers], redisUrl: services.redisUrl, port: gatewayPort, logLevel: "warn", apiKeys: ["demo:demo-key"], processorInGateway: false });
+    gateway = await startGateway({
+      kafkaBrokers: [services.kafkaBrokers],
+      redisUrl: services.redisUrl,
+      port: gatewayPort,
+      logLevel: "warn",
+      apiKeys: ["demo:demo-key"],
+      processorInGateway: false,
+    });
     const started = performance.now();
     const drained = await until(async () => {
       const s = await relay.stats();
       return s.upstream.unanswered === 0 ? s : undefined;
     }, 120_000);
-    say(`  the uplink came up: the relay forwarded its backlog in ${Math.round(performance.now() - started)} ms (${drained.upstream.acked} acked by the gateway, ${drained.upstream.duplicates} duplicates)`);
+    say(
+      `  the uplink came up: the relay forwarded its backlog in ${Math.round(performance.now() - started)} ms (${drained.upstream.acked} acked by the gateway, ${drained.upstream.duplicates} duplicates)`,
+    );
   } finally {
     await relay.stop();
     await gateway?.close();

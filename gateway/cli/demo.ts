@@ -17,7 +17,6 @@ import { waitForCaughtUp } from "../../src/processor/lag.js";
 import { startWebhookInbox, type WebhookInbox } from "../../src/sinks/webhook-inbox.js";
 import { edgeDemo } from "./demo-edge.js";
 
-
 export type DemoOptions = { events: number; dataDir?: string; connections?: number };
 
 async function topicTotals(brokers: string, topics: string[]): Promise<Map<string, number>> {
@@ -27,7 +26,10 @@ async function topicTotals(brokers: string, topics: string[]): Promise<Map<strin
     const totals = new Map<string, number>();
     for (const topic of topics) {
       const offsets = await admin.fetchTopicOffsets(topic).catch(() => []);
-      totals.set(topic, offsets.reduce((sum, p) => sum + Number(p.high), 0));
+      totals.set(
+        topic,
+        offsets.reduce((sum, p) => sum + Number(p.high), 0),
+      );
     }
     return totals;
   } finally {
@@ -69,9 +71,21 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   say(`  Kafka ${stack.kafkaBrokers}   Redis ${stack.redisUrl}`);
 
   const inbox = await startWebhookInbox();
-  const gateway = await startGateway({ kafkaBrokers: [stack.kafkaBrokers], redisUrl: stack.redisUrl, port: 0, logLevel: "warn", apiKeys: ["demo:demo-key"], webhookUrl: inbox.url });
+  const gateway = await startGateway({
+    kafkaBrokers: [stack.kafkaBrokers],
+    redisUrl: stack.redisUrl,
+    port: 0,
+    logLevel: "warn",
+    apiKeys: ["demo:demo-key"],
+    webhookUrl: inbox.url,
+  });
   say(`  gateway ${gateway.url} (${gateway.config.gatewayId}), jobs ${gateway.config.processorJobs.join(", ")} inside it, alerts to ${inbox.url}`);
-  const topics = [...SchemaRegistry.builtin().eventTypes().map((t) => t.topic), gateway.config.deadLetterTopic];
+  const topics = [
+    ...SchemaRegistry.builtin()
+      .eventTypes()
+      .map((t) => t.topic),
+    gateway.config.deadLetterTopic,
+  ];
   const before = await topicTotals(stack.kafkaBrokers, topics);
 
   const baseTimeMs = await demoClock(stack.redisUrl, opts.events);
@@ -111,7 +125,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   say("\nrecords written to Kafka in this run:");
   for (const topic of topics) say(`  ${topic.padEnd(32)} ${(after.get(topic) ?? 0) - (before.get(topic) ?? 0)}`);
   const acked = (counts.get("ACK") ?? 0) + (counts.get("DUPLICATE") ?? 0);
-  say(`\n${acked} acked (of which ${counts.get("DUPLICATE") ?? 0} duplicates not republished), ${planned.length - acked} refused into ${gateway.config.deadLetterTopic}.`);
+  say(
+    `\n${acked} acked (of which ${counts.get("DUPLICATE") ?? 0} duplicates not republished), ${planned.length - acked} refused into ${gateway.config.deadLetterTopic}.`,
+  );
   for (const line of processed) say(line);
   await edgeDemo(stack, say).catch((err: unknown) => say(`\nedge relay part skipped: ${err instanceof Error ? err.message : String(err)}`));
   say("Kafka and Redis keep running: `npm run stack -- down` stops them.");
@@ -137,7 +153,13 @@ async function processingReport(gateway: Awaited<ReturnType<typeof startGateway>
   const lines = ["\nprocessed by the jobs in this run (results in weir.results.<job>, exactly once):"];
   for (const p of running.processors) {
     const { records, outputs, latest } = p.stats();
-    lines.push(`  ${p.job.padEnd(12)} ${records} input records -> ${Object.entries(outputs).map(([stream, n]) => `${n} ${stream}`).join(", ") || "no output yet"}`);
+    lines.push(
+      `  ${p.job.padEnd(12)} ${records} input records -> ${
+        Object.entries(outputs)
+          .map(([stream, n]) => `${n} ${stream}`)
+          .join(", ") || "no output yet"
+      }`,
+    );
     for (const [stream, value] of Object.entries(latest)) lines.push(`      latest ${stream}: ${JSON.stringify(value).slice(0, 150)}`);
   }
   if (running.webhook) {

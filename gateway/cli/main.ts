@@ -20,7 +20,13 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { help: { type: "boolean", short: "h" }, "data-dir": { type: "string" }, events: { type: "string" }, with: { type: "string" }, config: { type: "string" } },
+    options: {
+      help: { type: "boolean", short: "h" },
+      "data-dir": { type: "string" },
+      events: { type: "string" },
+      with: { type: "string" },
+      config: { type: "string" },
+    },
   });
   const [command, sub] = positionals;
   if (values.help || !command) {

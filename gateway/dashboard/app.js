@@ -31,7 +31,10 @@ const text = new TextDecoder();
 
 /** An element with attributes (data-* included) and children (strings become text, never HTML). */
 function el(tag, attrs = {}, ...children) {
-  const node = tag === "svg" || tag === "rect" || tag === "text" || tag === "title" ? document.createElementNS("http://www.w3.org/2000/svg", tag) : document.createElement(tag);
+  const node =
+    tag === "svg" || tag === "rect" || tag === "text" || tag === "title"
+      ? document.createElementNS("http://www.w3.org/2000/svg", tag)
+      : document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) if (value !== undefined && value !== null) node.setAttribute(name, String(value));
   node.append(...children.filter((c) => c !== undefined && c !== null).map((c) => (typeof c === "object" ? c : String(c))));
   return node;
@@ -57,7 +60,13 @@ function drawBars(svg, points, { labels = [] } = {}) {
   points.forEach((p, i) => {
     if (p.value === null || p.value === undefined) return;
     const h = (p.value / max) * plot;
-    shapes.push(el("rect", { x: i * slot + slot * 0.1, y: top + plot - h, width: slot * 0.8, height: Math.max(h, 0.5), ...p.attrs }, el("title", {}, p.title ?? String(p.value))));
+    shapes.push(
+      el(
+        "rect",
+        { x: i * slot + slot * 0.1, y: top + plot - h, width: slot * 0.8, height: Math.max(h, 0.5), ...p.attrs },
+        el("title", {}, p.title ?? String(p.value)),
+      ),
+    );
   });
   for (const { index, label } of labels) shapes.push(el("text", { x: Math.min(width - 30, index * slot), y: height - 2 }, label));
   svg.replaceChildren(...shapes);
@@ -144,20 +153,26 @@ function renderErrorRate() {
     $("#error-chart"),
     slots.map((start) => {
       const m = byStart.get(start);
-      return { value: m?.errors ?? null, title: `${hhmm(start)}: ${m?.errors} 5xx of ${m?.requests}`, attrs: { "data-window-start": start, "data-errors": m?.errors } };
+      return {
+        value: m?.errors ?? null,
+        title: `${hhmm(start)}: ${m?.errors} 5xx of ${m?.requests}`,
+        attrs: { "data-window-start": start, "data-errors": m?.errors },
+      };
     }),
     { labels: [0, Math.floor(slots.length / 2), slots.length - 1].map((index) => ({ index, label: hhmm(slots[index]) })) },
   );
-  const rows = minutes.slice(0, historyMinutes).map((m) =>
-    el(
-      "tr",
-      { "data-window-start": m.start, "data-errors": m.errors, "data-requests": m.requests, "data-hosts": m.hosts },
-      el("td", {}, el("time", { datetime: new Date(m.start).toISOString() }, hhmm(m.start))),
-      el("td", {}, integer.format(m.errors)),
-      el("td", {}, integer.format(m.requests)),
-      el("td", {}, m.hosts),
-    ),
-  );
+  const rows = minutes
+    .slice(0, historyMinutes)
+    .map((m) =>
+      el(
+        "tr",
+        { "data-window-start": m.start, "data-errors": m.errors, "data-requests": m.requests, "data-hosts": m.hosts },
+        el("td", {}, el("time", { datetime: new Date(m.start).toISOString() }, hhmm(m.start))),
+        el("td", {}, integer.format(m.errors)),
+        el("td", {}, integer.format(m.requests)),
+        el("td", {}, m.hosts),
+      ),
+    );
   $("#error-table tbody").replaceChildren(...(rows.length > 0 ? rows : [el("tr", {}, el("td", { colspan: 4, class: "empty" }, "no closed window yet"))]));
 }
 
@@ -285,7 +300,10 @@ function renderStats(s) {
     ack.dataset.ackRate = String(rate);
     ack.textContent = decimal.format(rate);
   }
-  for (const [id, ms] of [["#latency-p50", s.ingest.batchLatencyMs.p50], ["#latency-p99", s.ingest.batchLatencyMs.p99]]) {
+  for (const [id, ms] of [
+    ["#latency-p50", s.ingest.batchLatencyMs.p50],
+    ["#latency-p99", s.ingest.batchLatencyMs.p99],
+  ]) {
     $(id).dataset.ms = String(ms ?? "");
     $(id).textContent = ms === null || ms === undefined ? "–" : `${decimal.format(ms)} ms`;
   }
@@ -293,11 +311,20 @@ function renderStats(s) {
   $("#subscribers").textContent = integer.format(s.subscribers);
   $("#in-flight").textContent = integer.format(s.ingest.inFlightEvents);
   $("#ack-total").textContent = integer.format(s.ingest.ack);
-  drawBars($("#ack-chart"), ackRates.map((value) => ({ value, title: `${decimal.format(value)} acked/s` })));
+  drawBars(
+    $("#ack-chart"),
+    ackRates.map((value) => ({ value, title: `${decimal.format(value)} acked/s` })),
+  );
   $("#processors tbody").replaceChildren(
     ...s.processors.map((p) => {
       const outputs = Object.values(p.outputs ?? {}).reduce((sum, n) => sum + n, 0);
-      return el("tr", { "data-job": p.job, "data-records": p.records, "data-outputs": outputs }, el("td", {}, p.job), el("td", {}, integer.format(p.records)), el("td", {}, integer.format(outputs)));
+      return el(
+        "tr",
+        { "data-job": p.job, "data-records": p.records, "data-outputs": outputs },
+        el("td", {}, p.job),
+        el("td", {}, integer.format(p.records)),
+        el("td", {}, integer.format(outputs)),
+      );
     }),
   );
 }

@@ -10,7 +10,10 @@ import { PROTOCOL_VERSION } from "../../src/protocol/version.js";
 export type HelloInit = { tenant: string; apiKey: string; clientId?: string };
 
 export function encodeHello({ tenant, apiKey, clientId = "weir-dashboard" }: HelloInit): Uint8Array {
-  return toBinary(ClientFrameSchema, create(ClientFrameSchema, { frame: { case: "hello", value: { protocolVersion: PROTOCOL_VERSION, tenant, apiKey, clientId } } }));
+  return toBinary(
+    ClientFrameSchema,
+    create(ClientFrameSchema, { frame: { case: "hello", value: { protocolVersion: PROTOCOL_VERSION, tenant, apiKey, clientId } } }),
+  );
 }
 
 /** Where a subscription starts: a resume token, epoch milliseconds, or (neither) the latest record. */

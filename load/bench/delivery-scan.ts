@@ -29,8 +29,7 @@ function skip(b: Uint8Array, wireType: number): void {
   else if (wireType === 2) {
     const n = varint(b); // (not `pos += varint(b)`: that reads pos before varint moves it)
     pos += n;
-  }
-  else if (wireType === 1) pos += 8;
+  } else if (wireType === 1) pos += 8;
   else if (wireType === 5) pos += 4;
   else throw new Error(`unexpected wire type ${wireType}`);
 }

@@ -8,7 +8,10 @@ import { ClientFrameSchema, ServerFrameSchema } from "../../src/gen/weir/v1/prot
 import { PROTOCOL_VERSION } from "../../src/protocol/version.js";
 
 export function helloFrame(tenant: string, apiKey: string, clientId: string): Uint8Array {
-  return toBinary(ClientFrameSchema, create(ClientFrameSchema, { frame: { case: "hello", value: { protocolVersion: PROTOCOL_VERSION, tenant, apiKey, clientId } } }));
+  return toBinary(
+    ClientFrameSchema,
+    create(ClientFrameSchema, { frame: { case: "hello", value: { protocolVersion: PROTOCOL_VERSION, tenant, apiKey, clientId } } }),
+  );
 }
 
 /** Opens `url`; with `hello` unset (blast mode) resolves on open with unlimited credit. */

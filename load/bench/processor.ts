@@ -18,7 +18,10 @@ export async function produceWorkload(brokers: string, records: readonly RawReco
   const registry = SchemaRegistry.builtin();
   const kafka = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING, clientId: "weir-bench-workload" });
   const types = [...new Set(records.map((r) => r.type))].map((t) => registry.eventType(t)!);
-  await ensureTopicsWithKafkajs(kafka, types.map((t) => ({ topic: t.topic, partitions: t.partitions })));
+  await ensureTopicsWithKafkajs(
+    kafka,
+    types.map((t) => ({ topic: t.topic, partitions: t.partitions })),
+  );
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   try {
@@ -36,7 +39,12 @@ export async function produceWorkload(brokers: string, records: readonly RawReco
   }
 }
 
-export async function processorRate(brokers: string, job: string, threads: number, inputTopic: string): Promise<{ recordsPerSec: number; records: number; outputs: number }> {
+export async function processorRate(
+  brokers: string,
+  job: string,
+  threads: number,
+  inputTopic: string,
+): Promise<{ recordsPerSec: number; records: number; outputs: number }> {
   const processor = new Processor({ brokers: [brokers], job, threads, groupId: `weir-bench-${job}-${randomUUID()}` });
   const admin = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING }).admin();
   await admin.connect();

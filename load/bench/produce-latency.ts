@@ -9,7 +9,10 @@ import { createEventLog, type KafkaClient } from "../../src/adapters/kafka/creat
 import type { OutRecord } from "../../src/ingest/ports.js";
 import { Samples } from "./histogram.js";
 
-export async function produceLatency(client: KafkaClient, opts: { brokers: string; topic: string; batch: number; recordBytes: number; sends: number }): Promise<Samples> {
+export async function produceLatency(
+  client: KafkaClient,
+  opts: { brokers: string; topic: string; batch: number; recordBytes: number; sends: number },
+): Promise<Samples> {
   const log = await createEventLog({
     client,
     brokers: [opts.brokers],

@@ -44,7 +44,10 @@ type Sender = { send(batch: readonly OutRecord[]): Promise<void>; sequential: bo
 
 export async function rawProducerRate(client: KafkaClient, opts: RawProducerOptions): Promise<RawProducerRate> {
   if (!(opts.records > 0 && opts.batch > 0 && opts.recordBytes >= 0)) throw new Error("rawProducerRate: records and batch must be > 0");
-  const brokers = opts.brokers.split(",").map((b) => b.trim()).filter(Boolean);
+  const brokers = opts.brokers
+    .split(",")
+    .map((b) => b.trim())
+    .filter(Boolean);
   const clientId = `weir-bench-${client}`;
   const delivery = deliveryTimeoutMs(settings.kafkaPublishTimeoutMs.default, settings.dedupPendingTtlMs.default);
 
@@ -125,7 +128,12 @@ async function openSender(
             topicMessages: [
               {
                 topic: batch[0]!.topic,
-                messages: batch.map((r) => ({ key: r.key, value: bufferOf(r.value), headers: r.headers as Record<string, string>, timestamp: String(r.timestampMs) })),
+                messages: batch.map((r) => ({
+                  key: r.key,
+                  value: bufferOf(r.value),
+                  headers: r.headers as Record<string, string>,
+                  timestamp: String(r.timestampMs),
+                })),
               },
             ],
           });
@@ -159,7 +167,9 @@ async function openSender(
     }
     case "platformatic": {
       await adapter.close();
-      const { loadPlatformatic, platformaticProducerOptions, platformaticMessages, closeProducer } = await import("../../src/adapters/kafka/platformatic-event-log.js");
+      const { loadPlatformatic, platformaticProducerOptions, platformaticMessages, closeProducer } = await import(
+        "../../src/adapters/kafka/platformatic-event-log.js"
+      );
       const mod = await loadPlatformatic();
       const producer = new mod.Producer(platformaticProducerOptions(mod, { brokers, clientId, deliveryTimeoutMs: delivery }));
       return {

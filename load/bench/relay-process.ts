@@ -7,7 +7,12 @@ import { freePort } from "../../src/stack/free-port.js";
 
 export async function startBenchRelay(upstreamUrl: string, auth = { tenant: "bench", apiKey: "bench-key" }) {
   const dir = mkdtempSync(join(tmpdir(), "weir-bench-relay-"));
-  const config = { listen: { host: "127.0.0.1", port: await freePort() }, devices: [`${auth.tenant}:${auth.apiKey}`], upstream: { urls: [upstreamUrl], ...auth }, outbox: join(dir, "outbox.log") };
+  const config = {
+    listen: { host: "127.0.0.1", port: await freePort() },
+    devices: [`${auth.tenant}:${auth.apiKey}`],
+    upstream: { urls: [upstreamUrl], ...auth },
+    outbox: join(dir, "outbox.log"),
+  };
   const relay = await startRelayProcess(config, dir, ["ignore", "ignore", "inherit"]);
   return {
     ...relay,

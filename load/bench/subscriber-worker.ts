@@ -72,7 +72,12 @@ class Floats {
 }
 
 const job = workerData as SubscriberJob;
-const hello = toBinary(ClientFrameSchema, create(ClientFrameSchema, { frame: { case: "hello", value: { protocolVersion: PROTOCOL_VERSION, tenant: job.tenant, apiKey: job.apiKey, clientId: "bench-subscriber" } } }));
+const hello = toBinary(
+  ClientFrameSchema,
+  create(ClientFrameSchema, {
+    frame: { case: "hello", value: { protocolVersion: PROTOCOL_VERSION, tenant: job.tenant, apiKey: job.apiKey, clientId: "bench-subscriber" } },
+  }),
+);
 const subscribeFrame = toBinary(ClientFrameSchema, create(ClientFrameSchema, { frame: { case: "subscribe", value: { stream: job.stream } } }));
 
 const latencies = new Floats();

@@ -330,14 +330,20 @@ export default function () {
       if (lost > 0) fail(lost);
       const code = e && e.code !== undefined ? e.code : "?";
       warn(
-        "VU " + vu + ": connection closed (" + code + (protocolError ? " " + protocolError.errorCode + ": " + protocolError.message : "") + ")" +
+        "VU " +
+          vu +
+          ": connection closed (" +
+          code +
+          (protocolError ? " " + protocolError.errorCode + ": " + protocolError.message : "") +
+          ")" +
           (lost ? ", " + lost + " events without a result" : ""),
       );
       pending.clear();
       retryReady = [];
       retryWaiting = 0;
       // A wrong tenant/API key or protocol version will not get better by reconnecting.
-      if (code === 4401 || code === 4426) exec.test.abort("the gateway refused the connection (" + code + (protocolError ? " " + protocolError.errorCode : "") + ")");
+      if (code === 4401 || code === 4426)
+        exec.test.abort("the gateway refused the connection (" + code + (protocolError ? " " + protocolError.errorCode : "") + ")");
       // Do not hammer a gateway that refuses us: the next iteration starts after a pause.
       setTimeout(() => {}, Math.min(1000, Math.max(0, deadline - Date.now())));
     }

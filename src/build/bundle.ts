@@ -91,8 +91,7 @@ function nodeBuiltinsExternal(): Plugin {
 }
 
 // esbuild's __require shim calls a global `require`, which ESM in Deno lacks.
-const DENO_REQUIRE_BANNER =
-  'import { createRequire as __weirCreateRequire } from "node:module";\nconst require = __weirCreateRequire(import.meta.url);\n';
+const DENO_REQUIRE_BANNER = 'import { createRequire as __weirCreateRequire } from "node:module";\nconst require = __weirCreateRequire(import.meta.url);\n';
 
 /** Bundles `entry` and everything it imports (npm packages included) into one ESM file's text. */
 export async function bundleModule(entry: string, opts: BundleOptions): Promise<string> {

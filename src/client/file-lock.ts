@@ -33,7 +33,12 @@ const ATTEMPTS = 5;
 const heldHere = new Set<string>();
 
 /** The part of Deno's API for an OS file lock. */
-type DenoLockFile = { tryLock(exclusive?: boolean): Promise<boolean>; truncate(len?: number): Promise<void>; write(p: Uint8Array): Promise<number>; close(): void };
+type DenoLockFile = {
+  tryLock(exclusive?: boolean): Promise<boolean>;
+  truncate(len?: number): Promise<void>;
+  write(p: Uint8Array): Promise<number>;
+  close(): void;
+};
 type DenoFiles = { open(path: string, opts: { read: boolean; write: boolean; create: boolean }): Promise<DenoLockFile> };
 const deno = (globalThis as { Deno?: DenoFiles }).Deno;
 

@@ -165,7 +165,8 @@ export class FileOutbox implements Outbox {
 
   private check(): void {
     if (this.state === "closed") throw new WeirOutboxError(`outbox ${this.path} is closed`);
-    if (this.state === "failed") throw new WeirOutboxError(`outbox ${this.path} is unusable after an I/O error: ${this.failure?.message}`, { cause: this.failure });
+    if (this.state === "failed")
+      throw new WeirOutboxError(`outbox ${this.path} is unusable after an I/O error: ${this.failure?.message}`, { cause: this.failure });
   }
 
   private mutate(m: Mutation): Promise<void> {

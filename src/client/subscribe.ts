@@ -139,7 +139,9 @@ export function subscribe(opts: SubscribeOptions): WeirSubscription {
     let liveAt = 0;
     let delivered = false;
     socket.addEventListener("open", () => {
-      sendFrame(socket, { frame: { case: "hello", value: { protocolVersion: PROTOCOL_VERSION, tenant: opts.tenant, apiKey: opts.apiKey, clientId: "weir-subscribe" } } });
+      sendFrame(socket, {
+        frame: { case: "hello", value: { protocolVersion: PROTOCOL_VERSION, tenant: opts.tenant, apiKey: opts.apiKey, clientId: "weir-subscribe" } },
+      });
       const start = received !== undefined ? ({ case: "resumeToken", value: received } as const) : startOf(opts.from);
       sendFrame(socket, { frame: { case: "subscribe", value: { stream: opts.stream, key: opts.key ?? "", keyPrefix: opts.keyPrefix ?? "", start } } });
     });

@@ -60,7 +60,9 @@ export function connectSession(opts: SessionOptions): Promise<{ ws: WebSocket; w
       reject(new Error(`no Welcome from ${opts.url} within ${timeoutMs} ms`));
     }, timeoutMs);
     const onOpen = () =>
-      sendFrame(ws, { frame: { case: "hello", value: { protocolVersion: PROTOCOL_VERSION, tenant: opts.tenant, apiKey: opts.apiKey, clientId: opts.clientId ?? "" } } });
+      sendFrame(ws, {
+        frame: { case: "hello", value: { protocolVersion: PROTOCOL_VERSION, tenant: opts.tenant, apiKey: opts.apiKey, clientId: opts.clientId ?? "" } },
+      });
     const onMessage = (ev: MessageEvent) => {
       const frame = readFrame(ev);
       if (frame.case === "welcome") {

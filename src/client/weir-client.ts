@@ -357,7 +357,15 @@ export class WeirClient {
         if (batch.length === 0 && size > maxBytes) {
           // Alone it is over the gateway's frame limit: it can never be sent. Refuse it here
           // (the caller learns it) rather than have the gateway close on it at every attempt.
-          this.answer(item, create(EventResultSchema, { id: item.id, code: ResultCode.TOO_LARGE, errorCode: "WEIR_ERR_EVENT_TOO_LARGE", reason: `event of ${item.bytes.byteLength} bytes does not fit max_frame_bytes ${conn.welcome.maxFrameBytes}` }));
+          this.answer(
+            item,
+            create(EventResultSchema, {
+              id: item.id,
+              code: ResultCode.TOO_LARGE,
+              errorCode: "WEIR_ERR_EVENT_TOO_LARGE",
+              reason: `event of ${item.bytes.byteLength} bytes does not fit max_frame_bytes ${conn.welcome.maxFrameBytes}`,
+            }),
+          );
           continue;
         }
         if (batch.length >= Math.min(limit, conn.credit) || (batch.length > 0 && bytes + size > maxBytes)) break;
@@ -372,7 +380,12 @@ export class WeirClient {
       conn.credit -= batch.length;
       const seq = ++this.seq;
       this.inFlight.set(seq, batch);
-      conn.ws.send(encodePublishFrame(seq, batch.map((i) => i.bytes)));
+      conn.ws.send(
+        encodePublishFrame(
+          seq,
+          batch.map((i) => i.bytes),
+        ),
+      );
     }
   }
 
@@ -543,7 +556,7 @@ export class WeirClient {
     for (const item of this.unanswered.values()) item.reject(reason instanceof ClientClosedError ? reason : new ClientClosedError(reason.message, reason));
     this.unanswered.clear();
     for (const w of this.spaceWaiters.splice(0)) w();
-    for (const w of this.flushWaiters.splice(0)) (closedByYou ? w.resolve() : w.reject(reason));
+    for (const w of this.flushWaiters.splice(0)) closedByYou ? w.resolve() : w.reject(reason);
     this.finish(closedByYou ? undefined : reason);
   }
 }

@@ -17,7 +17,9 @@ export const instruments = [
 ];
 
 export function referenceEvents(baseTimeMs: number): Envelope[] {
-  const ref = instruments.map(({ price: _price, ...i }) => envelopeOf(InstrumentSchema, i, { id: `instrument-${i.symbol}`, partitionKey: i.symbol, eventTimeMs: baseTimeMs }));
+  const ref = instruments.map(({ price: _price, ...i }) =>
+    envelopeOf(InstrumentSchema, i, { id: `instrument-${i.symbol}`, partitionKey: i.symbol, eventTimeMs: baseTimeMs }),
+  );
   const fx = [
     { base: "EUR", quote: "USD", rate: 1.08 },
     { base: "GBP", quote: "USD", rate: 1.27 },
@@ -41,7 +43,14 @@ export function marketFeed(rng: Rng, baseTimeMs: number, accounts = 5): MarketFe
         const account = `acct-${rng.int(1, accounts)}`;
         return envelopeOf(
           TradeSchema,
-          { tradeId: `trade-${i}`, accountId: account, symbol: inst.symbol, side: rng.chance(0.5) ? Side.BUY : Side.SELL, quantity: rng.int(1, 500), price: mid },
+          {
+            tradeId: `trade-${i}`,
+            accountId: account,
+            symbol: inst.symbol,
+            side: rng.chance(0.5) ? Side.BUY : Side.SELL,
+            quantity: rng.int(1, 500),
+            price: mid,
+          },
           // Keyed by account: the risk job keeps positions per account.
           { eventTimeMs: at, partitionKey: account },
         );

@@ -24,7 +24,11 @@ function invalidEvent(rng: Rng, n: number, baseTimeMs: number, idPrefix: string)
     case 0: // status out of range
       return envelopeOf(HttpAccessLogSchema, { host: "web-1", method: "GET", path: "/", status: 700 }, { id, eventTimeMs: baseTimeMs });
     case 1: // amount must be > 0
-      return envelopeOf(CardTransactionSchema, { transactionId: id, cardId: "c", amountMinor: 0n, currency: "USD", merchantId: "m", location: { country: "US", city: "Boston" } }, { id, eventTimeMs: baseTimeMs });
+      return envelopeOf(
+        CardTransactionSchema,
+        { transactionId: id, cardId: "c", amountMinor: 0n, currency: "USD", merchantId: "m", location: { country: "US", city: "Boston" } },
+        { id, eventTimeMs: baseTimeMs },
+      );
     case 2: // empty symbol
       return envelopeOf(QuoteSchema, { symbol: "", bid: 1, ask: 2 }, { id, eventTimeMs: baseTimeMs });
     case 3: // unknown type
@@ -61,4 +65,3 @@ export function mixedTraffic(opts: MixedOptions): PlannedEvent[] {
   }
   return out.slice(0, opts.count);
 }
-

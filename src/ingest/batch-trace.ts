@@ -32,7 +32,11 @@ export class BatchTrace {
         i,
         weirTracer().startSpan(
           `weir.ingest ${env.type}`,
-          { kind: SpanKind.SERVER, startTime: receivedAtMs, attributes: { "weir.tenant": tenant, "weir.event.id": env.id, "weir.event.type": env.type, "weir.batch.size": events.length } },
+          {
+            kind: SpanKind.SERVER,
+            startTime: receivedAtMs,
+            attributes: { "weir.tenant": tenant, "weir.event.id": env.id, "weir.event.type": env.type, "weir.batch.size": events.length },
+          },
           continues ? contextOf(env.traceparent) : ROOT_CONTEXT,
         ),
       );
@@ -51,7 +55,11 @@ export class BatchTrace {
   send(index: number, topic: string): string | undefined {
     const parent = this.spans.get(index);
     if (!parent) return undefined;
-    const span = weirTracer().startSpan(`send ${topic}`, { kind: SpanKind.PRODUCER, attributes: kafkaAttributes("send", topic) }, trace.setSpan(context.active(), parent));
+    const span = weirTracer().startSpan(
+      `send ${topic}`,
+      { kind: SpanKind.PRODUCER, attributes: kafkaAttributes("send", topic) },
+      trace.setSpan(context.active(), parent),
+    );
     this.sends.set(index, span);
     return traceparentOf(span);
   }

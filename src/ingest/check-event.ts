@@ -48,7 +48,9 @@ export class EventChecker {
       return fail(new WeirError("WEIR_ERR_INVALID_ENVELOPE", "event_time: must be after 2000-01-01T00:00:00Z [event_time.after_2000]"));
     }
     if (eventTimeMs > this.clock.wallMs() + this.maxFutureSkewMs) {
-      return fail(new WeirError("WEIR_ERR_INVALID_ENVELOPE", `event_time: must not be more than ${this.maxFutureSkewMs} ms in the future [event_time.not_in_future]`));
+      return fail(
+        new WeirError("WEIR_ERR_INVALID_ENVELOPE", `event_time: must not be more than ${this.maxFutureSkewMs} ms in the future [event_time.not_in_future]`),
+      );
     }
     const type = this.registry.eventType(envelope.type);
     if (!type) return fail(new WeirError("WEIR_ERR_UNKNOWN_TYPE", envelope.type));

@@ -194,13 +194,15 @@ export class IngestService {
     const { dedup, observer, onError } = this.deps;
     const elapsed = stopwatch(this.clock);
     const claims = dedup.healthy
-      ? await dedup.claim(
-          accepted.map((a) => a.key),
-          attempt.token,
-        ).catch((err: unknown) => {
-          onError?.("dedup claim failed", err);
-          return undefined;
-        })
+      ? await dedup
+          .claim(
+            accepted.map((a) => a.key),
+            attempt.token,
+          )
+          .catch((err: unknown) => {
+            onError?.("dedup claim failed", err);
+            return undefined;
+          })
       : undefined;
     const ms = elapsed();
     if (attempt.trace) {
@@ -250,7 +252,10 @@ export class IngestService {
     const published = log.publish(records);
     if (trace) {
       const traced = claimed.map((a) => a.index);
-      published.then(() => trace.sent(true, undefined, traced), (err: unknown) => trace.sent(false, String(err), traced));
+      published.then(
+        () => trace.sent(true, undefined, traced),
+        (err: unknown) => trace.sent(false, String(err), traced),
+      );
     }
     if (observer) {
       published.then(
@@ -306,7 +311,13 @@ async function raceTimeout(p: Promise<void>, ms: number): Promise<"ok" | "timeou
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), ms)));
   try {
-    return await Promise.race([p.then(() => "ok" as const, (err: unknown) => (err instanceof Error ? err : new Error(String(err)))), timeout]);
+    return await Promise.race([
+      p.then(
+        () => "ok" as const,
+        (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }

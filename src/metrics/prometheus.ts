@@ -28,26 +28,102 @@ export type GaugeSources = {
 };
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-const RESULT_NAMES: Record<number, string> = Object.fromEntries(Object.entries(ResultCode).filter(([, v]) => typeof v === "number").map(([k, v]) => [v, k.toLowerCase()]));
+const RESULT_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(ResultCode)
+    .filter(([, v]) => typeof v === "number")
+    .map(([k, v]) => [v, k.toLowerCase()]),
+);
 const REFUSED = new Set([ResultCode.INVALID, ResultCode.UNKNOWN_TYPE, ResultCode.TOO_LARGE, ResultCode.UNAUTHORIZED]);
 
 export class WeirMetrics implements IngestObserver, ProcessorObserver {
   readonly registry = new Registry();
-  private readonly events = new Counter({ name: "weir_ingest_events_total", help: "Events answered, by result and error code.", labelNames: ["result", "code"], registers: [this.registry] });
-  private readonly batchSeconds = new Histogram({ name: "weir_ingest_batch_seconds", help: "Time from a batch's receipt to its results (what a client waits for its acks).", buckets: LATENCY_BUCKETS, registers: [this.registry] });
-  private readonly deadLetters = new Counter({ name: "weir_dead_letters_total", help: "Events refused into the dead-letter topic, by error code.", labelNames: ["code"], registers: [this.registry] });
-  private readonly publishSeconds = new Histogram({ name: "weir_kafka_publish_seconds", help: "Kafka produce latency of one batch (acks=all).", labelNames: ["outcome"], buckets: LATENCY_BUCKETS, registers: [this.registry] });
-  private readonly publishedRecords = new Counter({ name: "weir_kafka_published_records_total", help: "Records sent to Kafka, by outcome.", labelNames: ["outcome"], registers: [this.registry] });
-  private readonly redisSeconds = new Histogram({ name: "weir_redis_seconds", help: "Dedup store round trips to Redis.", labelNames: ["op"], buckets: LATENCY_BUCKETS, registers: [this.registry] });
-  private readonly dedupLookupsTotal = new Counter({ name: "weir_dedup_lookups_total", help: "Event ids looked up in the dedup store.", registers: [this.registry] });
-  private readonly dedupHits = new Counter({ name: "weir_dedup_hits_total", help: "Event ids found already published (duplicates dropped).", registers: [this.registry] });
-  private readonly staleClaimsTotal = new Counter({ name: "weir_dedup_stale_claims_total", help: "Stale dedup claims (orphaned or unconfirmed) verified against Kafka, by outcome: found (DUPLICATE), republished, lost (another gateway took over), failed (RETRY_AFTER).", labelNames: ["outcome"], registers: [this.registry] });
-  private readonly processorRecords = new Counter({ name: "weir_processor_records_total", help: "Input records processed and committed, by job.", labelNames: ["job"], registers: [this.registry] });
-  private readonly processorOutputs = new Counter({ name: "weir_processor_outputs_total", help: "Outputs committed, by job and stream (results, late, alerts, breaches, risk, rejected).", labelNames: ["job", "stream"], registers: [this.registry] });
-  private readonly commitSeconds = new Histogram({ name: "weir_processor_commit_seconds", help: "Processing plus the Kafka transaction of one step.", labelNames: ["job"], buckets: LATENCY_BUCKETS, registers: [this.registry] });
-  private readonly consumerLag = new Gauge({ name: "weir_consumer_lag", help: "Records behind the end of an input partition, as of the last fetch.", labelNames: ["job", "partition"], registers: [this.registry] });
+  private readonly events = new Counter({
+    name: "weir_ingest_events_total",
+    help: "Events answered, by result and error code.",
+    labelNames: ["result", "code"],
+    registers: [this.registry],
+  });
+  private readonly batchSeconds = new Histogram({
+    name: "weir_ingest_batch_seconds",
+    help: "Time from a batch's receipt to its results (what a client waits for its acks).",
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly deadLetters = new Counter({
+    name: "weir_dead_letters_total",
+    help: "Events refused into the dead-letter topic, by error code.",
+    labelNames: ["code"],
+    registers: [this.registry],
+  });
+  private readonly publishSeconds = new Histogram({
+    name: "weir_kafka_publish_seconds",
+    help: "Kafka produce latency of one batch (acks=all).",
+    labelNames: ["outcome"],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly publishedRecords = new Counter({
+    name: "weir_kafka_published_records_total",
+    help: "Records sent to Kafka, by outcome.",
+    labelNames: ["outcome"],
+    registers: [this.registry],
+  });
+  private readonly redisSeconds = new Histogram({
+    name: "weir_redis_seconds",
+    help: "Dedup store round trips to Redis.",
+    labelNames: ["op"],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly dedupLookupsTotal = new Counter({
+    name: "weir_dedup_lookups_total",
+    help: "Event ids looked up in the dedup store.",
+    registers: [this.registry],
+  });
+  private readonly dedupHits = new Counter({
+    name: "weir_dedup_hits_total",
+    help: "Event ids found already published (duplicates dropped).",
+    registers: [this.registry],
+  });
+  private readonly staleClaimsTotal = new Counter({
+    name: "weir_dedup_stale_claims_total",
+    help: "Stale dedup claims (orphaned or unconfirmed) verified against Kafka, by outcome: found (DUPLICATE), republished, lost (another gateway took over), failed (RETRY_AFTER).",
+    labelNames: ["outcome"],
+    registers: [this.registry],
+  });
+  private readonly processorRecords = new Counter({
+    name: "weir_processor_records_total",
+    help: "Input records processed and committed, by job.",
+    labelNames: ["job"],
+    registers: [this.registry],
+  });
+  private readonly processorOutputs = new Counter({
+    name: "weir_processor_outputs_total",
+    help: "Outputs committed, by job and stream (results, late, alerts, breaches, risk, rejected).",
+    labelNames: ["job", "stream"],
+    registers: [this.registry],
+  });
+  private readonly commitSeconds = new Histogram({
+    name: "weir_processor_commit_seconds",
+    help: "Processing plus the Kafka transaction of one step.",
+    labelNames: ["job"],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly consumerLag = new Gauge({
+    name: "weir_consumer_lag",
+    help: "Records behind the end of an input partition, as of the last fetch.",
+    labelNames: ["job", "partition"],
+    registers: [this.registry],
+  });
   /** Event time to delivery to a subscriber. */
-  readonly deliveryLatency = new Histogram({ name: "weir_delivery_latency_seconds", help: "From an event's time to its delivery to a subscriber, by stream.", labelNames: ["stream"], buckets: [...LATENCY_BUCKETS, 30, 60, 300], registers: [this.registry] });
+  readonly deliveryLatency = new Histogram({
+    name: "weir_delivery_latency_seconds",
+    help: "From an event's time to its delivery to a subscriber, by stream.",
+    labelNames: ["stream"],
+    buckets: [...LATENCY_BUCKETS, 30, 60, 300],
+    registers: [this.registry],
+  });
 
   /** Per-stream children of deliveryLatency: observed per delivery and subscriber, so kept cheap. */
   private readonly deliveryByStream = new Map<string, { observe(v: number): void }>();
@@ -110,9 +186,30 @@ export class WeirMetrics implements IngestObserver, ProcessorObserver {
 
   private levels(g: GaugeSources): void {
     const registers = [this.registry];
-    new Gauge({ name: "weir_ingest_in_flight_events", help: "Events admitted and not yet answered.", registers, collect() { this.set(g.inFlightEvents()); } });
-    new Gauge({ name: "weir_ingest_in_flight_bytes", help: "Payload bytes admitted and not yet settled.", registers, collect() { this.set(g.inFlightBytes()); } });
-    new Gauge({ name: "weir_ingest_credit_outstanding", help: "Credit granted to ingest connections and not spent.", registers, collect() { this.set(g.outstandingCredit()); } });
+    new Gauge({
+      name: "weir_ingest_in_flight_events",
+      help: "Events admitted and not yet answered.",
+      registers,
+      collect() {
+        this.set(g.inFlightEvents());
+      },
+    });
+    new Gauge({
+      name: "weir_ingest_in_flight_bytes",
+      help: "Payload bytes admitted and not yet settled.",
+      registers,
+      collect() {
+        this.set(g.inFlightBytes());
+      },
+    });
+    new Gauge({
+      name: "weir_ingest_credit_outstanding",
+      help: "Credit granted to ingest connections and not spent.",
+      registers,
+      collect() {
+        this.set(g.outstandingCredit());
+      },
+    });
     new Gauge({
       name: "weir_connections",
       help: "Open WebSocket connections, by endpoint.",

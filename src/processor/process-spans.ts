@@ -26,7 +26,12 @@ export class ProcessSpans {
       `process ${topic}`,
       {
         kind: SpanKind.CONSUMER,
-        attributes: kafkaAttributes("process", topic, { "messaging.consumer.group.name": this.group, "messaging.destination.partition.id": String(partition), "messaging.kafka.offset": Number(m.offset), "weir.job": this.job }),
+        attributes: kafkaAttributes("process", topic, {
+          "messaging.consumer.group.name": this.group,
+          "messaging.destination.partition.id": String(partition),
+          "messaging.kafka.offset": Number(m.offset),
+          "weir.job": this.job,
+        }),
       },
       contextOf(tp),
     );

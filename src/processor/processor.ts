@@ -71,7 +71,6 @@ export type ProcessorOptions = {
   readonly log?: (line: string) => void;
 };
 
-
 export class Processor {
   private readonly spec: JobSpec;
   private readonly kafka: Kafka;
@@ -151,7 +150,6 @@ export class Processor {
     return new Map(this.globalPositions);
   }
 
-
   async start(): Promise<void> {
     await this.ensureTopics();
     this.pool = new ShardedEnginePool({
@@ -181,7 +179,11 @@ export class Processor {
     await this.consumer.subscribe({ topics: [this.inputTopic], fromBeginning: true });
     const idleMs = this.opts.idleAdvanceMs ?? 0;
     if (idleMs > 0) {
-      this.idleTimer = setInterval(() => void this.enqueue(() => this.advanceIdle(idleMs)).catch((err: unknown) => this.log(`advancing idle partitions failed: ${(err as Error).message}`)), Math.max(100, idleMs / 2));
+      this.idleTimer = setInterval(
+        () =>
+          void this.enqueue(() => this.advanceIdle(idleMs)).catch((err: unknown) => this.log(`advancing idle partitions failed: ${(err as Error).message}`)),
+        Math.max(100, idleMs / 2),
+      );
       this.idleTimer.unref?.();
     }
     await this.consumer.run({
@@ -225,7 +227,13 @@ export class Processor {
       await admin.disconnect();
     }
     const registry = SchemaRegistry.builtin();
-    const globalPartitions = (topic: string) => Math.max(...registry.eventTypes().filter((t) => t.topic === topic).map((t) => t.partitions));
+    const globalPartitions = (topic: string) =>
+      Math.max(
+        ...registry
+          .eventTypes()
+          .filter((t) => t.topic === topic)
+          .map((t) => t.partitions),
+      );
     await ensureTopicsWithKafkajs(
       this.kafka,
       [
@@ -400,10 +408,15 @@ export class Processor {
     if (ranges.size === 0) return 0;
     const records: RawRecord[] = [];
     const topics = [...new Set([...ranges.keys()].map((s) => s.slice(0, s.lastIndexOf("/"))))];
-    await readCommitted(this.kafka, topics, (partition, m, topic) => {
-      const r = rawRecordOf(m, topic, partition, this.isGlobalInput, true);
-      if (r) records.push(r);
-    }, { ranges });
+    await readCommitted(
+      this.kafka,
+      topics,
+      (partition, m, topic) => {
+        const r = rawRecordOf(m, topic, partition, this.isGlobalInput, true);
+        if (r) records.push(r);
+      },
+      { ranges },
+    );
     // Tasks already past a record skip it (their positions), so the pool may offer it to all.
     for (let i = 0; i < records.length; i += 1000) await this.commit(await this.pool!.process(records.slice(i, i + 1000)));
     return records.length;

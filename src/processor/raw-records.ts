@@ -15,17 +15,17 @@ function headerString(v: unknown): string | undefined {
  * partitioned record's key is qualified with its tenant (tenant-keys.ts); a global record
  * (`global` true) keeps its key and carries its source and offset, so each task applies it once.
  */
-export function rawRecordOf(
-  m: KafkaMessage,
-  topic: string,
-  partition: number,
-  accepts: (type: string) => boolean,
-  global = false,
-): RawRecord | undefined {
+export function rawRecordOf(m: KafkaMessage, topic: string, partition: number, accepts: (type: string) => boolean, global = false): RawRecord | undefined {
   const type = headerString(m.headers?.[headers.type]);
   if (type === undefined || !accepts(type)) return undefined;
   const key = m.key?.toString("utf8") ?? "";
   const tenant = headerString(m.headers?.[headers.tenant]);
-  const record: RawRecord = { type, partition, key: global || !tenant ? key : tenantKey(tenant, key), timestampMs: Number(m.timestamp), value: m.value ?? Buffer.alloc(0) };
+  const record: RawRecord = {
+    type,
+    partition,
+    key: global || !tenant ? key : tenantKey(tenant, key),
+    timestampMs: Number(m.timestamp),
+    value: m.value ?? Buffer.alloc(0),
+  };
   return global ? { ...record, source: `${topic}/${partition}`, offset: Number(m.offset) } : record;
 }

@@ -96,7 +96,9 @@ export class ShardedEnginePool {
 
   /** Drops partition tasks revoked in a rebalance. */
   async revoke(partitions: readonly number[]): Promise<void> {
-    await Promise.all(this.pools.map((pool, thread) => pool.run({ job: this.opts.job, revoke: partitions.filter((p) => this.threadOf(p) === thread) } satisfies ShardTask)));
+    await Promise.all(
+      this.pools.map((pool, thread) => pool.run({ job: this.opts.job, revoke: partitions.filter((p) => this.threadOf(p) === thread) } satisfies ShardTask)),
+    );
   }
 
   async close(): Promise<void> {

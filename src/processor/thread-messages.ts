@@ -95,7 +95,13 @@ export function packRecords(records: readonly RawRecord[]): PackedRecords {
 
 export function* unpackRecords(p: PackedRecords): Generator<RawRecord> {
   for (let i = 0; i < p.keys.length; i++) {
-    const record = { type: p.types[i]!, partition: p.partitions[i]!, key: p.keys[i]!, timestampMs: p.timestamps[i]!, value: p.bytes.subarray(p.offsets[i]!, p.offsets[i + 1]!) };
+    const record = {
+      type: p.types[i]!,
+      partition: p.partitions[i]!,
+      key: p.keys[i]!,
+      timestampMs: p.timestamps[i]!,
+      value: p.bytes.subarray(p.offsets[i]!, p.offsets[i + 1]!),
+    };
     const traced = p.traceparents[i] ? { ...record, traceparent: p.traceparents[i]! } : record;
     yield p.sources[i] ? { ...traced, source: p.sources[i]!, offset: p.sourceOffsets[i]! } : traced;
   }

@@ -43,7 +43,11 @@ export class IngestSession implements Endpoint {
     private readonly deps: IngestSessionDeps,
   ) {
     const { authenticator, limits, log } = deps;
-    this.session = new ProtocolSession(transport, { authenticator, helloTimeoutMs: limits.helloTimeoutMs, maxSendBufferBytes: limits.maxSendBufferBytes, ...(log ? { log } : {}) }, this);
+    this.session = new ProtocolSession(
+      transport,
+      { authenticator, helloTimeoutMs: limits.helloTimeoutMs, maxSendBufferBytes: limits.maxSendBufferBytes, ...(log ? { log } : {}) },
+      this,
+    );
   }
 
   get sessionId(): string {
@@ -88,7 +92,13 @@ export class IngestSession implements Endpoint {
   onReady(): WelcomeFields {
     const { limits, serverId } = this.deps;
     this.credit = limits.connectionCredit;
-    return { credit: limits.connectionCredit, maxBatchEvents: limits.maxBatchEvents, maxEventBytes: limits.maxEventBytes, maxFrameBytes: limits.maxFrameBytes, gatewayId: serverId };
+    return {
+      credit: limits.connectionCredit,
+      maxBatchEvents: limits.maxBatchEvents,
+      maxEventBytes: limits.maxEventBytes,
+      maxFrameBytes: limits.maxFrameBytes,
+      gatewayId: serverId,
+    };
   }
 
   onFrame(frame: ClientFrameBody): void {

@@ -170,7 +170,19 @@ export class ProtocolSession {
     this.phase = "ready";
     this.tenantName = outcome.tenant;
     const fields = this.endpoint.onReady(outcome.tenant);
-    this.send({ case: "welcome", value: { $typeName: "weir.v1.Welcome", credit: 0, maxBatchEvents: 0, maxEventBytes: 0, maxFrameBytes: 0, gatewayId: "", ...fields, sessionId: this.sessionId } });
+    this.send({
+      case: "welcome",
+      value: {
+        $typeName: "weir.v1.Welcome",
+        credit: 0,
+        maxBatchEvents: 0,
+        maxEventBytes: 0,
+        maxFrameBytes: 0,
+        gatewayId: "",
+        ...fields,
+        sessionId: this.sessionId,
+      },
+    });
   }
 
   private end(): void {

@@ -27,14 +27,7 @@ export function relayCommand(bundle: string, configPath: string, config: RelayCo
   mkdirSync(outboxDir, { recursive: true });
   return {
     command: denoBinary(),
-    args: [
-      ...DENO_RUN_OFFLINE,
-      "--allow-net",
-      `--allow-read=${resolve(configPath)},${outboxDir}`,
-      `--allow-write=${outboxDir}`,
-      bundle,
-      resolve(configPath),
-    ],
+    args: [...DENO_RUN_OFFLINE, "--allow-net", `--allow-read=${resolve(configPath)},${outboxDir}`, `--allow-write=${outboxDir}`, bundle, resolve(configPath)],
     env: { DENO_DIR: denoDir(), DENO_NO_UPDATE_CHECK: "1", DENO_NO_PROMPT: "1", NO_COLOR: "1", PATH: process.env.PATH ?? "" },
   };
 }

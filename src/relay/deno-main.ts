@@ -34,14 +34,23 @@ const upstream = await WeirClient.open({
   outbox,
   maxBufferedEvents: config.maxBufferedEvents,
   lingerMs: config.lingerMs,
-  onConnection: (e) => log(e.kind === "connected" ? "info" : "warn", `upstream ${e.kind}`, { url: e.url, ...(e.kind === "connect-failed" ? { error: e.error, retryInMs: Math.round(e.retryInMs) } : {}), ...(e.kind === "disconnected" ? { code: e.close.code } : {}) }),
+  onConnection: (e) =>
+    log(e.kind === "connected" ? "info" : "warn", `upstream ${e.kind}`, {
+      url: e.url,
+      ...(e.kind === "connect-failed" ? { error: e.error, retryInMs: Math.round(e.retryInMs) } : {}),
+      ...(e.kind === "disconnected" ? { code: e.close.code } : {}),
+    }),
   onResult: (r) => r.errorCode && log("warn", "upstream refused an event", { id: r.id, errorCode: r.errorCode, reason: r.reason }),
 });
 const relay = new Relay(config, upstream, log);
 if (upstream.stats.recovered > 0) log("info", "events recovered from the outbox", { events: upstream.stats.recovered });
 
 const server = Deno.serve(
-  { hostname: config.listen.host, port: config.listen.port, onListen: (addr) => log("info", "relay ready", { url: `ws://${addr.hostname}:${addr.port}/v1/ingest`, relayId: config.relayId }) },
+  {
+    hostname: config.listen.host,
+    port: config.listen.port,
+    onListen: (addr) => log("info", "relay ready", { url: `ws://${addr.hostname}:${addr.port}/v1/ingest`, relayId: config.relayId }),
+  },
   (req) => {
     const path = new URL(req.url).pathname;
     if (path === "/v1/ingest" && req.headers.get("upgrade")?.toLowerCase() === "websocket") {

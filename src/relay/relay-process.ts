@@ -30,13 +30,22 @@ export type RelayProcess = {
 };
 
 /** Starts the relay for `config` (listen.port must be set) and resolves once it answers /v1/stats. */
-export async function startRelayProcess(config: Record<string, unknown> & { listen: { host?: string; port: number } }, dir: string, stdio: StdioOptions = "ignore"): Promise<RelayProcess> {
+export async function startRelayProcess(
+  config: Record<string, unknown> & { listen: { host?: string; port: number } },
+  dir: string,
+  stdio: StdioOptions = "ignore",
+): Promise<RelayProcess> {
   const { command, args, env } = await prepareRelay(config, dir);
   const child = spawn(command, args, { env, stdio });
   const base = `${config.listen.host ?? "127.0.0.1"}:${config.listen.port}`;
   const stats = async () => (await (await fetch(`http://${base}/v1/stats`)).json()) as RelaySnapshot;
   const deadline = Date.now() + 30_000;
-  while (!(await stats().then(() => true, () => false))) {
+  while (
+    !(await stats().then(
+      () => true,
+      () => false,
+    ))
+  ) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill("SIGKILL");
       throw new Error(`the relay did not start (exit code ${child.exitCode})`);

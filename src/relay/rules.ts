@@ -14,7 +14,10 @@ export type RelayRule =
   | { readonly match: RuleMatch; readonly action: "drop" }
   | { readonly match: RuleMatch; readonly action: "conflate"; readonly windowMs: number };
 
-export type Decision = { readonly action: "forward" } | { readonly action: "drop"; readonly rule: number } | { readonly action: "conflate"; readonly rule: number; readonly windowMs: number; readonly key: string };
+export type Decision =
+  | { readonly action: "forward" }
+  | { readonly action: "drop"; readonly rule: number }
+  | { readonly action: "conflate"; readonly rule: number; readonly windowMs: number; readonly key: string };
 
 const FORWARD: Decision = { action: "forward" };
 

@@ -144,7 +144,10 @@ export class WebhookSink {
 
   private async ensureTopics(): Promise<void> {
     const partitions = this.opts.partitions ?? ALERTS_TOPIC_PARTITIONS;
-    await ensureTopicsWithKafkajs(this.kafka, [this.topic, this.refusedTopic].map((topic) => ({ topic, partitions })));
+    await ensureTopicsWithKafkajs(
+      this.kafka,
+      [this.topic, this.refusedTopic].map((topic) => ({ topic, partitions })),
+    );
   }
 }
 

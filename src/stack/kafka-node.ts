@@ -168,16 +168,7 @@ export async function startKafkaNode(opts: KafkaNodeOptions): Promise<{ pid: num
   const spawnBroker = (cds: string[]) =>
     spawnDetached({
       cmd: "java",
-      args: [
-        ...kafkaJvmArgs(opts),
-        ...cds,
-        `-Dlog4j2.configurationFile=${log4j}`,
-        `-Dkafka.logs.dir=${opts.dir}`,
-        "-cp",
-        jars.classpath,
-        NEEDLE,
-        p.config,
-      ],
+      args: [...kafkaJvmArgs(opts), ...cds, `-Dlog4j2.configurationFile=${log4j}`, `-Dkafka.logs.dir=${opts.dir}`, "-cp", jars.classpath, NEEDLE, p.config],
       cwd: opts.dir,
       logFile: p.processLog,
       pidFile: p.pidFile,

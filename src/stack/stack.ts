@@ -106,10 +106,7 @@ async function loadOrCreateStackFile(dataDir: string, log: (line: string) => voi
 async function describe(dataDir: string, file: StackFile): Promise<StackInfo> {
   const kPid = kafkaPid(kafkaDir(dataDir));
   const rPid = redisPid(redisDir(dataDir));
-  const [kOk, rOk] = await Promise.all([
-    kPid === undefined ? false : kafkaHealthy(file.kafka.port),
-    rPid === undefined ? false : redisPing(file.redis.port),
-  ]);
+  const [kOk, rOk] = await Promise.all([kPid === undefined ? false : kafkaHealthy(file.kafka.port), rPid === undefined ? false : redisPing(file.redis.port)]);
   return {
     dataDir,
     kafkaBrokers: kafkaBrokers(file.kafka.port),
@@ -117,14 +114,24 @@ async function describe(dataDir: string, file: StackFile): Promise<StackInfo> {
     kafka: { pid: kPid, ...file.kafka, healthy: kOk, dir: kafkaDir(dataDir), log: kafkaPaths(kafkaDir(dataDir)).brokerLog },
     redis: { pid: rPid, ...file.redis, healthy: rOk, dir: redisDir(dataDir), log: redisPaths(redisDir(dataDir)).log },
     ...(file.jaeger
-      ? { jaeger: { pid: jaegerPid(jaegerDir(dataDir)), otlpEndpoint: `http://127.0.0.1:${file.jaeger.otlpHttp}`, queryUrl: `http://127.0.0.1:${file.jaeger.query}` } }
+      ? {
+          jaeger: {
+            pid: jaegerPid(jaegerDir(dataDir)),
+            otlpEndpoint: `http://127.0.0.1:${file.jaeger.otlpHttp}`,
+            queryUrl: `http://127.0.0.1:${file.jaeger.query}`,
+          },
+        }
       : {}),
   };
 }
 
 /** The settings as env lines; `up` prints them and writes them to `<dataDir>/env`. */
 export function stackEnvLines(info: Pick<StackInfo, "kafkaBrokers" | "redisUrl" | "jaeger">): string[] {
-  return [`WEIR_KAFKA_BROKERS=${info.kafkaBrokers}`, `WEIR_REDIS_URL=${info.redisUrl}`, ...(info.jaeger?.pid !== undefined ? [`WEIR_OTLP_ENDPOINT=${info.jaeger.otlpEndpoint}`] : [])];
+  return [
+    `WEIR_KAFKA_BROKERS=${info.kafkaBrokers}`,
+    `WEIR_REDIS_URL=${info.redisUrl}`,
+    ...(info.jaeger?.pid !== undefined ? [`WEIR_OTLP_ENDPOINT=${info.jaeger.otlpEndpoint}`] : []),
+  ];
 }
 
 /** Starts whatever is not running (keeping ports and data), waits for health, prints and writes the env lines. */
@@ -188,8 +195,7 @@ export async function stackStatus(opts: StackOptions = {}): Promise<StackInfo | 
     return undefined;
   }
   const info = await describe(dataDir, file);
-  const state = (pid: number | undefined, healthy: boolean) =>
-    pid === undefined ? "down" : healthy ? `up (pid ${pid})` : `unhealthy (pid ${pid})`;
+  const state = (pid: number | undefined, healthy: boolean) => (pid === undefined ? "down" : healthy ? `up (pid ${pid})` : `unhealthy (pid ${pid})`);
   out(`kafka ${state(info.kafka.pid, info.kafka.healthy)} ${info.kafkaBrokers}`);
   out(`redis ${state(info.redis.pid, info.redis.healthy)} ${info.redisUrl}`);
   if (info.jaeger) out(`jaeger ${info.jaeger.pid === undefined ? "down" : `up (pid ${info.jaeger.pid})`} ${info.jaeger.queryUrl}`);

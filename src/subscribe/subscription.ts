@@ -82,7 +82,11 @@ export class Subscription implements Endpoint {
     private readonly transport: Transport,
     private readonly deps: SubscriptionDeps,
   ) {
-    this.session = new ProtocolSession(transport, { authenticator: deps.authenticator, helloTimeoutMs: deps.limits.helloTimeoutMs, ...(deps.log ? { log: deps.log } : {}) }, this);
+    this.session = new ProtocolSession(
+      transport,
+      { authenticator: deps.authenticator, helloTimeoutMs: deps.limits.helloTimeoutMs, ...(deps.log ? { log: deps.log } : {}) },
+      this,
+    );
   }
 
   get sessionId(): string {
@@ -215,7 +219,12 @@ export class Subscription implements Endpoint {
       `weir.deliver ${this.spec!.name}`,
       {
         kind: SpanKind.CONSUMER,
-        attributes: kafkaAttributes("receive", this.spec!.topic, { "messaging.destination.partition.id": String(partition), "messaging.kafka.offset": r.offset, "weir.subscriber.session": this.sessionId, "weir.tenant": this.tenant }),
+        attributes: kafkaAttributes("receive", this.spec!.topic, {
+          "messaging.destination.partition.id": String(partition),
+          "messaging.kafka.offset": r.offset,
+          "weir.subscriber.session": this.sessionId,
+          "weir.tenant": this.tenant,
+        }),
       },
       contextOf(traceparent),
     );
@@ -245,7 +254,11 @@ export class Subscription implements Endpoint {
 
   /** Resolves once nothing waits and the send buffer is under the limit (or the subscription closed). */
   private room(): Promise<void> {
-    if (this.state === "closed" || (this.state === "streaming" && this.queue!.size === 0 && this.transport.bufferedAmount() <= this.deps.limits.maxSendBufferBytes)) return Promise.resolve();
+    if (
+      this.state === "closed" ||
+      (this.state === "streaming" && this.queue!.size === 0 && this.transport.bufferedAmount() <= this.deps.limits.maxSendBufferBytes)
+    )
+      return Promise.resolve();
     return new Promise((resolve) => this.roomWaiters.push(resolve));
   }
 

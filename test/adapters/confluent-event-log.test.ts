@@ -67,7 +67,13 @@ function fakeModule(admin: () => FakeAdmin = () => new FakeAdmin([])): Confluent
   return { RdKafka: { Producer: FakeProducer, AdminClient: { create: admin } } } as unknown as ConfluentModule;
 }
 
-const rec = (id: string, timestampMs?: number): OutRecord => ({ topic: "t", key: id, value: new TextEncoder().encode(id), headers: { "weir.id": id, "weir.tenant": "acme" }, timestampMs });
+const rec = (id: string, timestampMs?: number): OutRecord => ({
+  topic: "t",
+  key: id,
+  value: new TextEncoder().encode(id),
+  headers: { "weir.id": id, "weir.tenant": "acme" },
+  timestampMs,
+});
 
 async function connected(opts: { stallMs?: number; module?: ConfluentModule } = {}) {
   FakeProducer.instances = [];
@@ -200,7 +206,12 @@ describe("ConfluentEventLog", () => {
     const admin = FakeAdmin.last!;
     expect(admin.created).toEqual([
       { topic: "new", num_partitions: 6, replication_factor: 3, config: { "max.message.bytes": String(topicMaxMessageBytes) } },
-      { topic: "compact", num_partitions: 1, replication_factor: 3, config: { "max.message.bytes": String(topicMaxMessageBytes), "cleanup.policy": "compact" } },
+      {
+        topic: "compact",
+        num_partitions: 1,
+        replication_factor: 3,
+        config: { "max.message.bytes": String(topicMaxMessageBytes), "cleanup.policy": "compact" },
+      },
     ]);
     expect(admin.disconnected).toBe(true);
 

@@ -62,10 +62,24 @@ class FakeAdmin {
 
 const fakeModule = { ...platformatic, Producer: FakeProducer, Admin: FakeAdmin } as unknown as PlatformaticModule;
 
-const rec = (id: string, timestampMs?: number): OutRecord => ({ topic: "t", key: id, value: new TextEncoder().encode(id), headers: { "weir.id": id }, timestampMs });
+const rec = (id: string, timestampMs?: number): OutRecord => ({
+  topic: "t",
+  key: id,
+  value: new TextEncoder().encode(id),
+  headers: { "weir.id": id },
+  timestampMs,
+});
 
 async function connected() {
-  const log = new PlatformaticEventLog({ brokers: ["b:9092"], clientId: "gw", replicationFactor: 1, stallMs: 1000, deliveryTimeoutMs: 90_000, logger: silentLogger, module: fakeModule });
+  const log = new PlatformaticEventLog({
+    brokers: ["b:9092"],
+    clientId: "gw",
+    replicationFactor: 1,
+    stallMs: 1000,
+    deliveryTimeoutMs: 90_000,
+    logger: silentLogger,
+    module: fakeModule,
+  });
   await log.connect();
   return { log, producer: FakeProducer.last };
 }
@@ -91,7 +105,9 @@ describe("PlatformaticEventLog", () => {
     const c = track(log.publish([rec("c")]));
     await flushMicrotasks();
     expect(producer.sends).toHaveLength(1);
-    expect(producer.sends[0]!.messages).toEqual([{ topic: "t", key: "a", value: Buffer.from("a"), headers: { "weir.id": "a" }, timestamp: 1_700_000_000_123n }]);
+    expect(producer.sends[0]!.messages).toEqual([
+      { topic: "t", key: "a", value: Buffer.from("a"), headers: { "weir.id": "a" }, timestamp: 1_700_000_000_123n },
+    ]);
     producer.sends[0]!.done.resolve();
     await a.promise;
     await flushMicrotasks();

@@ -94,7 +94,18 @@ export class FakeGateway {
           ws.close(4401, "WEIR_ERR_UNAUTHORIZED");
           return;
         }
-        this.send(ws, { frame: { case: "welcome", value: { sessionId: "s", credit: this.opts.credit ?? 1000, maxBatchEvents: this.opts.maxBatchEvents ?? 500, maxFrameBytes: 1 << 20, gatewayId: this.url } } });
+        this.send(ws, {
+          frame: {
+            case: "welcome",
+            value: {
+              sessionId: "s",
+              credit: this.opts.credit ?? 1000,
+              maxBatchEvents: this.opts.maxBatchEvents ?? 500,
+              maxFrameBytes: 1 << 20,
+              gatewayId: this.url,
+            },
+          },
+        });
         if (this.opts.closeAfterWelcome) ws.close(1011, "internal error");
       } else if (frame.case === "publish") {
         const { seq, events } = frame.value;

@@ -59,7 +59,10 @@ describe("encode and decode", () => {
   test("the header is kind, length and zlib's CRC-32 of kind, length and body", () => {
     const { bytes, locs } = encodeRecords([add("e1", bytesOf(300, 1)), remove("e1", "e2")]);
     const view = new DataView(bytes.buffer);
-    for (const [k, kind, idBytes] of [[0, 1, 2 + 2], [1, 2, 2 * (2 + 2)]] as const) {
+    for (const [k, kind, idBytes] of [
+      [0, 1, 2 + 2],
+      [1, 2, 2 * (2 + 2)],
+    ] as const) {
       const { at, size, skip } = locs[k]!;
       expect(bytes[at]).toBe(kind);
       expect(view.getUint32(at + 1, true)).toBe(size - 9);

@@ -337,56 +337,60 @@ describe("FileOutbox", () => {
       ["churn", "none", 20, 3],
       ["churn", "always", 5, 11],
     ];
-    test.each(cases)("%s, sync %s: every resolved append is there, in order, undamaged", async (mode, sync, after, delayMs) => {
-      const writer = join(import.meta.dirname, "fixtures", "outbox-writer.ts");
-      const child = spawn(process.execPath, ["--import", "tsx", writer, log, mode, sync], { stdio: ["ignore", "pipe", "pipe"] });
-      let out = "";
-      let err = "";
-      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-      const exited = new Promise<NodeJS.Signals | null>((res) => child.on("exit", (_code, signal) => res(signal)));
-      await new Promise<void>((res, rej) => {
-        child.stdout.on("data", (d: Buffer) => {
-          out += d.toString();
-          if (out.split("\n").length > after + 1) res();
+    test.each(cases)(
+      "%s, sync %s: every resolved append is there, in order, undamaged",
+      async (mode, sync, after, delayMs) => {
+        const writer = join(import.meta.dirname, "fixtures", "outbox-writer.ts");
+        const child = spawn(process.execPath, ["--import", "tsx", writer, log, mode, sync], { stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        let err = "";
+        child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+        const exited = new Promise<NodeJS.Signals | null>((res) => child.on("exit", (_code, signal) => res(signal)));
+        await new Promise<void>((res, rej) => {
+          child.stdout.on("data", (d: Buffer) => {
+            out += d.toString();
+            if (out.split("\n").length > after + 1) res();
+          });
+          child.on("exit", () => rej(new Error(`writer exited early: ${err}`)));
         });
-        child.on("exit", () => rej(new Error(`writer exited early: ${err}`)));
-      });
-      await new Promise((r) => setTimeout(r, delayMs));
-      child.kill("SIGKILL");
-      expect(await exited).toBe("SIGKILL");
-      const printed = out.split("\n").filter((l) => l !== "");
-      const last = Number(printed.at(-1));
-      expect(printed.map(Number)).toEqual(Array.from({ length: last + 1 }, (_, b) => b));
+        await new Promise((r) => setTimeout(r, delayMs));
+        child.kill("SIGKILL");
+        expect(await exited).toBe("SIGKILL");
+        const printed = out.split("\n").filter((l) => l !== "");
+        const last = Number(printed.at(-1));
+        expect(printed.map(Number)).toEqual(Array.from({ length: last + 1 }, (_, b) => b));
 
-      const o = await openFile(); // also takes over the dead writer's lock
-      const loaded = await o.load();
-      const n = loaded.length;
-      // No entry damaged: each is exactly the entry the writer made with that id.
-      for (const e of loaded) expectEntries([e], [entryAt(Number(e.id.slice(1)))]);
-      const nums = loaded.map((e) => Number(e.id.slice(1)));
-      // In order, contiguous (batches are removed whole, oldest first).
-      expect(nums).toEqual(Array.from({ length: n }, (_, k) => nums[0]! + k));
-      const first = nums[0]!;
-      const endOf = (b: number) => (b + 1) * CRASH_BATCH;
-      if (mode === "append") {
-        // Batches 0..last resolved; batch last+1 may be there in part (a prefix) or whole.
-        expect(first).toBe(0);
-        expect(n).toBeGreaterThanOrEqual(endOf(last));
-        expect(n).toBeLessThanOrEqual(endOf(last + 1));
-      } else {
-        // After "last": batches last-1 and last live; then append last+1 (any prefix), then remove last-1 (all or nothing).
-        const states = [
-          ...Array.from({ length: CRASH_BATCH + 1 }, (_, k) => [(last - 1) * CRASH_BATCH, endOf(last) + k]),
-          [last * CRASH_BATCH, endOf(last + 1)],
-        ];
-        expect(states).toContainEqual([first, first + n]);
-      }
-      // The recovered log takes new writes.
-      await o.append([entryAt(1_000_000)]);
-      const { entries } = await reopen(o);
-      expect(entries.at(-1)!.id).toBe("e1000000");
-      expect(entries).toHaveLength(n + 1);
-    }, 60_000);
+        const o = await openFile(); // also takes over the dead writer's lock
+        const loaded = await o.load();
+        const n = loaded.length;
+        // No entry damaged: each is exactly the entry the writer made with that id.
+        for (const e of loaded) expectEntries([e], [entryAt(Number(e.id.slice(1)))]);
+        const nums = loaded.map((e) => Number(e.id.slice(1)));
+        // In order, contiguous (batches are removed whole, oldest first).
+        expect(nums).toEqual(Array.from({ length: n }, (_, k) => nums[0]! + k));
+        const first = nums[0]!;
+        const endOf = (b: number) => (b + 1) * CRASH_BATCH;
+        if (mode === "append") {
+          // Batches 0..last resolved; batch last+1 may be there in part (a prefix) or whole.
+          expect(first).toBe(0);
+          expect(n).toBeGreaterThanOrEqual(endOf(last));
+          expect(n).toBeLessThanOrEqual(endOf(last + 1));
+        } else {
+          // After "last": batches last-1 and last live; then append last+1 (any prefix), then remove last-1 (all or nothing).
+          const states = [
+            ...Array.from({ length: CRASH_BATCH + 1 }, (_, k) => [(last - 1) * CRASH_BATCH, endOf(last) + k]),
+            [last * CRASH_BATCH, endOf(last + 1)],
+          ];
+          expect(states).toContainEqual([first, first + n]);
+        }
+        // The recovered log takes new writes.
+        await o.append([entryAt(1_000_000)]);
+        const { entries } = await reopen(o);
+        expect(entries.at(-1)!.id).toBe("e1000000");
+        expect(entries).toHaveLength(n + 1);
+      },
+      60_000,
+    );
   });
 });
 

@@ -24,7 +24,8 @@ test("the browser bundle builds without Node builtins and exports the client API
   const code = await bundleModule("src/client/browser.ts", { platform: "browser", onWarning: (w) => expect.fail(w) });
   expect(code).not.toMatch(/from\s*["']node:/);
   const exported = /export\s*\{([^}]*)\}\s*;?\s*$/.exec(code)?.[1] ?? "";
-  for (const name of ["WeirClient", "subscribe", "envelopeOf", "IndexedDbOutbox", "MemoryOutbox", "EventRefusedError", "ResultCode"]) expect(exported).toContain(name);
+  for (const name of ["WeirClient", "subscribe", "envelopeOf", "IndexedDbOutbox", "MemoryOutbox", "EventRefusedError", "ResultCode"])
+    expect(exported).toContain(name);
   expect(exported).not.toContain("FileOutbox");
 });
 

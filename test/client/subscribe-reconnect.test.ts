@@ -46,8 +46,15 @@ test("an unreachable first gateway of the list is skipped; the subscription runs
     ws.on("message", (data: Buffer) => {
       const frame = fromBinary(ClientFrameSchema, new Uint8Array(data)).frame;
       if (frame.case !== "subscribe") return;
-      ws.send(toBinary(ServerFrameSchema, create(ServerFrameSchema, { frame: { case: "subscribed", value: { stream: frame.value.stream, resumeToken: "t0" } } })));
-      const deliveries = [1, 2, 3].map((i) => ({ key: `k${i}`, value: new TextEncoder().encode(JSON.stringify({ i })), contentType: "application/json", resumeToken: `t${i}` }));
+      ws.send(
+        toBinary(ServerFrameSchema, create(ServerFrameSchema, { frame: { case: "subscribed", value: { stream: frame.value.stream, resumeToken: "t0" } } })),
+      );
+      const deliveries = [1, 2, 3].map((i) => ({
+        key: `k${i}`,
+        value: new TextEncoder().encode(JSON.stringify({ i })),
+        contentType: "application/json",
+        resumeToken: `t${i}`,
+      }));
       ws.send(toBinary(ServerFrameSchema, create(ServerFrameSchema, { frame: { case: "deliveries", value: { deliveries } } })));
     }),
   );

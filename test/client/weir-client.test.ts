@@ -7,7 +7,15 @@ import { afterEach, expect, test } from "vitest";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { ClientFrameSchema } from "../../src/gen/weir/v1/protocol_pb.js";
 import { EnvelopeSchema } from "../../src/gen/weir/v1/envelope_pb.js";
-import { ClientClosedError, ConnectionClosedError, EventRefusedError, MemoryOutbox, ResultCode, WeirClient, type ConnectionEvent } from "../../src/client/index.js";
+import {
+  ClientClosedError,
+  ConnectionClosedError,
+  EventRefusedError,
+  MemoryOutbox,
+  ResultCode,
+  WeirClient,
+  type ConnectionEvent,
+} from "../../src/client/index.js";
 import { encodePublishFrame } from "../../src/client/frames.js";
 import { quoteEvent } from "../unit-fixtures/events.js";
 import { FakeGateway } from "./fake-gateway.js";
@@ -44,7 +52,12 @@ test("a publish frame built from encoded envelopes is byte for byte protobuf-es'
   const envs = events(3);
   for (const seq of [1n, 300n, 2n ** 40n]) {
     const expected = toBinary(ClientFrameSchema, create(ClientFrameSchema, { frame: { case: "publish", value: { seq, events: envs } } }));
-    expect(encodePublishFrame(seq, envs.map((e) => toBinary(EnvelopeSchema, e)))).toEqual(expected);
+    expect(
+      encodePublishFrame(
+        seq,
+        envs.map((e) => toBinary(EnvelopeSchema, e)),
+      ),
+    ).toEqual(expected);
   }
 });
 
@@ -76,7 +89,9 @@ test("batches respect the gateway's max_batch_events and credit: never more in f
 });
 
 test("RETRY_AFTER events are re-sent with the same id until they get a final answer", async () => {
-  const g = await gateway({ answer: (_env, attempt) => (attempt < 3 ? { code: ResultCode.RETRY_AFTER, retryAfterMs: 10, errorCode: "WEIR_ERR_OVERLOADED" } : undefined) });
+  const g = await gateway({
+    answer: (_env, attempt) => (attempt < 3 ? { code: ResultCode.RETRY_AFTER, retryAfterMs: 10, errorCode: "WEIR_ERR_OVERLOADED" } : undefined),
+  });
   const c = await client({ urls: g.url });
   const results = await Promise.all(events(10).map((e) => c.publish(e)));
   expect(results.every((r) => r.code === ResultCode.ACK)).toBe(true);
@@ -85,7 +100,9 @@ test("RETRY_AFTER events are re-sent with the same id until they get a final ans
 });
 
 test("a refused event rejects with its code and leaves the outbox; the others are acked", async () => {
-  const g = await gateway({ answer: (env) => (env.id === "e-3" ? { code: ResultCode.INVALID, errorCode: "WEIR_ERR_INVALID", reason: "bid: must be > 0" } : undefined) });
+  const g = await gateway({
+    answer: (env) => (env.id === "e-3" ? { code: ResultCode.INVALID, errorCode: "WEIR_ERR_INVALID", reason: "bid: must be > 0" } : undefined),
+  });
   const outbox = new MemoryOutbox();
   const c = await client({ urls: g.url, outbox });
   const settled = await Promise.allSettled(events(5).map((e) => c.publish(e)));

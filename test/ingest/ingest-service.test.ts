@@ -419,7 +419,10 @@ describe("IngestService: stale claims (a gateway died before confirming)", () =>
 
   it("sorts a batch's stale claims: found ones DUPLICATE, missing ones republished, in one lookup", async () => {
     const { h, stale, lookups } = afterCrash(["a", "b", "c"], ["b"]);
-    const results = await h.service.publish(TENANT, ["a", "b", "c"].map((id) => quoteEvent(id, { eventTimeMs: EVENT_TIME })));
+    const results = await h.service.publish(
+      TENANT,
+      ["a", "b", "c"].map((id) => quoteEvent(id, { eventTimeMs: EVENT_TIME })),
+    );
     expect(codes(results)).toEqual([ResultCode.ACK, ResultCode.DUPLICATE, ResultCode.ACK]);
     expect(h.lookup.calls).toHaveLength(1);
     expect(h.log.calls[0]!.records.map((r) => r.headers[headers.id])).toEqual(["a", "c"]);

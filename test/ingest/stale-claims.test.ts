@@ -27,7 +27,12 @@ async function afterCrash(ids: string[], published: string[]) {
     const claim = seen[i]!;
     if (claim.kind !== "stale") throw new Error(`${id}: expected a stale claim, got ${claim.kind}`);
     // Extra fields (the caller's own) come back in the verdict untouched.
-    return { index: i, key: key(id), staleValue: claim.value, query: { topic: QUOTE_TOPIC, tenant: TENANT, id, timestampMs: EVENT_TIME } } satisfies StaleClaim & { index: number };
+    return {
+      index: i,
+      key: key(id),
+      staleValue: claim.value,
+      query: { topic: QUOTE_TOPIC, tenant: TENANT, id, timestampMs: EVENT_TIME },
+    } satisfies StaleClaim & { index: number };
   });
   dedup.commands.length = 0;
 
@@ -124,7 +129,9 @@ describe("StaleClaimVerifier", () => {
     const verdict = await verifier.verify(claims, TOKEN);
     expect(ids(verdict.published)).toEqual(["found"]);
     expect(verdict.takenOver).toEqual([]);
-    expect(verdict.retry.map((r) => [ids([r.claim])[0], r.error.code, r.error.message])).toEqual([["missing", "WEIR_ERR_DEDUP_UNAVAILABLE", "dedup store unavailable: take-over failed"]]);
+    expect(verdict.retry.map((r) => [ids([r.claim])[0], r.error.code, r.error.message])).toEqual([
+      ["missing", "WEIR_ERR_DEDUP_UNAVAILABLE", "dedup store unavailable: take-over failed"],
+    ]);
     expect(confirmed).toEqual([[key("found")]]);
     expect(errors).toEqual(["dedup take-over failed"]);
     expect(outcomes).toEqual({ found: 1, failed: 1 });

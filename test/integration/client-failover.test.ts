@@ -79,5 +79,7 @@ test("a gateway killed while a client streams: the client fails over, every even
   const missing = Array.from({ length: total }, (_, i) => `${run}-${i}`).filter((id) => !counts.has(id));
   const twice = [...counts].filter(([, n]) => n > 1);
   expect({ missing: missing.length, twice: twice.length, records: counts.size }).toEqual({ missing: 0, twice: 0, records: total });
-  console.log(`failover: killed at ${atKill.acked} acked / ${atKill.inFlight} in flight; answered ${stats.acked} ACK, ${stats.duplicates} DUPLICATE; ${stats.retried} retries`);
+  console.log(
+    `failover: killed at ${atKill.acked} acked / ${atKill.inFlight} in flight; answered ${stats.acked} ACK, ${stats.duplicates} DUPLICATE; ${stats.retried} retries`,
+  );
 });

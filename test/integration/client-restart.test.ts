@@ -26,9 +26,13 @@ afterAll(async () => {
 
 /** Runs the client script; `lines` fills with its stdout lines. */
 function clientProcess(from: number, to: number) {
-  const child = spawn(process.execPath, ["--import", "tsx", "test/integration/fixtures/outbox-client.ts", gateway.url, run, "k", join(dir, "outbox.log"), run, String(from), String(to)], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", "test/integration/fixtures/outbox-client.ts", gateway.url, run, "k", join(dir, "outbox.log"), run, String(from), String(to)],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const lines: string[] = [];
   let partial = "";
   let stderr = "";

@@ -67,7 +67,7 @@ describe.each(runtimes)("the client suite on %s", (name, runner, suite) => {
     expect(failed, failed.map((c) => `${c.name}: ${c.error}`).join("\n")).toEqual([]);
     expect(report.cases.map((c) => c.name)).toHaveLength(6);
 
-    const sent = report.cases.flatMap((c) => ((c.data as { ids?: string[] } | undefined)?.ids ?? []));
+    const sent = report.cases.flatMap((c) => (c.data as { ids?: string[] } | undefined)?.ids ?? []);
     const counts = countById(await readTopics(services.kafkaBrokers, [QUOTE_TOPIC], tenant));
     const mine = [...counts].filter(([id]) => id.startsWith(`${prefix}-`));
     expect(sent.length).toBe(300 + 1 + 50 + 2000 + 20);

@@ -62,8 +62,8 @@ beforeAll(async () => {
       processorJobs: ["error-rate", "fraud", "risk-limits"],
       processorThreads: 1,
       processorGroupPrefix: `weir-test-${run}`,
-      riskLimits: ({ default: { maxGrossExposure: 400_000 } }),
-      fraudRule: ({ minPurchases: 3, amountThresholdMinor: 100_000, withinMinutes: 10 }),
+      riskLimits: { default: { maxGrossExposure: 400_000 } },
+      fraudRule: { minPurchases: 3, amountThresholdMinor: 100_000, withinMinutes: 10 },
     },
   );
   browser = await launching;
@@ -90,7 +90,11 @@ async function send(events: readonly Envelope[]): Promise<void> {
  * The little of the DOM the page functions below use: they run in Chromium, and this project
  * compiles without the "dom" lib.
  */
-type PageElement = { readonly dataset: Record<string, string | undefined>; readonly classList: { contains(name: string): boolean }; readonly textContent: string | null };
+type PageElement = {
+  readonly dataset: Record<string, string | undefined>;
+  readonly classList: { contains(name: string): boolean };
+  readonly textContent: string | null;
+};
 declare const document: {
   querySelector(selector: string): PageElement | null;
   querySelectorAll(selector: string): { readonly length: number; [Symbol.iterator](): Iterator<PageElement> };
@@ -103,7 +107,10 @@ async function waitForPage(what: string, fn: (want: Minutes) => boolean, want: M
   try {
     await page.waitForFunction(fn, want, { timeout: timeoutMs, polling: 250 });
   } catch (err) {
-    const shown = await page.locator("body").innerText().catch(() => "(page unreadable)");
+    const shown = await page
+      .locator("body")
+      .innerText()
+      .catch(() => "(page unreadable)");
     throw new Error(`timed out waiting for the page to show ${what}: ${(err as Error).message.split("\n")[0]}\n--- page ---\n${shown}`);
   }
 }
@@ -112,10 +119,19 @@ async function waitForPage(what: string, fn: (want: Minutes) => boolean, want: M
 function view() {
   return page.evaluate(() => ({
     minutes: Object.fromEntries(
-      [...document.querySelectorAll("#error-table tbody tr[data-window-start]")].map((r) => [r.dataset.windowStart!, { errors: Number(r.dataset.errors), requests: Number(r.dataset.requests) }]),
+      [...document.querySelectorAll("#error-table tbody tr[data-window-start]")].map((r) => [
+        r.dataset.windowStart!,
+        { errors: Number(r.dataset.errors), requests: Number(r.dataset.requests) },
+      ]),
     ),
-    bars: Object.fromEntries([...document.querySelectorAll("#error-chart rect[data-window-start]")].map((r) => [r.dataset.windowStart!, Number(r.dataset.errors)])),
-    alerts: [...document.querySelectorAll("#alert-feed li[data-key]")].map((li) => ({ key: li.dataset.key!, kind: li.dataset.kind!, text: li.textContent ?? "" })),
+    bars: Object.fromEntries(
+      [...document.querySelectorAll("#error-chart rect[data-window-start]")].map((r) => [r.dataset.windowStart!, Number(r.dataset.errors)]),
+    ),
+    alerts: [...document.querySelectorAll("#alert-feed li[data-key]")].map((li) => ({
+      key: li.dataset.key!,
+      kind: li.dataset.kind!,
+      text: li.textContent ?? "",
+    })),
     accounts: Object.fromEntries(
       [...document.querySelectorAll("#risk-table tbody tr[data-account]")].map((r) => [
         r.dataset.account!,
@@ -158,7 +174,10 @@ function accessLogs(): { events: Envelope[]; expected: Map<number, { errors: num
     expected.set(start, counts);
   }
   // One later event per host moves each host's partition watermark past the third minute's end.
-  for (const host of hosts) events.push(envelopeOf(HttpAccessLogSchema, { host, method: "GET", path: "/", status: 200 }, { eventTimeMs: t0 + 3 * MINUTE + 10_000, partitionKey: host }));
+  for (const host of hosts)
+    events.push(
+      envelopeOf(HttpAccessLogSchema, { host, method: "GET", path: "/", status: 200 }, { eventTimeMs: t0 + 3 * MINUTE + 10_000, partitionKey: host }),
+    );
   return { events, expected };
 }
 
@@ -169,7 +188,11 @@ function fraudBurst(cardId: string, startMs: number): Envelope[] {
   const boston = { country: "US", city: "Boston", latitude: 42.36, longitude: -71.06 };
   const tokyo = { country: "JP", city: "Tokyo", latitude: 35.68, longitude: 139.69 };
   const tx = (n: number, amountMinor: number, location: typeof boston, at: number) =>
-    envelopeOf(CardTransactionSchema, { transactionId: `${cardId}-tx-${n}`, cardId, amountMinor: BigInt(amountMinor), currency: "USD", merchantId: `m-${n}`, location }, { eventTimeMs: at, partitionKey: cardId });
+    envelopeOf(
+      CardTransactionSchema,
+      { transactionId: `${cardId}-tx-${n}`, cardId, amountMinor: BigInt(amountMinor), currency: "USD", merchantId: `m-${n}`, location },
+      { eventTimeMs: at, partitionKey: cardId },
+    );
   return [
     tx(0, 4_500, boston, startMs),
     tx(1, 2_300, boston, startMs + 10_000),
@@ -207,8 +230,16 @@ function market(): { globals: Envelope[]; trades: Envelope[] } {
     envelopeOf(QuoteSchema, { symbol: "JPM", bid: 199.9, ask: 200.1, venue: "XNAS" }, { eventTimeMs: after, partitionKey: "JPM" }),
   );
   trades.push(
-    envelopeOf(TradeSchema, { tradeId: `${run}-whale`, accountId: "acct-whale", symbol: "AAPL", side: Side.BUY, quantity: 5000, price: 190 }, { eventTimeMs: after + 1000, partitionKey: "acct-whale" }),
-    envelopeOf(TradeSchema, { tradeId: `${run}-minnow`, accountId: "acct-minnow", symbol: "JPM", side: Side.BUY, quantity: 10, price: 200 }, { eventTimeMs: after + 1000, partitionKey: "acct-minnow" }),
+    envelopeOf(
+      TradeSchema,
+      { tradeId: `${run}-whale`, accountId: "acct-whale", symbol: "AAPL", side: Side.BUY, quantity: 5000, price: 190 },
+      { eventTimeMs: after + 1000, partitionKey: "acct-whale" },
+    ),
+    envelopeOf(
+      TradeSchema,
+      { tradeId: `${run}-minnow`, accountId: "acct-minnow", symbol: "JPM", side: Side.BUY, quantity: 10, price: 200 },
+      { eventTimeMs: after + 1000, partitionKey: "acct-minnow" },
+    ),
   );
   return { globals, trades };
 }
@@ -230,7 +261,13 @@ async function waitUntilConsumed(job: string, typeName: string): Promise<void> {
 /** Waits until the risk job has applied every record of its global tables (quotes before trades). */
 async function waitForGlobalTables(): Promise<void> {
   const spec = jobSpec("risk-limits");
-  const topics = [...new Set(Object.keys(spec.inputs).filter((t) => spec.inputs[t]?.broadcast === true).map(topicOf))];
+  const topics = [
+    ...new Set(
+      Object.keys(spec.inputs)
+        .filter((t) => spec.inputs[t]?.broadcast === true)
+        .map(topicOf),
+    ),
+  ];
   const admin = kafkaAdmin();
   await admin.connect();
   const ends = new Map<string, number>();
@@ -294,10 +331,14 @@ test("the dashboard shows 5xx per minute, fraud alerts, risk breaches and gatewa
   expect(shown.bars).toEqual(Object.fromEntries(Object.entries(expected).map(([start, c]) => [start, c.errors])));
 
   // Fraud: both planted bursts, newest first.
-  await waitForPage("both planted fraud alerts", () => ["card-planted-a", "card-planted-b"].every((k) => document.querySelector(`#alert-feed li[data-key="${k}"]`) !== null));
+  await waitForPage("both planted fraud alerts", () =>
+    ["card-planted-a", "card-planted-b"].every((k) => document.querySelector(`#alert-feed li[data-key="${k}"]`) !== null),
+  );
   // Risk: the whale's row highlighted, the minnow's valued and plain.
   await waitForPage("the whale's breach", () => document.querySelector('#risk-table tr[data-account="acct-whale"]')?.classList.contains("breached") === true);
-  await waitForPage("both accounts' exposure", () => ["acct-whale", "acct-minnow"].every((a) => Number(document.querySelector(`#risk-table tr[data-account="${a}"]`)?.dataset.gross) > 0));
+  await waitForPage("both accounts' exposure", () =>
+    ["acct-whale", "acct-minnow"].every((a) => Number(document.querySelector(`#risk-table tr[data-account="${a}"]`)?.dataset.gross) > 0),
+  );
 
   shown = await view();
   const planted = shown.alerts.filter((a) => a.key.startsWith("card-planted-"));
@@ -362,7 +403,11 @@ test("the dashboard shows 5xx per minute, fraud alerts, risk breaches and gatewa
   await waitForPage("the alert sent after the drop", () => document.querySelector('#alert-feed li[data-key="card-planted-c"]') !== null);
   expect(await alertsReceived()).toBe(alertCount + 1); // resumed: nothing again, nothing missed
   expect(await alertsInKafka()).toBe(alertCount + 1);
-  expect((await view()).alerts.filter((a) => a.key.startsWith("card-planted-")).map((a) => a.key)).toEqual(["card-planted-c", "card-planted-b", "card-planted-a"]);
+  expect((await view()).alerts.filter((a) => a.key.startsWith("card-planted-")).map((a) => a.key)).toEqual([
+    "card-planted-c",
+    "card-planted-b",
+    "card-planted-a",
+  ]);
 
   expect(pageErrors).toEqual([]);
 }, 360_000);

@@ -21,7 +21,11 @@ afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
 
-type Socket = { frames: Array<ServerFrame["frame"]>; closed: Promise<{ code: number; reason: string }>; send(frame: MessageInitShape<typeof ClientFrameSchema>["frame"]): void };
+type Socket = {
+  frames: Array<ServerFrame["frame"]>;
+  closed: Promise<{ code: number; reason: string }>;
+  send(frame: MessageInitShape<typeof ClientFrameSchema>["frame"]): void;
+};
 
 async function open(url: string): Promise<Socket> {
   const ws = new WebSocket(url);
@@ -76,5 +80,7 @@ test("a start that fails part-way closes what it opened: the port is free again 
 }, 120_000);
 
 test("a config error stops the start before anything opens", async () => {
-  await expect(gatewayFor(services, { maxBatchEvents: 10, connectionCredit: 5 })).rejects.toSatisfy((err) => err instanceof WeirError && err.code === "WEIR_ERR_CONFIG");
+  await expect(gatewayFor(services, { maxBatchEvents: 10, connectionCredit: 5 })).rejects.toSatisfy(
+    (err) => err instanceof WeirError && err.code === "WEIR_ERR_CONFIG",
+  );
 });

@@ -27,7 +27,12 @@ afterAll(async () => {
 test("every valid unique event lands in Kafka exactly once; invalid ones in the dead-letter topic", async () => {
   const planned = mixedTraffic({ count: 12_000, seed: 7, idPrefix: `${tenant}-` });
   // Four connections, several 250-event batches in flight on each, retried until final.
-  const finals = await streamAll(gateway.url, { tenant, apiKey: "secret" }, planned.map((p) => p.env), { connections: 4, batch: 250 });
+  const finals = await streamAll(
+    gateway.url,
+    { tenant, apiKey: "secret" },
+    planned.map((p) => p.env),
+    { connections: 4, batch: 250 },
+  );
   const results = new Map(finals.map((r, i) => [i, r]));
 
   // An ack or nack for every event, and the right one.

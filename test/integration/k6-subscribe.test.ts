@@ -43,7 +43,13 @@ type Summary = {
 
 const subscribeUrl = () => gateway.url.replace("/v1/ingest", "/v1/subscribe");
 const accessLogs = (who: string, n: number) =>
-  Array.from({ length: n }, (_, i) => envelopeOf(HttpAccessLogSchema, { host: `${who}-h${i % 5}`, method: "GET", path: `/${i}`, status: 200 + (i % 4) }, { id: `${who}-${i}`, partitionKey: `${who}-h${i % 5}` }));
+  Array.from({ length: n }, (_, i) =>
+    envelopeOf(
+      HttpAccessLogSchema,
+      { host: `${who}-h${i % 5}`, method: "GET", path: `/${i}`, status: 200 + (i % 4) },
+      { id: `${who}-${i}`, partitionKey: `${who}-h${i % 5}` },
+    ),
+  );
 
 /**
  * Publishes `batches` batches of `size` events one after the other, each made just before it is
@@ -198,15 +204,45 @@ test("k6 subscribe.js resumes from its last token when the gateway drops the VUs
 
 describe("the benchmark's subscription reader against protobuf-es", () => {
   const deliveries = [
-    { key: "web-1", value: toBinary(HttpAccessLogSchema, create(HttpAccessLogSchema, { host: "web-1", method: "GET", path: "/t/1732876543210123", status: 503, bytesSent: 2n ** 40n, latencyMs: 7, clientIp: "10.0.0.1", userAgent: "ü" })), contentType: "application/x-protobuf; messageType=weir.events.v1.HttpAccessLog", timestampMs: 1_732_876_543_210n, kind: "weir.events.v1.HttpAccessLog", resumeToken: "djF8dG9waWN8MSwyLDM", readAtMs: 1_732_876_543_215n },
-    { key: "日本", value: new TextEncoder().encode('{"a":1}'), contentType: "application/json", timestampMs: -5n, kind: "results", resumeToken: "x", readAtMs: 0n },
+    {
+      key: "web-1",
+      value: toBinary(
+        HttpAccessLogSchema,
+        create(HttpAccessLogSchema, {
+          host: "web-1",
+          method: "GET",
+          path: "/t/1732876543210123",
+          status: 503,
+          bytesSent: 2n ** 40n,
+          latencyMs: 7,
+          clientIp: "10.0.0.1",
+          userAgent: "ü",
+        }),
+      ),
+      contentType: "application/x-protobuf; messageType=weir.events.v1.HttpAccessLog",
+      timestampMs: 1_732_876_543_210n,
+      kind: "weir.events.v1.HttpAccessLog",
+      resumeToken: "djF8dG9waWN8MSwyLDM",
+      readAtMs: 1_732_876_543_215n,
+    },
+    {
+      key: "日本",
+      value: new TextEncoder().encode('{"a":1}'),
+      contentType: "application/json",
+      timestampMs: -5n,
+      kind: "results",
+      resumeToken: "x",
+      readAtMs: 0n,
+    },
   ];
   const batch = toBinary(ServerFrameSchema, create(ServerFrameSchema, { frame: { case: "deliveries", value: { deliveries } } }));
 
   test("the benchmark's reader finds each delivery's value and times, and the send time in a timed frame", () => {
     const seen: Array<[number, number, number, number]> = [];
     expect(scanServerFrame(batch, (_b, s, e, t, r) => seen.push([s, e, t, r]))).toBe(11);
-    expect(seen.map(([s, e, t, r]) => [[...batch.subarray(s, e)], t, r])).toEqual(deliveries.map((d) => [[...d.value], Number(d.timestampMs) >= 0 ? Number(d.timestampMs) : expect.any(Number), Number(d.readAtMs)]));
+    expect(seen.map(([s, e, t, r]) => [[...batch.subarray(s, e)], t, r])).toEqual(
+      deliveries.map((d) => [[...d.value], Number(d.timestampMs) >= 0 ? Number(d.timestampMs) : expect.any(Number), Number(d.readAtMs)]),
+    );
     expect(sendTimeUsOf(batch, seen[0]![0], seen[0]![1])).toBe(1_732_876_543_210_123);
     expect(sendTimeUsOf(batch, seen[1]![0], seen[1]![1])).toBe(-1);
     // A timed frame's events carry the send time where sendTimeUsOf finds it.

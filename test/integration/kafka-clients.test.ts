@@ -83,34 +83,41 @@ describe.each(kafkaClients)("WEIR_KAFKA_CLIENT=%s", (client) => {
       await gateway?.close();
     });
 
-    test.skipIf(skip)(`3,000 events: every one acked, in Kafka exactly once, on its key's partition, stamped with its event time${skipReason(client)}`, async () => {
-      const rng = createRng(5);
-      const events = Array.from({ length: 3000 }, (_, i) => {
-        const id = `${tenant}-${i}`;
-        return { ...accessLogEvent(rng, i, { baseTimeMs: Date.now() - 60_000 }), id, partitionKey: id };
-      });
-      const results = await streamAll(gateway.url, { tenant, apiKey: "k" }, events, { connections: 3, batch: 100 });
-      expect(results.filter((r) => r.code !== ResultCode.ACK).map((r) => `${r.id}: ${r.errorCode} ${r.reason}`)).toEqual([]);
+    test.skipIf(skip)(
+      `3,000 events: every one acked, in Kafka exactly once, on its key's partition, stamped with its event time${skipReason(client)}`,
+      async () => {
+        const rng = createRng(5);
+        const events = Array.from({ length: 3000 }, (_, i) => {
+          const id = `${tenant}-${i}`;
+          return { ...accessLogEvent(rng, i, { baseTimeMs: Date.now() - 60_000 }), id, partitionKey: id };
+        });
+        const results = await streamAll(gateway.url, { tenant, apiKey: "k" }, events, { connections: 3, batch: 100 });
+        expect(results.filter((r) => r.code !== ResultCode.ACK).map((r) => `${r.id}: ${r.errorCode} ${r.reason}`)).toEqual([]);
 
-      const ready = (await (await fetch(`http://127.0.0.1:${gateway.port}/readyz`)).json()) as { checks: { kafka: boolean } };
-      expect(ready.checks.kafka).toBe(true);
+        const ready = (await (await fetch(`http://127.0.0.1:${gateway.port}/readyz`)).json()) as { checks: { kafka: boolean } };
+        expect(ready.checks.kafka).toBe(true);
 
-      const records = await readTopics(services.kafkaBrokers, eventTopics(), tenant);
-      const counts = countById(records);
-      expect(records.length).toBe(events.length);
-      expect([...counts.values()].every((c) => c === 1)).toBe(true);
-      expect(new Set(counts.keys())).toEqual(new Set(events.map((e) => e.id)));
+        const records = await readTopics(services.kafkaBrokers, eventTopics(), tenant);
+        const counts = countById(records);
+        expect(records.length).toBe(events.length);
+        expect([...counts.values()].every((c) => c === 1)).toBe(true);
+        expect(new Set(counts.keys())).toEqual(new Set(events.map((e) => e.id)));
 
-      const partitions = new Map(SchemaRegistry.builtin().eventTypes().map((t) => [t.topic, t.partitions]));
-      const misplaced = records.filter((r) => r.partition !== javaPartition(r.topic, r.key, partitions.get(r.topic)!));
-      expect(misplaced.map((r) => `${r.key} on ${r.topic}/${r.partition}`)).toEqual([]);
-      expect(records.every((r) => r.headers["weir.tenant"] === tenant && r.key === r.headers["weir.id"])).toBe(true);
+        const partitions = new Map(
+          SchemaRegistry.builtin()
+            .eventTypes()
+            .map((t) => [t.topic, t.partitions]),
+        );
+        const misplaced = records.filter((r) => r.partition !== javaPartition(r.topic, r.key, partitions.get(r.topic)!));
+        expect(misplaced.map((r) => `${r.key} on ${r.topic}/${r.partition}`)).toEqual([]);
+        expect(records.every((r) => r.headers["weir.tenant"] === tenant && r.key === r.headers["weir.id"])).toBe(true);
 
-      // The record timestamp is the event time, whatever the client.
-      const timestamps = await timestampsOf(services.kafkaBrokers, eventTopics(), tenant, events.length);
-      const wrongTime = events.filter((e) => timestamps.get(e.id) !== Number(timestampMs(e.eventTime!)));
-      expect(wrongTime.map((e) => `${e.id}: ${timestamps.get(e.id)} != ${timestampMs(e.eventTime!)}`)).toEqual([]);
-    });
+        // The record timestamp is the event time, whatever the client.
+        const timestamps = await timestampsOf(services.kafkaBrokers, eventTopics(), tenant, events.length);
+        const wrongTime = events.filter((e) => timestamps.get(e.id) !== Number(timestampMs(e.eventTime!)));
+        expect(wrongTime.map((e) => `${e.id}: ${timestamps.get(e.id)} != ${timestampMs(e.eventTime!)}`)).toEqual([]);
+      },
+    );
   });
 
   describe("broker restart", () => {

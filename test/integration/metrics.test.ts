@@ -30,8 +30,12 @@ async function scrape(): Promise<Samples> {
 
 test("counters move by the expected amounts", async () => {
   const before = await scrape();
-  const valid = Array.from({ length: 120 }, (_, i) => envelopeOf(HttpAccessLogSchema, { host: "h", method: "GET", path: "/", status: 200 }, { id: `${run}-${i}` }));
-  const invalid = Array.from({ length: 7 }, (_, i) => envelopeOf(HttpAccessLogSchema, { host: "h", method: "GET", path: "/", status: 999 }, { id: `${run}-bad-${i}` }));
+  const valid = Array.from({ length: 120 }, (_, i) =>
+    envelopeOf(HttpAccessLogSchema, { host: "h", method: "GET", path: "/", status: 200 }, { id: `${run}-${i}` }),
+  );
+  const invalid = Array.from({ length: 7 }, (_, i) =>
+    envelopeOf(HttpAccessLogSchema, { host: "h", method: "GET", path: "/", status: 999 }, { id: `${run}-bad-${i}` }),
+  );
   const auth = { tenant: run, apiKey: "secret" };
   const first = await streamAll(gateway.url, auth, [...valid, ...invalid], { connections: 1, batch: 50 });
   expect(first.filter((r) => r.code === ResultCode.ACK)).toHaveLength(120);
@@ -61,15 +65,26 @@ test("counters move by the expected amounts", async () => {
 test("deliveries to subscribers are observed: event time → delivery, per stream", async () => {
   const stream = "events.weir.events.v1.HttpAccessLog";
   let live = false;
-  const sub = subscribe({ url: gateway.url.replace("/v1/ingest", "/v1/subscribe"), tenant: run, apiKey: "secret", stream, keyPrefix: `${run}-d`, onSubscribed: () => (live = true) });
+  const sub = subscribe({
+    url: gateway.url.replace("/v1/ingest", "/v1/subscribe"),
+    tenant: run,
+    apiKey: "secret",
+    stream,
+    keyPrefix: `${run}-d`,
+    onSubscribed: () => (live = true),
+  });
   await waitFor(() => live, "the subscription");
   const before = await scrape();
-  const events = Array.from({ length: 25 }, (_, i) => envelopeOf(HttpAccessLogSchema, { host: "h", method: "GET", path: "/", status: 200 }, { id: `${run}-d-${i}`, partitionKey: `${run}-d` }));
+  const events = Array.from({ length: 25 }, (_, i) =>
+    envelopeOf(HttpAccessLogSchema, { host: "h", method: "GET", path: "/", status: 200 }, { id: `${run}-d-${i}`, partitionKey: `${run}-d` }),
+  );
   await streamAll(gateway.url, { tenant: run, apiKey: "secret" }, events, { connections: 1 });
   const it = sub[Symbol.asyncIterator]();
   for (let i = 0; i < 25; i++) await it.next();
   sub.close();
   const after = await scrape();
-  expect(sampleValue(after, "weir_delivery_latency_seconds_count", { stream }) - sampleValue(before, "weir_delivery_latency_seconds_count", { stream })).toBe(25);
+  expect(sampleValue(after, "weir_delivery_latency_seconds_count", { stream }) - sampleValue(before, "weir_delivery_latency_seconds_count", { stream })).toBe(
+    25,
+  );
   expect(sampleValue(after, "weir_subscribers", { stream })).toBeGreaterThanOrEqual(0);
 }, 120_000);

@@ -93,7 +93,10 @@ export function transactionProbe(brokers: string): TransactionProbe {
         ends(topics, partitions, FetchIsolationLevels.READ_COMMITTED),
         ends(topics, partitions, FetchIsolationLevels.READ_UNCOMMITTED),
       ]);
-      return [...high].filter(([k, h]) => (stable.get(k) ?? h) < h).map(([k]) => k).sort();
+      return [...high]
+        .filter(([k, h]) => (stable.get(k) ?? h) < h)
+        .map(([k]) => k)
+        .sort();
     },
     close: () => admin.close(),
   };
@@ -161,7 +164,12 @@ export async function expectFinalWindowsExactlyOnce(
       const owner = splitTenantKey(msg.key!.toString());
       const value = JSON.parse(msg.value!.toString()) as ResultRecord["value"];
       expect(msg.headers?.["weir.tenant"]?.toString()).toBe(owner?.tenant);
-      outputs.push({ partition, key: owner!.key, stream: String(msg.headers?.["weir.stream"] ?? ""), value: { ...value, key: splitTenantKey(value.key)!.key } });
+      outputs.push({
+        partition,
+        key: owner!.key,
+        stream: String(msg.headers?.["weir.stream"] ?? ""),
+        value: { ...value, key: splitTenantKey(value.key)!.key },
+      });
     });
     const finals = new Set(outputs.filter((o) => o.value.kind === "final").map((o) => `${o.key}|${o.value.windowStartMs}`));
     if ([...expected.keys()].every((k) => finals.has(k))) break;

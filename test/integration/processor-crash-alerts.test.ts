@@ -35,7 +35,14 @@ let log = "";
 
 function startChild(): ProcessorChild {
   if (child) log += child.log;
-  return startProcessorChild({ brokers: stack.kafkaBrokers, job: "fraud", threads: 2, groupPrefix: `weir-test-${run}`, instanceId: run, webhookUrl: webhook.url });
+  return startProcessorChild({
+    brokers: stack.kafkaBrokers,
+    job: "fraud",
+    threads: 2,
+    groupPrefix: `weir-test-${run}`,
+    instanceId: run,
+    webhookUrl: webhook.url,
+  });
 }
 
 beforeAll(async () => {
@@ -80,7 +87,9 @@ test("SIGKILLed mid-stream: fraud results exactly the engine's, every alert at t
 
   const spec = jobSpec("fraud");
   const records = byPartition(await readTopics(stack.kafkaBrokers, [input]), (t) => spec.inputs[t] !== undefined);
-  const expected = replay("fraud", jobOptionsOf({ fraudRule: {}, riskLimits: {} }), await partitionsOf(stack.kafkaBrokers, input), [(p) => records.get(p) ?? []]);
+  const expected = replay("fraud", jobOptionsOf({ fraudRule: {}, riskLimits: {} }), await partitionsOf(stack.kafkaBrokers, input), [
+    (p) => records.get(p) ?? [],
+  ]);
   const alerts = alertsOf("fraud", expected);
   expect(alerts.length).toBeGreaterThan(5);
   expect(await resultsOf(stack.kafkaBrokers, "fraud")).toEqual(expected);

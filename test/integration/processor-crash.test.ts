@@ -53,7 +53,8 @@ test("SIGKILLed mid-stream and restarted: every final window exactly once, exact
   for (let m = 0; m < minutes; m++) {
     const events = accessLogMinute({ random, hosts, start: t0 + m * 60_000, perMinute, id: () => `${run}-${n++}`, expected });
     const admin = m === 2 ? new Kafka({ brokers: [stack.kafkaBrokers], logLevel: logLevel.NOTHING }).admin() : undefined;
-    const changelogSize = async () => (await admin!.fetchTopicOffsets(changelogTopic(`weir-test-${run}-error-rate`))).reduce((sum, o) => sum + Number(o.high), 0);
+    const changelogSize = async () =>
+      (await admin!.fetchTopicOffsets(changelogTopic(`weir-test-${run}-error-rate`))).reduce((sum, o) => sum + Number(o.high), 0);
     let before = 0;
     if (admin) {
       await admin.connect();
@@ -71,7 +72,12 @@ test("SIGKILLed mid-stream and restarted: every final window exactly once, exact
     const results = await sending;
     expect(results.every((r) => r.code === ResultCode.ACK)).toBe(true);
   }
-  const flushed = await streamAll(gateway.url, auth, hosts.map((h) => accessLog(`${run}-${n++}`, h, 200, t0 + minutes * 60_000 + 10_000)), { connections: 1 });
+  const flushed = await streamAll(
+    gateway.url,
+    auth,
+    hosts.map((h) => accessLog(`${run}-${n++}`, h, 200, t0 + minutes * 60_000 + 10_000)),
+    { connections: 1 },
+  );
   expect(flushed.every((r) => r.code === ResultCode.ACK)).toBe(true);
 
   try {
@@ -79,6 +85,11 @@ test("SIGKILLed mid-stream and restarted: every final window exactly once, exact
     // The restarted instance restored its tasks from a non-empty changelog.
     expect(fullLog()).toMatch(/restored partitions [0-9,]+ \([1-9][0-9]* entries\)/);
   } finally {
-    process.stderr.write(fullLog().split("\n").filter((l) => l.includes("[processor")).join("\n") + "\n");
+    process.stderr.write(
+      fullLog()
+        .split("\n")
+        .filter((l) => l.includes("[processor"))
+        .join("\n") + "\n",
+    );
   }
 }, 400_000);

@@ -36,14 +36,20 @@ let processor: Processor;
 
 beforeAll(async () => {
   gateway = await gatewayFor(services, { apiKeys: [`${tenant}:secret`] });
-  processor = new Processor({ brokers: [services.kafkaBrokers], job: "error-rate", threads: 2, groupId: `weir-test-processor-${run}`, instanceId: run, log: (l) => process.stderr.write(`[processor] ${l}\n`) });
+  processor = new Processor({
+    brokers: [services.kafkaBrokers],
+    job: "error-rate",
+    threads: 2,
+    groupId: `weir-test-processor-${run}`,
+    instanceId: run,
+    log: (l) => process.stderr.write(`[processor] ${l}\n`),
+  });
   await processor.start();
 }, 120_000);
 afterAll(async () => {
   await processor?.close();
   await gateway?.close();
 });
-
 
 function access(id: string, host: string, status: number, eventTimeMs: number): Envelope {
   return envelopeOf(HttpAccessLogSchema, { host, method: "GET", path: "/", status }, { id, eventTimeMs, partitionKey: host });
@@ -95,7 +101,8 @@ test("error-rate results: each final window per host per minute exactly once, wi
     });
     const finals = new Set(outputs.filter((o) => o.value.kind === "final").map((o) => `${o.key}|${o.value.windowStartMs}`));
     if ([...expected.keys()].every((k) => finals.has(k))) break;
-    if (Date.now() > deadline) throw new Error(`timed out: ${finals.size} of ${expected.size} final windows; missing ${[...expected.keys()].filter((k) => !finals.has(k)).join(" ")}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out: ${finals.size} of ${expected.size} final windows; missing ${[...expected.keys()].filter((k) => !finals.has(k)).join(" ")}`);
     await new Promise((r) => setTimeout(r, 1000));
   }
   for (const o of outputs) expect(o.key).toBe(o.value.key);

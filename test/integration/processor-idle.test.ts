@@ -30,7 +30,15 @@ let processor: Processor;
 
 beforeAll(async () => {
   gateway = await gatewayFor(services, { apiKeys: [`${tenant}:secret`] });
-  processor = new Processor({ brokers: [services.kafkaBrokers], job: "error-rate", threads: 2, groupId: `weir-test-${run}`, instanceId: run, idleAdvanceMs: 1500, log: (l) => process.stderr.write(`[processor] ${l}\n`) });
+  processor = new Processor({
+    brokers: [services.kafkaBrokers],
+    job: "error-rate",
+    threads: 2,
+    groupId: `weir-test-${run}`,
+    instanceId: run,
+    idleAdvanceMs: 1500,
+    log: (l) => process.stderr.write(`[processor] ${l}\n`),
+  });
   await processor.start();
 }, 120_000);
 afterAll(async () => {
@@ -45,7 +53,11 @@ test("an idle partition's windows close once it has been idle for WEIR_PROCESSOR
     const status = i % 7 === 0 ? 503 : 200;
     const c = expected.get(host) ?? { errors: 0, requests: 0 };
     expected.set(host, { errors: c.errors + (status >= 500 ? 1 : 0), requests: c.requests + 1 });
-    return envelopeOf(HttpAccessLogSchema, { host, method: "GET", path: "/", status }, { id: `${run}-${i}`, eventTimeMs: minute + i * 150, partitionKey: host });
+    return envelopeOf(
+      HttpAccessLogSchema,
+      { host, method: "GET", path: "/", status },
+      { id: `${run}-${i}`, eventTimeMs: minute + i * 150, partitionKey: host },
+    );
   });
   const results = await streamAll(gateway.url, { tenant, apiKey: "secret" }, events, { connections: 1, batch: 50 });
   expect(results.every((r) => r.code === ResultCode.ACK)).toBe(true);

@@ -185,14 +185,21 @@ test("two instances, one SIGKILLed mid-stream: the survivor takes over its parti
     } finally {
       await probe.close();
     }
-    process.stderr.write(`victim killed after ${next} of ${slices.length} slices of minute 2, with ${openAtKill.length ? `an open transaction on ${openAtKill.join(" ")}` : "no open transaction"}\n`);
+    process.stderr.write(
+      `victim killed after ${next} of ${slices.length} slices of minute 2, with ${openAtKill.length ? `an open transaction on ${openAtKill.join(" ")}` : "no open transaction"}\n`,
+    );
     while (next < slices.length) await sendSlice();
     await client.close();
     expect(results.length).toBe(events.length);
     expect(results.every((r) => r.code === ResultCode.ACK)).toBe(true);
   }
   // One later event per host moves every partition's watermark past the last minute's end; its own window stays open.
-  const flushed = await streamAll(gateway.url, auth, hosts.map((h) => accessLog(`${run}-${n++}`, h, 200, t0 + minutes * 60_000 + 10_000)), { connections: 1 });
+  const flushed = await streamAll(
+    gateway.url,
+    auth,
+    hosts.map((h) => accessLog(`${run}-${n++}`, h, 200, t0 + minutes * 60_000 + 10_000)),
+    { connections: 1 },
+  );
   expect(flushed.every((r) => r.code === ResultCode.ACK)).toBe(true);
 
   const printLogs = () => {
@@ -202,7 +209,9 @@ test("two instances, one SIGKILLed mid-stream: the survivor takes over its parti
       ...b.lines.map((l) => ({ ...l, who: "victim  " })),
       { atMs: killedAt, text: "*** victim SIGKILLed", who: "test    " },
     ].sort((x, y) => x.atMs - y.atMs);
-    process.stderr.write(`processor logs (time relative to the kill; kept ${kept.join(",")}, moved ${moved.join(",")}):\n${lines.map((l) => `${rel(l.atMs)} ${l.who} ${l.text}`).join("\n")}\n`);
+    process.stderr.write(
+      `processor logs (time relative to the kill; kept ${kept.join(",")}, moved ${moved.join(",")}):\n${lines.map((l) => `${rel(l.atMs)} ${l.who} ${l.text}`).join("\n")}\n`,
+    );
   };
   try {
     // The survivor: assigned every partition after the kill (once the coordinator has expired the
@@ -217,7 +226,9 @@ test("two instances, one SIGKILLed mid-stream: the survivor takes over its parti
     const restored = await a.waitForLog(RESTORED, { since: takeover.line, timeoutMs: 120_000 });
     expect(partitionList(restored[1]!)).toEqual(expect.arrayContaining(moved));
     expect(Number(restored[2])).toBeGreaterThan(0);
-    process.stderr.write(`takeover: assigned all partitions ${((takeover.atMs - killedAt) / 1000).toFixed(1)} s after the kill, restored ${restored[1]} (${restored[2]} entries) ${((restored.atMs - killedAt) / 1000).toFixed(1)} s after it\n`);
+    process.stderr.write(
+      `takeover: assigned all partitions ${((takeover.atMs - killedAt) / 1000).toFixed(1)} s after the kill, restored ${restored[1]} (${restored[2]} entries) ${((restored.atMs - killedAt) / 1000).toFixed(1)} s after it\n`,
+    );
 
     await expectFinalWindowsExactlyOnce(stack.kafkaBrokers, job, expected, { timeoutMs: 240_000, context: bothLogs });
     expect(expected.size).toBe(hosts.length * minutes);

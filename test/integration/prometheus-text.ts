@@ -22,7 +22,8 @@ export function parsePrometheusText(text: string): Samples {
     if (m[3]) {
       LABEL.lastIndex = 0;
       let l: RegExpExecArray | null;
-      while (LABEL.lastIndex < m[3].length && (l = LABEL.exec(m[3])) !== null) labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
+      while (LABEL.lastIndex < m[3].length && (l = LABEL.exec(m[3])) !== null)
+        labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
       if (LABEL.lastIndex !== m[3].length) throw new Error(`bad labels in: ${line}`);
     }
     // Prometheus parses values with Go's ParseFloat: NaN and Inf in any letter case.

@@ -89,7 +89,12 @@ test("in a shared scan, refuses only the request whose own range is above the ca
 
 test("answers within its timeout, offsets included, when Kafka does not answer", async () => {
   // Nothing listens there: kafkajs keeps retrying the connection for far longer than the timeout.
-  const unreachable = new Kafka({ brokers: ["127.0.0.1:1"], logLevel: logLevel.NOTHING, clientId: "weir-test-lookup-unreachable", retry: { retries: 8, maxRetryTime: 5_000 } });
+  const unreachable = new Kafka({
+    brokers: ["127.0.0.1:1"],
+    logLevel: logLevel.NOTHING,
+    clientId: "weir-test-lookup-unreachable",
+    retry: { retries: 8, maxRetryTime: 5_000 },
+  });
   const lookup = new KafkaPublishedLookup(unreachable, { maxRecords: 1000, timeoutMs: 500 });
   const started = Date.now();
   await expect(lookup.find([q("e-1", 1)])).rejects.toThrow(/looking up 1 events in Kafka took more than 500 ms/);

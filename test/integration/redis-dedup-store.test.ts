@@ -17,7 +17,15 @@ const OWNER_TTL = 5_000;
 let store: RedisDedupStore;
 let redis: Redis;
 
-const storeOptions = { url: inject("redisUrl"), keyPrefix, ownerKeyPrefix, dedupTtlMs: DEDUP_TTL, pendingTtlMs: PENDING_TTL, ownerTtlMs: OWNER_TTL, commandTimeoutMs: 5000 };
+const storeOptions = {
+  url: inject("redisUrl"),
+  keyPrefix,
+  ownerKeyPrefix,
+  dedupTtlMs: DEDUP_TTL,
+  pendingTtlMs: PENDING_TTL,
+  ownerTtlMs: OWNER_TTL,
+  commandTimeoutMs: 5000,
+};
 
 beforeAll(async () => {
   store = new RedisDedupStore(storeOptions);
@@ -127,7 +135,13 @@ test("of two gateways taking over one stale claim, exactly one wins; then it own
 
   expect(await store.takeOver(keys, staleValues, "gw-b/21")).toEqual([true, true]);
   // C compares against the value it saw, which is gone: it loses both.
-  expect(await store.takeOver(keys, seenByC.map((c) => (c.kind === "stale" ? c.value : "")), "gw-c/21")).toEqual([false, false]);
+  expect(
+    await store.takeOver(
+      keys,
+      seenByC.map((c) => (c.kind === "stale" ? c.value : "")),
+      "gw-c/21",
+    ),
+  ).toEqual([false, false]);
   expect((await redis.get(`${keyPrefix}t:cas-1`))!.startsWith("gw-b/21@")).toBe(true);
   expect(await redis.pttl(`${keyPrefix}t:cas-1`)).toBeGreaterThan(PENDING_TTL);
 
@@ -168,13 +182,17 @@ test("a gateway's store keeps its heartbeat alive and deletes it on close: its c
   // The timer refreshes it (no claims in between): its TTL jumps back up, and it never lapses.
   let refreshes = 0;
   let last = OWNER_TTL;
-  await waitFor(async () => {
-    const ttl = await redis.pttl(`${ownerKeyPrefix}gw-hb`);
-    expect(ttl, "the heartbeat lapsed").toBeGreaterThan(0);
-    if (ttl > last) refreshes++;
-    last = ttl;
-    return refreshes >= 4;
-  }, "four heartbeat refreshes", 10_000);
+  await waitFor(
+    async () => {
+      const ttl = await redis.pttl(`${ownerKeyPrefix}gw-hb`);
+      expect(ttl, "the heartbeat lapsed").toBeGreaterThan(0);
+      if (ttl > last) refreshes++;
+      last = ttl;
+      return refreshes >= 4;
+    },
+    "four heartbeat refreshes",
+    10_000,
+  );
   await gateway.claim(["t:hb"], "gw-hb/1");
   expect(kinds(await store.claim(["t:hb"], "gw-a/40"))).toEqual(["pending"]);
 

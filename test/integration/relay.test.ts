@@ -59,7 +59,9 @@ test("devices → relay (uplink cut, relay restarted) → gateway → Kafka: eve
   relay = await startRelay();
 
   const relayUrl = `ws://127.0.0.1:${relayPort}/v1/ingest`;
-  const devices = await Promise.all([1, 2, 3].map(() => WeirClient.open({ urls: relayUrl, tenant: "site-7", apiKey: "device-key", backoff: { initialMs: 50, maxMs: 500 } })));
+  const devices = await Promise.all(
+    [1, 2, 3].map(() => WeirClient.open({ urls: relayUrl, tenant: "site-7", apiKey: "device-key", backoff: { initialMs: 50, maxMs: 500 } })),
+  );
   const perDevice = 1500;
   const quoteIds: string[] = [];
   const droppedIds: string[] = [];
@@ -107,7 +109,13 @@ test("devices → relay (uplink cut, relay restarted) → gateway → Kafka: eve
   const records = await readTopics(services.kafkaBrokers, [QUOTE_TOPIC, "weir.events.http-access-log"], run);
   const counts = countById(records);
   const missing = quoteIds.filter((id) => counts.get(id) !== 1);
-  expect({ quotes: quoteIds.length, missingOrTwice: missing.length, dropped: droppedIds.filter((id) => counts.has(id)).length }).toEqual({ quotes: 3 * perDevice, missingOrTwice: 0, dropped: 0 });
+  expect({ quotes: quoteIds.length, missingOrTwice: missing.length, dropped: droppedIds.filter((id) => counts.has(id)).length }).toEqual({
+    quotes: 3 * perDevice,
+    missingOrTwice: 0,
+    dropped: 0,
+  });
   expect(counts.size).toBe(quoteIds.length);
-  console.log(`relay: backlog ${backlog} at the relay kill, ${afterRestart.upstream.recovered} recovered from its outbox; uplink refused ${uplink.refused} connections while cut`);
+  console.log(
+    `relay: backlog ${backlog} at the relay kill, ${afterRestart.upstream.recovered} recovered from its outbox; uplink refused ${uplink.refused} connections while cut`,
+  );
 });

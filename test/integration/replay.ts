@@ -39,7 +39,12 @@ export async function resultsOf(brokers: string, job: string): Promise<Output[]>
 }
 
 /** One in-process task per partition, fed `phases` in order: the engine's own answer. */
-export function replay(job: string, jobOptions: JobOptions, partitions: Iterable<number>, phases: ReadonlyArray<(p: number) => readonly RawRecord[]>): Output[] {
+export function replay(
+  job: string,
+  jobOptions: JobOptions,
+  partitions: Iterable<number>,
+  phases: ReadonlyArray<(p: number) => readonly RawRecord[]>,
+): Output[] {
   const spec = jobSpec(job);
   const out: Output[] = [];
   for (const p of [...partitions].sort((a, b) => a - b)) {

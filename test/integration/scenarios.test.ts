@@ -150,7 +150,11 @@ test("scenario 3: risk — reference data and quotes as global tables, breaches 
     }
   };
   const phase1Ends = await ends();
-  await waitFor(() => [...phase1Ends].every(([s, end]) => (processorOf("risk-limits").globalProgress().get(s) ?? -1) >= end), "the risk job to read the global tables", 120_000);
+  await waitFor(
+    () => [...phase1Ends].every(([s, end]) => (processorOf("risk-limits").globalProgress().get(s) ?? -1) >= end),
+    "the risk job to read the global tables",
+    120_000,
+  );
 
   // Phase 2: trades. Phase 3: a crash of one symbol's price (one quote partition, so one order).
   await send(trades);
@@ -158,11 +162,19 @@ test("scenario 3: risk — reference data and quotes as global tables, breaches 
   const lastTs = baseTimeMs + 600_000;
   await send(
     [0.9, 0.7, 0.5, 0.3].map((f, i) =>
-      envelopeOf(QuoteSchema, { symbol: "MSFT", bid: 410 * f - 0.1, ask: 410 * f + 0.1, venue: "XNAS" }, { eventTimeMs: lastTs + i * 1000, partitionKey: "MSFT" }),
+      envelopeOf(
+        QuoteSchema,
+        { symbol: "MSFT", bid: 410 * f - 0.1, ask: 410 * f + 0.1, venue: "XNAS" },
+        { eventTimeMs: lastTs + i * 1000, partitionKey: "MSFT" },
+      ),
     ),
   );
   const allEnds = await ends();
-  await waitFor(() => [...allEnds].every(([s, end]) => (processorOf("risk-limits").globalProgress().get(s) ?? -1) >= end), "the risk job to apply the crash", 120_000);
+  await waitFor(
+    () => [...allEnds].every(([s, end]) => (processorOf("risk-limits").globalProgress().get(s) ?? -1) >= end),
+    "the risk job to apply the crash",
+    120_000,
+  );
 
   const globals = await readTopics(stack.kafkaBrokers, globalTopics);
   const phase1 = globals.filter((r) => Number(r.offset) <= (phase1Ends.get(`${r.topic}/${r.partition}`) ?? -1));
@@ -171,7 +183,11 @@ test("scenario 3: risk — reference data and quotes as global tables, breaches 
   const g1 = flat(byPartition(phase1, isGlobal, true));
   const g3 = flat(byPartition(phase3, isGlobal, true));
   const tradeRecords = byPartition(await readTopics(stack.kafkaBrokers, [tradeTopic]), (t) => spec.inputs[t] !== undefined && !isGlobal(t));
-  const expected = replay("risk-limits", jobOptions, await partitionsOf(stack.kafkaBrokers, tradeTopic), [() => g1, (p) => tradeRecords.get(p) ?? [], () => g3]);
+  const expected = replay("risk-limits", jobOptions, await partitionsOf(stack.kafkaBrokers, tradeTopic), [
+    () => g1,
+    (p) => tradeRecords.get(p) ?? [],
+    () => g3,
+  ]);
   const breaches = expected.filter((o) => o.stream === "breaches");
   expect(breaches.some((o) => (o.value as { limit: string }).limit === "maxGrossExposure")).toBe(true);
   expect(breaches.some((o) => (o.value as { limit: string }).limit === "maxLoss")).toBe(true);

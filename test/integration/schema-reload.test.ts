@@ -8,7 +8,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import { create, createFileRegistry, fromBinary, setExtension, toBinary, type DescMessage } from "@bufbuild/protobuf";
-import { timestampNow, FieldDescriptorProto_Type, FileDescriptorProtoSchema, FileDescriptorSetSchema, FieldOptionsSchema, MessageOptionsSchema, DescriptorProtoSchema, FieldDescriptorProtoSchema, FieldDescriptorProto_Label } from "@bufbuild/protobuf/wkt";
+import {
+  timestampNow,
+  FieldDescriptorProto_Type,
+  FileDescriptorProtoSchema,
+  FileDescriptorSetSchema,
+  FieldOptionsSchema,
+  MessageOptionsSchema,
+  DescriptorProtoSchema,
+  FieldDescriptorProtoSchema,
+  FieldDescriptorProto_Label,
+} from "@bufbuild/protobuf/wkt";
 import { FieldRulesSchema, field as validateField } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { EventOptionsSchema, event as eventOption } from "../../src/gen/weir/v1/options_pb.js";
 import { EnvelopeSchema } from "../../src/gen/weir/v1/envelope_pb.js";
@@ -47,7 +57,14 @@ function imageWithHeartbeat(): Uint8Array {
         name: "Heartbeat",
         options: messageOptions,
         field: [
-          create(FieldDescriptorProtoSchema, { name: "device", jsonName: "device", number: 1, type: FieldDescriptorProto_Type.STRING, label: FieldDescriptorProto_Label.OPTIONAL, options: deviceOptions }),
+          create(FieldDescriptorProtoSchema, {
+            name: "device",
+            jsonName: "device",
+            number: 1,
+            type: FieldDescriptorProto_Type.STRING,
+            label: FieldDescriptorProto_Label.OPTIONAL,
+            options: deviceOptions,
+          }),
         ],
       }),
     ],
@@ -93,7 +110,11 @@ test("an image that drops an accepted type is refused and the running image stay
 
   const client = await IngestClient.connect({ url: gateway.url, tenant, apiKey: "k" });
   const [result] = await client.publishUntilFinal([
-    envelopeOf(CardTransactionSchema, { transactionId: "t1", cardId: "c1", amountMinor: 1200n, currency: "USD", merchantId: "m1", location: { country: "US", city: "Boston" } }, { id: `${tenant}-card-1` }),
+    envelopeOf(
+      CardTransactionSchema,
+      { transactionId: "t1", cardId: "c1", amountMinor: 1200n, currency: "USD", merchantId: "m1", location: { country: "US", city: "Boston" } },
+      { id: `${tenant}-card-1` },
+    ),
   ]);
   await client.close();
   expect(result!.code).toBe(ResultCode.ACK);

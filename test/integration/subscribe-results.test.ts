@@ -113,18 +113,34 @@ async function send(tenant: string, events: readonly Envelope[]): Promise<void> 
 /** A subscription that is live (Subscribed received), with its iterator. */
 async function live(tenant: string, stream: string, from?: { resumeToken: string }) {
   let subscribed = 0;
-  const sub = subscribe({ url: subscribeUrl(), tenant, apiKey: "secret", stream, ...(from ? { from } : {}), maxReconnectDelayMs: 500, onSubscribed: () => subscribed++ });
+  const sub = subscribe({
+    url: subscribeUrl(),
+    tenant,
+    apiKey: "secret",
+    stream,
+    ...(from ? { from } : {}),
+    maxReconnectDelayMs: 500,
+    onSubscribed: () => subscribed++,
+  });
   await waitFor(() => subscribed > 0, `${tenant} subscribed to ${stream}`);
   return { sub, iter: sub[Symbol.asyncIterator](), subscribed: () => subscribed };
 }
 
 /** Takes deliveries until `done` holds for what was taken. */
-async function takeUntil(iter: AsyncIterator<StreamDelivery>, done: (got: StreamDelivery[]) => boolean, what: string, timeoutMs = 120_000): Promise<StreamDelivery[]> {
+async function takeUntil(
+  iter: AsyncIterator<StreamDelivery>,
+  done: (got: StreamDelivery[]) => boolean,
+  what: string,
+  timeoutMs = 120_000,
+): Promise<StreamDelivery[]> {
   const got: StreamDelivery[] = [];
   const deadline = Date.now() + timeoutMs;
   while (!done(got)) {
     let timer: NodeJS.Timeout | undefined;
-    const r = await Promise.race([iter.next(), new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), Math.max(1, deadline - Date.now()))))]);
+    const r = await Promise.race([
+      iter.next(),
+      new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), Math.max(1, deadline - Date.now())))),
+    ]);
     clearTimeout(timer);
     if (r === "timeout") throw new Error(`timed out waiting for ${what} (${got.length} so far)`);
     if (r.done) throw new Error(`the subscription ended while waiting for ${what} (${got.length} so far)`);

@@ -57,7 +57,10 @@ beforeAll(async () => {
     const prefix = `${run}-warm${n}-`;
     const reader = await rawSubscribe(g, { keyPrefix: prefix }, indexOf);
     const side = gatewaySide(g, reader.sessionId);
-    await send(g, Array.from({ length: 3000 }, (_, i) => accessLog(prefix, i)));
+    await send(
+      g,
+      Array.from({ length: 3000 }, (_, i) => accessLog(prefix, i)),
+    );
     expect(reader.closed).toBeUndefined();
     await waitFor(async () => side.pending === 0 && (await offeredAll(side)), "the warm-up events to be delivered");
     reader.ws.close();
@@ -240,7 +243,11 @@ test("catching up a backlog far larger than the limits: a subscriber that reads 
   const from = Date.now() - 1000;
   const N = 30_000; // small lines (about 100 bytes): Kafka hands over thousands per fetch
   const events = Array.from({ length: N }, (_, i) =>
-    envelopeOf(HttpAccessLogSchema, { host: `${prefix}h${i % 4}`, method: "GET", path: `/${i}/`, status: 200 }, { id: `${prefix}${i}`, partitionKey: `${prefix}h${i % 4}` }),
+    envelopeOf(
+      HttpAccessLogSchema,
+      { host: `${prefix}h${i % 4}`, method: "GET", path: `/${i}/`, status: 200 },
+      { id: `${prefix}${i}`, partitionKey: `${prefix}h${i % 4}` },
+    ),
   );
   for (let i = 0; i < N; i += 5000) await send(gateway, events.slice(i, i + 5000));
   const reader = await rawSubscribe(gateway, { keyPrefix: prefix, start: { case: "fromTimestampMs", value: BigInt(from) } }, indexOf);
@@ -276,7 +283,9 @@ test('"conflate": a stalled quote subscriber stays open and, reading again, hold
       for (let k = 0; k < SYMBOLS; k++) {
         seq++;
         last.set(symbol(k), seq);
-        batch.push(envelopeOf(QuoteSchema, { symbol: symbol(k), bid: seq, ask: seq + 0.5, bidSize: 1, askSize: 1, venue: "X".repeat(32) }, { partitionKey: symbol(k) }));
+        batch.push(
+          envelopeOf(QuoteSchema, { symbol: symbol(k), bid: seq, ask: seq + 0.5, bidSize: 1, askSize: 1, venue: "X".repeat(32) }, { partitionKey: symbol(k) }),
+        );
       }
     }
     const results = await streamAll(gateway.url, auth, batch, { connections: 1, batch: batch.length });
@@ -332,7 +341,9 @@ test('"conflate": 60 MB past a stalled subscriber: never closed, pending within 
   await waitFor(() => offeredAll(slowSide), "the stalled subscriber to be offered every event", 120_000);
   const rss1 = rssAfterGc();
   sampler.stop();
-  console.log(`conflate 60 MB: ${sent} events (${(bytes / MB).toFixed(0)} MB), max pending ${sampler.state.max}; rss ${(rss0 / MB).toFixed(0)} -> ${(rss1 / MB).toFixed(0)} MB`);
+  console.log(
+    `conflate 60 MB: ${sent} events (${(bytes / MB).toFixed(0)} MB), max pending ${sampler.state.max}; rss ${(rss0 / MB).toFixed(0)} -> ${(rss1 / MB).toFixed(0)} MB`,
+  );
   expect(slowSide.closed).toBe(false);
   expect(sampler.state.max).toBeLessThanOrEqual(16); // 16 hosts: one waiting delivery per key at most
   expect(sampler.state.max).toBeLessThanOrEqual(MAX_PENDING);

@@ -26,7 +26,13 @@ afterAll(async () => {
 
 const subscribeUrl = () => gateway.url.replace("/v1/ingest", "/v1/subscribe");
 const accessLogs = (who: string, n: number, hosts = 4) =>
-  Array.from({ length: n }, (_, i) => envelopeOf(HttpAccessLogSchema, { host: `${run}-h${i % hosts}`, method: "GET", path: `/${i}`, status: 200 + (i % 3) }, { id: `${who}-${i}`, partitionKey: `${run}-h${i % hosts}` }));
+  Array.from({ length: n }, (_, i) =>
+    envelopeOf(
+      HttpAccessLogSchema,
+      { host: `${run}-h${i % hosts}`, method: "GET", path: `/${i}`, status: 200 + (i % 3) },
+      { id: `${who}-${i}`, partitionKey: `${run}-h${i % hosts}` },
+    ),
+  );
 
 async function take(iter: AsyncIterator<StreamDelivery>, n: number): Promise<StreamDelivery[]> {
   const out: StreamDelivery[] = [];
@@ -63,7 +69,11 @@ test("disconnect and resume with the token: nothing lost, nothing repeated", asy
   // below are in (a timestamp start, then catch-up, then live).
   const prefix = `${run}-r-`;
   const events = Array.from({ length: 400 }, (_, i) =>
-    envelopeOf(HttpAccessLogSchema, { host: `${prefix}h${i % 6}`, method: "GET", path: `/${i}`, status: 200 }, { id: `${run}-r-${i}`, partitionKey: `${prefix}h${i % 6}` }),
+    envelopeOf(
+      HttpAccessLogSchema,
+      { host: `${prefix}h${i % 6}`, method: "GET", path: `/${i}`, status: 200 },
+      { id: `${run}-r-${i}`, partitionKey: `${prefix}h${i % 6}` },
+    ),
   );
   const options = { url: subscribeUrl(), tenant, apiKey: "secret", stream: "events.weir.events.v1.HttpAccessLog", keyPrefix: prefix };
   const first = subscribe({ ...options, from: { timestampMs: Date.now() - 1000 } });

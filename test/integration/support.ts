@@ -34,7 +34,14 @@ export async function readTopics(brokers: string, topics: readonly string[], ten
 
 /** A gateway on a free port, quiet, against the given services; without processor jobs unless asked. */
 export function gatewayFor(services: { kafkaBrokers: string; redisUrl: string }, options: ConfigOptions = {}): Promise<Gateway> {
-  return startGateway({ kafkaBrokers: [services.kafkaBrokers], redisUrl: services.redisUrl, port: 0, logger: silentLogger, processorInGateway: false, ...options });
+  return startGateway({
+    kafkaBrokers: [services.kafkaBrokers],
+    redisUrl: services.redisUrl,
+    port: 0,
+    logger: silentLogger,
+    processorInGateway: false,
+    ...options,
+  });
 }
 
 /** Polls `condition` until it holds (or throws after `timeoutMs`). */
@@ -75,7 +82,10 @@ export async function streamAll(
       if (current.length) chunks.push(current);
       await Promise.all(
         chunks.map(async (idx) => {
-          const rs = await client.publishUntilFinal(idx.map((i) => events[i]!), { deadlineMs: opts.deadlineMs ?? 180_000 });
+          const rs = await client.publishUntilFinal(
+            idx.map((i) => events[i]!),
+            { deadlineMs: opts.deadlineMs ?? 180_000 },
+          );
           rs.forEach((r, j) => (results[idx[j]!] = r));
         }),
       );
@@ -87,7 +97,9 @@ export async function streamAll(
 
 /** The topics of the built-in event types. */
 export function eventTopics(): string[] {
-  return SchemaRegistry.builtin().eventTypes().map((t) => t.topic);
+  return SchemaRegistry.builtin()
+    .eventTypes()
+    .map((t) => t.topic);
 }
 
 /** How many records carry each weir.id. */

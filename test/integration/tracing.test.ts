@@ -24,7 +24,14 @@ beforeAll(async () => {
   stack = await startTestStack();
   gateway = await gatewayFor(
     { kafkaBrokers: stack.kafkaBrokers, redisUrl: stack.redisUrl },
-    { apiKeys: [`${tenant}:secret`], processorInGateway: true, processorJobs: ["fraud"], processorGroupPrefix: `weir-test-${run}`, otlpEndpoint: jaeger.otlpEndpoint, traceSampleRatio: 0 },
+    {
+      apiKeys: [`${tenant}:secret`],
+      processorInGateway: true,
+      processorJobs: ["fraud"],
+      processorGroupPrefix: `weir-test-${run}`,
+      otlpEndpoint: jaeger.otlpEndpoint,
+      traceSampleRatio: 0,
+    },
   );
 }, 900_000); // the first run builds Jaeger from the Go module proxy
 afterAll(async () => {
@@ -49,7 +56,13 @@ test("a sampled event's trace: gateway → Kafka → processor → worker thread
     );
 
   let live = false;
-  const alerts = subscribe({ url: gateway.url.replace("/v1/ingest", "/v1/subscribe"), tenant, apiKey: "secret", stream: "alerts", onSubscribed: () => (live = true) });
+  const alerts = subscribe({
+    url: gateway.url.replace("/v1/ingest", "/v1/subscribe"),
+    tenant,
+    apiKey: "secret",
+    stream: "alerts",
+    onSubscribed: () => (live = true),
+  });
   await waitFor(() => live, "the alert subscription");
   const auth = { tenant, apiKey: "secret" };
   // Two purchases, then the third (traced) completes the burst and raises the alert.
@@ -70,7 +83,13 @@ test("a sampled event's trace: gateway → Kafka → processor → worker thread
   expect(alert?.key).toBe(card);
 
   let found: JaegerTrace | undefined;
-  const want = ["weir.ingest weir.events.v1.CardTransaction", "send weir.events.card-transaction", "process weir.events.card-transaction", "weir.engine fraud", "weir.deliver alerts"];
+  const want = [
+    "weir.ingest weir.events.v1.CardTransaction",
+    "send weir.events.card-transaction",
+    "process weir.events.card-transaction",
+    "weir.engine fraud",
+    "weir.deliver alerts",
+  ];
   await waitFor(
     async () => {
       const res = await fetch(`${jaeger.queryUrl}/api/traces/${traceId}`);

@@ -228,7 +228,15 @@ test("a sink stuck retrying gives its partitions up at a rebalance instead of bl
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const hook = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   const make = (name: "a" | "b") => {
-    const s = new WebhookSink({ brokers: [brokers], url: hook, topic: topic2, refusedTopic, groupId: `${groupId}-rebalance`, headers: { "x-sink": name }, delivery: { baseDelayMs: 20, maxDelayMs: 100 } });
+    const s = new WebhookSink({
+      brokers: [brokers],
+      url: hook,
+      topic: topic2,
+      refusedTopic,
+      groupId: `${groupId}-rebalance`,
+      headers: { "x-sink": name },
+      delivery: { baseDelayMs: 20, maxDelayMs: 100 },
+    });
     sinks.push(s);
     return s;
   };

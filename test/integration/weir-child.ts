@@ -50,7 +50,12 @@ export function startWeirChild(name: string, module: string, fn: string, env: Re
 }
 
 /** Any command as a WeirChild (its stdout/stderr lines, pino JSON read as their messages), with exactly `env`. */
-export function startChildProcess(name: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv): WeirChild & { readonly exit: Promise<void> } {
+export function startChildProcess(
+  name: string,
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): WeirChild & { readonly exit: Promise<void> } {
   const child = spawn(command, args, { cwd: process.cwd(), env, stdio: ["ignore", "pipe", "pipe"] });
 
   let log = "";
@@ -116,9 +121,13 @@ export function startChildProcess(name: string, command: string, args: readonly 
             const m = lines[next]!.text.match(pattern);
             if (m) return done(() => resolve(Object.assign(m, { line: next, atMs: lines[next]!.atMs })));
           }
-          if (exited) done(() => reject(new Error(`${name} exited (code ${child.exitCode}, signal ${child.signalCode}) before logging ${pattern}; its log:\n${log}`)));
+          if (exited)
+            done(() => reject(new Error(`${name} exited (code ${child.exitCode}, signal ${child.signalCode}) before logging ${pattern}; its log:\n${log}`)));
         };
-        const timer = setTimeout(() => done(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${name} to log ${pattern}; its log:\n${log}`))), timeoutMs);
+        const timer = setTimeout(
+          () => done(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${name} to log ${pattern}; its log:\n${log}`))),
+          timeoutMs,
+        );
         const done = (settle: () => void) => {
           clearTimeout(timer);
           listeners.delete(check);

@@ -89,7 +89,8 @@ function randomString(rand: () => number, max = 20): string {
     if (r < 0.4) s += String.fromCharCode(32 + Math.floor(rand() * 95));
     else if (r < 0.6) s += String.fromCharCode(0x80 + Math.floor(rand() * 0x780));
     else if (r < 0.7) s += String.fromCharCode(0x800 + Math.floor(rand() * 0xd000));
-    else if (r < 0.8) s += String.fromCharCode(0xe000 + Math.floor(rand() * 0x2000)); // BMP above the surrogates
+    else if (r < 0.8)
+      s += String.fromCharCode(0xe000 + Math.floor(rand() * 0x2000)); // BMP above the surrogates
     else s += String.fromCodePoint(0x10000 + Math.floor(rand() * 0xfffff));
   }
   return s;
@@ -114,7 +115,11 @@ function plain(v: unknown): unknown {
   if (v instanceof Uint8Array) return [...v];
   if (Array.isArray(v)) return v.map(plain);
   if (v !== null && typeof v === "object") {
-    return Object.fromEntries(Object.entries(v).filter(([k]) => k !== "$typeName" && k !== "$unknown").map(([k, x]) => [k, plain(x)]));
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([k]) => k !== "$typeName" && k !== "$unknown")
+        .map(([k, x]) => [k, plain(x)]),
+    );
   }
   return v;
 }
@@ -122,7 +127,8 @@ function plain(v: unknown): unknown {
 const pbLog = (log: HttpAccessLog) => ({ ...log, bytesSent: BigInt(log.bytesSent ?? 0) });
 const pbEnvelope = (env: Envelope) => ({ ...env, eventTime: env.eventTime && { seconds: BigInt(env.eventTime.seconds), nanos: env.eventTime.nanos } });
 function pbSubscribe(sub: Subscribe) {
-  const start = sub.start?.case === "fromTimestampMs" ? { case: "fromTimestampMs" as const, value: BigInt(sub.start.value) } : (sub.start ?? { case: undefined });
+  const start =
+    sub.start?.case === "fromTimestampMs" ? { case: "fromTimestampMs" as const, value: BigInt(sub.start.value) } : (sub.start ?? { case: undefined });
   return { ...sub, start };
 }
 
@@ -136,7 +142,11 @@ const UNKNOWN = [
   { no: 902, wireType: WireType.Bit64, data: new Uint8Array(8).fill(0xab) },
   { no: 903, wireType: WireType.LengthDelimited, data: new BinaryWriter().bytes(new Uint8Array([0x08, 0x96, 0x01])).finish() },
   { no: 904, wireType: WireType.Bit32, data: new Uint8Array(4).fill(0xcd) },
-  { no: 905, wireType: WireType.StartGroup, data: new BinaryWriter().tag(1, WireType.Varint).uint32(5).tag(2, WireType.LengthDelimited).string("ü").tag(905, WireType.EndGroup).finish() },
+  {
+    no: 905,
+    wireType: WireType.StartGroup,
+    data: new BinaryWriter().tag(1, WireType.Varint).uint32(5).tag(2, WireType.LengthDelimited).string("ü").tag(905, WireType.EndGroup).finish(),
+  },
 ];
 
 /** Puts UNKNOWN into this message and every message inside it. */
@@ -188,29 +198,58 @@ describe("client frames: byte for byte what protobuf-es writes", () => {
       }
     }
     // Lone surrogates become U+FFFD on both sides: what protobuf-es reads back is the replaced text.
-    expect(fromBinary(ClientFrameSchema, encodeClientFrame({ case: "hello", value: { tenant: "a\ud800b" } })).frame.value).toMatchObject({ tenant: "a\ufffdb" });
+    expect(fromBinary(ClientFrameSchema, encodeClientFrame({ case: "hello", value: { tenant: "a\ud800b" } })).frame.value).toMatchObject({
+      tenant: "a\ufffdb",
+    });
     expect(encodeClientFrame({ case: "hello", value: {} })).toEqual(new Uint8Array([0x0a, 0x00])); // present, though empty
   });
 
   test("HttpAccessLog: every field at its int32, uint32 and uint64 limits; the empty log writes nothing", () => {
     const logs: HttpAccessLog[] = [];
     for (const status of INT32) for (const latencyMs of UINT32) logs.push({ host: "h", method: "GET", path: "/", status, latencyMs, bytesSent: 0 });
-    for (const bytesSent of UINT53) logs.push({ host: "日本", method: "", path: "/🚀", status: 200, bytesSent, latencyMs: 1, clientIp: "::1", userAgent: "k6 ü" });
+    for (const bytesSent of UINT53)
+      logs.push({ host: "日本", method: "", path: "/🚀", status: 200, bytesSent, latencyMs: 1, clientIp: "::1", userAgent: "k6 ü" });
     for (const log of logs) {
       const bytes = encodeHttpAccessLog(log);
       expect(bytes).toEqual(pb(HttpAccessLogSchema, pbLog(log)));
-      expect(plain(fromBinary(HttpAccessLogSchema, bytes))).toEqual({ host: "", method: "", path: "", status: 0, bytesSent: 0, latencyMs: 0, clientIp: "", userAgent: "", ...log });
+      expect(plain(fromBinary(HttpAccessLogSchema, bytes))).toEqual({
+        host: "",
+        method: "",
+        path: "",
+        status: 0,
+        bytesSent: 0,
+        latencyMs: 0,
+        clientIp: "",
+        userAgent: "",
+        ...log,
+      });
     }
     expect(encodeHttpAccessLog({})).toEqual(new Uint8Array(0));
   });
 
   test("Envelope: every field; event times before 1970 and at the Timestamp limits; maps empty, with empty keys and values, with many entries", () => {
     const times = [0, 1, 999, 1000, 1_700_000_000_123, -1, -999, -1000, -1001, 253_402_300_799_999, -62_135_596_800_000];
-    const maps: Array<Record<string, string>> = [{}, { "": "" }, { k: "" }, { "": "v" }, { "ñ 🚀": "日本", region: "eu-west" }, Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`key-${i}`, `value-${i}`]))];
+    const maps: Array<Record<string, string>> = [
+      {},
+      { "": "" },
+      { k: "" },
+      { "": "v" },
+      { "ñ 🚀": "日本", region: "eu-west" },
+      Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`key-${i}`, `value-${i}`])),
+    ];
     const payload = encodeHttpAccessLog({ host: "web-1", status: 503 });
     for (const ms of times) {
       for (const attributes of maps) {
-        const env: Envelope = { id: "id-ü", tenant: "demo", type: HTTP_ACCESS_LOG_TYPE, eventTime: timestampFromMs(ms), partitionKey: "web-1", traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", payload, attributes };
+        const env: Envelope = {
+          id: "id-ü",
+          tenant: "demo",
+          type: HTTP_ACCESS_LOG_TYPE,
+          eventTime: timestampFromMs(ms),
+          partitionKey: "web-1",
+          traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+          payload,
+          attributes,
+        };
         const bytes = encodeEnvelope(env);
         expect(bytes).toEqual(pb(EnvelopeSchema, pbEnvelope(env)));
         const back = fromBinary(EnvelopeSchema, bytes);
@@ -227,7 +266,16 @@ describe("client frames: byte for byte what protobuf-es writes", () => {
   });
 
   test("PublishBatch: 0, 1 and 100 events, as objects or already encoded, seq up to 2^53 - 1", () => {
-    const events = Array.from({ length: 100 }, (_, i): Envelope => ({ id: `run-${i}`, type: HTTP_ACCESS_LOG_TYPE, eventTime: timestampFromMs(1_700_000_000_000 + i), partitionKey: `k${i % 7}`, payload: encodeHttpAccessLog({ host: `h${i}`, status: 200 + i }) }));
+    const events = Array.from(
+      { length: 100 },
+      (_, i): Envelope => ({
+        id: `run-${i}`,
+        type: HTTP_ACCESS_LOG_TYPE,
+        eventTime: timestampFromMs(1_700_000_000_000 + i),
+        partitionKey: `k${i % 7}`,
+        payload: encodeHttpAccessLog({ host: `h${i}`, status: 200 + i }),
+      }),
+    );
     for (const seq of UINT53) {
       for (const n of [0, 1, 100]) {
         const some = events.slice(0, n);
@@ -240,7 +288,10 @@ describe("client frames: byte for byte what protobuf-es writes", () => {
   });
 
   test("Ping: nonce up to 2^53 - 1", () => {
-    for (const nonce of UINT53) expect(encodeClientFrame({ case: "ping", value: { nonce } })).toEqual(pb(ClientFrameSchema, { frame: { case: "ping", value: { nonce: BigInt(nonce) } } }));
+    for (const nonce of UINT53)
+      expect(encodeClientFrame({ case: "ping", value: { nonce } })).toEqual(
+        pb(ClientFrameSchema, { frame: { case: "ping", value: { nonce: BigInt(nonce) } } }),
+      );
   });
 
   test("Subscribe: each start, its zero value included (a oneof member has presence), times before 1970", () => {
@@ -254,7 +305,12 @@ describe("client frames: byte for byte what protobuf-es writes", () => {
       ...INT53.map((value) => ({ case: "fromTimestampMs" as const, value })),
     ];
     for (const start of starts) {
-      for (const [stream, key, keyPrefix] of [["events.weir.events.v1.HttpAccessLog", "web-1", ""], ["alerts", "", "card-"], ["", "", ""], ["results.ü", "日本", "🚀"]]) {
+      for (const [stream, key, keyPrefix] of [
+        ["events.weir.events.v1.HttpAccessLog", "web-1", ""],
+        ["alerts", "", "card-"],
+        ["", "", ""],
+        ["results.ü", "日本", "🚀"],
+      ]) {
         const sub: Subscribe = { stream, key, keyPrefix, ...(start ? { start } : {}) };
         expect(encodeClientFrame({ case: "subscribe", value: sub })).toEqual(pb(ClientFrameSchema, { frame: { case: "subscribe", value: pbSubscribe(sub) } }));
       }
@@ -295,7 +351,12 @@ describe("client frames: byte for byte what protobuf-es writes", () => {
         attributes: Object.fromEntries(Array.from({ length: Math.floor(rand() * 5) }, () => [randomString(rand, 8), randomString(rand, 8)])),
       };
       expect(encodeEnvelope(env)).toEqual(pb(EnvelopeSchema, pbEnvelope(env)));
-      const hello = { protocolVersion: randomOf(rand, UINT32, 0, 2 ** 32), tenant: randomString(rand), apiKey: randomString(rand), clientId: randomString(rand) };
+      const hello = {
+        protocolVersion: randomOf(rand, UINT32, 0, 2 ** 32),
+        tenant: randomString(rand),
+        apiKey: randomString(rand),
+        clientId: randomString(rand),
+      };
       expect(encodeClientFrame({ case: "hello", value: hello })).toEqual(pb(ClientFrameSchema, { frame: { case: "hello", value: hello } }));
       const start = [
         { case: undefined },
@@ -358,11 +419,20 @@ describe("server frames: read as protobuf-es reads them", () => {
 
   test("PublishResult: 0, 1 and many results, every result code and ones this version does not know, seq up to 2^53 - 1", () => {
     const codes = [...Object.values(ResultCode), 99, -1]; // open enum: unknown values, negative ones too
-    const results = codes.map((code, i) => ({ id: `ev-${i}-${"é".repeat(i)}`, code, errorCode: i ? `WEIR_ERR_${i}` : "", reason: i ? `reason ${i}: 日本` : "", retryAfterMs: UINT32[i % UINT32.length]! }));
+    const results = codes.map((code, i) => ({
+      id: `ev-${i}-${"é".repeat(i)}`,
+      code,
+      errorCode: i ? `WEIR_ERR_${i}` : "",
+      reason: i ? `reason ${i}: 日本` : "",
+      retryAfterMs: UINT32[i % UINT32.length]!,
+    }));
     for (const seq of UINT53) {
       for (const some of [[], results.slice(0, 1), results]) {
         for (const credit of [0, 2 ** 32 - 1]) {
-          expect(expectDecodedAsProtobufEs({ frame: { case: "result", value: { seq: BigInt(seq), results: some, credit } } })).toEqual({ case: "result", value: { seq, results: some, credit } });
+          expect(expectDecodedAsProtobufEs({ frame: { case: "result", value: { seq: BigInt(seq), results: some, credit } } })).toEqual({
+            case: "result",
+            value: { seq, results: some, credit },
+          });
         }
       }
     }
@@ -370,13 +440,17 @@ describe("server frames: read as protobuf-es reads them", () => {
 
   test("CreditGrant, Pong, ProtocolError and Subscribed: every field, and empty", () => {
     for (const credit of UINT32) expectDecodedAsProtobufEs({ frame: { case: "credit", value: { credit } } });
-    for (const nonce of UINT53) expect(expectDecodedAsProtobufEs({ frame: { case: "pong", value: { nonce: BigInt(nonce) } } })).toEqual({ case: "pong", value: { nonce } });
+    for (const nonce of UINT53)
+      expect(expectDecodedAsProtobufEs({ frame: { case: "pong", value: { nonce: BigInt(nonce) } } })).toEqual({ case: "pong", value: { nonce } });
     for (const s of strings) {
       expectDecodedAsProtobufEs({ frame: { case: "error", value: { errorCode: `WEIR_ERR_${s}`, message: s, closeCode: 4429 } } });
       expectDecodedAsProtobufEs({ frame: { case: "subscribed", value: { stream: `results.${s}`, slowPolicy: s, resumeToken: s } } });
     }
     for (const value of [{}, { closeCode: 2 ** 32 - 1 }]) expectDecodedAsProtobufEs({ frame: { case: "error", value } });
-    expect(expectDecodedAsProtobufEs({ frame: { case: "subscribed", value: {} } })).toEqual({ case: "subscribed", value: { stream: "", slowPolicy: "", resumeToken: "" } });
+    expect(expectDecodedAsProtobufEs({ frame: { case: "subscribed", value: {} } })).toEqual({
+      case: "subscribed",
+      value: { stream: "", slowPolicy: "", resumeToken: "" },
+    });
     expect(expectDecodedAsProtobufEs({ frame: { case: "credit", value: {} } })).toEqual({ case: "credit", value: { credit: 0 } });
   });
 
@@ -398,11 +472,29 @@ describe("server frames: read as protobuf-es reads them", () => {
   test("HttpAccessLog payloads: every field at its limits, and the empty log", () => {
     for (const status of INT32) {
       for (const bytesSent of UINT53) {
-        const log = { host: "web-1", method: "GET", path: "/t/1732876543210123", status, bytesSent, latencyMs: UINT32[(status >>> 0) % UINT32.length]!, clientIp: "10.0.0.1", userAgent: "ü 🚀" };
+        const log = {
+          host: "web-1",
+          method: "GET",
+          path: "/t/1732876543210123",
+          status,
+          bytesSent,
+          latencyMs: UINT32[(status >>> 0) % UINT32.length]!,
+          clientIp: "10.0.0.1",
+          userAgent: "ü 🚀",
+        };
         expect(decodeHttpAccessLog(pb(HttpAccessLogSchema, pbLog(log)))).toEqual(log);
       }
     }
-    expect(decodeHttpAccessLog(new Uint8Array(0))).toEqual({ host: "", method: "", path: "", status: 0, bytesSent: 0, latencyMs: 0, clientIp: "", userAgent: "" });
+    expect(decodeHttpAccessLog(new Uint8Array(0))).toEqual({
+      host: "",
+      method: "",
+      path: "",
+      status: 0,
+      bytesSent: 0,
+      latencyMs: 0,
+      clientIp: "",
+      userAgent: "",
+    });
   });
 
   test("64-bit integers beyond 2^53 come out as the nearest doubles, within 2 units in the last place", () => {
@@ -448,7 +540,17 @@ describe("server frames: read as protobuf-es reads them", () => {
   test("unknown fields of every wire type are skipped in every message (a newer gateway may add some)", () => {
     const frames: ServerFrame["frame"][] = [
       { case: "welcome", value: create(WelcomeSchema, { sessionId: "s", credit: 3, gatewayId: "g" }) },
-      { case: "result", value: create(PublishResultSchema, { seq: 9n, credit: 2, results: [{ id: "a", code: 1 }, { id: "b", code: 4, errorCode: "E", reason: "r", retryAfterMs: 250 }] }) },
+      {
+        case: "result",
+        value: create(PublishResultSchema, {
+          seq: 9n,
+          credit: 2,
+          results: [
+            { id: "a", code: 1 },
+            { id: "b", code: 4, errorCode: "E", reason: "r", retryAfterMs: 250 },
+          ],
+        }),
+      },
       { case: "credit", value: create(CreditGrantSchema, { credit: 12 }) },
       { case: "pong", value: create(PongSchema, { nonce: 2n ** 40n }) },
       { case: "error", value: create(ProtocolErrorSchema, { errorCode: "E", message: "m", closeCode: 4401 }) },
@@ -466,9 +568,15 @@ describe("server frames: read as protobuf-es reads them", () => {
     const log = create(HttpAccessLogSchema, { host: "h", method: "GET", path: "/", status: -3, bytesSent: 7n, latencyMs: 9, clientIp: "::1", userAgent: "u" });
     expect(decodeHttpAccessLog(toBinary(HttpAccessLogSchema, withUnknownEverywhere(log)))).toEqual(plain(log));
     // A frame this version does not know (ServerFrame field 12), alone or before a known one.
-    const future = new BinaryWriter().tag(12, WireType.LengthDelimited).bytes(new Uint8Array([0x08, 0x01])).finish();
+    const future = new BinaryWriter()
+      .tag(12, WireType.LengthDelimited)
+      .bytes(new Uint8Array([0x08, 0x01]))
+      .finish();
     expect(decodeServerFrame(future)).toEqual({ case: undefined, value: undefined });
-    expect(decodeServerFrame(new Uint8Array([...future, ...pb(ServerFrameSchema, { frame: { case: "credit", value: { credit: 4 } } })]))).toEqual({ case: "credit", value: { credit: 4 } });
+    expect(decodeServerFrame(new Uint8Array([...future, ...pb(ServerFrameSchema, { frame: { case: "credit", value: { credit: 4 } } })]))).toEqual({
+      case: "credit",
+      value: { credit: 4 },
+    });
     expect(decodeServerFrame(new Uint8Array(0))).toEqual({ case: undefined, value: undefined });
   });
 
@@ -479,16 +587,50 @@ describe("server frames: read as protobuf-es reads them", () => {
     const u32 = () => randomOf(rand, UINT32, 0, 2 ** 32);
     const many = <T>(max: number, make: () => T) => Array.from({ length: Math.floor(rand() * max) }, make);
     const kinds: Array<() => ServerFrame["frame"]> = [
-      () => ({ case: "welcome", value: create(WelcomeSchema, { sessionId: randomString(rand), credit: u32(), maxBatchEvents: u32(), maxEventBytes: u32(), maxFrameBytes: u32(), gatewayId: randomString(rand) }) }),
-      () => ({ case: "result", value: create(PublishResultSchema, { seq: u64(), credit: u32(), results: many(20, () => ({ id: randomString(rand), code: randomOf(rand, INT32, 0, 10), errorCode: randomString(rand), reason: randomString(rand), retryAfterMs: u32() })) }) }),
+      () => ({
+        case: "welcome",
+        value: create(WelcomeSchema, {
+          sessionId: randomString(rand),
+          credit: u32(),
+          maxBatchEvents: u32(),
+          maxEventBytes: u32(),
+          maxFrameBytes: u32(),
+          gatewayId: randomString(rand),
+        }),
+      }),
+      () => ({
+        case: "result",
+        value: create(PublishResultSchema, {
+          seq: u64(),
+          credit: u32(),
+          results: many(20, () => ({
+            id: randomString(rand),
+            code: randomOf(rand, INT32, 0, 10),
+            errorCode: randomString(rand),
+            reason: randomString(rand),
+            retryAfterMs: u32(),
+          })),
+        }),
+      }),
       () => ({ case: "credit", value: create(CreditGrantSchema, { credit: u32() }) }),
       () => ({ case: "pong", value: create(PongSchema, { nonce: u64() }) }),
       () => ({ case: "error", value: create(ProtocolErrorSchema, { errorCode: randomString(rand), message: randomString(rand, 200), closeCode: u32() }) }),
-      () => ({ case: "subscribed", value: create(SubscribedSchema, { stream: randomString(rand), slowPolicy: randomString(rand), resumeToken: randomString(rand) }) }),
+      () => ({
+        case: "subscribed",
+        value: create(SubscribedSchema, { stream: randomString(rand), slowPolicy: randomString(rand), resumeToken: randomString(rand) }),
+      }),
       () => ({
         case: "deliveries",
         value: create(DeliveryBatchSchema, {
-          deliveries: many(20, () => ({ key: randomString(rand), value: randomBytes(rand), contentType: randomString(rand), timestampMs: i64(), kind: randomString(rand), resumeToken: randomString(rand), readAtMs: i64() })),
+          deliveries: many(20, () => ({
+            key: randomString(rand),
+            value: randomBytes(rand),
+            contentType: randomString(rand),
+            timestampMs: i64(),
+            kind: randomString(rand),
+            resumeToken: randomString(rand),
+            readAtMs: i64(),
+          })),
         }),
       }),
     ];

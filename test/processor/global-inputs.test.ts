@@ -36,7 +36,9 @@ test("limits from jobOptions on every thread; global records reach every task on
   expect(outputs(await pool.process(globals))).toEqual([]);
 
   // One account per partition, 0..3 (threads 0 and 1 each hold two tasks): 600 x 100 = 60k > 50k.
-  const trades = [0, 1, 2, 3].map((p) => record(TradeSchema, { tradeId: `t${p}`, accountId: `acct-${p}`, symbol: "ACME", side: Side.BUY, quantity: 600, price: 100 }, `acct-${p}`, p));
+  const trades = [0, 1, 2, 3].map((p) =>
+    record(TradeSchema, { tradeId: `t${p}`, accountId: `acct-${p}`, symbol: "ACME", side: Side.BUY, quantity: 600, price: 100 }, `acct-${p}`, p),
+  );
   const breaches = outputs(await pool.process(trades)).filter((o) => o.stream === "breaches");
   expect(breaches.map((o) => [o.partition, o.key, (o.value as { type: string }).type]).sort()).toEqual([0, 1, 2, 3].map((p) => [p, `acct-${p}`, "breach"]));
 
@@ -55,12 +57,26 @@ test("a task restored with its global positions skips what it had applied and ta
   const pool = new ShardedEnginePool({ job: "risk-limits", threads: 1, jobOptions: { riskLimits: { default: { maxGrossExposure: 50_000 } } } });
   pools.push(pool);
   await pool.restore(0, []);
-  const instrument = record(InstrumentSchema, { symbol: "ZED", sector: "energy", currency: "USD", contractMultiplier: 1 }, "ZED", 0, "weir.reference.instrument/0");
+  const instrument = record(
+    InstrumentSchema,
+    { symbol: "ZED", sector: "energy", currency: "USD", contractMultiplier: 1 },
+    "ZED",
+    0,
+    "weir.reference.instrument/0",
+  );
   const quote1 = record(QuoteSchema, { symbol: "ZED", bid: 10, ask: 10 }, "ZED", 0, "weir.events.quote/0");
   const first = await pool.process([instrument, quote1]);
   const changes = first.flatMap((r) => r.changes).flatMap((c) => c.changes);
-  expect(changes.filter(([store]) => store === "__global_positions").map(([, k, v]) => [k, v]).sort()).toEqual(
-    [["weir.events.quote/0", quote1.offset], ["weir.reference.instrument/0", instrument.offset]].sort(),
+  expect(
+    changes
+      .filter(([store]) => store === "__global_positions")
+      .map(([, k, v]) => [k, v])
+      .sort(),
+  ).toEqual(
+    [
+      ["weir.events.quote/0", quote1.offset],
+      ["weir.reference.instrument/0", instrument.offset],
+    ].sort(),
   );
 
   // A fresh pool restored from those changes: the replayed quote1 is skipped, quote2 applied.
@@ -69,7 +85,10 @@ test("a task restored with its global positions skips what it had applied and ta
   await second.restore(0, changes);
   const quote2 = record(QuoteSchema, { symbol: "ZED", bid: 200, ask: 200 }, "ZED", 0, "weir.events.quote/0");
   const replay = await second.process([quote1, quote2]);
-  const positions = replay.flatMap((r) => r.changes).flatMap((c) => c.changes).filter(([store]) => store === "__global_positions");
+  const positions = replay
+    .flatMap((r) => r.changes)
+    .flatMap((c) => c.changes)
+    .filter(([store]) => store === "__global_positions");
   expect(positions).toEqual([["__global_positions", "weir.events.quote/0", quote2.offset]]);
   // And the mark is quote2's: 300 x 200 = 60k breaches, which quote1's mark (3k) would not.
   const trade = record(TradeSchema, { tradeId: "z1", accountId: "acct-z", symbol: "ZED", side: Side.BUY, quantity: 300, price: 10 }, "acct-z", 0);

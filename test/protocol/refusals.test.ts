@@ -31,7 +31,9 @@ type Sent = { frame: Frame } | { text: string } | { bytes: Uint8Array };
 const hello = (fields: { protocolVersion?: number; tenant?: string; apiKey?: string } = {}): Sent => ({
   frame: { case: "hello", value: { protocolVersion: PROTOCOL_VERSION, tenant: TENANT, apiKey: KEY, clientId: "table", ...fields } },
 });
-const publish = (seq: number, n: number): Sent => ({ frame: { case: "publish", value: { seq: BigInt(seq), events: Array.from({ length: n }, (_, i) => quoteEvent(`q-${seq}-${i}`)) } } });
+const publish = (seq: number, n: number): Sent => ({
+  frame: { case: "publish", value: { seq: BigInt(seq), events: Array.from({ length: n }, (_, i) => quoteEvent(`q-${seq}-${i}`)) } },
+});
 
 /** Misbehaviour → the error code and close code every server answers it with. */
 const table: Array<{ name: string; send: Sent[]; code: string; close: number }> = [
@@ -44,7 +46,12 @@ const table: Array<{ name: string; send: Sent[]; code: string; close: number }> 
   { name: "a bad key", send: [hello({ apiKey: "wrong" })], code: "WEIR_ERR_UNAUTHORIZED", close: 4401 },
   { name: "an unknown tenant", send: [hello({ tenant: "nobody" })], code: "WEIR_ERR_UNAUTHORIZED", close: 4401 },
   { name: "Hello twice", send: [hello(), hello()], code: "WEIR_ERR_BAD_FRAME", close: 4400 },
-  { name: "a Subscribe on the ingest endpoint", send: [hello(), { frame: { case: "subscribe", value: { stream: "alerts" } } }], code: "WEIR_ERR_BAD_FRAME", close: 4400 },
+  {
+    name: "a Subscribe on the ingest endpoint",
+    send: [hello(), { frame: { case: "subscribe", value: { stream: "alerts" } } }],
+    code: "WEIR_ERR_BAD_FRAME",
+    close: 4400,
+  },
   { name: "a batch over max_batch_events", send: [hello(), publish(1, MAX_BATCH + 1)], code: "WEIR_ERR_BATCH_TOO_LARGE", close: 4413 },
   // The first batch is held unanswered, so the second finds only CREDIT - MAX_BATCH credits.
   { name: "a batch over the credit left", send: [hello(), publish(1, MAX_BATCH), publish(2, 2)], code: "WEIR_ERR_CREDIT_EXCEEDED", close: 4429 },
@@ -82,7 +89,14 @@ async function gatewayServer(): Promise<Server> {
       publisher,
       authenticator,
       serverId: "gw-table",
-      limits: { connectionCredit: CREDIT, maxBatchEvents: MAX_BATCH, maxEventBytes: 1024, maxFrameBytes: 1 << 20, maxSendBufferBytes: 1 << 20, helloTimeoutMs: HELLO_TIMEOUT_MS },
+      limits: {
+        connectionCredit: CREDIT,
+        maxBatchEvents: MAX_BATCH,
+        maxEventBytes: 1024,
+        maxFrameBytes: 1 << 20,
+        maxSendBufferBytes: 1 << 20,
+        helloTimeoutMs: HELLO_TIMEOUT_MS,
+      },
     },
     subscription: {
       authenticator,
@@ -140,7 +154,10 @@ async function relayServer(): Promise<Server> {
 }
 
 /** Connects, sends `sent` in order, and returns the ProtocolErrors it got and how it was closed. */
-async function misbehave(url: string, sent: readonly Sent[]): Promise<{ errors: Array<{ errorCode: string; closeCode: number }>; close: { code: number; reason: string } }> {
+async function misbehave(
+  url: string,
+  sent: readonly Sent[],
+): Promise<{ errors: Array<{ errorCode: string; closeCode: number }>; close: { code: number; reason: string } }> {
   const ws = new WebSocketNode(url);
   const frames: Array<ServerFrame["frame"]> = [];
   ws.on("message", (data: Buffer) => frames.push(fromBinary(ServerFrameSchema, new Uint8Array(data)).frame));

@@ -8,7 +8,16 @@ import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/p
 import WebSocketNode, { WebSocketServer } from "ws";
 import { ClientFrameSchema, ServerFrameSchema, type ServerFrame } from "../../src/gen/weir/v1/protocol_pb.js";
 import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
-import { ConnectionClosedError, IngestClient, MemoryOutbox, ResultCode, WeirClient, type EventResult, type OutboxEntry, type WeirClientOptions } from "../../src/client/index.js";
+import {
+  ConnectionClosedError,
+  IngestClient,
+  MemoryOutbox,
+  ResultCode,
+  WeirClient,
+  type EventResult,
+  type OutboxEntry,
+  type WeirClientOptions,
+} from "../../src/client/index.js";
 import { parseRelayConfig } from "../../src/relay/config.js";
 import { Relay } from "../../src/relay/relay.js";
 import { FakeGateway, type FakeGatewayOptions } from "../client/fake-gateway.js";
@@ -104,7 +113,14 @@ async function device(url: string, tenant = "plant-1", apiKey = "k1"): Promise<I
 }
 
 /** A raw socket to the relay: every server frame it got, and its close. */
-async function raw(url: string): Promise<{ ws: WebSocketNode; frames: Array<ServerFrame["frame"]>; closed: Promise<{ code: number; reason: string }>; send(frame: MessageInitShape<typeof ClientFrameSchema>): void }> {
+async function raw(
+  url: string,
+): Promise<{
+  ws: WebSocketNode;
+  frames: Array<ServerFrame["frame"]>;
+  closed: Promise<{ code: number; reason: string }>;
+  send(frame: MessageInitShape<typeof ClientFrameSchema>): void;
+}> {
   const ws = new WebSocketNode(url);
   cleanup.push(() => ws.terminate());
   const frames: Array<ServerFrame["frame"]> = [];
@@ -114,9 +130,12 @@ async function raw(url: string): Promise<{ ws: WebSocketNode; frames: Array<Serv
   return { ws, frames, closed, send: (frame) => ws.send(toBinary(ClientFrameSchema, create(ClientFrameSchema, frame))) };
 }
 
-const hello = (tenant = "plant-1", apiKey = "k1", protocolVersion = 1): MessageInitShape<typeof ClientFrameSchema> => ({ frame: { case: "hello", value: { protocolVersion, tenant, apiKey, clientId: "raw" } } });
+const hello = (tenant = "plant-1", apiKey = "k1", protocolVersion = 1): MessageInitShape<typeof ClientFrameSchema> => ({
+  frame: { case: "hello", value: { protocolVersion, tenant, apiKey, clientId: "raw" } },
+});
 
-const quotes = (n: number, prefix: string, opts: Parameters<typeof quoteEvent>[1] = {}) => Array.from({ length: n }, (_, i) => quoteEvent(`${prefix}-${i}`, opts));
+const quotes = (n: number, prefix: string, opts: Parameters<typeof quoteEvent>[1] = {}) =>
+  Array.from({ length: n }, (_, i) => quoteEvent(`${prefix}-${i}`, opts));
 const ids = (events: readonly Envelope[]) => events.map((e) => e.id);
 const codes = (results: readonly EventResult[]) => results.map((r) => r.code);
 const received = (g: FakeGateway) => ids(g.batches.flat());
@@ -168,7 +187,10 @@ test("the Welcome carries the relay's id and limits; devices are counted while c
 test("a first frame other than Hello: 4403 WEIR_ERR_HELLO_REQUIRED", async () => {
   const g = await gateway();
   const { url } = await relay(g.url);
-  const frames: Array<MessageInitShape<typeof ClientFrameSchema>> = [{ frame: { case: "publish", value: { seq: 1n, events: [quoteEvent("a")] } } }, { frame: { case: "ping", value: { nonce: 1n } } }];
+  const frames: Array<MessageInitShape<typeof ClientFrameSchema>> = [
+    { frame: { case: "publish", value: { seq: 1n, events: [quoteEvent("a")] } } },
+    { frame: { case: "ping", value: { nonce: 1n } } },
+  ];
   for (const frame of frames) {
     const s = await raw(url);
     s.send(frame);
@@ -282,7 +304,9 @@ test("events are ACKed and reach the upstream exactly once each, in order per de
   const fromB = quotes(45, "b", { partitionKey: "ACME" });
   // Several publish calls per device, the two devices interleaved.
   const results = await Promise.all([a.publish(fromA.slice(0, 25)), b.publish(fromB.slice(0, 20)), a.publish(fromA.slice(25)), b.publish(fromB.slice(20))]);
-  expect(results.flat().map((res) => [res.id, res.code])).toEqual([...fromA.slice(0, 25), ...fromB.slice(0, 20), ...fromA.slice(25), ...fromB.slice(20)].map((e) => [e.id, ResultCode.ACK]));
+  expect(results.flat().map((res) => [res.id, res.code])).toEqual(
+    [...fromA.slice(0, 25), ...fromB.slice(0, 20), ...fromA.slice(25), ...fromB.slice(20)].map((e) => [e.id, ResultCode.ACK]),
+  );
   await upstream.flush();
   const got = received(g);
   expect(got).toHaveLength(105);
@@ -365,7 +389,11 @@ test("the upstream holding its answers: devices get ACK at once; a dropped upstr
 
 test("devices are held back when the upstream outbox is full (maxBufferedEvents), and go on once it drains", async () => {
   const dead = await deadGateway();
-  const { url, upstream } = await relay(dead.url, { credit: 100, rules: [{ match: { attributes: { debug: "1" } }, action: "drop" }] }, { maxBufferedEvents: 5 });
+  const { url, upstream } = await relay(
+    dead.url,
+    { credit: 100, rules: [{ match: { attributes: { debug: "1" } }, action: "drop" }] },
+    { maxBufferedEvents: 5 },
+  );
   const d = await device(url);
   const answered: string[] = [];
   const pending = quotes(8, "bp").map((e) => d.publish([e]).then((res) => (answered.push(e.id), res)));
@@ -539,7 +567,10 @@ test("conflated events whose survivor cannot be stored are all told RETRY_AFTER"
 // (WEIR_ERR_TENANT_MISMATCH); the relay publishes as its own tenant, so it must not pass a device's
 // tenant on (ACKed, then refused upstream). The fake below answers as the gateway does.
 test("an event naming the device's tenant is not ACKed to the device and then refused upstream", async () => {
-  const g = await gateway({ answer: (env) => (env.tenant !== "" && env.tenant !== UPSTREAM.tenant ? { code: ResultCode.UNAUTHORIZED, errorCode: "WEIR_ERR_TENANT_MISMATCH" } : undefined) });
+  const g = await gateway({
+    answer: (env) =>
+      env.tenant !== "" && env.tenant !== UPSTREAM.tenant ? { code: ResultCode.UNAUTHORIZED, errorCode: "WEIR_ERR_TENANT_MISMATCH" } : undefined,
+  });
   const refusedUpstream: string[] = [];
   const { url, upstream } = await relay(g.url, {}, { onResult: (r) => r.code === ResultCode.UNAUTHORIZED && refusedUpstream.push(r.id) });
   const d = await device(url);
@@ -553,7 +584,10 @@ test("an event naming another tenant than its device's is refused UNAUTHORIZED (
   const g = await gateway();
   const { url, upstream } = await relay(g.url);
   const d = await device(url);
-  const [other, own] = await d.publish([{ ...quoteEvent("theirs"), tenant: "plant-2" }, { ...quoteEvent("ours"), tenant: "plant-1" }]);
+  const [other, own] = await d.publish([
+    { ...quoteEvent("theirs"), tenant: "plant-2" },
+    { ...quoteEvent("ours"), tenant: "plant-1" },
+  ]);
   expect([other!.code, other!.errorCode]).toEqual([ResultCode.UNAUTHORIZED, "WEIR_ERR_TENANT_MISMATCH"]);
   expect(own!.code).toBe(ResultCode.ACK);
   await upstream.flush();

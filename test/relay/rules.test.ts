@@ -137,7 +137,9 @@ describe("decide", () => {
 
   test("conflate keys differ by type for the same partition key", () => {
     const all = parseRules([{ action: "conflate", windowMs: 10 }]);
-    expect(keyOf(all, quoteEvent("1", { partitionKey: "ACME" }))).not.toBe(keyOf(all, { ...quoteEvent("2", { partitionKey: "ACME" }), type: "weir.events.v1.Trade" }));
+    expect(keyOf(all, quoteEvent("1", { partitionKey: "ACME" }))).not.toBe(
+      keyOf(all, { ...quoteEvent("2", { partitionKey: "ACME" }), type: "weir.events.v1.Trade" }),
+    );
   });
 
   test("conflate without a partition key: keyed by the id (each event is its own window)", () => {

@@ -70,7 +70,16 @@ function processesMentioning(text: string): string[] {
 
 const expectedBase64 = Buffer.from(toBinary(EnvelopeSchema, exampleEnvelope())).toString("base64");
 const passing: Record<SuiteRuntime, string[]> = {
-  node: ["runtime", "params", "control-roundtrip", "control-error", "random-uuid", "protobuf", ...(typeof WebSocket === "function" ? ["websocket-echo"] : []), "storage"],
+  node: [
+    "runtime",
+    "params",
+    "control-roundtrip",
+    "control-error",
+    "random-uuid",
+    "protobuf",
+    ...(typeof WebSocket === "function" ? ["websocket-echo"] : []),
+    "storage",
+  ],
   deno: ["runtime", "params", "control-roundtrip", "control-error", "random-uuid", "protobuf", "websocket-echo", "storage", "deno-sandbox"],
   browser: ["runtime", "params", "control-roundtrip", "control-error", "random-uuid", "protobuf", "websocket-echo", "storage"],
 };

@@ -10,7 +10,7 @@ import type { SuiteCase, SuiteEnv, SuiteReport } from "./suite-types.js";
 
 export function errorText(err: unknown): string {
   if (err instanceof Error) return err.stack && err.stack.includes(err.message) ? err.stack : `${err.name}: ${err.message}`;
-  return typeof err === "string" ? err : JSON.stringify(err) ?? String(err);
+  return typeof err === "string" ? err : (JSON.stringify(err) ?? String(err));
 }
 
 export type CaseRecorder = {

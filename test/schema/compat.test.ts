@@ -1,11 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
-import {
-  FieldDescriptorProto_Label,
-  FieldDescriptorProto_Type,
-  FieldDescriptorProtoSchema,
-  OneofDescriptorProtoSchema,
-} from "@bufbuild/protobuf/wkt";
+import { FieldDescriptorProto_Label, FieldDescriptorProto_Type, FieldDescriptorProtoSchema, OneofDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { SchemaRegistry } from "../../src/schema/registry.js";
 import { assertCompatible, breakingChanges } from "../../src/schema/compat.js";
 import { WeirError } from "../../src/errors.js";

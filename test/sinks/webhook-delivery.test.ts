@@ -45,7 +45,10 @@ async function receiver(...answers: Answer[]): Promise<{ url: string; seen: Seen
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, seen, server };
 }
 
-const status = (code: number, body = "", headers: Record<string, string> = {}): Answer => (res) => res.writeHead(code, headers).end(body);
+const status =
+  (code: number, body = "", headers: Record<string, string> = {}): Answer =>
+  (res) =>
+    res.writeHead(code, headers).end(body);
 
 /** A sleep that returns at once and remembers what was asked. */
 function fakeSleep(): { sleep: (ms: number) => Promise<void>; delays: number[] } {

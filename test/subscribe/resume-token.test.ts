@@ -22,16 +22,13 @@ function thrown(fn: () => unknown) {
 }
 
 describe("resume tokens", () => {
-  it.each([
-    [[0]],
-    [[0, 0, 0, 0]],
-    [[12, 0, 7, 99_999]],
-    [[Number.MAX_SAFE_INTEGER, 1]],
-    [Array.from({ length: 64 }, (_, p) => p * 1000)],
-  ])("round-trips %j exactly", (next) => {
-    const token = encodeResumeToken(TOPIC, next);
-    expect(decodeResumeToken(token, TOPIC, next.length)).toEqual(next);
-  });
+  it.each([[[0]], [[0, 0, 0, 0]], [[12, 0, 7, 99_999]], [[Number.MAX_SAFE_INTEGER, 1]], [Array.from({ length: 64 }, (_, p) => p * 1000)]])(
+    "round-trips %j exactly",
+    (next) => {
+      const token = encodeResumeToken(TOPIC, next);
+      expect(decodeResumeToken(token, TOPIC, next.length)).toEqual(next);
+    },
+  );
 
   it("is opaque and URL-safe (base64url, no padding), and differs by position", () => {
     const a = encodeResumeToken(TOPIC, [1, 2, 3]);

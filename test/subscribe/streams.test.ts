@@ -40,7 +40,8 @@ describe("streamCatalog: the streams offered", () => {
     const policies = Object.fromEntries([...catalog.values()].map((s) => [s.name, s.policy]));
     expect(policies["events.weir.events.v1.Quote"]).toBe("conflate");
     expect(policies["results.risk-limits"]).toBe("conflate");
-    for (const [name, p] of Object.entries(policies)) if (name !== "events.weir.events.v1.Quote" && name !== "results.risk-limits") expect(p, name).toBe("disconnect");
+    for (const [name, p] of Object.entries(policies))
+      if (name !== "events.weir.events.v1.Quote" && name !== "results.risk-limits") expect(p, name).toBe("disconnect");
   });
 
   it("refuses a raw stream of an unknown event type at startup", () => {
@@ -53,7 +54,11 @@ describe("results and alerts: tenant-qualified keys", () => {
   const alerts = spec("alerts");
 
   it("gives the tenant, the key without the tenant prefix, and the kind from weir.stream", () => {
-    expect(results.view("acme/card-7", { "weir.tenant": "acme", "weir.stream": "alerts", "weir.job": "fraud" })).toEqual({ tenant: "acme", key: "card-7", kind: "alerts" });
+    expect(results.view("acme/card-7", { "weir.tenant": "acme", "weir.stream": "alerts", "weir.job": "fraud" })).toEqual({
+      tenant: "acme",
+      key: "card-7",
+      kind: "alerts",
+    });
     expect(alerts.view("acme/acct-1", { "weir.tenant": "acme", "weir.stream": "breaches" })).toEqual({ tenant: "acme", key: "acct-1", kind: "breaches" });
   });
 

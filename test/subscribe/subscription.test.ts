@@ -334,7 +334,13 @@ describe("Subscription: deliveries", () => {
     c.sub.offer(0, [rec(0, 0, "h1"), rec(0, 1, "h1", { tenant: "globex" }), rec(0, 2, "h2", { tenant: null }), rec(0, 3, "h3")], 1234);
     expect(c.transport.deliveries.map((d) => d.key)).toEqual(["h1", "h3"]);
     const [d] = c.transport.deliveries;
-    expect(d).toMatchObject({ key: "h1", kind: "weir.events.v1.HttpAccessLog", contentType: "application/x-protobuf; messageType=weir.events.v1.HttpAccessLog", timestampMs: 1_700_000_000_000n, readAtMs: 1234n });
+    expect(d).toMatchObject({
+      key: "h1",
+      kind: "weir.events.v1.HttpAccessLog",
+      contentType: "application/x-protobuf; messageType=weir.events.v1.HttpAccessLog",
+      timestampMs: 1_700_000_000_000n,
+      readAtMs: 1234n,
+    });
     expect(valueOf(d!)).toBe("0:0");
   });
 
@@ -374,8 +380,16 @@ describe("Subscription: deliveries", () => {
     c.sub.onMessage(hello(), true);
     c.sub.onMessage(subscribeFrame(), true);
     await flushMicrotasks();
-    c.sub.offer(1, [8, 9, 10, 11].map((o) => rec(1, o, "k")), 0);
-    c.sub.offer(1, [10, 11, 12].map((o) => rec(1, o, "k")), 0); // overlap: only 12 is new
+    c.sub.offer(
+      1,
+      [8, 9, 10, 11].map((o) => rec(1, o, "k")),
+      0,
+    );
+    c.sub.offer(
+      1,
+      [10, 11, 12].map((o) => rec(1, o, "k")),
+      0,
+    ); // overlap: only 12 is new
     expect(c.transport.deliveries.map(valueOf)).toEqual(["1:10", "1:11", "1:12"]);
   });
 
@@ -407,7 +421,11 @@ describe("Subscription: deliveries", () => {
 
   it("sends at most 500 deliveries per frame", async () => {
     const c = await streaming({}, { maxPending: 10_000, maxSendBufferBytes: 64 * 1024 * 1024 });
-    c.sub.offer(0, Array.from({ length: 1234 }, (_, o) => rec(0, o, "k")), 0);
+    c.sub.offer(
+      0,
+      Array.from({ length: 1234 }, (_, o) => rec(0, o, "k")),
+      0,
+    );
     expect(c.transport.framesOf("deliveries").map((b) => b.deliveries.length)).toEqual([500, 500, 234]);
     expect(c.transport.deliveries.map(valueOf)).toEqual(Array.from({ length: 1234 }, (_, o) => `0:${o}`));
   });
@@ -415,7 +433,11 @@ describe("Subscription: deliveries", () => {
   it("keeps a frame to about maxSendBufferBytes (at least one delivery), so one frame cannot overshoot the buffer by much", async () => {
     const c = await streaming({}, { maxPending: 10_000, maxSendBufferBytes: 10_000 });
     const big = "x".repeat(3000);
-    c.sub.offer(0, Array.from({ length: 10 }, (_, o) => rec(0, o, "k", { value: big })), 0);
+    c.sub.offer(
+      0,
+      Array.from({ length: 10 }, (_, o) => rec(0, o, "k", { value: big })),
+      0,
+    );
     c.sub.offer(0, [rec(0, 10, "k", { value: "y".repeat(50_000) })], 0); // bigger than the budget: alone
     const frames = c.transport.framesOf("deliveries").map((b) => b.deliveries.length);
     expect(frames).toEqual([3, 3, 3, 1, 1]);
@@ -462,7 +484,11 @@ describe("Subscription: a slow subscriber", () => {
   it("flushes only while the socket takes it: a drain that fills the buffer again leaves the rest queued", async () => {
     const c = await streaming({}, { maxSendBufferBytes: 1000, maxPending: 5000 });
     c.transport.buffered = 2000;
-    c.sub.offer(0, Array.from({ length: 1500 }, (_, o) => rec(0, o, `k${o}`)), 0);
+    c.sub.offer(
+      0,
+      Array.from({ length: 1500 }, (_, o) => rec(0, o, `k${o}`)),
+      0,
+    );
     expect(c.sub.pending).toBe(1500);
     c.transport.buffered = 0;
     c.transport.growing = true; // every frame adds its bytes
@@ -486,7 +512,11 @@ describe("Subscription: a slow subscriber", () => {
     const c = await streaming({}, { maxSendBufferBytes: 1000, maxPending: 5000 });
     c.transport.growing = true;
     const over = watchOverLimit(c.transport, 1000);
-    c.sub.offer(0, Array.from({ length: 1500 }, (_, o) => rec(0, o, `k${o}`)), 0);
+    c.sub.offer(
+      0,
+      Array.from({ length: 1500 }, (_, o) => rec(0, o, `k${o}`)),
+      0,
+    );
     expect(over).toEqual([]);
     expect(c.transport.buffered).toBeLessThanOrEqual(2 * 1000); // the limit plus one frame of about the limit
     expect(c.sub.pending).toBe(1500 - c.transport.deliveries.length);
@@ -499,7 +529,11 @@ describe("Subscription: a slow subscriber", () => {
   it('"disconnect": closes with WEIR_ERR_SLOW_SUBSCRIBER and 4409 once more than maxPending wait, and detaches', async () => {
     const c = await streaming({}, { maxSendBufferBytes: 1000, maxPending: 5 });
     c.transport.buffered = 1_000_000;
-    c.sub.offer(0, [0, 1, 2, 3, 4].map((o) => rec(0, o, "k")), 0);
+    c.sub.offer(
+      0,
+      [0, 1, 2, 3, 4].map((o) => rec(0, o, "k")),
+      0,
+    );
     expect(c.transport.closed).toBeUndefined();
     expect(c.sub.pending).toBe(5);
     c.sub.offer(0, [rec(0, 5, "k")], 0);
@@ -516,7 +550,11 @@ describe("Subscription: a slow subscriber", () => {
   it('"disconnect": records of other tenants do not count against a slow subscriber', async () => {
     const c = await streaming({}, { maxSendBufferBytes: 1000, maxPending: 5 });
     c.transport.buffered = 1_000_000;
-    c.sub.offer(0, Array.from({ length: 100 }, (_, o) => rec(0, o, "k", { tenant: "globex" })), 0);
+    c.sub.offer(
+      0,
+      Array.from({ length: 100 }, (_, o) => rec(0, o, "k", { tenant: "globex" })),
+      0,
+    );
     expect(c.transport.closed).toBeUndefined();
     expect(c.sub.pending).toBe(0);
   });
@@ -543,7 +581,11 @@ describe("Subscription: a slow subscriber", () => {
   it('"conflate": closes with 4409 when more than maxPending distinct keys wait', async () => {
     const c = await streaming({ stream: QUOTES }, { maxSendBufferBytes: 1000, maxPending: 3 });
     c.transport.buffered = 1_000_000;
-    c.sub.offer(0, ["A", "B", "C", "A", "B"].map((s, o) => rec(0, o, s, { stream: QUOTES })), 0);
+    c.sub.offer(
+      0,
+      ["A", "B", "C", "A", "B"].map((s, o) => rec(0, o, s, { stream: QUOTES })),
+      0,
+    );
     expect(c.transport.closed).toBeUndefined();
     c.sub.offer(0, [rec(0, 5, "D", { stream: QUOTES })], 0);
     expectClosedWith(c, "WEIR_ERR_SLOW_SUBSCRIBER", 4409);
@@ -551,7 +593,11 @@ describe("Subscription: a slow subscriber", () => {
 
   it('"conflate": delivers every update while the socket keeps up', async () => {
     const c = await streaming({ stream: QUOTES }, { maxSendBufferBytes: 1000, maxPending: 3 });
-    c.sub.offer(0, ["A", "A", "A", "B"].map((s, o) => rec(0, o, s, { stream: QUOTES })), 0);
+    c.sub.offer(
+      0,
+      ["A", "A", "A", "B"].map((s, o) => rec(0, o, s, { stream: QUOTES })),
+      0,
+    );
     expect(c.transport.deliveries.map(valueOf)).toEqual(["0:0", "0:1", "0:2", "0:3"]);
   });
 });
@@ -562,7 +608,13 @@ describe("Subscription: its own catch-up read, at its pace (offerPaced)", () => 
     c.transport.growing = true;
     const over = watchOverLimit(c.transport, 1000);
     const sampler: number[] = [];
-    const done = track(c.sub.offerPaced(0, Array.from({ length: 2000 }, (_, o) => rec(0, o, `k${o % 7}`)), 0));
+    const done = track(
+      c.sub.offerPaced(
+        0,
+        Array.from({ length: 2000 }, (_, o) => rec(0, o, `k${o % 7}`)),
+        0,
+      ),
+    );
     for (let drains = 0; !done.settled && drains < 10_000; drains++) {
       await flushMicrotasks();
       sampler.push(c.sub.pending);
@@ -583,7 +635,13 @@ describe("Subscription: its own catch-up read, at its pace (offerPaced)", () => 
   it("waits while the socket is backed up, and goes on when it drains", async () => {
     const c = await streaming({}, { maxSendBufferBytes: 1000, maxPending: 10 });
     c.transport.buffered = 5000;
-    const done = track(c.sub.offerPaced(0, Array.from({ length: 25 }, (_, o) => rec(0, o, "k")), 0));
+    const done = track(
+      c.sub.offerPaced(
+        0,
+        Array.from({ length: 25 }, (_, o) => rec(0, o, "k")),
+        0,
+      ),
+    );
     await flushMicrotasks();
     expect(done.settled).toBe(false);
     expect(c.sub.pending).toBe(0); // nothing taken from the read while the socket is full
@@ -599,7 +657,13 @@ describe("Subscription: its own catch-up read, at its pace (offerPaced)", () => 
     c.sub.onMessage(hello(), true);
     c.sub.onMessage(subscribeFrame(), true);
     await flushMicrotasks();
-    const done = track(c.sub.offerPaced(0, Array.from({ length: 25 }, (_, o) => rec(0, o, "k")), 0));
+    const done = track(
+      c.sub.offerPaced(
+        0,
+        Array.from({ length: 25 }, (_, o) => rec(0, o, "k")),
+        0,
+      ),
+    );
     await flushMicrotasks();
     expect(c.sub.pending).toBe(0);
     c.source.attached[0]!.done.resolve();
@@ -614,7 +678,13 @@ describe("Subscription: its own catch-up read, at its pace (offerPaced)", () => 
   ])("stops waiting when %s (a stopped catch-up read must not hang)", async (_, end) => {
     const c = await streaming({}, { maxSendBufferBytes: 1000, maxPending: 10 });
     c.transport.buffered = 5000;
-    const done = track(c.sub.offerPaced(0, Array.from({ length: 25 }, (_, o) => rec(0, o, "k")), 0));
+    const done = track(
+      c.sub.offerPaced(
+        0,
+        Array.from({ length: 25 }, (_, o) => rec(0, o, "k")),
+        0,
+      ),
+    );
     await flushMicrotasks();
     end(c.sub);
     await done.promise;

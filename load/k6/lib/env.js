@@ -6,7 +6,8 @@ export function intEnv(name, dflt, zeroAllowed) {
   const v = __ENV[name];
   if (v === undefined || v === "") return dflt;
   const n = parseInt(v, 10);
-  if (!(n > 0 || (zeroAllowed && n === 0)) || String(n) !== v.trim()) throw new Error(name + " must be a " + (zeroAllowed ? "non-negative" : "positive") + " integer, got " + v);
+  if (!(n > 0 || (zeroAllowed && n === 0)) || String(n) !== v.trim())
+    throw new Error(name + " must be a " + (zeroAllowed ? "non-negative" : "positive") + " integer, got " + v);
   return n;
 }
 
@@ -22,7 +23,7 @@ export function durationEnv(name, dflt) {
 /** "1h2m3s", "4s", "250ms" → milliseconds. */
 export function parseDurationMs(s) {
   const re = /(\d+(?:\.\d+)?)(ms|us|µs|s|m|h)/g;
-  const units = { h: 3600000, m: 60000, s: 1000, ms: 1, us: 0.001, "µs": 0.001 };
+  const units = { h: 3600000, m: 60000, s: 1000, ms: 1, us: 0.001, µs: 0.001 };
   let total = 0;
   let consumed = 0;
   let m;

@@ -173,7 +173,7 @@ export class Writer {
 
   /** Unsigned varint of a number in [0, 2^53). */
   varint(v) {
-    if (v >= 0 && v < TWO_32 && v === (v >>> 0)) {
+    if (v >= 0 && v < TWO_32 && v === v >>> 0) {
       this.ensure(5);
       while (v > 127) {
         this.buf[this.pos++] = (v & 127) | 128;

@@ -375,7 +375,12 @@ async function main(): Promise<number> {
         },
       ]),
     ),
-    root_group: { name: "", path: "", groups: [], checks: [...state.checks.values()].map((c) => ({ name: c.name, path: `::${c.name}`, passes: c.passes, fails: c.fails })) },
+    root_group: {
+      name: "",
+      path: "",
+      groups: [],
+      checks: [...state.checks.values()].map((c) => ({ name: c.name, path: `::${c.name}`, passes: c.passes, fails: c.fails })),
+    },
     metrics: Object.fromEntries(
       metrics.map((m) => {
         const ts = results.filter((r) => r.metric === m.name);

@@ -56,7 +56,8 @@ export function parseThresholds(raw: unknown): Threshold[] {
       if (!m) throw new ConfigError(`threshold "${source}" on ${metric}: cannot parse`);
       const agg: Aggregation = m[2] !== undefined ? { name: m[1]!, percentile: parseFloat(m[2]) } : { name: m[1]! };
       const abortOnFail = Boolean(obj.abortOnFail);
-      if (abortOnFail) shim().log("WARN", `threshold "${source}" on ${metric}: abortOnFail is not supported by the Node k6 shim; it is evaluated at the end only`);
+      if (abortOnFail)
+        shim().log("WARN", `threshold "${source}" on ${metric}: abortOnFail is not supported by the Node k6 shim; it is evaluated at the end only`);
       out.push({ metric, source, agg, op: m[3]!, value: parseFloat(m[4]!), abortOnFail });
     }
   }
@@ -180,7 +181,9 @@ export function textSummary(p: {
   const maxDur = Math.max(...p.scenarios.map((s) => s.scenario.startTimeMs + s.scenario.durationMs + s.scenario.gracefulStopMs));
   out.push(`     scenarios: ${p.scenarios.length} scenario(s), ${p.maxVus} max VUs, ${formatDuration(maxDur)} max duration (incl. graceful stop):`);
   for (const s of p.scenarios) {
-    out.push(`              * ${s.scenario.name}: ${s.scenario.vus} looping VUs for ${formatDuration(s.scenario.durationMs)} (exec: ${s.scenario.exec}, gracefulStop: ${formatDuration(s.scenario.gracefulStopMs)})`);
+    out.push(
+      `              * ${s.scenario.name}: ${s.scenario.vus} looping VUs for ${formatDuration(s.scenario.durationMs)} (exec: ${s.scenario.exec}, gracefulStop: ${formatDuration(s.scenario.gracefulStopMs)})`,
+    );
   }
   out.push("");
   const checks = [...shim().checks.values()];
@@ -211,4 +214,3 @@ export function textSummary(p: {
   out.push("", `running (${formatDuration(p.durationMs)}), 0/${p.maxVus} VUs, ${completed} complete and ${interrupted} interrupted iterations`, "");
   return out.join("\n");
 }
-

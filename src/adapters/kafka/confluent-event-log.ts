@@ -26,7 +26,15 @@ type DeliveryReport = { topic: string; partition: number; offset: number; opaque
 type RdHeaders = Array<Record<string, string | Buffer>>;
 export interface RdProducer {
   connect(metadataOptions: { timeout?: number }, cb: (err: Error | null) => void): void;
-  produce(topic: string, partition: number | null, value: Buffer, key: string | Buffer | null, timestamp: number | null, opaque: unknown, headers: RdHeaders): unknown;
+  produce(
+    topic: string,
+    partition: number | null,
+    value: Buffer,
+    key: string | Buffer | null,
+    timestamp: number | null,
+    opaque: unknown,
+    headers: RdHeaders,
+  ): unknown;
   on(event: "delivery-report", listener: (err: RdError | null, report: DeliveryReport) => void): this;
   on(event: "event.error", listener: (err: RdError) => void): this;
   setPollInBackground(set: boolean): this;

@@ -49,7 +49,14 @@ function headersOf(m: KafkaMessage): Record<string, string> {
 }
 
 function tailRecordOf(partition: number, m: KafkaMessage): TailRecord {
-  return { partition, offset: Number(m.offset), key: m.key?.toString("utf8") ?? "", value: m.value ?? Buffer.alloc(0), timestampMs: Number(m.timestamp), headers: headersOf(m) };
+  return {
+    partition,
+    offset: Number(m.offset),
+    key: m.key?.toString("utf8") ?? "",
+    value: m.value ?? Buffer.alloc(0),
+    timestampMs: Number(m.timestamp),
+    headers: headersOf(m),
+  };
 }
 
 class KafkajsTopicTail implements TopicTail {

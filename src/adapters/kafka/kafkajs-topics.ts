@@ -44,7 +44,8 @@ export async function ensureTopicsWithKafkajs(
       } catch (err) {
         lastError = err;
       }
-      if (Date.now() > deadline) throw new Error(`topics ${missing.map((t) => t.topic).join(", ")} not ready: ${(lastError as Error | undefined)?.message ?? "no leaders"}`);
+      if (Date.now() > deadline)
+        throw new Error(`topics ${missing.map((t) => t.topic).join(", ")} not ready: ${(lastError as Error | undefined)?.message ?? "no leaders"}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   } finally {

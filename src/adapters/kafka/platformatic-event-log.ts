@@ -159,7 +159,11 @@ export class PlatformaticEventLog implements EventLog {
           if (!(err as { findBy?: (k: string, v: unknown) => unknown }).findBy?.("apiCode", topicAlreadyExists)) throw err;
         }
       }
-      if (missing.length > 0) await waitForLeaders(admin, missing.map((t) => t.topic));
+      if (missing.length > 0)
+        await waitForLeaders(
+          admin,
+          missing.map((t) => t.topic),
+        );
     } finally {
       await admin.close();
     }

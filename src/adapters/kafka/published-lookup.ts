@@ -127,7 +127,9 @@ export class KafkaPublishedLookup implements PublishedLookup {
       let total = 0;
       for (const { from, to } of own.values()) total += to - from + 1;
       if (total > this.opts.maxRecords) {
-        r.reject(new Error(`verifying ${r.events.length} events would scan ${total} Kafka records, more than WEIR_DEDUP_VERIFY_MAX_RECORDS=${this.opts.maxRecords}`));
+        r.reject(
+          new Error(`verifying ${r.events.length} events would scan ${total} Kafka records, more than WEIR_DEDUP_VERIFY_MAX_RECORDS=${this.opts.maxRecords}`),
+        );
         continue;
       }
       scanned.push(r);

@@ -164,8 +164,24 @@ export type RedisDedupOptions = {
 };
 
 type ScriptedRedis = Redis & {
-  weirClaim(prefix: string, keys: string, token: string, dedupTtlMs: number, pendingTtlMs: number, ownerPrefix: string, ownerTtlMs: number): Promise<Array<number | string>>;
-  weirTakeOver(prefix: string, keys: string, staleValues: string, token: string, dedupTtlMs: number, ownerPrefix: string, ownerTtlMs: number): Promise<number[]>;
+  weirClaim(
+    prefix: string,
+    keys: string,
+    token: string,
+    dedupTtlMs: number,
+    pendingTtlMs: number,
+    ownerPrefix: string,
+    ownerTtlMs: number,
+  ): Promise<Array<number | string>>;
+  weirTakeOver(
+    prefix: string,
+    keys: string,
+    staleValues: string,
+    token: string,
+    dedupTtlMs: number,
+    ownerPrefix: string,
+    ownerTtlMs: number,
+  ): Promise<number[]>;
   weirRelease(prefix: string, keys: string, token: string): Promise<number>;
   weirConfirm(prefix: string, keys: string, dedupTtlMs: number): Promise<number>;
 };
@@ -219,8 +235,15 @@ export class RedisDedupStore implements DedupStore {
   async claim(keys: readonly string[], token: string): Promise<Claim[]> {
     const { dedupTtlMs, pendingTtlMs, ownerTtlMs } = this.opts;
     const raw = await this.redis.weirClaim(this.prefix, packKeys(keys), token, dedupTtlMs, pendingTtlMs, this.ownerPrefix, ownerTtlMs);
-    return raw.map((v): Claim =>
-      typeof v === "string" ? { kind: "stale", value: v } : v === -1 ? { kind: "claimed" } : v === -2 ? { kind: "done" } : { kind: "pending", retryAfterMs: v },
+    return raw.map(
+      (v): Claim =>
+        typeof v === "string"
+          ? { kind: "stale", value: v }
+          : v === -1
+            ? { kind: "claimed" }
+            : v === -2
+              ? { kind: "done" }
+              : { kind: "pending", retryAfterMs: v },
     );
   }
 
@@ -246,7 +269,8 @@ export class RedisDedupStore implements DedupStore {
   async close(): Promise<void> {
     clearInterval(this.heartbeat);
     this.heartbeat = undefined;
-    if (this.ownerKey && this.healthy) await this.redis.del(this.ownerKey).catch((err: unknown) => this.opts.onError?.("deleting the gateway heartbeat failed", err));
+    if (this.ownerKey && this.healthy)
+      await this.redis.del(this.ownerKey).catch((err: unknown) => this.opts.onError?.("deleting the gateway heartbeat failed", err));
     this.redis.disconnect();
   }
 

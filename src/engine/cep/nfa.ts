@@ -146,9 +146,7 @@ export function step<T, C>(nfa: Nfa<T, C>, runs: ReadonlyArray<RunState>, ev: Se
       continue;
     }
     if (following.contiguity === "strict") continue; // the next event did not match: dead
-    const forbidden = nfa.stages[run.stage]!.negativesAfter.some(
-      (neg) => (neg.contiguity === "relaxed" || adjacent) && neg.condition(ev.value, ctx),
-    );
+    const forbidden = nfa.stages[run.stage]!.negativesAfter.some((neg) => (neg.contiguity === "relaxed" || adjacent) && neg.condition(ev.value, ctx));
     if (!forbidden) next.push(run);
   }
   if (nfa.stages[0]!.condition(ev.value, contextFor(undefined))) take(undefined, 0, 1);

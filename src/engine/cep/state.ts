@@ -28,10 +28,7 @@ export function initialKeyState<T, C>(context: C): CepKeyState<T, C> {
 }
 
 /** Inserts after every record with the same or an earlier time (stable: arrival order on ties). */
-export function insertPending<T>(
-  pending: CepKeyState<T, unknown>["pending"],
-  record: { ts: number; value: T },
-): Array<{ ts: number; value: T }> {
+export function insertPending<T>(pending: CepKeyState<T, unknown>["pending"], record: { ts: number; value: T }): Array<{ ts: number; value: T }> {
   let i = pending.length;
   while (i > 0 && pending[i - 1]!.ts > record.ts) i--;
   return [...pending.slice(0, i), record, ...pending.slice(i)];

@@ -53,10 +53,7 @@ export function accessLogLine(log: Pick<HttpAccessLog, "host" | "status">): Acce
 }
 
 /** An engine record keyed by host, at the event's time (the envelope's event time). */
-export function accessLogRecord(
-  log: Pick<HttpAccessLog, "host" | "status">,
-  timestampMs: number,
-): EngineRecord<AccessLogLine> {
+export function accessLogRecord(log: Pick<HttpAccessLog, "host" | "status">, timestampMs: number): EngineRecord<AccessLogLine> {
   return { key: log.host, value: accessLogLine(log), timestampMs };
 }
 
@@ -72,8 +69,5 @@ export const errorRateAggregate: AggregateFunctions<AccessLogLine, ErrorRateCoun
 
 export function errorRateJob(stores: WindowedAggregateStores<ErrorRateCounts>, options: Partial<ErrorRateOptions> = {}): ErrorRateJob {
   const { windowMs, maxOutOfOrdernessMs, allowedLatenessMs, emit } = { ...errorRateDefaults, ...options };
-  return new WindowedAggregate(
-    { window: tumbling(windowMs), aggregate: errorRateAggregate, maxOutOfOrdernessMs, allowedLatenessMs, emit },
-    stores,
-  );
+  return new WindowedAggregate({ window: tumbling(windowMs), aggregate: errorRateAggregate, maxOutOfOrdernessMs, allowedLatenessMs, emit }, stores);
 }

@@ -44,12 +44,7 @@ export function emptyAccount(account: string): AccountState {
   return { account, positions: [], breached: [] };
 }
 
-export function accountRisk(
-  state: AccountState,
-  reference: ReferenceTable,
-  symbol: (s: string) => SymbolState | undefined,
-  model: VarModel,
-): AccountRisk {
+export function accountRisk(state: AccountState, reference: ReferenceTable, symbol: (s: string) => SymbolState | undefined, model: VarModel): AccountRisk {
   const valued: ValuedPosition[] = [];
   const unvalued: UnvaluedReason[] = [];
   for (const p of state.positions) {

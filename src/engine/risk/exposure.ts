@@ -30,8 +30,6 @@ export function exposureOf(positions: ReadonlyArray<{ readonly sector: string; r
     s.net += p.exposure;
     bySector.set(p.sector, s);
   }
-  const sectors = [...bySector.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([sector, s]) => ({ sector, gross: s.gross, net: s.net }));
+  const sectors = [...bySector.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([sector, s]) => ({ sector, gross: s.gross, net: s.net }));
   return { gross, net, sectors };
 }

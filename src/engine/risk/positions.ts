@@ -94,7 +94,8 @@ export function applyTrade(position: PositionState, trade: Pick<TradeInput, "sid
   if (Math.abs(newQty) <= FLAT_EPSILON * Math.max(Math.abs(q), Math.abs(s))) newQty = 0;
   let avgPrice: number;
   if (newQty === 0) avgPrice = 0;
-  else if (Math.sign(newQty) !== Math.sign(q)) avgPrice = p; // flipped: the remainder opened at p
+  else if (Math.sign(newQty) !== Math.sign(q))
+    avgPrice = p; // flipped: the remainder opened at p
   else avgPrice = position.avgPrice; // reduced: cost of what is left is unchanged
   return { symbol: position.symbol, quantity: newQty, avgPrice, realisedPoints, tradeCount };
 }
@@ -124,20 +125,13 @@ export type ValuedPosition = {
   readonly fxRate: number;
 };
 
-export type Valuation =
-  | ({ readonly ok: true } & ValuedPosition)
-  | ({ readonly ok: false } & UnvaluedReason);
+export type Valuation = ({ readonly ok: true } & ValuedPosition) | ({ readonly ok: false } & UnvaluedReason);
 
 /**
  * Values a position. `fxRate` converts the instrument's currency into the reporting currency
  * (undefined = unknown). A flat position needs no mark (its exposure and unrealised P&L are 0).
  */
-export function valuePosition(
-  position: PositionState,
-  instrument: InstrumentRef | undefined,
-  fxRate: number | undefined,
-  mark: number | undefined,
-): Valuation {
+export function valuePosition(position: PositionState, instrument: InstrumentRef | undefined, fxRate: number | undefined, mark: number | undefined): Valuation {
   const symbol = position.symbol;
   if (instrument === undefined) return { ok: false, symbol, reason: "unknown-instrument" };
   if (fxRate === undefined) return { ok: false, symbol, reason: "unknown-fx", currency: instrument.currency };

@@ -61,11 +61,7 @@ export function singleVar(exposure: number, sigma: number, z: number, scale = 1)
  * wᵀΣw with w = exposures and Σᵢⱼ = ρᵢⱼ σᵢ σⱼ; `correlation(i, j)` is asked for i < j only.
  * A correlation input that is not positive semi-definite can make this negative: it is clamped to 0.
  */
-export function portfolioVariance(
-  exposures: readonly number[],
-  sigmas: readonly number[],
-  correlation: (i: number, j: number) => number,
-): number {
+export function portfolioVariance(exposures: readonly number[], sigmas: readonly number[], correlation: (i: number, j: number) => number): number {
   if (exposures.length !== sigmas.length) throw new RangeError("exposures and sigmas differ in length");
   let v = 0;
   for (let i = 0; i < exposures.length; i++) {
@@ -101,14 +97,14 @@ export function normalQuantile(p: number): number {
   const pLow = 0.02425;
   if (p < pLow) {
     const q = Math.sqrt(-2 * Math.log(p));
-    return (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) /
-      ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1);
+    return (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) / ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1);
   }
   if (p > 1 - pLow) return -normalQuantile(1 - p);
   const q = p - 0.5;
   const r = q * q;
-  return ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) /
-    (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1);
+  return (
+    ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) / (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1)
+  );
 }
 
 export type VarOptions = {

@@ -32,8 +32,7 @@ export const windowedAggregateDefaults: Readonly<WindowedAggregateDefaults> = Ob
 });
 
 /** What callers pass: window and aggregate, plus any defaults to override. */
-export type WindowedAggregateInput<I, A, R> = Pick<WindowedAggregateOptions<I, A, R>, "window" | "aggregate"> &
-  Partial<WindowedAggregateDefaults>;
+export type WindowedAggregateInput<I, A, R> = Pick<WindowedAggregateOptions<I, A, R>, "window" | "aggregate"> & Partial<WindowedAggregateDefaults>;
 
 function nonNegativeInteger(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) {
@@ -41,9 +40,7 @@ function nonNegativeInteger(name: string, value: number): void {
   }
 }
 
-export function resolveWindowedAggregateOptions<I, A, R>(
-  input: WindowedAggregateInput<I, A, R>,
-): Readonly<WindowedAggregateOptions<I, A, R>> {
+export function resolveWindowedAggregateOptions<I, A, R>(input: WindowedAggregateInput<I, A, R>): Readonly<WindowedAggregateOptions<I, A, R>> {
   const options: WindowedAggregateOptions<I, A, R> = { ...windowedAggregateDefaults, ...input };
   nonNegativeInteger("maxOutOfOrdernessMs", options.maxOutOfOrdernessMs);
   nonNegativeInteger("allowedLatenessMs", options.allowedLatenessMs);

@@ -20,11 +20,7 @@
  */
 import type { Emitter, EngineRecord, KeyValueStore, Operator, StoreProvider } from "../types.js";
 import { assignWindows } from "./assigners.js";
-import {
-  resolveWindowedAggregateOptions,
-  type WindowedAggregateInput,
-  type WindowedAggregateOptions,
-} from "./options.js";
+import { resolveWindowedAggregateOptions, type WindowedAggregateInput, type WindowedAggregateOptions } from "./options.js";
 import { PROGRESS_KEY, advanceTo, initialProgress, observeEventTime, watermarkOf, type WindowProgress } from "./progress.js";
 import { byStart, dueAt, type KeyWindows, type StoredWindow } from "./state.js";
 import type { WindowBounds, WindowResult, WindowResultKind, WindowedOutput } from "./window.js";
@@ -86,10 +82,7 @@ export class WindowedAggregate<I, A, R> implements Operator<I, WindowedOutput<I,
     }
     const watermark = watermarkOf(this.progress);
     const before = this.stores.windows.get(record.key)?.windows ?? [];
-    const applied =
-      this.options.window.type === "session"
-        ? this.addToSession(before, record, watermark)
-        : this.addToFixedWindows(before, record, watermark);
+    const applied = this.options.window.type === "session" ? this.addToSession(before, record, watermark) : this.addToFixedWindows(before, record, watermark);
 
     if (applied === undefined) {
       this.setProgress({ ...this.progress, lateCount: this.progress.lateCount + 1 });
@@ -131,9 +124,7 @@ export class WindowedAggregate<I, A, R> implements Operator<I, WindowedOutput<I,
     watermark: number,
   ): { windows: StoredWindow<A>[]; changed: Set<StoredWindow<A>> } | undefined {
     const { allowedLatenessMs, aggregate } = this.options;
-    const targets = assignWindows(this.options.window, record.timestampMs).filter(
-      (b) => b.endMs + allowedLatenessMs > watermark,
-    );
+    const targets = assignWindows(this.options.window, record.timestampMs).filter((b) => b.endMs + allowedLatenessMs > watermark);
     if (targets.length === 0) return undefined;
     const windows = [...before];
     const changed = new Set<StoredWindow<A>>();
@@ -269,10 +260,7 @@ export class WindowedAggregate<I, A, R> implements Operator<I, WindowedOutput<I,
     }
     this.nextDueMs = nextDueMs;
     emissions.sort(
-      (a, b) =>
-        a.value.windowEndMs - b.value.windowEndMs ||
-        (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) ||
-        a.value.windowStartMs - b.value.windowStartMs,
+      (a, b) => a.value.windowEndMs - b.value.windowEndMs || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) || a.value.windowStartMs - b.value.windowStartMs,
     );
     for (const e of emissions) out.emit(e.stream, e.key, e.value, e.timestampMs);
   }

@@ -74,7 +74,12 @@ export async function clientSuite(env: SuiteEnv, platform: Platform): Promise<Su
     await offline.close();
     // Restarted on the same outbox, online.
     const answered: string[] = [];
-    const online = await WeirClient.open({ ...auth, urls: p.urlB, outbox: await platform.openOutbox(name), onResult: (r) => isDelivered(r.code) && answered.push(r.id) });
+    const online = await WeirClient.open({
+      ...auth,
+      urls: p.urlB,
+      outbox: await platform.openOutbox(name),
+      onResult: (r) => isDelivered(r.code) && answered.push(r.id),
+    });
     checkEqual(online.stats.recovered, 50, "recovered from the outbox");
     await online.flush();
     await online.close();
@@ -117,7 +122,10 @@ export async function clientSuite(env: SuiteEnv, platform: Platform): Promise<Su
     const stats = client.stats;
     await client.close();
     check(unansweredAtKill >= 50, `events were unanswered when the gateway died (${unansweredAtKill})`);
-    check(results.every((r) => isDelivered(r.code)), "every event delivered");
+    check(
+      results.every((r) => isDelivered(r.code)),
+      "every event delivered",
+    );
     checkEqual([connected[0], connected.at(-1)], [p.urlA, p.urlB], "first and last gateway");
     return { ids: sent, unansweredAtKill, duplicates: stats.duplicates };
   });

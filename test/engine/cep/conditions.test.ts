@@ -4,14 +4,19 @@ import { type Ev, is, run } from "./helpers.js";
 
 describe("CEP conditions", () => {
   it("where twice = AND", () => {
-    const p = Pattern.begin<Ev>("a").where(is("a")).where((e) => e.id !== "a2");
+    const p = Pattern.begin<Ev>("a")
+      .where(is("a"))
+      .where((e) => e.id !== "a2");
     expect(run({ pattern: p }, "a1 a2 a3").matches).toEqual(["a:a1", "a:a3"]);
   });
 
   it("or = OR with the condition so far; where after or ANDs onto both", () => {
     const p = Pattern.begin<Ev>("a").where(is("a")).or(is("b"));
     expect(run({ pattern: p }, "a1 x1 b1").matches).toEqual(["a:a1", "a:b1"]);
-    const q = Pattern.begin<Ev>("a").where(is("a")).or(is("b")).where((e) => e.id.endsWith("1"));
+    const q = Pattern.begin<Ev>("a")
+      .where(is("a"))
+      .or(is("b"))
+      .where((e) => e.id.endsWith("1"));
     expect(run({ pattern: q }, "a1 a2 b1 b2 x1").matches).toEqual(["a:a1", "a:b1"]);
   });
 
@@ -34,21 +39,12 @@ describe("CEP conditions", () => {
       .followedBy("c")
       .where(is("c"));
     // Runs from a1 stop growing at 2 events; a2 and a3 start their own.
-    expect(run({ pattern: p }, "a1 a2 a3 c1").matches).toEqual([
-      "a:a1,a2 c:c1",
-      "a:a1 c:c1",
-      "a:a2,a3 c:c1",
-      "a:a2 c:c1",
-      "a:a3 c:c1",
-    ]);
+    expect(run({ pattern: p }, "a1 a2 a3 c1").matches).toEqual(["a:a1,a2 c:c1", "a:a1 c:c1", "a:a2,a3 c:c1", "a:a2 c:c1", "a:a3 c:c1"]);
   });
 
   it("predicates see the per-key context as it was before the event", () => {
     const p = Pattern.begin<Ev, { seen: number }>("a").where((e, ctx) => e.type === "a" && ctx.context.seen >= 2);
-    const { matches, store } = run(
-      { pattern: p, context: { initial: () => ({ seen: 0 }), update: (c) => ({ seen: c.seen + 1 }) } },
-      "a1 a2 a3",
-    );
+    const { matches, store } = run({ pattern: p, context: { initial: () => ({ seen: 0 }), update: (c) => ({ seen: c.seen + 1 }) } }, "a1 a2 a3");
     expect(matches).toEqual(["a:a3"]);
     expect(store.get("k")?.context).toEqual({ seen: 3 });
   });

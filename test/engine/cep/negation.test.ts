@@ -18,7 +18,12 @@ describe("CEP negative stages", () => {
   });
 
   it("notFollowedBy: the event taken by the next stage is not in the gap", () => {
-    const p = Pattern.begin<Ev>("a").where(is("a")).notFollowedBy("n").where((e) => e.id === "b1").followedBy("b").where(is("b"));
+    const p = Pattern.begin<Ev>("a")
+      .where(is("a"))
+      .notFollowedBy("n")
+      .where((e) => e.id === "b1")
+      .followedBy("b")
+      .where(is("b"));
     expect(run({ pattern: p }, "a1 b1").matches).toEqual(["a:a1 b:b1"]);
   });
 

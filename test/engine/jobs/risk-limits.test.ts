@@ -1,12 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MemoryStore, type Emitter, type EngineRecord } from "../../../src/engine/types.js";
-import {
-  memoryRiskStores,
-  RiskOperator,
-  type RiskOperatorOptions,
-  type RiskOutput,
-  type RiskStores,
-} from "../../../src/engine/jobs/risk-limits.js";
+import { memoryRiskStores, RiskOperator, type RiskOperatorOptions, type RiskOutput, type RiskStores } from "../../../src/engine/jobs/risk-limits.js";
 import { riskRecordKey, type RiskInput } from "../../../src/engine/risk/input.js";
 import { fxInput, instrumentInput, quoteInput, tradeInput } from "../../../src/engine/risk/from-proto.js";
 import { create } from "@bufbuild/protobuf";
@@ -191,7 +185,11 @@ describe("risk limit breaches job", () => {
 
   it("maps the generated protobuf events to inputs", () => {
     expect(instrumentInput(create(InstrumentSchema, { symbol: "ES", sector: "INDEX", currency: "USD", contractMultiplier: 50 }))).toEqual({
-      kind: "instrument", symbol: "ES", sector: "INDEX", currency: "USD", contractMultiplier: 50,
+      kind: "instrument",
+      symbol: "ES",
+      sector: "INDEX",
+      currency: "USD",
+      contractMultiplier: 50,
     });
     expect(fxInput(create(FxRateSchema, { base: "EUR", quote: "USD", rate: 1.1 }))).toEqual({ kind: "fx", base: "EUR", quote: "USD", rate: 1.1 });
     expect(quoteInput(create(QuoteSchema, { symbol: "ES", bid: 1, ask: 2, venue: "X" }))).toEqual({ kind: "quote", symbol: "ES", bid: 1, ask: 2 });

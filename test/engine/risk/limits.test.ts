@@ -19,7 +19,15 @@ describe("limits", () => {
 
   it("measures every limit as value against threshold, with sector overrides", () => {
     const limits = { maxGrossExposure: 100, maxSectorNetExposure: 50, maxSectorNetExposureBySector: { TECH: 40 }, maxVar: 9, maxLoss: 20 };
-    const inputs = { grossExposure: 120, sectors: [{ sector: "TECH", net: -45 }, { sector: "BANKS", net: 30 }], var: null, totalPnl: -25 };
+    const inputs = {
+      grossExposure: 120,
+      sectors: [
+        { sector: "TECH", net: -45 },
+        { sector: "BANKS", net: 30 },
+      ],
+      var: null,
+      totalPnl: -25,
+    };
     expect(measureLimits(limits, inputs, ["maxSectorNetExposure/OIL"])).toEqual([
       { id: "maxGrossExposure", limit: "maxGrossExposure", value: 120, threshold: 100 },
       { id: "maxSectorNetExposure/BANKS", limit: "maxSectorNetExposure", sector: "BANKS", value: 30, threshold: 50 },
@@ -33,7 +41,14 @@ describe("limits", () => {
     const m = (value: number) => [{ id: "maxVar", limit: "maxVar" as const, value, threshold: 10 }];
     let breached: string[] = [];
     const events: unknown[] = [];
-    for (const [value, at] of [[5, 1], [11, 2], [12, 3], [10, 4], [9, 5], [10.5, 6]] as const) {
+    for (const [value, at] of [
+      [5, 1],
+      [11, 2],
+      [12, 3],
+      [10, 4],
+      [9, 5],
+      [10.5, 6],
+    ] as const) {
       const r = limitTransitions("A", breached, m(value), at);
       breached = r.breached;
       events.push(...r.events);

@@ -7,7 +7,11 @@ const run = (trades: Array<ReturnType<typeof trade>>): PositionState => trades.r
 describe("positions", () => {
   it("averages the cost of buys", () => {
     expect(run([trade("BUY", 100, 10), trade("BUY", 50, 13)])).toEqual({
-      symbol: "X", quantity: 150, avgPrice: 11, realisedPoints: 0, tradeCount: 2,
+      symbol: "X",
+      quantity: 150,
+      avgPrice: 11,
+      realisedPoints: 0,
+      tradeCount: 2,
     });
   });
 

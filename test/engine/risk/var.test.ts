@@ -1,14 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  ewmaUpdate,
-  ewmaVariance,
-  horizonScale,
-  logReturn,
-  normalQuantile,
-  portfolioVar,
-  singleVar,
-  VarModel,
-} from "../../../src/engine/risk/var.js";
+import { ewmaUpdate, ewmaVariance, horizonScale, logReturn, normalQuantile, portfolioVar, singleVar, VarModel } from "../../../src/engine/risk/var.js";
 import { applyQuote, emptySymbol } from "../../../src/engine/risk/market.js";
 
 const prices = [100, 101.5, 100.7, 102.3, 99.8, 98.4, 100.1, 103.2, 102.9, 104.6, 103.3, 105.0];

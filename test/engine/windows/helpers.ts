@@ -23,23 +23,13 @@ export const sumCount: AggregateFunctions<number, SumCount, SumCount> = {
 export type Options = Omit<WindowedAggregateInput<number, SumCount, SumCount>, "aggregate">;
 
 export function windowDriver(options: Options): EngineTestDriver<WindowedAggregate<number, SumCount, SumCount>> {
-  return new EngineTestDriver(
-    (stores) => new WindowedAggregate({ aggregate: sumCount, ...options }, windowedAggregateStores<SumCount>(stores)),
-  );
+  return new EngineTestDriver((stores) => new WindowedAggregate({ aggregate: sumCount, ...options }, windowedAggregateStores<SumCount>(stores)));
 }
 
 type Out = OutputRecord<WindowedOutput<number, SumCount>>;
 
 /** An expected result record: window [startMs, endMs) of `key` with `count` values summing to `sum`. */
-export function res(
-  kind: WindowResultKind,
-  key: string,
-  startMs: number,
-  endMs: number,
-  count: number,
-  sum: number,
-  supersedes?: WindowBounds[],
-): Out {
+export function res(kind: WindowResultKind, key: string, startMs: number, endMs: number, count: number, sum: number, supersedes?: WindowBounds[]): Out {
   return {
     stream: "results",
     key,

@@ -1,10 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  resolveWindowedAggregateOptions,
-  session,
-  tumbling,
-  windowedAggregateDefaults,
-} from "../../../src/engine/windows/index.js";
+import { resolveWindowedAggregateOptions, session, tumbling, windowedAggregateDefaults } from "../../../src/engine/windows/index.js";
 import { sumCount } from "./helpers.js";
 
 describe("WindowedAggregate options", () => {

@@ -19,12 +19,20 @@ describe("session windows", () => {
   it("a bridging record merges two sessions into one and emits only the merged result", () => {
     const d = windowDriver({ window: session(10), maxOutOfOrdernessMs: 20 });
     d.pipeInput("a", 1, 0).pipeInput("a", 2, 18); // [0,10) and [18,28)
-    expect(windowStore(d).get("a")?.windows.map((w) => [w.startMs, w.endMs])).toEqual([
+    expect(
+      windowStore(d)
+        .get("a")
+        ?.windows.map((w) => [w.startMs, w.endMs]),
+    ).toEqual([
       [0, 10],
       [18, 28],
     ]);
     d.pipeInput("a", 4, 9); // [9,19) overlaps both
-    expect(windowStore(d).get("a")?.windows.map((w) => [w.startMs, w.endMs])).toEqual([[0, 28]]);
+    expect(
+      windowStore(d)
+        .get("a")
+        ?.windows.map((w) => [w.startMs, w.endMs]),
+    ).toEqual([[0, 28]]);
     d.advanceWatermark(28);
     expect(d.readOutput()).toEqual([res("final", "a", 0, 28, 3, 7)]);
   });

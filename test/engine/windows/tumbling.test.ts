@@ -34,11 +34,7 @@ describe("tumbling windows", () => {
     expect(d.readOutput()).toEqual([]);
     expect(d.operator.lateCount).toBe(0);
     d.advanceWatermark(100);
-    expect(d.readOutput()).toEqual([
-      res("final", "a", 10, 20, 1, 4),
-      res("final", "b", 10, 20, 1, 2),
-      res("final", "c", 10, 20, 2, 4),
-    ]);
+    expect(d.readOutput()).toEqual([res("final", "a", 10, 20, 1, 4), res("final", "b", 10, 20, 1, 2), res("final", "c", 10, 20, 2, 4)]);
   });
 
   it("out-of-order records within the bound land in their window", () => {
@@ -109,11 +105,7 @@ describe("tumbling windows", () => {
     expect([...windows().entries()].map(([k, v]) => [k, v.windows.map((w) => w.startMs)])).toEqual([["a", [10]]]);
     d.advanceWatermark(30);
     expect(windows().size).toBe(0);
-    expect(d.readOutput()).toEqual([
-      res("final", "a", 0, 10, 1, 1),
-      res("final", "b", 0, 10, 1, 1),
-      res("final", "a", 10, 20, 1, 1),
-    ]);
+    expect(d.readOutput()).toEqual([res("final", "a", 0, 10, 1, 1), res("final", "b", 0, 10, 1, 1), res("final", "a", 10, 20, 1, 1)]);
     expect(d.store("progress").size).toBe(1);
   });
 

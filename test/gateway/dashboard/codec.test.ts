@@ -24,7 +24,12 @@ test("Subscribe starts at the resume token, else at the time (whole ms, not befo
     if (frame.case !== "subscribe") throw new Error(`decoded ${String(frame.case)}`);
     return frame.value;
   };
-  expect(sub({ stream: "alerts", resumeToken: "tok", fromTimestampMs: 5 })).toMatchObject({ stream: "alerts", key: "", keyPrefix: "", start: { case: "resumeToken", value: "tok" } });
+  expect(sub({ stream: "alerts", resumeToken: "tok", fromTimestampMs: 5 })).toMatchObject({
+    stream: "alerts",
+    key: "",
+    keyPrefix: "",
+    start: { case: "resumeToken", value: "tok" },
+  });
   expect(sub({ stream: "alerts", resumeToken: "" }).start).toEqual({ case: "resumeToken", value: "" }); // an empty token is still a token
   expect(sub({ stream: "results.fraud", fromTimestampMs: 1_700_000_000_123.9 }).start).toEqual({ case: "fromTimestampMs", value: 1_700_000_000_123n });
   expect(sub({ stream: "results.fraud", fromTimestampMs: 0 }).start).toEqual({ case: "fromTimestampMs", value: 0n }); // present, though zero
@@ -38,12 +43,22 @@ test("server frames decode to protobuf-es's oneof, unknown fields and frames inc
     case: "subscribed",
     value: { stream: "alerts", slowPolicy: "disconnect" },
   });
-  expect(decodeServerFrame(frame({ frame: { case: "error", value: { errorCode: "WEIR_ERR_UNAUTHORIZED", message: "bad key", closeCode: 4401 } } }))).toMatchObject({
+  expect(
+    decodeServerFrame(frame({ frame: { case: "error", value: { errorCode: "WEIR_ERR_UNAUTHORIZED", message: "bad key", closeCode: 4401 } } })),
+  ).toMatchObject({
     case: "error",
     value: { errorCode: "WEIR_ERR_UNAUTHORIZED", message: "bad key", closeCode: 4401 },
   });
   const value = new TextEncoder().encode('{"kind":"fraud"}');
-  const delivery = { key: "card-1", value, contentType: "application/json", timestampMs: 1_700_000_000_000n, kind: "alerts", resumeToken: "r1", readAtMs: 1_700_000_000_005n };
+  const delivery = {
+    key: "card-1",
+    value,
+    contentType: "application/json",
+    timestampMs: 1_700_000_000_000n,
+    kind: "alerts",
+    resumeToken: "r1",
+    readAtMs: 1_700_000_000_005n,
+  };
   const decoded = decodeServerFrame(frame({ frame: { case: "deliveries", value: { deliveries: [delivery, { key: "card-2" }] } } }));
   if (decoded.case !== "deliveries") throw new Error(`decoded ${String(decoded.case)}`);
   expect(decoded.value.deliveries[0]).toMatchObject(delivery);
