@@ -113,9 +113,7 @@ async function device(url: string, tenant = "plant-1", apiKey = "k1"): Promise<I
 }
 
 /** A raw socket to the relay: every server frame it got, and its close. */
-async function raw(
-  url: string,
-): Promise<{
+async function raw(url: string): Promise<{
   ws: WebSocketNode;
   frames: Array<ServerFrame["frame"]>;
   closed: Promise<{ code: number; reason: string }>;
