@@ -67,8 +67,8 @@ const tenant = "bench";
 const apiKey = "bench-key";
 const wanted = (name: string) => !only || only.has(name);
 const emit = (line: Record<string, unknown>) => console.log(JSON.stringify(line));
-const clients = values.clients!.split(",").filter(isKafkaClient);
-const paceRates = values.rates!.split(",").map(Number);
+const clients = values.clients.split(",").filter(isKafkaClient);
+const paceRates = values.rates.split(",").map(Number);
 
 const stack = await stackUp({ out: () => {}, log: (l) => process.stderr.write(`${l}\n`) });
 const machine = { cores: (await import("node:os")).cpus().length, node: process.version };
@@ -143,8 +143,10 @@ let rawUwsEventsPerSec: number | undefined;
 
 if (wanted("raw-uws")) {
   const child = spawn(process.execPath, ["--import", "tsx", "load/bench/raw-uws-server.ts"], { stdio: ["ignore", "pipe", "inherit"] });
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  const port = Number((await lines.next()).value.split(" ")[1]);
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const first = await lines.next();
+  if (first.done) throw new Error("raw-uws server exited before printing its port");
+  const port = Number(first.value.split(" ")[1]);
   const result = await runLoad({
     url: `ws://127.0.0.1:${port}/`,
     mode: "blast",
@@ -341,7 +343,7 @@ if (wanted("subscribe-latency")) {
   }
 }
 
-for (const rate of values["fanout-rates"]!.split(",").map(Number)) {
+for (const rate of values["fanout-rates"].split(",").map(Number)) {
   if (!wanted("subscribe-fanout")) break;
   const subscribers = Number(values["fanout-subscribers"]);
   // Small frames: events arrive spread over the second, as from many edge clients.

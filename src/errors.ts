@@ -53,6 +53,8 @@ export const errorSpecs = {
   WEIR_ERR_CONFIG: { message: "invalid configuration: %s" },
   WEIR_ERR_SCHEMA_IMAGE: { message: "cannot load schema image %s: %s" },
   WEIR_ERR_SCHEMA_INCOMPATIBLE: { message: "schema image %s breaks compatibility with the running one:\n%s" },
+  WEIR_ERR_JOB: { message: "job %s: %s" },
+  WEIR_ERR_JOB_STATE_VERSION: { message: "job %s cannot use its stored state: %s" },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof errorSpecs;

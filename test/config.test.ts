@@ -76,7 +76,7 @@ describe("resolveConfig", () => {
   });
 
   it("refuses an option given as text: options are typed, text is for environment variables", () => {
-    const asText = (options: Record<string, unknown>) => configError(() => resolveConfig(options as ConfigOptions, noEnv)).message;
+    const asText = (options: Record<string, unknown>) => configError(() => resolveConfig(options, noEnv)).message;
     expect(asText({ port: "8081" })).toContain("WEIR_PORT) must be a number");
     expect(asText({ processorInGateway: "false" })).toContain("WEIR_PROCESSOR_IN_GATEWAY) must be a boolean");
     expect(asText({ traceSampleRatio: "0.5" })).toContain("WEIR_TRACE_SAMPLE_RATIO) must be a number");

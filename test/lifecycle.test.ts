@@ -18,18 +18,23 @@ describe("Lifecycle", () => {
         () => events.push("open a"),
         () => void events.push("close a"),
       );
+      // An asynchronous step: open and close answer with promises.
       await lifecycle.step(
         "b",
-        async () => events.push("open b"),
-        async () => void events.push("close b"),
+        () => Promise.resolve(events.push("open b")),
+        () => {
+          events.push("close b");
+          return Promise.resolve();
+        },
       );
       lifecycle.own("c", () => void events.push("close c"));
     });
     expect(lifecycle.state).toBe("ready");
     let stateWhileDraining = "";
-    await lifecycle.stop(async () => {
+    await lifecycle.stop(() => {
       stateWhileDraining = lifecycle.state;
       events.push("drain");
+      return Promise.resolve();
     });
     expect(stateWhileDraining).toBe("draining");
     expect(lifecycle.state).toBe("stopped");
@@ -60,8 +65,9 @@ describe("Lifecycle", () => {
 
   it("stop is idempotent: a second call waits for the first and closes nothing twice", async () => {
     const { events, lifecycle } = recorder();
-    await lifecycle.start(async () => {
+    await lifecycle.start(() => {
       lifecycle.own("x", () => void events.push("close x"));
+      return Promise.resolve();
     });
     const [a, b] = [lifecycle.stop(), lifecycle.stop()];
     await Promise.all([a, b]);
@@ -70,12 +76,13 @@ describe("Lifecycle", () => {
 
   it("a resource that fails or hangs while closing is reported and does not keep the others open", async () => {
     const { events, errors, lifecycle } = recorder();
-    await lifecycle.start(async () => {
+    await lifecycle.start(() => {
       lifecycle.own("first", () => void events.push("close first"));
       lifecycle.own("hangs", () => new Promise<void>(() => {}));
       lifecycle.own("throws", () => {
         throw new Error("boom");
       });
+      return Promise.resolve();
     });
     await lifecycle.stop();
     expect(events).toEqual(["close first"]);

@@ -20,7 +20,7 @@ if (data?.tracing?.endpoint) await startTracing({ ...data.tracing, serviceName: 
 
 function tasksOf(job: string): Map<number, ShardRuntime> {
   let byPartition = tasks.get(job);
-  if (!byPartition) tasks.set(job, (byPartition = new Map()));
+  if (!byPartition) tasks.set(job, (byPartition = new Map<number, ShardRuntime>()));
   return byPartition;
 }
 

@@ -12,6 +12,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { ResultCode, ServerFrameSchema } from "../../src/gen/weir/v1/protocol_pb.js";
 import { frameFactory } from "./frames.js";
 import { helloFrame, openHelloSocket } from "./hello-socket.js";
+import { threadTask } from "./thread-task.js";
 
 export type WorkerJob = {
   url: string;
@@ -141,10 +142,13 @@ async function blast(ws: WebSocket): Promise<void> {
   ws.close();
 }
 
-parentPort!.once("message", async () => {
-  measureFrom = performance.now() + job.warmupMs;
-  stopAt = performance.now() + job.durationMs;
-  await Promise.all(Array.from({ length: job.connections }, runConnection));
-  parentPort!.postMessage(report);
-});
+parentPort!.once(
+  "message",
+  threadTask(async () => {
+    measureFrom = performance.now() + job.warmupMs;
+    stopAt = performance.now() + job.durationMs;
+    await Promise.all(Array.from({ length: job.connections }, runConnection));
+    parentPort!.postMessage(report);
+  }),
+);
 parentPort!.postMessage("ready");

@@ -131,7 +131,7 @@ async function openSender(
                 messages: batch.map((r) => ({
                   key: r.key,
                   value: bufferOf(r.value),
-                  headers: r.headers as Record<string, string>,
+                  headers: r.headers,
                   timestamp: String(r.timestampMs),
                 })),
               },

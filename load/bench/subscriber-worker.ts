@@ -19,6 +19,7 @@ import { ClientFrameSchema, ServerFrameSchema } from "../../src/gen/weir/v1/prot
 import { ServerFrameField, scanServerFrame } from "./delivery-scan.js";
 import { sendTimeUsOf, wallUs } from "./timed-frames.js";
 import { PROTOCOL_VERSION } from "../../src/protocol/version.js";
+import { threadTask } from "./thread-task.js";
 
 export type SubscriberJob = {
   url: string;
@@ -153,7 +154,7 @@ async function connectAll(): Promise<void> {
 
 type Command = { cmd: "window"; fromUs: number; untilUs: number } | { cmd: "finish"; expected: number; timeoutMs: number };
 
-parentPort!.on("message", async (msg: Command) => {
+async function onCommand(msg: Command): Promise<void> {
   if (msg.cmd === "window") {
     windowFromUs = msg.fromUs;
     windowUntilUs = msg.untilUs;
@@ -193,7 +194,9 @@ parentPort!.on("message", async (msg: Command) => {
     elu: elu.utilization,
   };
   parentPort!.postMessage(report, [report.latencies.buffer, report.toRead.buffer, report.fromRead.buffer]);
-});
+}
+
+parentPort!.on("message", threadTask(onCommand));
 
 let eluAtWindowStart = performance.eventLoopUtilization();
 await connectAll();

@@ -11,6 +11,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { ResultCode, ServerFrameSchema } from "../../src/gen/weir/v1/protocol_pb.js";
 import { timedFrameFactory, toWallUs } from "./timed-frames.js";
 import { helloFrame, openHelloSocket } from "./hello-socket.js";
+import { threadTask } from "./thread-task.js";
 
 export type PublisherJob = {
   url: string;
@@ -105,15 +106,21 @@ async function runConnection(conn: { ws: WebSocket; credit: number }): Promise<v
 }
 
 // "connect" → "connected"; then {startUs} → the report.
-parentPort!.once("message", async () => {
-  const conns = await Promise.all(Array.from({ length: job.connections }, open));
-  parentPort!.once("message", async ({ startUs }: { startUs: number }) => {
-    startAt = startUs / 1000 - performance.timeOrigin;
-    measureFrom = startAt + job.warmupMs;
-    stopAt = startAt + job.durationMs;
-    await Promise.all(conns.map(runConnection));
-    parentPort!.postMessage(report);
-  });
-  parentPort!.postMessage("connected");
-});
+parentPort!.once(
+  "message",
+  threadTask(async () => {
+    const conns = await Promise.all(Array.from({ length: job.connections }, open));
+    parentPort!.once(
+      "message",
+      threadTask(async ({ startUs }: { startUs: number }) => {
+        startAt = startUs / 1000 - performance.timeOrigin;
+        measureFrom = startAt + job.warmupMs;
+        stopAt = startAt + job.durationMs;
+        await Promise.all(conns.map(runConnection));
+        parentPort!.postMessage(report);
+      }),
+    );
+    parentPort!.postMessage("connected");
+  }),
+);
 parentPort!.postMessage("ready");

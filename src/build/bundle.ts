@@ -129,7 +129,7 @@ export async function bundleModule(entry: string, opts: BundleOptions): Promise<
   } catch (err) {
     const errors = (err as { errors?: Message[] }).errors;
     if (!errors?.length) throw err;
-    throw new Error(`bundle ${relative(process.cwd(), entry)} for ${opts.platform} failed:\n  ${errors.map(formatMessage).join("\n  ")}`);
+    throw new Error(`bundle ${relative(process.cwd(), entry)} for ${opts.platform} failed:\n  ${errors.map(formatMessage).join("\n  ")}`, { cause: err });
   }
   for (const w of result.warnings) warnings.push(formatMessage(w));
   for (const w of warnings) warn(w);

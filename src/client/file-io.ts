@@ -102,7 +102,7 @@ export async function unlinkIfExists(path: string): Promise<void> {
 
 /** The `code` of a Node-style system error ("ENOENT", "EEXIST", …). */
 export function codeOf(err: unknown): string | undefined {
-  return typeof err === "object" && err !== null && "code" in err ? String((err as { code: unknown }).code) : undefined;
+  return typeof err === "object" && err !== null && "code" in err ? String(err.code) : undefined;
 }
 
 /** `err` as an Error (a thrown non-Error becomes its text). */

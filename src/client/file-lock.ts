@@ -98,7 +98,7 @@ async function lockWithPidFile(path: string): Promise<() => Promise<void>> {
       }
     } else {
       // No pid yet: another opener may be between creating the file and writing it.
-      let age = Infinity;
+      let age: number;
       try {
         age = Date.now() - (await stat(lockPath)).mtimeMs;
       } catch (err) {
@@ -124,7 +124,8 @@ async function lockWithDeno(path: string, api: DenoFiles): Promise<() => Promise
     file.close();
     throw err;
   }
-  return async () => file.close();
+  // Closing releases the OS lock; through a promise, so a failing close rejects rather than throws.
+  return () => Promise.resolve().then(() => file.close());
 }
 
 /** true, false (ESRCH), or the error that kept us from telling (never steal a lock on doubt). */

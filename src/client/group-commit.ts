@@ -32,7 +32,7 @@ export class GroupCommitQueue<M> {
 
   /** Queues `run` to run alone once everything queued before it is done. */
   exclusive<T>(run: () => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => this.push({ kind: "exclusive", run, resolve: resolve as (v: unknown) => void, reject }));
+    return new Promise<T>((resolve, reject) => this.push({ kind: "exclusive", run, resolve, reject }));
   }
 
   private push(job: Job<M>): void {

@@ -229,5 +229,7 @@ async function takeLock(name: string): Promise<() => void> {
 
 function messageOf(err: unknown): string {
   if (err === null || err === undefined) return "";
-  return typeof err === "object" && "message" in err ? String((err as { message: unknown }).message) : String(err);
+  if (typeof err === "object" && "message" in err) return String(err.message);
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- whatever else IndexedDB failed with: its own text ("[object Event]" at worst) beats none
+  return String(err);
 }

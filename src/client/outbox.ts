@@ -34,31 +34,35 @@ export class MemoryOutbox implements Outbox {
   private readonly entries = new Map<string, Uint8Array>();
   private closed = false;
 
-  async load(): Promise<OutboxEntry[]> {
-    this.check();
-    return Array.from(this.entries, ([id, bytes]) => ({ id, bytes }));
+  load(): Promise<OutboxEntry[]> {
+    if (this.closed) return rejectClosed();
+    return Promise.resolve(Array.from(this.entries, ([id, bytes]) => ({ id, bytes })));
   }
 
-  async append(entries: readonly OutboxEntry[]): Promise<void> {
-    this.check();
+  append(entries: readonly OutboxEntry[]): Promise<void> {
+    if (this.closed) return rejectClosed();
     for (const e of entries) this.entries.set(e.id, e.bytes);
+    return Promise.resolve();
   }
 
-  async remove(ids: readonly string[]): Promise<void> {
-    this.check();
+  remove(ids: readonly string[]): Promise<void> {
+    if (this.closed) return rejectClosed();
     for (const id of ids) this.entries.delete(id);
+    return Promise.resolve();
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.closed = true;
+    return Promise.resolve();
   }
 
   /** Live entries (for tests and metrics). */
   get size(): number {
     return this.entries.size;
   }
+}
 
-  private check(): void {
-    if (this.closed) throw new WeirOutboxError("outbox is closed");
-  }
+/** Use after close: a rejection like every other failure of the port (callers chain on the promise), never a throw. */
+function rejectClosed(): Promise<never> {
+  return Promise.reject(new WeirOutboxError("outbox is closed"));
 }

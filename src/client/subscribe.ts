@@ -115,7 +115,7 @@ export function subscribe(opts: SubscribeOptions): WeirSubscription {
     const node = ws as unknown as { pause?: () => void; resume?: () => void } | undefined;
     if (pause === paused || !node?.pause) return;
     paused = pause;
-    if (pause) node.pause!();
+    if (pause) node.pause();
     else node.resume!();
   };
 

@@ -472,7 +472,7 @@ export class WeirClient {
       failedInARow++;
       next++;
       const retryInMs = failedInARow % this.urls.length === 0 ? backoffDelay(failedInARow / this.urls.length - 1, this.opts.backoff) : 0;
-      if (failed !== undefined) this.callback(() => this.opts.onConnection?.({ kind: "connect-failed", url, error: failed!, retryInMs }));
+      if (failed !== undefined) this.callback(() => this.opts.onConnection?.({ kind: "connect-failed", url, error: failed, retryInMs }));
       if (retryInMs > 0) await new Promise<void>((resolve) => ((this.wakeReconnect = resolve), this.delay(retryInMs, resolve)));
       this.wakeReconnect = undefined;
     }
@@ -556,7 +556,10 @@ export class WeirClient {
     for (const item of this.unanswered.values()) item.reject(reason instanceof ClientClosedError ? reason : new ClientClosedError(reason.message, reason));
     this.unanswered.clear();
     for (const w of this.spaceWaiters.splice(0)) w();
-    for (const w of this.flushWaiters.splice(0)) closedByYou ? w.resolve() : w.reject(reason);
+    for (const w of this.flushWaiters.splice(0)) {
+      if (closedByYou) w.resolve();
+      else w.reject(reason);
+    }
     this.finish(closedByYou ? undefined : reason);
   }
 }

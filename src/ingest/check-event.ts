@@ -3,7 +3,7 @@
  * event-time bounds, known type, payload decodes, payload rules. The first failure wins; its reason names the
  * field and the rule so the dead-letter record explains itself.
  */
-import { fromBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
+import { fromBinary, type Message } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { createValidator, type Validator, type Violation } from "@bufbuild/protovalidate";
 import { EnvelopeSchema, type Envelope } from "../gen/weir/v1/envelope_pb.js";
@@ -56,7 +56,7 @@ export class EventChecker {
     if (!type) return fail(new WeirError("WEIR_ERR_UNKNOWN_TYPE", envelope.type));
     let payload: Message;
     try {
-      payload = fromBinary(type.schema as DescMessage, envelope.payload);
+      payload = fromBinary(type.schema, envelope.payload);
     } catch (err) {
       return fail(new WeirError("WEIR_ERR_INVALID_PAYLOAD", type.name, `does not decode: ${(err as Error).message}`));
     }

@@ -40,7 +40,7 @@ export class ProcessSpans {
   }
 
   /** Ends every span (as failed when the step did not commit). */
-  end(error?: unknown): void {
+  end(error?: Error): void {
     for (const span of this.spans.splice(0)) {
       if (error) span.setStatus({ code: SpanStatusCode.ERROR, message: String(error) });
       span.end();

@@ -167,13 +167,15 @@ export class Processor {
     this.consumer = this.kafka.consumer({ groupId: this.groupId, readUncommitted: false, sessionTimeout, heartbeatInterval: Math.floor(sessionTimeout / 5) });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
       const mine = new Set<number>(e.payload.memberAssignment[this.inputTopic] ?? []);
-      this.enqueue(async () => {
+      // Queued behind the batch in progress (kafkajs does not wait for event listeners); a failure
+      // is logged, as the idle advance's below, rather than left an unhandled rejection.
+      void this.enqueue(async () => {
         const gone = [...this.restored].filter((p) => !mine.has(p));
         this.assigned = mine;
         if (gone.length > 0) await this.revoke(gone);
         await this.producers.close([...this.producersNotIn(mine)]);
         this.log(`assigned partitions ${[...mine].sort((a, b) => a - b).join(",")}${gone.length ? `; revoked ${gone.join(",")}` : ""}`);
-      });
+      }).catch((err: unknown) => this.log(`taking the new assignment failed: ${(err as Error).message}`));
     });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [this.inputTopic], fromBeginning: true });
@@ -247,20 +249,21 @@ export class Processor {
     );
   }
 
-  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    if (!isRunning() || isStale() || batch.messages.length === 0) return;
+  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    if (!payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;
     const partition = batch.partition;
     const traceSpans = new ProcessSpans(this.opts.job, this.groupId);
     await this.failSafe(async () => {
       if (!this.restored.has(partition)) {
         // A restore may take longer than the session timeout: keep the membership alive meanwhile.
-        const beat = setInterval(() => void heartbeat().catch(() => {}), 2000);
+        const beat = setInterval(() => void payload.heartbeat().catch(() => {}), 2000);
         try {
           await this.restore([partition, ...[...(this.assigned ?? [])].filter((p) => p !== partition && !this.restored.has(p))]);
         } finally {
           clearInterval(beat);
         }
-        await heartbeat();
+        await payload.heartbeat();
       }
       const records: RawRecord[] = [];
       let maxTs = this.maxEventTime.get(partition) ?? Number.NEGATIVE_INFINITY;
@@ -280,9 +283,16 @@ export class Processor {
       await this.commit(threads, { partition, offsets: { groupId: this.groupId, topic: batch.topic, offset: next } }, records.length, started);
       this.counters.records += records.length;
       this.opts.observer?.lag(this.opts.job, partition, Number(batch.offsetLag()));
-    }).finally(() => traceSpans.end());
-    resolveOffset(batch.lastOffset());
-    await heartbeat();
+    }).then(
+      () => traceSpans.end(),
+      (err: unknown) => {
+        // A step that did not commit ends its spans as failed.
+        traceSpans.end(err instanceof Error ? err : new Error(String(err)));
+        throw err;
+      },
+    );
+    payload.resolveOffset(batch.lastOffset());
+    await payload.heartbeat();
   }
 
   /** Global-table records: applied by every task here, then each task commits what changed. */
@@ -431,7 +441,7 @@ export async function readChangelog(kafka: Kafka, topic: string, partitions: rea
     topic,
     (partition, m) => {
       let state = out.get(partition);
-      if (!state) out.set(partition, (state = new Map()));
+      if (!state) out.set(partition, (state = new Map<string, StoreChange>()));
       const k = m.key?.toString("utf8") ?? "";
       const sep = k.indexOf("\u0000");
       if (sep < 0) return;

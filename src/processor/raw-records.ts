@@ -1,13 +1,14 @@
 /** Kafka records of the raw event topics, as the engine tasks take them. */
-import type { KafkaMessage } from "kafkajs";
+import type { IHeaders, KafkaMessage } from "kafkajs";
 import { headers } from "../ingest/records.js";
 import type { RawRecord } from "./thread-messages.js";
 import { tenantKey } from "../kafka-contract.js";
 
-function headerString(v: unknown): string | undefined {
+/** A header's value as text (kafkajs decodes a header without a value as null). */
+function headerString(v: IHeaders[string] | null): string | undefined {
   if (v === undefined || v === null) return undefined;
   if (Array.isArray(v)) return headerString(v[0]);
-  return Buffer.isBuffer(v) ? v.toString("utf8") : String(v);
+  return Buffer.isBuffer(v) ? v.toString("utf8") : v;
 }
 
 /**

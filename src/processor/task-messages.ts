@@ -8,7 +8,6 @@ import type { Message } from "kafkajs";
 import { headers as recordHeaders, splitTenantKey } from "../kafka-contract.js";
 import { alertOf } from "./alerts.js";
 import type { ThreadResults } from "./sharded-pool.js";
-import type { StoreChange } from "./thread-messages.js";
 
 export type TaskMessages = { results: Message[]; alerts: Message[]; changelog: Message[] };
 
@@ -40,7 +39,7 @@ export function taskMessages(job: string, threads: ThreadResults, always?: numbe
       if (alert) task.alerts.push({ key: alert.key, value: JSON.stringify(alert), timestamp: String(o.timestampMs), headers });
     }
     for (const c of t.changes) {
-      for (const [store, key, value] of c.changes as StoreChange[]) {
+      for (const [store, key, value] of c.changes) {
         of(c.partition).changelog.push({ key: changelogKey(store, key), value: value === null ? null : JSON.stringify(value), partition: c.partition });
       }
     }

@@ -100,7 +100,7 @@ export function* unpackRecords(p: PackedRecords): Generator<RawRecord> {
       partition: p.partitions[i]!,
       key: p.keys[i]!,
       timestampMs: p.timestamps[i]!,
-      value: p.bytes.subarray(p.offsets[i]!, p.offsets[i + 1]!),
+      value: p.bytes.subarray(p.offsets[i], p.offsets[i + 1]),
     };
     const traced = p.traceparents[i] ? { ...record, traceparent: p.traceparents[i]! } : record;
     yield p.sources[i] ? { ...traced, source: p.sources[i]!, offset: p.sourceOffsets[i]! } : traced;

@@ -136,7 +136,8 @@ async function readPrefix(res: Response, limit: number): Promise<string> {
   if (!res.body) return "";
   const chunks: Uint8Array[] = [];
   let size = 0;
-  const reader = res.body.getReader();
+  // fetch's body is bytes (its type says ReadableStream<any>).
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
   try {
     while (size < limit) {
       const { done, value } = await reader.read();

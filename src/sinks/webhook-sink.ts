@@ -81,7 +81,8 @@ export class WebhookSink {
     await this.producer?.disconnect().catch(() => {});
   }
 
-  private async handle({ topic, partition, message, heartbeat }: EachMessagePayload): Promise<void> {
+  private async handle(payload: EachMessagePayload): Promise<void> {
+    const { topic, partition, message } = payload;
     if (this.closed) return;
     const parsed = parseAlert(message.value);
     const source = { topic, partition, offset: message.offset };
@@ -92,7 +93,7 @@ export class WebhookSink {
       // A delivery may retry for minutes: keep heartbeating so the group does not evict this member,
       // and give the partition up (abort, rethrow so kafkajs rejoins) if a rebalance starts.
       const rebalance = new AbortController();
-      const beat = setInterval(() => heartbeat().catch((err: unknown) => isGroupChange(err) && rebalance.abort(err)), 1000);
+      const beat = setInterval(() => void payload.heartbeat().catch((err: unknown) => isGroupChange(err) && rebalance.abort(err)), 1000);
       let result: DeliveryResult;
       try {
         result = await deliverAlert(parsed, {

@@ -97,7 +97,11 @@ export class SubscriptionHub implements StreamSource {
     state.live.delete(sub);
     if (state.live.size === 0 && ![...this.attached].some((s) => s.spec?.topic === sub.spec!.topic)) {
       clearTimeout(state.lingerTimer);
-      state.lingerTimer = setTimeout(() => this.closeTopic(sub.spec!.topic, state), TAIL_LINGER_MS);
+      const topic = sub.spec.topic;
+      state.lingerTimer = setTimeout(
+        () => void this.closeTopic(topic, state).catch((err: unknown) => this.logger.warn({ topic, err }, "cannot close topic tail")),
+        TAIL_LINGER_MS,
+      );
       state.lingerTimer.unref();
     }
   }

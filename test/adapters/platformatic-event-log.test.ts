@@ -17,9 +17,9 @@ class FakeProducer {
   constructor(readonly options: Record<string, unknown>) {
     FakeProducer.last = this;
   }
-  async initIdempotentProducer() {
+  initIdempotentProducer() {
     this.initCalls++;
-    return { producerId: BigInt(this.initCalls), producerEpoch: 0 };
+    return Promise.resolve({ producerId: BigInt(this.initCalls), producerEpoch: 0 });
   }
   send(options: { messages: SentMessage[] }) {
     const done = deferred<void>();
@@ -41,22 +41,23 @@ class FakeAdmin {
     FakeAdmin.last = this;
   }
   static existing: string[] = [];
-  static createError: unknown;
-  async listTopics() {
-    return FakeAdmin.existing;
+  static createError: Error | undefined;
+  listTopics() {
+    return Promise.resolve(FakeAdmin.existing);
   }
-  async createTopics(options: unknown) {
+  createTopics(options: unknown) {
     this.created.push(options);
-    if (FakeAdmin.createError) throw FakeAdmin.createError;
-    return [];
+    if (FakeAdmin.createError) return Promise.reject(FakeAdmin.createError);
+    return Promise.resolve([]);
   }
-  async metadata({ topics }: { topics: string[] }) {
+  metadata({ topics }: { topics: string[] }) {
     // No leader on the first look, as right after creation.
     const leader = this.metadataCalls++ === 0 ? -1 : 1;
-    return { topics: new Map(topics.map((t) => [t, { partitionsCount: 1, partitions: [{ leader }] }])) };
+    return Promise.resolve({ topics: new Map(topics.map((t) => [t, { partitionsCount: 1, partitions: [{ leader }] }])) });
   }
-  async close() {
+  close() {
     this.closed = true;
+    return Promise.resolve();
   }
 }
 

@@ -50,7 +50,9 @@ describe("on Node: a pid file", () => {
     const won = outcomes.flatMap((o) => (o.status === "fulfilled" ? [o.value] : []));
     held.push(...won);
     expect(won).toHaveLength(1);
-    expect(outcomes.find((o) => o.status === "rejected")).toMatchObject({ reason: { message: expect.stringMatching(/already open in this process/) } });
+    expect(outcomes.find((o) => o.status === "rejected")).toMatchObject({
+      reason: { message: expect.stringMatching(/already open in this process/) as string },
+    });
   });
 
   test("a lock held by a live pid: refused with a clear error, the lock file left alone", async () => {

@@ -20,9 +20,9 @@ function harness(maxGroupWeight = Infinity) {
       }),
     weigh: (m) => m.length,
     maxGroupWeight,
-    afterGroup: async () => {
+    afterGroup: () => {
       log.push("after");
-      throw new Error("ignored");
+      return Promise.reject(new Error("ignored"));
     },
   });
   /** The commit in flight, once it started. */
@@ -70,9 +70,9 @@ test("exclusive jobs run alone, between the groups queued before and after them"
   const a = queue.mutate("a");
   const commitA = await inFlight();
   const b = queue.mutate("b");
-  const x = queue.exclusive(async () => {
+  const x = queue.exclusive(() => {
     log.push("exclusive");
-    return 42;
+    return Promise.resolve(42);
   });
   const c = queue.mutate("c");
   commitA.finish();

@@ -12,7 +12,7 @@ import { crc32 } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { FileOutbox } from "../../src/client/file-outbox.js";
 import { MemoryOutbox, WeirOutboxError, type Outbox, type OutboxEntry } from "../../src/client/outbox.js";
-import { batchAt, CRASH_BATCH, entryAt } from "./fixtures/outbox-data.js";
+import { CRASH_BATCH, entryAt } from "./fixtures/outbox-data.js";
 
 let dir: string;
 let log: string;
@@ -76,7 +76,7 @@ function parseLog(buf: Buffer): Array<{ kind: number; ids: string[]; bytes?: Buf
 }
 
 const impls: Array<[string, () => Promise<Outbox>]> = [
-  ["MemoryOutbox", async () => new MemoryOutbox()],
+  ["MemoryOutbox", () => Promise.resolve(new MemoryOutbox())],
   ["FileOutbox sync always", () => openFile()],
   ["FileOutbox sync none", () => openFile({ sync: "none" })],
 ];
@@ -136,7 +136,7 @@ describe("FileOutbox", () => {
     expect(outbox.tornBytes).toBe(0);
 
     const recs = parseLog(await readFile(log));
-    expect(recs.map((r) => r.kind)).toEqual([...Array(20).fill(1), 2, 1]);
+    expect(recs.map((r) => r.kind)).toEqual([...Array<number>(20).fill(1), 2, 1]);
     expect(recs[20]!.ids).toEqual(["e4", "e15", "e0"]);
     expect(recs[21]!.ids).toEqual(["é-ünïcode-🙂"]);
     expect(recs[7]!.bytes!.equals(Buffer.from(entryAt(7).bytes))).toBe(true);

@@ -211,7 +211,7 @@ test("a gateway that accepts the socket but never welcomes: connect timeouts, no
   const c = await client({ urls: [stalled.url, good.url], connectTimeoutMs: 100, onConnection: (e) => e.kind === "connect-failed" && failures.push(e) });
   const results = await Promise.all(events(10).map((e) => c.publish(e)));
   expect(results.every((r) => r.code === ResultCode.ACK)).toBe(true);
-  expect(failures[0]).toMatchObject({ url: stalled.url, error: expect.stringMatching(/no Welcome/) });
+  expect(failures[0]).toMatchObject({ url: stalled.url, error: expect.stringMatching(/no Welcome/) as string });
 });
 
 test("a gateway that welcomes and closes at once is retried with backoff, not in a hot loop", async () => {
@@ -252,7 +252,7 @@ test("an event too large for any frame is refused locally (TOO_LARGE); the other
   const c = await client({ urls: g.url });
   const big = { ...quoteEvent("big"), payload: new Uint8Array(2 << 20) };
   const [bigResult, ...rest] = await Promise.allSettled([c.publish(big), ...events(5).map((e) => c.publish(e))]);
-  expect(bigResult!.status).toBe("rejected");
+  expect(bigResult.status).toBe("rejected");
   expect(((bigResult as PromiseRejectedResult).reason as EventRefusedError).code).toBe(ResultCode.TOO_LARGE);
   expect(rest.every((r) => r.status === "fulfilled")).toBe(true);
   expect(g.batches.flat().map((e) => e.id)).not.toContain("big");

@@ -37,7 +37,7 @@ describe("IngestService: acknowledgement", () => {
   });
 
   it("publishes the payload bytes as the record value, with weir headers, keyed by the partition key", async () => {
-    const h = ingestHarness({ clock: { wallMs: () => 1_700_000_000_123, monotonicMs: systemClock.monotonicMs } });
+    const h = ingestHarness({ clock: { wallMs: () => 1_700_000_000_123, monotonicMs: () => systemClock.monotonicMs() } });
     const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     const env = quoteEvent("q1", { partitionKey: "ACME", traceparent, eventTimeMs: 1_700_000_000_000, attributes: { site: "edge-7" } });
     await h.service.publish(TENANT, [env]);

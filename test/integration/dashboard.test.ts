@@ -111,7 +111,7 @@ async function waitForPage(what: string, fn: (want: Minutes) => boolean, want: M
       .locator("body")
       .innerText()
       .catch(() => "(page unreadable)");
-    throw new Error(`timed out waiting for the page to show ${what}: ${(err as Error).message.split("\n")[0]}\n--- page ---\n${shown}`);
+    throw new Error(`timed out waiting for the page to show ${what}: ${(err as Error).message.split("\n")[0]}\n--- page ---\n${shown}`, { cause: err });
   }
 }
 

@@ -16,7 +16,7 @@ import { gatewayFor, waitFor } from "./support.js";
 const run = `life-${Date.now().toString(36)}`;
 const services = { kafkaBrokers: inject("kafkaBrokers"), redisUrl: inject("redisUrl") };
 const tenant = `${run}-t`;
-const cleanup: Array<() => Promise<unknown> | unknown> = [];
+const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });

@@ -79,7 +79,7 @@ beforeAll(async () => {
   let received = 0;
   warmSub = subscribe({ url: subscribeUrl(), tenant: warmTenant, apiKey: "secret", stream: STREAM });
   const counting = (async () => {
-    for await (const _ of warmSub!) received++;
+    for await (const _ of warmSub) received++;
   })().catch(() => {});
   for (let round = 0; received === 0; round++) {
     await streamAll(gateway.url, { tenant: warmTenant, apiKey: "secret" }, accessLogs(`${warmTenant}-${round}`, 50), { connections: 1, batch: 25 });
@@ -241,7 +241,7 @@ describe("the benchmark's subscription reader against protobuf-es", () => {
     const seen: Array<[number, number, number, number]> = [];
     expect(scanServerFrame(batch, (_b, s, e, t, r) => seen.push([s, e, t, r]))).toBe(11);
     expect(seen.map(([s, e, t, r]) => [[...batch.subarray(s, e)], t, r])).toEqual(
-      deliveries.map((d) => [[...d.value], Number(d.timestampMs) >= 0 ? Number(d.timestampMs) : expect.any(Number), Number(d.readAtMs)]),
+      deliveries.map((d) => [[...d.value], Number(d.timestampMs) >= 0 ? Number(d.timestampMs) : (expect.any(Number) as number), Number(d.readAtMs)]),
     );
     expect(sendTimeUsOf(batch, seen[0]![0], seen[0]![1])).toBe(1_732_876_543_210_123);
     expect(sendTimeUsOf(batch, seen[1]![0], seen[1]![1])).toBe(-1);

@@ -51,7 +51,7 @@ async function timestampsOf(brokers: string, topics: readonly string[], tenant: 
       const timer = setTimeout(() => reject(new Error(`timestampsOf: ${out.size} of ${expected} records`)), 60_000);
       consumer
         .run({
-          eachBatch: async ({ batch }) => {
+          eachBatch: ({ batch }) => {
             for (const m of batch.messages) {
               if (m.headers?.["weir.tenant"]?.toString() === tenant) out.set(m.headers["weir.id"]!.toString(), Number(m.timestamp));
             }
@@ -59,6 +59,7 @@ async function timestampsOf(brokers: string, topics: readonly string[], tenant: 
               clearTimeout(timer);
               resolve();
             }
+            return Promise.resolve();
           },
         })
         .catch(reject);

@@ -44,7 +44,8 @@ afterAll(async () => {
 }, 60_000);
 
 test("SIGKILLed mid-stream and restarted: every final window exactly once, exact counts", async () => {
-  const random = createRng(7).next;
+  const rng = createRng(7);
+  const random = () => rng.next();
   const expected = new Map<string, WindowCounts>();
   const auth = { tenant, apiKey: "secret" };
   let n = 0;

@@ -56,7 +56,8 @@ function access(id: string, host: string, status: number, eventTimeMs: number): 
 }
 
 test("error-rate results: each final window per host per minute exactly once, with exact counts", async () => {
-  const random = createRng(42).next;
+  const rng = createRng(42);
+  const random = () => rng.next();
   const expected = new Map<string, { errors: number; requests: number }>();
   const auth = { tenant, apiKey: "secret" };
   let n = 0;

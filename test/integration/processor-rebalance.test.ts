@@ -89,7 +89,8 @@ afterAll(async () => {
 
 test("two instances, one SIGKILLed mid-stream: the survivor takes over its partitions with their state; every final window exactly once", async () => {
   expect(partitions).toBeGreaterThanOrEqual(2);
-  const random = createRng(11).next;
+  const rng = createRng(11);
+  const random = () => rng.next();
   const expected = new Map<string, WindowCounts>();
   const auth = { tenant, apiKey: "secret" };
   let n = 0;

@@ -35,7 +35,7 @@ export async function resultsOf(brokers: string, job: string): Promise<Output[]>
   const records = await readTopics(brokers, [resultsTopic(job)]);
   return records
     .sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset))
-    .map((r) => ({ partition: r.partition, stream: r.headers["weir.stream"]!, key: r.key, value: JSON.parse(r.value.toString()) }));
+    .map((r) => ({ partition: r.partition, stream: r.headers["weir.stream"]!, key: r.key, value: JSON.parse(r.value.toString()) as unknown }));
 }
 
 /** One in-process task per partition, fed `phases` in order: the engine's own answer. */

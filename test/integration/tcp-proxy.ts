@@ -13,7 +13,7 @@ export class TcpProxy {
   ) {}
 
   static async start(targetPort: number, targetHost = "127.0.0.1"): Promise<TcpProxy> {
-    let proxy!: TcpProxy;
+    // The handler runs on connections, so only after `proxy` below is set.
     const server = createServer((client) => {
       if (proxy.cutOff) {
         proxy.refused++;
@@ -31,7 +31,7 @@ export class TcpProxy {
       upstream.pipe(client);
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    proxy = new TcpProxy(server, (server.address() as { port: number }).port);
+    const proxy = new TcpProxy(server, (server.address() as { port: number }).port);
     return proxy;
   }
 

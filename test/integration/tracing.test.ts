@@ -75,7 +75,8 @@ test("a sampled event's trace: gateway → Kafka → processor → worker thread
     const out: StreamDelivery[] = [];
     for (;;) {
       const r = await it.next();
-      if (r.done || r.value.key === card) return [r.value];
+      if (r.done) return [];
+      if (r.value.key === card) return [r.value];
       out.push(r.value);
     }
   })();

@@ -87,8 +87,8 @@ export function startChildProcess(
     }
     if (parts.length > 0) notify();
   };
-  child.stdout!.on("data", onData);
-  child.stderr!.on("data", onData);
+  child.stdout.on("data", onData);
+  child.stderr.on("data", onData);
   let exited = false;
   const exit = new Promise<void>((resolve) => {
     child.once("exit", () => {

@@ -4,7 +4,6 @@ import { apiKeyAuthenticator } from "../../src/protocol/api-key-authenticator.js
 import { PROTOCOL_VERSION } from "../../src/protocol/version.js";
 import { ResultCode } from "../../src/gen/weir/v1/protocol_pb.js";
 import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
-import { silentLogger } from "../../src/log.js";
 import { ingestHarness, quoteEvent } from "../unit-fixtures/events.js";
 import { clientFrame, FakeTransport } from "../unit-fixtures/fake-transport.js";
 import { flushMicrotasks, track, until } from "../unit-fixtures/fake-ports.js";
@@ -269,7 +268,7 @@ describe("IngestSession: ping", () => {
     const { transport, conn } = ready();
     const nonce = 2n ** 63n + 12_345n;
     conn.onMessage(ping(nonce), true);
-    expect(transport.frames).toEqual([{ case: "pong", value: expect.objectContaining({ nonce }) }]);
+    expect(transport.frames).toEqual([{ case: "pong", value: expect.objectContaining({ nonce }) as unknown }]);
     expect(transport.closed).toBeUndefined();
   });
 });

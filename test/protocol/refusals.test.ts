@@ -82,7 +82,7 @@ async function gatewayServer(): Promise<Server> {
     maxFrameBytes: 1 << 20,
     maxSendBufferBytes: 1 << 20,
     logger: silentLogger,
-    metrics: async () => ({ contentType: "text/plain", body: "" }),
+    metrics: () => Promise.resolve({ contentType: "text/plain", body: "" }),
     stats: () => ({}),
     readiness: () => ({ ready: true, checks: {} }),
     connection: {
@@ -106,10 +106,11 @@ async function gatewayServer(): Promise<Server> {
   });
   return {
     url: `ws://127.0.0.1:${server.port}/v1/ingest`,
-    close: async () => {
+    close: () => {
       server.stopListening();
       for (const c of server.connections) c.onClose();
       publisher.open();
+      return Promise.resolve();
     },
   };
 }

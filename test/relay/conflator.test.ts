@@ -127,7 +127,10 @@ test("a window with one event stores that event and supersedes nothing", async (
 
 test("the default schedule is a real timer of windowMs", async () => {
   const stored: string[] = [];
-  const conflator = new Conflator(async (env) => void stored.push(env.id));
+  const conflator = new Conflator((env) => {
+    stored.push(env.id);
+    return Promise.resolve();
+  });
   const started = Date.now();
   await Promise.all([conflator.offer("k", 30, quoteEvent("a")), conflator.offer("k", 30, quoteEvent("b"))]);
   expect(Date.now() - started).toBeGreaterThanOrEqual(25);

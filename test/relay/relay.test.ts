@@ -27,7 +27,7 @@ const QUOTE = "weir.events.v1.Quote";
 const UPSTREAM = { tenant: "relay-tenant", apiKey: "up-key" };
 const DEVICES = ["plant-1:k1", "plant-2:k:2"];
 
-const cleanup: Array<() => Promise<unknown> | unknown> = [];
+const cleanup: Array<() => unknown> = [];
 /** Gated outboxes, opened first when a test ends (a client's close() waits for its pending write). */
 const gates: GatedOutbox[] = [];
 afterEach(async () => {
@@ -272,7 +272,7 @@ test("no Hello within 10 s: 4408 WEIR_ERR_HELLO_TIMEOUT; a welcomed device is no
   // The relay's Hello timer, caught on its way to the real setTimeout (10 s is too long to wait for).
   const spy = vi.spyOn(globalThis, "setTimeout");
   cleanup.push(() => spy.mockRestore());
-  const helloTimers = () => spy.mock.calls.filter(([, ms]) => ms === 10_000).map(([fn]) => fn as () => void);
+  const helloTimers = () => spy.mock.calls.filter(([, ms]) => ms === 10_000).map(([fn]) => fn);
 
   const silent = await raw(url);
   await waitFor(() => helloTimers().length === 1, "the Hello timer of the silent socket");

@@ -130,7 +130,7 @@ describe("decide", () => {
   });
 
   test("conflate: the rule's window, and one key per (type, partition key)", () => {
-    expect(decide(rules, quoteEvent("1", { partitionKey: "ACME" }))).toEqual({ action: "conflate", rule: 1, windowMs: 100, key: expect.any(String) });
+    expect(decide(rules, quoteEvent("1", { partitionKey: "ACME" }))).toEqual({ action: "conflate", rule: 1, windowMs: 100, key: expect.any(String) as string });
     expect(keyOf(rules, quoteEvent("1", { partitionKey: "ACME" }))).toBe(keyOf(rules, quoteEvent("2", { partitionKey: "ACME" })));
     expect(keyOf(rules, quoteEvent("1", { partitionKey: "ACME" }))).not.toBe(keyOf(rules, quoteEvent("3", { partitionKey: "BOLT" })));
   });

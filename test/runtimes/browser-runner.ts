@@ -96,12 +96,12 @@ export async function runInBrowser(suitePath: string, opts: RunOptions = {}): Pr
       page.on("crash", () => output.add("[crash] the page crashed\n"));
       await page.exposeFunction("__weirControl", (name: unknown, arg: unknown) => answerControl(opts.control, name, arg));
       await page.goto(`${origin}/`);
-      const json = (await page.evaluate(driverExpression(toJson({ ...opts.params })))) as string;
+      const json = await page.evaluate<string>(driverExpression(toJson({ ...opts.params })));
       return checkReport(JSON.parse(json), `browser ${suitePath}`);
     };
     return await Promise.race([run(), timedOut]);
   } catch (err) {
-    throw new Error(`runInBrowser(${suitePath}) failed: ${errorText(err)}\n--- browser output ---\n${output}`, { cause: err });
+    throw new Error(`runInBrowser(${suitePath}) failed: ${errorText(err)}\n--- browser output ---\n${output.toString()}`, { cause: err });
   } finally {
     finished = true;
     clearTimeout(timer);

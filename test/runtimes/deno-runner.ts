@@ -168,7 +168,7 @@ export async function runInDeno(suitePath: string, opts: RunOptions = {}): Promi
     started.catch((err: unknown) => settle?.reject(err as Error));
     return await Promise.race([done, timedOut]);
   } catch (err) {
-    throw new Error(`runInDeno(${suitePath}) failed: ${errorText(err)}\n--- deno output (${runDir}) ---\n${output}`, { cause: err });
+    throw new Error(`runInDeno(${suitePath}) failed: ${errorText(err)}\n--- deno output (${runDir}) ---\n${output.toString()}`, { cause: err });
   } finally {
     finished = true;
     clearTimeout(timer);

@@ -5,7 +5,8 @@
  */
 import type { SuiteReport } from "./suite-types.js";
 
-export type ControlHandler = (name: string, arg: unknown) => unknown | Promise<unknown>;
+/** Answers one control call, directly or with a promise. */
+export type ControlHandler = (name: string, arg: unknown) => unknown;
 
 export type RunOptions = {
   /** Handed to the suite as env.params (JSON). The Node and Deno runners add `tmpDir`. */

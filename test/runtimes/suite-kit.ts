@@ -14,8 +14,8 @@ export function errorText(err: unknown): string {
 }
 
 export type CaseRecorder = {
-  /** Runs `fn` as the case `name`; a throw (or a timeout) records a failed case, never rethrows. */
-  case(name: string, fn: () => unknown | Promise<unknown>, opts?: { timeoutMs?: number }): Promise<SuiteCase>;
+  /** Runs `fn` (sync or async) as the case `name`; a throw (or a timeout) records a failed case, never rethrows. */
+  case(name: string, fn: () => unknown, opts?: { timeoutMs?: number }): Promise<SuiteCase>;
   report(): SuiteReport;
 };
 

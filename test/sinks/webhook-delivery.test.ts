@@ -53,7 +53,13 @@ const status =
 /** A sleep that returns at once and remembers what was asked. */
 function fakeSleep(): { sleep: (ms: number) => Promise<void>; delays: number[] } {
   const delays: number[] = [];
-  return { delays, sleep: async (ms) => void delays.push(ms) };
+  return {
+    delays,
+    sleep: (ms) => {
+      delays.push(ms);
+      return Promise.resolve();
+    },
+  };
 }
 
 test("posts the Slack-style payload with idempotency headers and extra headers", async () => {
@@ -66,7 +72,7 @@ test("posts the Slack-style payload with idempotency headers and extra headers",
   expect(headers["idempotency-key"]).toBe(alert.alertId);
   expect(headers["x-weir-alert-id"]).toBe(alert.alertId);
   expect(headers.authorization).toBe("Bearer s3cret");
-  const payload = JSON.parse(body);
+  const payload = JSON.parse(body) as ReturnType<typeof slackPayload>;
   expect(payload).toEqual(slackPayload(alert));
   expect(payload.text).toBe(alert.summary);
   expect(payload.blocks).toEqual([

@@ -39,7 +39,10 @@ describe("local test stack", () => {
       await consumer.subscribe({ topic: "stack-test", fromBeginning: true });
       const got = await new Promise<{ partition: number; value: string }>((resolve) => {
         void consumer.run({
-          eachMessage: async ({ partition, message }) => resolve({ partition, value: message.value?.toString() ?? "" }),
+          eachMessage: ({ partition, message }) => {
+            resolve({ partition, value: message.value?.toString() ?? "" });
+            return Promise.resolve();
+          },
         });
       });
       await consumer.disconnect();

@@ -128,12 +128,14 @@ export class FakeEventLog implements EventLog {
     return this.records.filter((r) => r.topic === topic);
   }
 
-  async ensureTopics(topics: readonly TopicSpec[]): Promise<void> {
+  ensureTopics(topics: readonly TopicSpec[]): Promise<void> {
     this.ensured.push(...topics);
+    return Promise.resolve();
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.closed = true;
+    return Promise.resolve();
   }
 }
 
@@ -271,8 +273,9 @@ export class FakeDedupStore implements DedupStore {
     for (const key of keys) if (this.tokenOf(key) === token) this.entries.delete(key);
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.closed = true;
+    return Promise.resolve();
   }
 
   /** What the store holds for `key`: "done", "pending" (claimed by an attempt), or undefined. */

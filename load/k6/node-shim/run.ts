@@ -143,15 +143,19 @@ function scenariosOf(options: Record<string, unknown>): Scenario[] {
     if (!Number.isInteger(vus) || vus < 1) throw new ConfigError(`scenario ${name}: vus must be a positive integer`);
     const duration = s["duration"];
     if (duration === undefined) throw new ConfigError(`scenario ${name}: duration is required`);
+    // parseDuration accepts a k6 duration string or a number of ms: either is shown as given.
+    const durationMs = parseDuration(duration, `scenario ${name}: duration`);
+    const exec = s["exec"] ?? "default";
+    if (typeof exec !== "string") throw new ConfigError(`scenario ${name}: exec must be the name of an exported function`);
     return {
       name,
       executor: "constant-vus",
       vus,
-      durationMs: parseDuration(duration, `scenario ${name}: duration`),
-      duration: String(duration),
+      durationMs,
+      duration: typeof duration === "string" ? duration : String(durationMs),
       gracefulStopMs: parseDuration(s["gracefulStop"] ?? "30s", `scenario ${name}: gracefulStop`),
       startTimeMs: parseDuration(s["startTime"] ?? 0, `scenario ${name}: startTime`),
-      exec: String(s["exec"] ?? "default"),
+      exec,
       env: (s["env"] as Record<string, string> | undefined) ?? {},
     };
   });

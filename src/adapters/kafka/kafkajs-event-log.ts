@@ -32,7 +32,7 @@ function toMessage(r: OutRecord): Message {
   return {
     key: r.key,
     value: bufferOf(r.value),
-    headers: r.headers as Record<string, string>,
+    headers: r.headers,
     ...(r.timestampMs !== undefined ? { timestamp: String(r.timestampMs) } : {}),
   };
 }

@@ -8,7 +8,7 @@
  * - a topic's offsets (oldest kept, end, first at a time).
  */
 import { randomUUID } from "node:crypto";
-import type { Consumer, Kafka, KafkaMessage } from "kafkajs";
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
 import type { CatchUpHandler, TailListener, TailRecord, TopicOffsets, TopicReaders, TopicTail } from "../../subscribe/ports.js";
 
 export function kafkajsTopicReaders(kafka: Kafka): TopicReaders {
@@ -109,15 +109,17 @@ class KafkajsTopicTail implements TopicTail {
     });
     await consumer.run({
       autoCommit: false,
-      eachBatch: async ({ batch }) => {
+      // Synchronous: listeners take the records at once (kafkajs wants a promise back).
+      eachBatch: ({ batch }) => {
         const p = batch.partition;
         const readAtMs = Date.now();
         // Only what lies at or after the dispatch position (a fetch issued before a seek took effect may repeat some).
         const records = batch.messages.filter((m) => Number(m.offset) >= this.next[p]!).map((m) => tailRecordOf(p, m));
         const next = Math.max(this.next[p]!, Number(batch.lastOffset()) + 1);
         this.next[p] = next;
-        if (records.length === 0 && batch.messages.length > 0) return;
+        if (records.length === 0 && batch.messages.length > 0) return Promise.resolve();
         for (const l of [...this.listeners]) l.onRecords(p, records, next, readAtMs);
+        return Promise.resolve();
       },
     });
   }
@@ -147,13 +149,14 @@ async function startCatchUp(kafka: Kafka, topic: string, from: readonly number[]
   });
   await consumer.run({
     autoCommit: false,
-    eachBatch: async ({ batch, heartbeat }) => {
+    eachBatch: async (payload) => {
+      const { batch } = payload;
       const p = batch.partition;
       const records = batch.messages.filter((m) => Number(m.offset) >= position[p]!).map((m) => tailRecordOf(p, m));
       if (records.length > 0) {
         position[p] = records[records.length - 1]!.offset + 1;
         const taken = handler.onRecords(p, records, Date.now());
-        if (taken) await withHeartbeats(taken, heartbeat);
+        if (taken) await withHeartbeats(taken, payload);
       }
     },
   });
@@ -161,14 +164,14 @@ async function startCatchUp(kafka: Kafka, topic: string, from: readonly number[]
 }
 
 /** Waits for `work`, heartbeating meanwhile: a subscriber may take longer than the group's session timeout. */
-async function withHeartbeats(work: Promise<void>, heartbeat: () => Promise<void>): Promise<void> {
+async function withHeartbeats(work: Promise<void>, consumer: Pick<EachBatchPayload, "heartbeat">): Promise<void> {
   let done = false;
   const watched = work.finally(() => (done = true));
   while (!done) {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([watched, new Promise((r) => (timer = setTimeout(r, 3000)))]);
     clearTimeout(timer);
-    if (!done) await heartbeat().catch(() => {});
+    if (!done) await consumer.heartbeat().catch(() => {});
   }
   await watched;
 }

@@ -63,7 +63,7 @@ export function platformaticProducerOptions(
 
 export function platformaticMessages(records: readonly OutRecord[]): PlatformaticMessage[] {
   return records.map((r) => {
-    const message: PlatformaticMessage = { topic: r.topic, key: r.key, value: bufferOf(r.value), headers: r.headers as Record<string, string> };
+    const message: PlatformaticMessage = { topic: r.topic, key: r.key, value: bufferOf(r.value), headers: r.headers };
     if (r.timestampMs !== undefined) message.timestamp = BigInt(r.timestampMs);
     return message;
   });

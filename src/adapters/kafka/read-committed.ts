@@ -65,9 +65,10 @@ export async function readCommitted(
       consumer
         .run({
           autoCommit: false,
-          eachBatch: async ({ batch }) => {
+          // Synchronous: onRecord takes each record at once (kafkajs wants a promise back).
+          eachBatch: ({ batch }) => {
             const key = `${batch.topic}/${batch.partition}`;
-            if (!wanted.has(key) || !pending.has(key)) return;
+            if (!wanted.has(key) || !pending.has(key)) return Promise.resolve();
             const range = ranges?.get(key);
             for (const m of batch.messages) {
               const offset = Number(m.offset);
@@ -76,6 +77,7 @@ export async function readCommitted(
               onRecord(batch.partition, m, batch.topic);
             }
             if (range && Number(batch.lastOffset()) >= range.to) done(key, resolve, timer);
+            return Promise.resolve();
           },
         })
         .catch(reject);

@@ -12,10 +12,10 @@
  */
 import { MemoryStore, type Emitter, type EngineRecord, type KeyValueStore, type Operator, type StoreProvider } from "../types.js";
 
-/** Any operator (Operator's methods are bivariant in their parameters, so `any` admits every one). */
-export type AnyOperator = Operator<any, any>;
-export type InputOf<Op> = Op extends Operator<infer I, any> ? I : never;
-export type OutputOf<Op> = Op extends Operator<any, infer O> ? O : never;
+/** Any operator (Operator's methods are bivariant in their parameters, so `unknown` admits every one). */
+export type AnyOperator = Operator<unknown, unknown>;
+export type InputOf<Op> = Op extends Operator<infer I, unknown> ? I : never;
+export type OutputOf<Op> = Op extends Operator<unknown, infer O> ? O : never;
 
 export type { StoreProvider };
 

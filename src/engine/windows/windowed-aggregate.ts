@@ -151,12 +151,11 @@ export class WindowedAggregate<I, A, R> implements Operator<I, WindowedOutput<I,
     const overlapping = before.filter((w) => w.startMs < own.endMs && own.startMs < w.endMs);
     if (overlapping.length === 0 && own.endMs + allowedLatenessMs <= watermark) return undefined;
 
-    const merge = aggregate.merge as (a: A, b: A) => A; // checked at construction
     const startMs = Math.min(own.startMs, ...overlapping.map((w) => w.startMs));
     const endMs = Math.max(own.endMs, ...overlapping.map((w) => w.endMs));
     const first = overlapping[0];
     let acc = first === undefined ? aggregate.init() : first.acc;
-    for (const w of overlapping.slice(1)) acc = merge(acc, w.acc);
+    for (const w of overlapping.slice(1)) acc = aggregate.merge!(acc, w.acc); // merge: checked at construction
     acc = aggregate.add(acc, record.value, record);
 
     const same = overlapping.find((w) => w.startMs === startMs && w.endMs === endMs);

@@ -32,7 +32,7 @@ export async function clientSuite(env: SuiteEnv, platform: Platform): Promise<Su
   const auth = { tenant: p.tenant, apiKey: p.apiKey, backoff: { initialMs: 50, maxMs: 500 } };
   const event = (id: string, symbol = "ACME") => envelopeOf(QuoteSchema, { ...quote, symbol }, { id, partitionKey: symbol });
   const ids = (name: string, n: number) => Array.from({ length: n }, (_, i) => `${p.prefix}-${name}-${i}`);
-  const isDelivered = (code: number) => code === ResultCode.ACK || code === ResultCode.DUPLICATE;
+  const isDelivered = (code: Client.ResultCode) => code === ResultCode.ACK || code === ResultCode.DUPLICATE;
 
   await t.case("publishes with linger batching and a promise per event", async () => {
     const client = await WeirClient.open({ ...auth, urls: p.urlB, lingerMs: 10 });

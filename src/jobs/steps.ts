@@ -1,0 +1,139 @@
+/**
+ * The stateful step of a job — what it does with each key's records once they are mapped:
+ * - `windowed`: event-time windows (tumbling, hopping, session) with an aggregate, bounded
+ *   out-of-orderness and allowed lateness; outputs "results" (WindowResult) and "late".
+ * - `pattern`: a FlinkCEP-style pattern per key; outputs "matches" (or what `select` makes of
+ *   each match) and "late".
+ * - `keyedProcess`: your own function per record with named keyed stores (state you read and
+ *   write), and optionally on each watermark; emits on streams you name.
+ * - `custom`: any engine Operator (src/engine/types.ts), for jobs that outgrow the others.
+ * Each is a description; the runtime builds the operator over the task's stores (restored from the
+ * changelog after a move or a crash), so all state must be plain JSON.
+ */
+import type { Emitter, EngineRecord, KeyValueStore, Operator, StoreProvider } from "../engine/types.js";
+import { WindowedAggregate, windowedAggregateStores, type WindowedAggregateInput } from "../engine/windows/index.js";
+import type { WindowedOutput } from "../engine/windows/index.js";
+import { CepOperator, type CepContextFold, type CepMatch, type CepOutput } from "../engine/cep/index.js";
+import type { Pattern } from "../engine/cep/index.js";
+
+/** A step: how to build its operator over a task's stores. */
+export type JobStep<M, Out> = {
+  readonly kind: "windowed" | "pattern" | "keyed-process" | "custom";
+  /** The output streams it may emit (checked against the job's declared outputs). */
+  readonly streams: readonly string[];
+  create(stores: StoreProvider): Operator<M, Out>;
+};
+
+/** Event-time windows over each key's records. */
+export function windowed<M, A, R>(opts: WindowedAggregateInput<M, A, R>): JobStep<M, WindowedOutput<M, R>> {
+  const probe = new WindowedAggregate<M, A, R>(opts, windowedAggregateStores(throwawayStores()));
+  return {
+    kind: "windowed",
+    streams: [probe.options.resultsStream, probe.options.lateStream],
+    create: (stores) => new WindowedAggregate<M, A, R>(opts, windowedAggregateStores(stores)),
+  };
+}
+
+export type PatternStepOptions<M, C, N extends string, S> = {
+  readonly pattern: Pattern<M, C, N>;
+  /** A per-key value folded over the key's events, seen by predicates as ctx.context. */
+  readonly context?: CepContextFold<M, C>;
+  /** Default 0: records must arrive in event-time order per key (ties in any order). */
+  readonly maxOutOfOrdernessMs?: number;
+  readonly maxPartialMatchesPerKey?: number;
+  readonly maxEventsPerPartialMatch?: number;
+  /** What each match becomes on the "matches" stream (default: the match itself). */
+  readonly select?: (match: CepMatch<M, N>) => S;
+};
+
+/** A pattern per key (FlinkCEP-style, see src/engine/cep/pattern.ts). */
+export function pattern<M, C, N extends string, S = CepMatch<M, N>>(opts: PatternStepOptions<M, C, N, S>): JobStep<M, S | CepOutput<M, N>> {
+  const select = opts.select;
+  return {
+    kind: "pattern",
+    streams: ["matches", "late"],
+    create: (stores) => {
+      const cep = new CepOperator<M, C, N>({
+        pattern: opts.pattern,
+        store: stores.store("pattern"),
+        ...(opts.context ? { context: opts.context } : {}),
+        ...(opts.maxOutOfOrdernessMs !== undefined ? { maxOutOfOrdernessMs: opts.maxOutOfOrdernessMs } : {}),
+        ...(opts.maxPartialMatchesPerKey !== undefined ? { maxPartialMatchesPerKey: opts.maxPartialMatchesPerKey } : {}),
+        ...(opts.maxEventsPerPartialMatch !== undefined ? { maxEventsPerPartialMatch: opts.maxEventsPerPartialMatch } : {}),
+      });
+      if (!select) return cep;
+      const mapped = (out: Emitter<S | CepOutput<M, N>>): Emitter<CepOutput<M, N>> => ({
+        emit: (stream, key, value, ts) => out.emit(stream, key, value.kind === "match" ? select(value) : value, ts),
+      });
+      return {
+        process: (record, out) => cep.process(record, mapped(out)),
+        advanceWatermark: (wm, out) => cep.advanceWatermark(wm, mapped(out)),
+      };
+    },
+  };
+}
+
+/** What a keyedProcess function may do: read and write its stores, and emit. */
+export type KeyedContext<Out> = {
+  /** A named store of this job's task. In `process`, keys are the record's tenant's own. */
+  store<S>(name: string): KeyValueStore<S>;
+  emit(stream: string, key: string, value: Out, timestampMs: number): void;
+};
+
+/** A record as keyedProcess sees it: the tenant apart from its own key. */
+export type KeyedRecord<M> = { readonly tenant: string; readonly key: string; readonly value: M; readonly timestampMs: number };
+
+export type KeyedProcessOptions<M, Out> = {
+  /** The output streams it emits on. */
+  readonly streams: readonly string[];
+  /** Called per record, in arrival order, with the record's tenant's view of the stores. */
+  process(record: KeyedRecord<M>, ctx: KeyedContext<Out>): void;
+  /** Called when event time advances; stores and keys here are tenant-qualified ("tenant/key"). */
+  onWatermark?(watermarkMs: number, ctx: KeyedContext<Out>): void;
+};
+
+/** Your own function per record, over named keyed stores. */
+export function keyedProcess<M, Out>(opts: KeyedProcessOptions<M, Out>): JobStep<M, Out> {
+  return {
+    kind: "keyed-process",
+    streams: opts.streams,
+    create: (stores) => ({
+      process: (record: EngineRecord<M>, out: Emitter<Out>) => {
+        const at = record.key.indexOf("/");
+        const tenant = record.key.slice(0, at);
+        const prefix = `${tenant}/`;
+        opts.process(
+          { tenant, key: record.key.slice(at + 1), value: record.value, timestampMs: record.timestampMs },
+          { store: (name) => tenantStore(stores.store(name), prefix), emit: (stream, key, value, ts) => out.emit(stream, prefix + key, value, ts) },
+        );
+      },
+      advanceWatermark: opts.onWatermark
+        ? (wm, out) => opts.onWatermark!(wm, { store: (name) => stores.store(name), emit: (s, k, v, ts) => out.emit(s, k, v, ts) })
+        : undefined,
+    }),
+  };
+}
+
+/** Any engine operator, built over the task's stores. */
+export function custom<M, Out>(streams: readonly string[], create: (stores: StoreProvider) => Operator<M, Out>): JobStep<M, Out> {
+  return { kind: "custom", streams, create };
+}
+
+/** A store's view for one tenant: keys are prefixed with "tenant/", entries listed without it. */
+function tenantStore<S>(store: KeyValueStore<S>, prefix: string): KeyValueStore<S> {
+  return {
+    get: (key) => store.get(prefix + key),
+    put: (key, value) => store.put(prefix + key, value),
+    delete: (key) => store.delete(prefix + key),
+    *entries() {
+      for (const [key, value] of store.entries()) if (key.startsWith(prefix)) yield [key.slice(prefix.length), value];
+    },
+  };
+}
+
+/** Stores that are never written: enough to build an operator and read its resolved options. */
+function throwawayStores(): StoreProvider {
+  return {
+    store: <S>() => ({ get: () => undefined, put: () => {}, delete: () => {}, entries: () => [] as Array<[string, S]> }),
+  };
+}
