@@ -19,7 +19,7 @@ import { EventChecker } from "../src/ingest/check-event.js";
 import { Admission } from "../src/ingest/admission.js";
 import { IngestService } from "../src/ingest/ingest-service.js";
 import { startProcessors, type RunningProcessors } from "../src/processor/processors.js";
-import { jobNames } from "../src/processor/jobs.js";
+import { configuredJobs } from "../src/processor/jobs.js";
 import { SubscriptionHub } from "../src/subscribe/hub.js";
 import { streamCatalog } from "../src/subscribe/streams.js";
 import { apiKeyAuthenticator } from "../src/protocol/api-key-authenticator.js";
@@ -125,12 +125,14 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         traceSampleRatio: config.traceSampleRatio,
       },
     );
+    // The jobs' result streams can be subscribed to whichever process runs the jobs.
+    const jobs = (await configuredJobs(config)).map((j) => j.runtime.name);
     hub = await lifecycle.step(
       "subscription readers",
       () =>
         new SubscriptionHub(
           adapters.topicReaders,
-          streamCatalog(registry, { jobs: jobNames(), rawTypes: config.subscribeRawTypes, conflate: config.subscribeConflate }),
+          streamCatalog(registry, { jobs, rawTypes: config.subscribeRawTypes, conflate: config.subscribeConflate }),
           logger,
         ),
       (h) => h.close(),

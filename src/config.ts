@@ -9,12 +9,14 @@ import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { WeirError } from "./errors.js";
 import { DEAD_LETTER_TOPIC } from "./kafka-contract.js";
-import { fraudRuleSchema } from "./engine/jobs/fraud-rule.js";
-import { limitsConfigSchema } from "./engine/risk/limits.js";
+import { z } from "zod";
 import { bool, float, int, json, list, resolveTable, resolveValue, str, type SettingValue } from "./config/kinds.js";
 
 export { defaultText, type Setting } from "./config/kinds.js";
 export { resolveToolSettings, toolSettings, type ToolSettings } from "./config/tool-settings.js";
+
+/** WEIR_JOB_OPTIONS: job name → options (each checked by its job's schema when the job loads). */
+const jobOptionsSchema = z.record(z.string(), z.record(z.string(), z.unknown()));
 
 export const settings = {
   host: str({ env: "WEIR_HOST", default: "127.0.0.1", doc: "Address the gateway listens on." }),
@@ -141,8 +143,8 @@ export const settings = {
   }),
   processorJobs: list({
     env: "WEIR_PROCESSOR_JOBS",
-    default: ["error-rate", "fraud", "risk-limits"],
-    doc: "Jobs the processor runs (error-rate, fraud, risk-limits), inside the gateway and in `weir processor`; empty runs none.",
+    default: ["weir/examples/jobs/error-rate", "weir/examples/jobs/fraud", "weir/examples/jobs/risk-limits"],
+    doc: "Job modules the processor runs (files such as `./jobs/page-stats.ts`, relative to the working directory, or package specifiers; each exports `defineJob(...)`), inside the gateway and in `weir processor`; empty runs none. Default: the three scenario jobs shipped in `examples/jobs/`.",
   }),
   processorInGateway: bool({
     env: "WEIR_PROCESSOR_IN_GATEWAY",
@@ -166,7 +168,7 @@ export const settings = {
     default: 0,
     min: 0,
     max: 3_600_000,
-    doc: "0 (off) or how long a partition may get no records before its watermark follows the clock (highest event time + idle time − this), so its windows close; later records behind it are late.",
+    doc: "0 (each job's own `idle` policy) or, for every job, how long a partition may get no records before its watermark follows the clock (highest event time + idle time − this), so its windows close; later records behind it are late.",
   }),
   processorSessionTimeoutMs: int({
     env: "WEIR_PROCESSOR_SESSION_TIMEOUT_MS",
@@ -175,17 +177,11 @@ export const settings = {
     max: 300_000,
     doc: "A processor that stops heartbeating for this long loses its partitions to the others (failover time after a crash).",
   }),
-  fraudRule: json({
-    env: "WEIR_FRAUD_RULE",
-    schema: fraudRuleSchema,
+  jobOptions: json({
+    env: "WEIR_JOB_OPTIONS",
+    schema: jobOptionsSchema,
     default: {},
-    doc: "JSON FraudRuleOptions: `minPurchases` (3), `amountThresholdMinor` (100000), `withinMinutes` (10), `knownLocationsPerCard` (20).",
-  }),
-  riskLimits: json({
-    env: "WEIR_RISK_LIMITS",
-    schema: limitsConfigSchema,
-    default: { default: { maxGrossExposure: 1_000_000, maxLoss: 25_000 } },
-    doc: "JSON LimitsConfig: `default` and per-`accounts` limits (`maxGrossExposure`, `maxSectorNetExposure`, `maxSectorNetExposureBySector`, `maxVar`, `maxLoss`), in the reporting currency (USD).",
+    doc: "JSON object: per job name, that job's options, checked by the job's own schema at startup (e.g. `{\"fraud\":{\"minPurchases\":4},\"risk-limits\":{\"limits\":{\"default\":{\"maxLoss\":10000}}}}`); a job not named runs with its defaults.",
   }),
   webhookUrl: str({
     env: "WEIR_WEBHOOK_URL",

@@ -11,6 +11,7 @@
  *   weir.alerts               alerts of every job (JSON AlertRecord), delivered by the webhook sink
  *   weir.alerts.refused       alerts the webhook refused for good (4xx), with the reason in headers
  *   <group>.changelog         a job's state (compacted), one partition per input partition
+ *   <group>.repartition       a job's input re-keyed by the job's key (jobs keyed unlike their producers)
  *
  * Record keys
  *   events: the envelope's partition key, else its id. Results, alerts and changelog entries of
@@ -37,6 +38,23 @@ export const REFUSED_ALERTS_TOPIC = "weir.alerts.refused";
 export const changelogTopic = (groupId: string): string => `${groupId}.changelog`;
 
 /**
+ * A job's repartition topic (when the job keys its input differently from the producers): the
+ * input records re-keyed by the job's key, one partition per task. Internal to the job's group.
+ */
+export const repartitionTopic = (groupId: string): string => `${groupId}.repartition`;
+
+/**
+ * A control record of a repartition topic (header weir.control = "watermark", JSON value): how far
+ * event time has got on one source partition of the job's input, written to every partition of
+ * the repartition topic in the same transaction as the re-keyed records. A task's watermark is the
+ * lowest over the sources (Flink's watermark propagation): records of a source that is behind are
+ * not made late by the sources ahead of it. A task waits until it has heard from all `of` source
+ * partitions; `idle`: the source has had no records for a while and does not hold the watermark
+ * back until it has records again.
+ */
+export type WatermarkMarker = { readonly source: string; readonly of: number; readonly maxEventTimeMs?: number; readonly idle?: true };
+
+/**
  * Header names. Few on purpose on event records: kafkajs spends as much on six headers as on the
  * rest of a record; the event time travels as the record timestamp instead.
  */
@@ -57,6 +75,8 @@ export const headers = {
   stream: "weir.stream",
   /** The job that wrote a result or alert. */
   job: "weir.job",
+  /** On a repartition topic's control records: what they are ("watermark", see WatermarkMarker). */
+  control: "weir.control",
   /** On refused alerts: why, the webhook's status and body, and where the alert came from. */
   refusedReason: "weir.refused.reason",
   refusedStatus: "weir.refused.status",

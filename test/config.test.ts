@@ -80,7 +80,7 @@ describe("resolveConfig", () => {
     expect(asText({ port: "8081" })).toContain("WEIR_PORT) must be a number");
     expect(asText({ processorInGateway: "false" })).toContain("WEIR_PROCESSOR_IN_GATEWAY) must be a boolean");
     expect(asText({ traceSampleRatio: "0.5" })).toContain("WEIR_TRACE_SAMPLE_RATIO) must be a number");
-    expect(asText({ fraudRule: '{"minPurchases":5}' })).toContain("WEIR_FRAUD_RULE");
+    expect(asText({ jobOptions: '{"fraud":{}}' })).toContain("WEIR_JOB_OPTIONS");
   });
 
   it("refuses an unknown option key", () => {
@@ -142,11 +142,9 @@ describe("resolveConfig", () => {
     expect(config.port).toBe(8080);
   });
 
-  it("refuses JSON settings that are not JSON objects, and a webhook URL that is not http(s)", () => {
-    expect(configError(() => resolveConfig({}, { WEIR_RISK_LIMITS: "{nope" })).message).toMatch(/WEIR_RISK_LIMITS is not JSON/);
-    expect(configError(() => resolveConfig({}, { WEIR_FRAUD_RULE: "[1,2]" })).message).toContain("WEIR_FRAUD_RULE: expected object, got array");
+  it("refuses a webhook URL that is not http(s)", () => {
     expect(configError(() => resolveConfig({}, { WEIR_WEBHOOK_URL: "ftp://x" })).message).toMatch(/WEIR_WEBHOOK_URL/);
-    expect(resolveConfig({}, { WEIR_FRAUD_RULE: '{"minPurchases":4}', WEIR_WEBHOOK_URL: "http://127.0.0.1:9/hook" }).fraudRule).toEqual({ minPurchases: 4 });
+    expect(resolveConfig({}, { WEIR_WEBHOOK_URL: "http://127.0.0.1:9/hook" }).webhookUrl).toBe("http://127.0.0.1:9/hook");
   });
 
   it("does not freeze or alias the caller's option arrays", () => {
@@ -158,53 +156,18 @@ describe("resolveConfig", () => {
   });
 });
 
-describe("JSON settings are checked against their schema", () => {
-  it("refuses a typo in WEIR_FRAUD_RULE, naming the variable and the key", () => {
-    const err = configError(() => resolveConfig({}, { WEIR_FRAUD_RULE: '{"amountThreshold":50000}' }));
-    expect(err.message).toContain("WEIR_FRAUD_RULE.amountThreshold: unknown key");
+describe("WEIR_JOB_OPTIONS", () => {
+  it("takes a JSON object of job names to option objects (each job checks its own when it loads)", () => {
+    const config = resolveConfig({}, { WEIR_JOB_OPTIONS: '{"fraud":{"minPurchases":4},"risk-limits":{"limits":{"default":{"maxLoss":10}}}}' });
+    expect(config.jobOptions).toEqual({ fraud: { minPurchases: 4 }, "risk-limits": { limits: { default: { maxLoss: 10 } } } });
+    expect(Object.isFrozen(config.jobOptions.fraud)).toBe(true);
+    expect(resolveConfig({}, noEnv).jobOptions).toEqual({});
   });
 
-  it("refuses a WEIR_FRAUD_RULE field of the wrong type, naming the variable and the field", () => {
-    const err = configError(() => resolveConfig({}, { WEIR_FRAUD_RULE: '{"amountThresholdMinor":"abc"}' }));
-    expect(err.message).toContain("WEIR_FRAUD_RULE.amountThresholdMinor: expected number, got string");
-    expect(configError(() => resolveConfig({}, { WEIR_FRAUD_RULE: '{"minPurchases":0}' })).message).toContain("WEIR_FRAUD_RULE.minPurchases: must be >= 1");
-  });
-
-  it("refuses an unknown key in WEIR_RISK_LIMITS, at any depth", () => {
-    expect(configError(() => resolveConfig({}, { WEIR_RISK_LIMITS: '{"default":{"maxGrossExposure":1000,"maxLos":5}}' })).message).toContain(
-      "WEIR_RISK_LIMITS.default.maxLos: unknown key",
-    );
-    expect(configError(() => resolveConfig({}, { WEIR_RISK_LIMITS: '{"acounts":{}}' })).message).toContain("WEIR_RISK_LIMITS.acounts: unknown key");
-  });
-
-  it("refuses a WEIR_RISK_LIMITS field of the wrong type or out of range, naming the path", () => {
-    expect(configError(() => resolveConfig({}, { WEIR_RISK_LIMITS: '{"accounts":{"acct1":{"maxVar":"high"}}}' })).message).toContain(
-      "WEIR_RISK_LIMITS.accounts.acct1.maxVar: expected number, got string",
-    );
-    expect(configError(() => resolveConfig({}, { WEIR_RISK_LIMITS: '{"accounts":{"ACC-1":{"maxLoss":-1}}}' })).message).toContain(
-      'WEIR_RISK_LIMITS.accounts["ACC-1"].maxLoss: must be >= 0',
-    );
-  });
-
-  it("hands the parsed, frozen values on", () => {
-    const config = resolveConfig(
-      {},
-      {
-        WEIR_FRAUD_RULE: '{"minPurchases":4,"withinMinutes":5}',
-        WEIR_RISK_LIMITS: '{"default":{"maxLoss":10},"accounts":{"a":{"maxSectorNetExposureBySector":{"tech":5}}}}',
-      },
-    );
-    expect(config.fraudRule).toEqual({ minPurchases: 4, withinMinutes: 5 });
-    expect(config.riskLimits).toEqual({ default: { maxLoss: 10 }, accounts: { a: { maxSectorNetExposureBySector: { tech: 5 } } } });
-    expect(Object.isFrozen(config.riskLimits.accounts?.a?.maxSectorNetExposureBySector)).toBe(true);
-    expect(resolveConfig({}, noEnv).riskLimits).toEqual({ default: { maxGrossExposure: 1_000_000, maxLoss: 25_000 } });
-  });
-
-  it("checks an option given as a typed value against the same schema", () => {
-    const err = configError(() => resolveConfig({ riskLimits: { default: { maxGrossExposure: "1" } } } as unknown as ConfigOptions, noEnv));
-    expect(err.message).toContain("WEIR_RISK_LIMITS.default.maxGrossExposure: expected number, got string");
-    expect(resolveSetting("fraudRule", { minPurchases: 2 })).toEqual({ minPurchases: 2 });
-    expect(resolveSetting("fraudRule", undefined)).toEqual({});
+  it("refuses JSON that is not an object of objects, naming the variable", () => {
+    expect(configError(() => resolveConfig({}, { WEIR_JOB_OPTIONS: "{nope" })).message).toMatch(/WEIR_JOB_OPTIONS is not JSON/);
+    expect(configError(() => resolveConfig({}, { WEIR_JOB_OPTIONS: "[1,2]" })).message).toContain("WEIR_JOB_OPTIONS: expected record, got array");
+    expect(configError(() => resolveConfig({}, { WEIR_JOB_OPTIONS: '{"fraud":3}' })).message).toContain("WEIR_JOB_OPTIONS.fraud: expected record, got number");
   });
 });
 

@@ -6,17 +6,28 @@ import { threadId } from "node:worker_threads";
 import { SpanKind } from "@opentelemetry/api";
 import { workerData } from "piscina";
 import { contextOf, isSampled, startTracing, traceparentOf, weirTracer } from "../src/tracing/tracing.js";
-import { jobSpec, type JobOptions } from "../src/processor/jobs.js";
 import { ShardRuntime, type TaskOutput } from "../src/processor/shard-runtime.js";
-import { unpackRecords, type ShardOutput, type ShardResult, type ShardTask } from "../src/processor/thread-messages.js";
+import { SchemaRegistry } from "../src/schema/registry.js";
+import { loadJobs } from "../src/jobs/load-jobs.js";
+import { RuntimeJob } from "../src/jobs/runtime-job.js";
+import { unpackRecords, type ShardOutput, type ShardResult, type ShardTask, type WorkerSetup } from "../src/processor/thread-messages.js";
 
 /** job → partition → task */
 const tasks = new Map<string, Map<number, ShardRuntime>>();
-/** Set by the pool (ShardedEnginePool) for every thread alike. */
-const data = workerData as { jobOptions?: JobOptions; tracing?: { endpoint: string } } | undefined;
-const options: JobOptions = data?.jobOptions ?? {};
+/** Set by the pool (ShardedEnginePool) for every thread alike: see WorkerSetup. */
+const data = workerData as WorkerSetup;
+// The jobs this thread runs: their modules imported here, bound to the same schema image and options as in the processor.
+const registry = data.schemaImage ? SchemaRegistry.fromFile(data.schemaImage) : SchemaRegistry.builtin();
+const loaded = await loadJobs(data.jobs.map((j) => j.module));
+const runtimes = new Map(
+  data.jobs.map((j) => {
+    const found = loaded.get(j.name);
+    if (!found) throw new Error(`worker: module ${j.module} has no job ${j.name}`);
+    return [j.name, RuntimeJob.resolve(found.job, j.options, registry)] as const;
+  }),
+);
 // A worker thread has its own tracer provider: spans are exported as they end (threads end unflushed).
-if (data?.tracing?.endpoint) await startTracing({ ...data.tracing, serviceName: "weir-engine", exportEachSpan: true });
+if (data.tracing?.endpoint) await startTracing({ ...data.tracing, serviceName: "weir-engine", exportEachSpan: true });
 
 function tasksOf(job: string): Map<number, ShardRuntime> {
   let byPartition = tasks.get(job);
@@ -43,13 +54,14 @@ function traced(job: string, traceparent: string, outputs: ShardOutput[], run: (
 }
 
 export default function runShardTask(task: ShardTask): ShardResult {
-  const spec = jobSpec(task.job);
+  const runtime = runtimes.get(task.job);
+  if (!runtime) throw new Error(`worker: no job ${task.job}`);
   const byPartition = tasksOf(task.job);
   for (const p of task.revoke ?? []) byPartition.delete(p);
-  if (task.restore) byPartition.set(task.restore.partition, new ShardRuntime(spec, task.restore.entries, options));
+  if (task.restore) byPartition.set(task.restore.partition, new ShardRuntime(runtime, task.restore.entries));
   const taskFor = (partition: number) => {
     let t = byPartition.get(partition);
-    if (!t) byPartition.set(partition, (t = new ShardRuntime(spec, [], options)));
+    if (!t) byPartition.set(partition, (t = new ShardRuntime(runtime)));
     return t;
   };
 
@@ -62,10 +74,10 @@ export default function runShardTask(task: ShardTask): ShardResult {
   if (task.records) {
     for (const r of unpackRecords(task.records)) {
       // Global-table inputs (reference data, quotes) reach every task of the job on this thread.
-      const targets = spec.inputs[r.type]?.broadcast ? [...byPartition.keys()] : [r.partition];
+      const targets = runtime.isTable(r.type) ? [...byPartition.keys()] : [r.partition];
       const source = r.source !== undefined ? { name: r.source, offset: r.offset! } : undefined;
       const run = () => {
-        for (const p of targets) collect(p, (out) => taskFor(p).process(r.type, r.key, r.value, r.timestampMs, out, source));
+        for (const p of targets) collect(p, (out) => taskFor(p).process({ type: r.type, key: r.key, tenant: r.tenant, payload: r.value, timestampMs: r.timestampMs }, out, source));
       };
       if (!isSampled(r.traceparent)) run();
       else traced(task.job, r.traceparent, outputs, run);

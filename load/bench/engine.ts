@@ -6,6 +6,9 @@
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
 import { ShardedEnginePool } from "../../src/processor/sharded-pool.js";
+import { configuredJobs } from "../../src/processor/jobs.js";
+import { partitionOf } from "../../src/jobs/partitioner.js";
+import { tenantKey } from "../../src/kafka-contract.js";
 import type { RawRecord } from "../../src/processor/thread-messages.js";
 import { accessLogEvent } from "../../src/generators/access-log.js";
 import { cardEvents } from "../../src/generators/card.js";
@@ -14,12 +17,13 @@ import { createRng } from "../../src/generators/rng.js";
 
 const PARTITIONS = 6;
 
+/** The generators key each event by its job's key (host, card, account), so records go straight to their task. */
 function toRaw(env: Envelope): RawRecord {
   const key = env.partitionKey || env.id;
-  let h = 0;
-  for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) >>> 0;
-  return { type: env.type, partition: h % PARTITIONS, key, timestampMs: timestampMs(env.eventTime!), value: env.payload };
+  return { type: env.type, partition: partitionOf(key, PARTITIONS), key: tenantKey(TENANT, key), tenant: TENANT, timestampMs: timestampMs(env.eventTime!), value: env.payload };
 }
+
+const TENANT = "demo";
 
 export function engineWorkload(job: string, count: number): RawRecord[] {
   const rng = createRng(5);
@@ -36,7 +40,8 @@ export function engineWorkload(job: string, count: number): RawRecord[] {
 }
 
 export async function engineRate(job: string, threads: number, records: readonly RawRecord[], batch = 500): Promise<{ eventsPerSec: number; outputs: number }> {
-  const pool = new ShardedEnginePool({ job, threads });
+  const [configured] = await configuredJobs({ processorJobs: [`weir/examples/jobs/${job}`], jobOptions: {}, schemaImage: "" });
+  const pool = new ShardedEnginePool({ job: configured!.runtime, module: configured!.module, threads });
   try {
     await pool.process(records.slice(0, batch)); // warm-up: threads, module loading, JIT
     let outputs = 0;

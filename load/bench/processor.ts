@@ -1,17 +1,17 @@
 /**
  * The processor runtime through real Kafka: a job's input records are produced to their topics
  * first, then a Processor (consumer group, worker threads, one transaction per task step) is
- * started and timed from its first committed batch until its group has no lag. This is the
+ * started and timed from its first committed batch until it has processed them all. This is the
  * exactly-once rate a deployment gets, where `engine` is the engine's alone. Risk's global tables
  * (quotes, reference data) are read before the clock starts; its rate counts trades.
  */
 import { randomUUID } from "node:crypto";
 import { Kafka, logLevel, type Message } from "kafkajs";
 import { SchemaRegistry } from "../../src/schema/registry.js";
-import { headers } from "../../src/ingest/records.js";
+import { headers } from "../../src/kafka-contract.js";
 import { ensureTopicsWithKafkajs } from "../../src/adapters/kafka/kafkajs-topics.js";
 import { Processor } from "../../src/processor/processor.js";
-import { consumerLag } from "../../src/processor/lag.js";
+import { configuredJobs } from "../../src/processor/jobs.js";
 import type { RawRecord } from "../../src/processor/thread-messages.js";
 
 export async function produceWorkload(brokers: string, records: readonly RawRecord[]): Promise<void> {
@@ -39,29 +39,28 @@ export async function produceWorkload(brokers: string, records: readonly RawReco
   }
 }
 
-export async function processorRate(
-  brokers: string,
-  job: string,
-  threads: number,
-  inputTopic: string,
-): Promise<{ recordsPerSec: number; records: number; outputs: number }> {
-  const processor = new Processor({ brokers: [brokers], job, threads, groupId: `weir-bench-${job}-${randomUUID()}` });
-  const admin = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
+/**
+ * A job module's exactly-once rate: from its first committed batch until it has processed
+ * `expected` stream records (counted by the processor as they commit). A job keyed unlike its
+ * producers includes its repartition step.
+ */
+export async function processorRate(brokers: string, module: string, threads: number, expected: number): Promise<{ recordsPerSec: number; records: number; outputs: number }> {
+  const [configured] = await configuredJobs({ processorJobs: [module], jobOptions: {}, schemaImage: "" });
+  const { runtime } = configured!;
+  const processor = new Processor({ brokers: [brokers], job: runtime, module: configured!.module, threads, groupId: `weir-bench-${runtime.name}-${randomUUID()}` });
   try {
     await processor.start();
     let first: { atMs: number; records: number } | undefined;
     for (;;) {
       const { records } = processor.stats();
       if (!first && records > 0) first = { atMs: performance.now(), records };
-      if (first && [...(await consumerLag(admin, processor.consumerGroup, inputTopic)).values()].every((l) => l <= 0)) break;
+      if (records >= expected) break;
       await new Promise((r) => setTimeout(r, 20));
     }
-    const seconds = (performance.now() - first.atMs) / 1000;
+    const seconds = (performance.now() - first!.atMs) / 1000;
     const { records, outputs } = processor.stats();
-    return { recordsPerSec: (records - first.records) / seconds, records, outputs: Object.values(outputs).reduce((a, b) => a + b, 0) };
+    return { recordsPerSec: (records - first!.records) / seconds, records, outputs: Object.values(outputs).reduce((a, b) => a + b, 0) };
   } finally {
-    await admin.disconnect();
     await processor.close();
   }
 }

@@ -9,20 +9,8 @@ import type { Envelope } from "../gen/weir/v1/envelope_pb.js";
 import { DeadLetterSchema } from "../gen/weir/v1/dead_letter_pb.js";
 import type { WeirError } from "../errors.js";
 import type { OutRecord } from "./ports.js";
+import { headers } from "../kafka-contract.js";
 
-/**
- * Kafka header names, shared by the gateway and anything reading its topics. Few on purpose:
- * kafkajs spends as much on six headers as on the rest of a record; the event time travels as
- * the record timestamp instead.
- */
-export const headers = {
-  id: "weir.id",
-  tenant: "weir.tenant",
-  type: "weir.type",
-  errorCode: "weir.error-code",
-  traceparent: "traceparent",
-  attributePrefix: "attr.",
-} as const;
 
 /** `traceparent`: the gateway's own span for a traced event (else the client's goes on as is). */
 export function eventRecord(topic: string, tenant: string, env: Envelope, traceparent?: string): OutRecord {

@@ -12,6 +12,7 @@ import type { Emitter, EngineRecord, KeyValueStore, Operator, StoreProvider } fr
 import { tenantKey } from "../kafka-contract.js";
 import type { AnyJob, MapContext, TableView } from "./define-job.js";
 import type { JobInputs, RecordMeta, TableInput } from "./inputs.js";
+import type { WatermarkMode } from "./steps.js";
 
 /** A decoded input record as the runtime hands it to a job's task. */
 export type JobRecord = {
@@ -55,14 +56,18 @@ export class JobOperator implements Operator<JobRecord, unknown> {
   /** The tenant of the record being mapped: table lookups are scoped to it. */
   private currentTenant = "";
 
+  private readonly maxOutOfOrdernessMs: number;
+
   constructor(
     private readonly job: AnyJob,
     private readonly options: unknown,
     stores: StoreProvider,
+    watermarks: WatermarkMode = "records",
   ) {
     this.hooks = job as RecordHooks;
     const step = job.step({ options });
-    this.step = step.create(stores);
+    this.step = step.create(stores, watermarks);
+    this.maxOutOfOrdernessMs = step.maxOutOfOrdernessMs;
     this.forwardTables = step.kind === "custom";
     this.writers = tableWriters(job, options);
     const views: Record<string, TableView<unknown>> = {};
@@ -89,27 +94,49 @@ export class JobOperator implements Operator<JobRecord, unknown> {
     this.currentTenant = tenant;
     if (input.kind === "table") return this.applyTable(name, input, value, meta, out);
     const r = { input: name, value, ...meta };
-    if (this.hooks.filter && !this.hooks.filter(r, this.ctx)) return;
-    const mapped = this.hooks.map ? this.hooks.map(r, this.ctx) : value;
+    let mapped: unknown;
+    try {
+      if (this.hooks.filter && !this.hooks.filter(r, this.ctx)) return;
+      mapped = this.hooks.map ? this.hooks.map(r, this.ctx) : value;
+    } catch (err) {
+      return this.reject(name, meta, `${this.job.name}'s filter or map threw: ${(err as Error).message}`, out);
+    }
     if (mapped === undefined) return;
     this.step.process({ key: record.key, value: mapped, timestampMs: record.timestampMs }, out);
+  }
+
+  /**
+   * A record the job's own code could not take (its map, filter or table key threw): it goes to
+   * "rejected" with the reason, and the task goes on — one bad record must not stop a partition.
+   */
+  private reject(input: string, meta: RecordMeta, reason: string, out: Emitter<unknown>): void {
+    const rejected: Rejected = { input, tenant: meta.tenant, key: meta.key, reason };
+    out.emit(REJECTED_STREAM, tenantKey(meta.tenant, meta.key), rejected, meta.timestampMs);
   }
 
   advanceWatermark(watermarkMs: number, out: Emitter<unknown>): void {
     this.step.advanceWatermark?.(watermarkMs, out);
   }
 
+  /** The job's input has reached `eventTimeMs` on every source (external watermarks): the step's watermark is that less its tolerated disorder. */
+  advanceEventTime(eventTimeMs: number, out: Emitter<unknown>): void {
+    this.step.advanceWatermark?.(eventTimeMs - this.maxOutOfOrdernessMs, out);
+  }
+
   private applyTable(name: string, input: TableInput<unknown>, value: unknown, meta: RecordMeta, out: Emitter<unknown>): void {
     const allowed = this.writers.get(name);
-    if (input.scope === "shared" && allowed !== undefined && !allowed.has(meta.tenant)) {
-      const rejected: Rejected = { input: name, tenant: meta.tenant, key: meta.key, reason: `tenant ${meta.tenant} may not write the shared table ${name}` };
-      out.emit(REJECTED_STREAM, tenantKey(meta.tenant, meta.key), rejected, meta.timestampMs);
-      return;
+    if (input.scope === "shared" && allowed !== undefined && !allowed.has(meta.tenant))
+      return this.reject(name, meta, `tenant ${meta.tenant} may not write the shared table ${name}`, out);
+    let stored: string;
+    let mapped: unknown = value;
+    try {
+      const tableKey = input.key(value, meta);
+      stored = input.scope === "tenant" ? tenantKey(meta.tenant, tableKey) : tableKey;
+      if (this.forwardTables && this.hooks.map) mapped = this.hooks.map({ input: name, value, ...meta }, this.ctx);
+    } catch (err) {
+      return this.reject(name, meta, `${this.job.name}'s table key or map threw: ${(err as Error).message}`, out);
     }
-    const tableKey = input.key(value, meta);
-    const stored = input.scope === "tenant" ? tenantKey(meta.tenant, tableKey) : tableKey;
     if (this.forwardTables) {
-      const mapped = this.hooks.map ? this.hooks.map({ input: name, value, ...meta }, this.ctx) : value;
       if (mapped !== undefined) this.step.process({ key: stored, value: mapped, timestampMs: meta.timestampMs }, out);
       return;
     }

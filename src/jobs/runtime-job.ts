@@ -8,12 +8,12 @@
 import { fromBinary, type DescMessage } from "@bufbuild/protobuf";
 import { WeirError } from "../errors.js";
 import type { AlertRecord } from "../kafka-contract.js";
-import type { Operator, StoreProvider } from "../engine/types.js";
+import type { StoreProvider } from "../engine/types.js";
 import type { SchemaRegistry } from "../schema/registry.js";
 import { envPathLabel, parseWithSchema } from "../config/schema-check.js";
 import type { AnyJob } from "./define-job.js";
 import type { JobInputs } from "./inputs.js";
-import { JobOperator, REJECTED_STREAM, type JobRecord } from "./job-operator.js";
+import { JobOperator, REJECTED_STREAM } from "./job-operator.js";
 
 export type ResolvedInput = {
   /** The input's name in the job. */
@@ -96,9 +96,9 @@ export class RuntimeJob {
     return new RuntimeJob(job, options, registry);
   }
 
-  /** The operator of one task, over the task's stores. */
-  createOperator(stores: StoreProvider): Operator<JobRecord, unknown> {
-    return new JobOperator(this.job, this.options, stores);
+  /** The operator of one task, over the task's stores; a repartitioned job's watermark comes from its sources. */
+  createOperator(stores: StoreProvider): JobOperator {
+    return new JobOperator(this.job, this.options, stores, this.repartition ? "external" : "records");
   }
 
   /** The alert an output makes, if its stream is an alert stream. */

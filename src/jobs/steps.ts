@@ -2,8 +2,8 @@
  * The stateful step of a job — what it does with each key's records once they are mapped:
  * - `windowed`: event-time windows (tumbling, hopping, session) with an aggregate, bounded
  *   out-of-orderness and allowed lateness; outputs "results" (WindowResult) and "late".
- * - `pattern`: a FlinkCEP-style pattern per key; outputs "matches" (or what `select` makes of
- *   each match) and "late".
+ * - `pattern`: a FlinkCEP-style pattern per key; outputs "matches" (or the stream you name; what
+ *   `select` makes of each match) and "late".
  * - `keyedProcess`: your own function per record with named keyed stores (state you read and
  *   write), and optionally on each watermark; emits on streams you name.
  * - `custom`: any engine Operator (src/engine/types.ts), for jobs that outgrow the others.
@@ -16,12 +16,26 @@ import type { WindowedOutput } from "../engine/windows/index.js";
 import { CepOperator, type CepContextFold, type CepMatch, type CepOutput } from "../engine/cep/index.js";
 import type { Pattern } from "../engine/cep/index.js";
 
+/**
+ * How a step's operator learns event time. "records": from the records it sees (their highest event
+ * time minus maxOutOfOrdernessMs), as when a task reads one input partition in order. "external":
+ * only from advanceWatermark — a repartitioned job's task reads records merged from several source
+ * partitions, whose event times are apart; its watermark comes from the sources (the lowest of
+ * them, see WatermarkMarker), so a source that is behind does not see its records made late.
+ */
+export type WatermarkMode = "records" | "external";
+
+/** Event time a record-driven watermark never reaches: an operator in "external" mode waits for advanceWatermark. */
+const NEVER_FROM_RECORDS = Number.MAX_SAFE_INTEGER;
+
 /** A step: how to build its operator over a task's stores. */
 export type JobStep<M, Out> = {
   readonly kind: "windowed" | "pattern" | "keyed-process" | "custom";
   /** The output streams it may emit (checked against the job's declared outputs). */
   readonly streams: readonly string[];
-  create(stores: StoreProvider): Operator<M, Out>;
+  /** The disorder its watermark tolerates: in "external" mode, the watermark is the sources' event time less this. */
+  readonly maxOutOfOrdernessMs: number;
+  create(stores: StoreProvider, watermarks?: WatermarkMode): Operator<M, Out>;
 };
 
 /** Event-time windows over each key's records. */
@@ -30,7 +44,9 @@ export function windowed<M, A, R>(opts: WindowedAggregateInput<M, A, R>): JobSte
   return {
     kind: "windowed",
     streams: [probe.options.resultsStream, probe.options.lateStream],
-    create: (stores) => new WindowedAggregate<M, A, R>(opts, windowedAggregateStores(stores)),
+    maxOutOfOrdernessMs: probe.options.maxOutOfOrdernessMs,
+    create: (stores, watermarks = "records") =>
+      new WindowedAggregate<M, A, R>(watermarks === "external" ? { ...opts, maxOutOfOrdernessMs: NEVER_FROM_RECORDS } : opts, windowedAggregateStores(stores)),
   };
 }
 
@@ -42,8 +58,10 @@ export type PatternStepOptions<M, C, N extends string, S> = {
   readonly maxOutOfOrdernessMs?: number;
   readonly maxPartialMatchesPerKey?: number;
   readonly maxEventsPerPartialMatch?: number;
-  /** What each match becomes on the "matches" stream (default: the match itself). */
+  /** What each match becomes (default: the match itself). */
   readonly select?: (match: CepMatch<M, N>) => S;
+  /** The stream matches go out on (default "matches"); late records go to "late". */
+  readonly matchesStream?: string;
 };
 
 /** A pattern per key (FlinkCEP-style, see src/engine/cep/pattern.ts). */
@@ -51,15 +69,17 @@ export function pattern<M, C, N extends string, S = CepMatch<M, N>>(opts: Patter
   const select = opts.select;
   return {
     kind: "pattern",
-    streams: ["matches", "late"],
-    create: (stores) => {
+    streams: [opts.matchesStream ?? "matches", "late"],
+    maxOutOfOrdernessMs: opts.maxOutOfOrdernessMs ?? 0,
+    create: (stores, watermarks = "records") => {
       const cep = new CepOperator<M, C, N>({
         pattern: opts.pattern,
         store: stores.store("pattern"),
         ...(opts.context ? { context: opts.context } : {}),
-        ...(opts.maxOutOfOrdernessMs !== undefined ? { maxOutOfOrdernessMs: opts.maxOutOfOrdernessMs } : {}),
+        maxOutOfOrdernessMs: watermarks === "external" ? NEVER_FROM_RECORDS : (opts.maxOutOfOrdernessMs ?? 0),
         ...(opts.maxPartialMatchesPerKey !== undefined ? { maxPartialMatchesPerKey: opts.maxPartialMatchesPerKey } : {}),
         ...(opts.maxEventsPerPartialMatch !== undefined ? { maxEventsPerPartialMatch: opts.maxEventsPerPartialMatch } : {}),
+        ...(opts.matchesStream !== undefined ? { matchesStream: opts.matchesStream } : {}),
       });
       if (!select) return cep;
       const mapped = (out: Emitter<S | CepOutput<M, N>>): Emitter<CepOutput<M, N>> => ({
@@ -97,6 +117,7 @@ export function keyedProcess<M, Out>(opts: KeyedProcessOptions<M, Out>): JobStep
   return {
     kind: "keyed-process",
     streams: opts.streams,
+    maxOutOfOrdernessMs: 0,
     create: (stores) => ({
       process: (record: EngineRecord<M>, out: Emitter<Out>) => {
         const at = record.key.indexOf("/");
@@ -114,9 +135,12 @@ export function keyedProcess<M, Out>(opts: KeyedProcessOptions<M, Out>): JobStep
   };
 }
 
-/** Any engine operator, built over the task's stores. */
-export function custom<M, Out>(streams: readonly string[], create: (stores: StoreProvider) => Operator<M, Out>): JobStep<M, Out> {
-  return { kind: "custom", streams, create };
+/**
+ * Any engine operator, built over the task's stores. It is told which watermark mode it runs in;
+ * in "external" mode it should not let its own records advance event time (see WatermarkMode).
+ */
+export function custom<M, Out>(streams: readonly string[], create: (stores: StoreProvider, watermarks: WatermarkMode) => Operator<M, Out>): JobStep<M, Out> {
+  return { kind: "custom", streams, maxOutOfOrdernessMs: 0, create: (stores, watermarks = "records") => create(stores, watermarks) };
 }
 
 /** A store's view for one tenant: keys are prefixed with "tenant/", entries listed without it. */

@@ -5,7 +5,7 @@
  */
 import { SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api";
 import type { KafkaMessage } from "kafkajs";
-import { headers } from "../ingest/records.js";
+import { headers } from "../kafka-contract.js";
 import { contextOf, isSampled, kafkaAttributes, traceparentOf, tracingActive, weirTracer } from "../tracing/tracing.js";
 
 export class ProcessSpans {

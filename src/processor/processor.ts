@@ -17,15 +17,16 @@
  */
 import { randomUUID } from "node:crypto";
 import { Kafka, logLevel, type Consumer, type EachBatchPayload } from "kafkajs";
-import { SchemaRegistry } from "../schema/registry.js";
 import { ensureTopicsWithKafkajs } from "../adapters/kafka/kafkajs-topics.js";
-import { ALERTS_TOPIC, ALERTS_TOPIC_PARTITIONS, changelogTopic, resultsTopic } from "../kafka-contract.js";
+import { ALERTS_TOPIC, ALERTS_TOPIC_PARTITIONS, changelogTopic, repartitionTopic, resultsTopic } from "../kafka-contract.js";
+import { decodeState } from "../engine/state-codec.js";
+import { JOB_IDENTITY_KEY, JOB_IDENTITY_STORE, type JobIdentity, type RuntimeJob } from "../jobs/runtime-job.js";
 import { GlobalFeed, type GlobalBatch } from "./global-feed.js";
-import { jobSpec, type JobOptions, type JobSpec } from "./jobs.js";
 import { rawRecordOf } from "./raw-records.js";
+import { Repartitioner } from "./repartitioner.js";
 import { changelogKey, taskMessages } from "./task-messages.js";
 import { readCommitted } from "../adapters/kafka/read-committed.js";
-import { GLOBAL_POSITIONS_STORE } from "./shard-runtime.js";
+import { GLOBAL_POSITIONS_STORE, TASK_PROGRESS_KEY, WATERMARK_MARKER_TYPE, type TaskProgress } from "./shard-runtime.js";
 import { ShardedEnginePool, type ThreadResults } from "./sharded-pool.js";
 import { TaskProducers } from "./task-producers.js";
 import type { ProcessorObserver } from "../metrics/prometheus.js";
@@ -34,15 +35,18 @@ import type { RawRecord, StoreChange } from "./thread-messages.js";
 
 export type ProcessorOptions = {
   readonly brokers: readonly string[];
-  readonly job: string;
+  /** The job, bound to its options and schema image. */
+  readonly job: RuntimeJob;
+  /** Where the job is defined (module URL or package specifier): the worker threads import it. */
+  readonly module: string;
+  /** The schema image the job's types come from (undefined: the built-in types). */
+  readonly schemaImage?: string;
   /** Worker threads (default 2). */
   readonly threads?: number;
   /** Consumer group (default `weir-processor-<job>`); also names the tasks' transactional ids. */
   readonly groupId?: string;
   /** Name of this instance in logs and client ids (default random). */
   readonly instanceId?: string;
-  /** The jobs' settings (fraud rule, risk limits). */
-  readonly jobOptions?: JobOptions;
   /**
    * Opt-in (default off): after each batch, advance every task to (the lowest highest-event-time
    * over ALL assigned partitions) minus this, so idle partitions' windows close. Off by default:
@@ -57,7 +61,8 @@ export type ProcessorOptions = {
    * task's watermark moved on as if event time kept pace with the clock: to its highest event time
    * + (idle time − this). Windows and pattern timeouts of idle partitions then close, in one
    * transaction per task like any step. Records that arrive later behind that watermark are late.
-   * A partition counts only once it had records since this instance took it over.
+   * A partition counts only once it had records, here or (restored) before. Default: the job's
+   * own idle policy.
    */
   readonly idleAdvanceMs?: number;
   /** Consumer group session timeout (default 10 s): how long a dead instance keeps its partitions. */
@@ -72,7 +77,7 @@ export type ProcessorOptions = {
 };
 
 export class Processor {
-  private readonly spec: JobSpec;
+  private readonly spec: RuntimeJob;
   private readonly kafka: Kafka;
   private readonly groupId: string;
   private readonly instanceId: string;
@@ -84,6 +89,8 @@ export class Processor {
   private readonly changelog: string;
   private readonly log: (line: string) => void;
   private readonly producers: TaskProducers;
+  /** The repartition step, when the job keys its input unlike its producers. */
+  private repartitioner: Repartitioner | undefined;
   private pool: ShardedEnginePool | undefined;
   private consumer: Consumer | undefined;
   private feed: GlobalFeed | undefined;
@@ -104,36 +111,27 @@ export class Processor {
   private readonly counters = { records: 0, outputs: new Map<string, number>(), last: new Map<string, unknown>() };
 
   constructor(private readonly opts: ProcessorOptions) {
-    this.spec = jobSpec(opts.job);
-    const registry = SchemaRegistry.builtin();
-    const topicOf = (type: string) => {
-      const t = registry.eventType(type);
-      if (!t) throw new Error(`job ${opts.job}: input type ${type} is not a built-in event type`);
-      return t;
-    };
-    const inputs = Object.entries(this.spec.inputs);
-    const partitioned = [...new Set(inputs.filter(([, i]) => !i.broadcast).map(([type]) => topicOf(type).topic))];
-    if (partitioned.length !== 1) throw new Error(`job ${opts.job}: needs exactly one partitioned input topic, has ${partitioned.join(", ") || "none"}`);
-    this.inputTopic = partitioned[0]!;
-    this.globalTopics = [...new Set(inputs.filter(([, i]) => i.broadcast).map(([type]) => topicOf(type).topic))];
-    this.partitions = Math.max(...inputs.filter(([, i]) => !i.broadcast).map(([type]) => topicOf(type).partitions));
-    this.groupId = opts.groupId ?? `weir-processor-${opts.job}`;
+    const job = (this.spec = opts.job);
+    this.groupId = opts.groupId ?? `weir-processor-${job.name}`;
+    // A job keyed unlike its producers (or reading streams of several topics) reads its own
+    // repartition topic, written by its repartition step; otherwise the one stream topic itself.
+    if (!job.repartition && job.streamTopics.length !== 1) throw new Error(`job ${job.name}: needs exactly one partitioned input topic, has ${job.streamTopics.join(", ") || "none"}`);
+    this.inputTopic = job.repartition ? repartitionTopic(this.groupId) : job.streamTopics[0]!;
+    this.globalTopics = [...job.tableTopics];
+    this.partitions = job.partitions;
     this.instanceId = opts.instanceId ?? randomUUID();
-    this.results = resultsTopic(opts.job);
+    this.results = resultsTopic(job.name);
     this.changelog = changelogTopic(this.groupId);
     this.log = opts.log ?? (() => {});
-    this.kafka = new Kafka({ brokers: [...opts.brokers], clientId: `weir-processor-${opts.job}-${this.instanceId}`, logLevel: logLevel.NOTHING });
+    this.kafka = new Kafka({ brokers: [...opts.brokers], clientId: `weir-processor-${job.name}-${this.instanceId}`, logLevel: logLevel.NOTHING });
     this.producers = new TaskProducers(this.kafka, this.groupId);
   }
 
-  private readonly isPartitionedInput = (type: string): boolean => {
-    const input = this.spec.inputs[type];
-    return input !== undefined && !input.broadcast;
-  };
-  private readonly isGlobalInput = (type: string): boolean => this.spec.inputs[type]?.broadcast === true;
+  private readonly isPartitionedInput = (type: string): boolean => this.spec.isStream(type);
+  private readonly isGlobalInput = (type: string): boolean => this.spec.isTable(type);
 
   get job(): string {
-    return this.opts.job;
+    return this.spec.name;
   }
 
   get consumerGroup(): string {
@@ -153,17 +151,29 @@ export class Processor {
   async start(): Promise<void> {
     await this.ensureTopics();
     this.pool = new ShardedEnginePool({
-      job: this.opts.job,
+      job: this.spec,
+      module: this.opts.module,
       threads: this.opts.threads ?? 2,
-      ...(this.opts.jobOptions ? { jobOptions: this.opts.jobOptions } : {}),
+      ...(this.opts.schemaImage ? { schemaImage: this.opts.schemaImage } : {}),
       ...(this.opts.tracing ? { tracing: this.opts.tracing } : {}),
     });
+    const sessionTimeout = this.opts.sessionTimeoutMs ?? 10_000;
+    if (this.spec.repartition) {
+      this.repartitioner = new Repartitioner(this.kafka, {
+        job: this.spec,
+        groupId: `${this.groupId}.repartition`,
+        topic: this.inputTopic,
+        partitions: this.partitions,
+        sessionTimeoutMs: sessionTimeout,
+        log: this.log,
+      });
+      await this.repartitioner.start();
+    }
     if (this.globalTopics.length > 0) {
       this.feed = new GlobalFeed(this.kafka, this.globalTopics, this.isGlobalInput, (b) => this.enqueue(() => this.handleGlobal(b)));
       await this.feed.start();
       this.log(`global tables ${this.globalTopics.join(", ")} read up to ${[...this.globalPositions].map(([s, o]) => `${s}@${o}`).join(" ") || "(empty)"}`);
     }
-    const sessionTimeout = this.opts.sessionTimeoutMs ?? 10_000;
     this.consumer = this.kafka.consumer({ groupId: this.groupId, readUncommitted: false, sessionTimeout, heartbeatInterval: Math.floor(sessionTimeout / 5) });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
       const mine = new Set<number>(e.payload.memberAssignment[this.inputTopic] ?? []);
@@ -179,7 +189,7 @@ export class Processor {
     });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [this.inputTopic], fromBeginning: true });
-    const idleMs = this.opts.idleAdvanceMs ?? 0;
+    const idleMs = this.opts.idleAdvanceMs ?? this.spec.idleAfterMs ?? 0;
     if (idleMs > 0) {
       this.idleTimer = setInterval(
         () =>
@@ -200,6 +210,7 @@ export class Processor {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.idleTimer);
+    await this.repartitioner?.close();
     await this.consumer?.disconnect().catch(() => {});
     await this.feed?.close();
     await this.chain.catch(() => {});
@@ -228,19 +239,14 @@ export class Processor {
     } finally {
       await admin.disconnect();
     }
-    const registry = SchemaRegistry.builtin();
-    const globalPartitions = (topic: string) =>
-      Math.max(
-        ...registry
-          .eventTypes()
-          .filter((t) => t.topic === topic)
-          .map((t) => t.partitions),
-      );
+    // Every topic the job reads, with the partitions its schema image gives (if not there yet).
+    const sources = new Map<string, number>();
+    for (const input of this.spec.inputs.values()) sources.set(input.topic, Math.max(sources.get(input.topic) ?? 1, input.partitions));
     await ensureTopicsWithKafkajs(
       this.kafka,
       [
+        ...[...sources].map(([topic, partitions]) => ({ topic, partitions })),
         { topic: this.inputTopic, partitions: this.partitions },
-        ...this.globalTopics.map((topic) => ({ topic, partitions: globalPartitions(topic) })),
         { topic: this.results, partitions: this.partitions },
         { topic: ALERTS_TOPIC, partitions: ALERTS_TOPIC_PARTITIONS },
         { topic: this.changelog, partitions: this.partitions, compacted: true },
@@ -253,7 +259,7 @@ export class Processor {
     const { batch } = payload;
     if (!payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;
     const partition = batch.partition;
-    const traceSpans = new ProcessSpans(this.opts.job, this.groupId);
+    const traceSpans = new ProcessSpans(this.spec.name, this.groupId);
     await this.failSafe(async () => {
       if (!this.restored.has(partition)) {
         // A restore may take longer than the session timeout: keep the membership alive meanwhile.
@@ -266,23 +272,29 @@ export class Processor {
         await payload.heartbeat();
       }
       const records: RawRecord[] = [];
+      let events = 0;
       let maxTs = this.maxEventTime.get(partition) ?? Number.NEGATIVE_INFINITY;
       for (const m of batch.messages) {
         const r = rawRecordOf(m, batch.topic, partition, this.isPartitionedInput);
         if (!r) continue;
+        if (r.type === WATERMARK_MARKER_TYPE) {
+          records.push(r);
+          continue;
+        }
         // A traced event: this step's span continues its trace, into the worker thread.
         const span = traceSpans.start(m, batch.topic, partition);
         records.push(span ? { ...r, traceparent: span } : r);
+        events++;
         if (r.timestampMs > maxTs) maxTs = r.timestampMs;
       }
       if (maxTs > Number.NEGATIVE_INFINITY) this.maxEventTime.set(partition, maxTs);
-      if (records.length > 0) this.lastRecordAt.set(partition, Date.now());
+      if (events > 0) this.lastRecordAt.set(partition, Date.now());
       const started = performance.now();
       const threads = await this.pool!.process(records, this.idleWatermark());
       const next = (BigInt(batch.lastOffset()) + 1n).toString();
-      await this.commit(threads, { partition, offsets: { groupId: this.groupId, topic: batch.topic, offset: next } }, records.length, started);
-      this.counters.records += records.length;
-      this.opts.observer?.lag(this.opts.job, partition, Number(batch.offsetLag()));
+      await this.commit(threads, { partition, offsets: { groupId: this.groupId, topic: batch.topic, offset: next } }, events, started);
+      this.counters.records += events;
+      this.opts.observer?.lag(this.spec.name, partition, Number(batch.offsetLag()));
     }).then(
       () => traceSpans.end(),
       (err: unknown) => {
@@ -328,7 +340,7 @@ export class Processor {
     records = 0,
     started = performance.now(),
   ): Promise<void> {
-    const perTask = taskMessages(this.opts.job, threads, batch?.partition);
+    const perTask = taskMessages(this.spec, threads, batch?.partition);
     await Promise.all(
       [...perTask].map(([p, t]) =>
         this.producers.commit(p, {
@@ -349,7 +361,7 @@ export class Processor {
         this.counters.last.set(o.stream, o.value);
       }
     }
-    this.opts.observer?.committed(this.opts.job, records, byStream, (performance.now() - started) / 1000);
+    this.opts.observer?.committed(this.spec.name, records, byStream, (performance.now() - started) / 1000);
   }
 
   /** Moves idle partitions' watermarks on with the clock (see idleAdvanceMs), committing what that closes. */
@@ -394,9 +406,14 @@ export class Processor {
     const behind = new Map<string, number>(); // global source -> lowest offset applied by a restored task
     for (const p of partitions) {
       const state = entries.get(p) ?? new Map<string, StoreChange>();
-      await this.pool!.restore(p, [...state.values()]);
+      await this.pool!.restore(p, this.checkedState(p, state));
       this.restored.add(p);
-      this.maxEventTime.delete(p);
+      // Where the task's stream stood: an idle partition closes its windows after a restart too.
+      const progress = state.get(changelogKey(JOB_IDENTITY_STORE, TASK_PROGRESS_KEY))?.[2] as TaskProgress | undefined;
+      if (progress) {
+        this.maxEventTime.set(p, progress.maxEventTimeMs);
+        this.lastRecordAt.set(p, Date.now());
+      } else this.maxEventTime.delete(p);
       for (const source of this.globalPositions.keys()) {
         const seen = state.get(changelogKey(GLOBAL_POSITIONS_STORE, source))?.[2] as number | undefined;
         behind.set(source, Math.min(behind.get(source) ?? Number.POSITIVE_INFINITY, seen ?? -1));
@@ -406,6 +423,29 @@ export class Processor {
     this.log(
       `restored partitions ${partitions.join(",")} (${[...entries.values()].reduce((n, m) => n + m.size, 0)} entries${caughtUp ? `, ${caughtUp} global records` : ""}) in ${Date.now() - started} ms`,
     );
+  }
+
+  /**
+   * A task's restored state, if it is this job's: state of another version of the job is refused
+   * (WEIR_ERR_JOB_STATE_VERSION) unless the job migrates it, entry by entry, here.
+   */
+  private checkedState(partition: number, state: ReadonlyMap<string, StoreChange>): StoreChange[] {
+    const identity = state.get(changelogKey(JOB_IDENTITY_STORE, JOB_IDENTITY_KEY))?.[2] as JobIdentity | undefined;
+    if (this.spec.checkIdentity(identity) === "same") return [...state.values()];
+    this.log(`migrating the state of partition ${partition} from version ${identity!.version} to ${this.spec.version}`);
+    const migrate = this.spec.job.migrate!.bind(this.spec.job);
+    const entries: StoreChange[] = [];
+    for (const [store, key, value] of state.values()) {
+      if (store === JOB_IDENTITY_STORE || store === GLOBAL_POSITIONS_STORE) {
+        entries.push([store, key, value]);
+        continue;
+      }
+      const next = migrate(identity!.version, { store, key, value });
+      // The old entry goes (a tombstone) unless the migrated one takes its place.
+      if (!next || next.store !== store || next.key !== key) entries.push([store, key, null]);
+      if (next) entries.push([next.store, next.key, next.value]);
+    }
+    return entries;
   }
 
   /** Replays global records the restored tasks have not applied, up to the feed's position. */
@@ -446,7 +486,7 @@ export async function readChangelog(kafka: Kafka, topic: string, partitions: rea
       const sep = k.indexOf("\u0000");
       if (sep < 0) return;
       if (m.value === null) state.delete(k);
-      else state.set(k, [k.slice(0, sep), k.slice(sep + 1), JSON.parse(m.value.toString("utf8"))]);
+      else state.set(k, [k.slice(0, sep), k.slice(sep + 1), decodeState(m.value.toString("utf8"))]);
     },
     { partitions },
   );

@@ -6,7 +6,7 @@
  */
 import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
-import { jobOptionsOf, jobSpec } from "./jobs.js";
+import { configuredJobs } from "./jobs.js";
 import { Processor } from "./processor.js";
 import { WebhookSink } from "../sinks/webhook-sink.js";
 import type { ProcessorObserver } from "../metrics/prometheus.js";
@@ -18,23 +18,23 @@ export type RunningProcessors = {
 };
 
 export async function startProcessors(config: Config, logger: Logger, observer?: ProcessorObserver): Promise<RunningProcessors> {
-  const jobOptions = jobOptionsOf(config);
-  for (const job of config.processorJobs) jobSpec(job); // unknown job names fail before anything starts
-  const processors = config.processorJobs.map(
-    (job) =>
+  const jobs = await configuredJobs(config); // a bad job module or option fails before anything starts
+  const processors = jobs.map(
+    ({ runtime, module }) =>
       new Processor({
         brokers: config.kafkaBrokers,
-        job,
+        job: runtime,
+        module,
+        ...(config.schemaImage ? { schemaImage: config.schemaImage } : {}),
         threads: config.processorThreads,
-        groupId: `${config.processorGroupPrefix}-${job}`,
+        groupId: `${config.processorGroupPrefix}-${runtime.name}`,
         instanceId: config.gatewayId,
-        jobOptions,
         replicationFactor: config.topicReplication,
         sessionTimeoutMs: config.processorSessionTimeoutMs,
         ...(config.processorIdleAdvanceMs > 0 ? { idleAdvanceMs: config.processorIdleAdvanceMs } : {}),
         ...(observer ? { observer } : {}),
         ...(config.otlpEndpoint ? { tracing: { endpoint: config.otlpEndpoint } } : {}),
-        log: (line) => logger.info({ job }, line),
+        log: (line) => logger.info({ job: runtime.name }, line),
       }),
   );
   const webhook = config.webhookUrl
@@ -54,6 +54,6 @@ export async function startProcessors(config: Config, logger: Logger, observer?:
     await close();
     throw err;
   }
-  logger.info({ jobs: config.processorJobs, threads: config.processorThreads }, "processor jobs running");
+  logger.info({ jobs: jobs.map((j) => j.runtime.name), threads: config.processorThreads }, "processor jobs running");
   return { processors, webhook, close };
 }

@@ -1,8 +1,8 @@
 /** Kafka records of the raw event topics, as the engine tasks take them. */
 import type { IHeaders, KafkaMessage } from "kafkajs";
-import { headers } from "../ingest/records.js";
 import type { RawRecord } from "./thread-messages.js";
-import { tenantKey } from "../kafka-contract.js";
+import { WATERMARK_MARKER_TYPE } from "./shard-runtime.js";
+import { headers, tenantKey } from "../kafka-contract.js";
 
 /** A header's value as text (kafkajs decodes a header without a value as null). */
 function headerString(v: IHeaders[string] | null): string | undefined {
@@ -13,10 +13,14 @@ function headerString(v: IHeaders[string] | null): string | undefined {
 
 /**
  * The record as a RawRecord, or undefined when it carries no event type the job reads. A
- * partitioned record's key is qualified with its tenant (tenant-keys.ts); a global record
+ * partitioned record's key is qualified with its tenant (src/kafka-contract.ts); a global record
  * (`global` true) keeps its key and carries its source and offset, so each task applies it once.
  */
 export function rawRecordOf(m: KafkaMessage, topic: string, partition: number, accepts: (type: string) => boolean, global = false): RawRecord | undefined {
+  // A repartition topic's watermark marker (WatermarkMarker): for the task of this partition.
+  if (!global && headerString(m.headers?.[headers.control]) === "watermark") {
+    return { type: WATERMARK_MARKER_TYPE, partition, key: "", tenant: "", timestampMs: Number(m.timestamp), value: m.value ?? Buffer.alloc(0) };
+  }
   const type = headerString(m.headers?.[headers.type]);
   if (type === undefined || !accepts(type)) return undefined;
   const key = m.key?.toString("utf8") ?? "";
@@ -25,6 +29,7 @@ export function rawRecordOf(m: KafkaMessage, topic: string, partition: number, a
     type,
     partition,
     key: global || !tenant ? key : tenantKey(tenant, key),
+    tenant: tenant ?? "",
     timestampMs: Number(m.timestamp),
     value: m.value ?? Buffer.alloc(0),
   };

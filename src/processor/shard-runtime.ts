@@ -1,10 +1,16 @@
 /**
  * One task — one job on one input partition, as in Kafka Streams — inside a worker thread: the
- * operator over in-memory stores, fed records in arrival order. A task's state is exactly what its
- * changelog partition holds, so a partition can move to another processor with its state.
+ * job's operator over in-memory stores, fed records in arrival order. A task's state is exactly
+ * what its changelog partition holds, so a partition can move to another processor with its state.
+ * Besides the job's own stores a task keeps, in the "__job" store, its job's identity (name and
+ * version: state of another version is refused or migrated at restore, in the processor) and its
+ * highest event time (so a restarted processor can close idle partitions' windows).
  */
-import { MemoryStore, type Emitter, type Operator } from "../engine/types.js";
-import type { JobOptions, JobSpec } from "./jobs.js";
+import { MemoryStore, type Emitter } from "../engine/types.js";
+import { REJECTED_STREAM, type JobOperator, type Rejected } from "../jobs/job-operator.js";
+import { SourceWatermarks, TASK_SOURCES_KEY } from "../jobs/source-watermarks.js";
+import { JOB_IDENTITY_KEY, JOB_IDENTITY_STORE, type JobIdentity, type RuntimeJob } from "../jobs/runtime-job.js";
+import { splitTenantKey, tenantKey, type WatermarkMarker } from "../kafka-contract.js";
 import type { StoreChange } from "./thread-messages.js";
 
 export type TaskOutput = { stream: string; key: string; value: unknown; timestampMs: number };
@@ -15,21 +21,48 @@ export type TaskOutput = { stream: string; key: string; value: unknown; timestam
  * restore the task knows exactly which global records it has seen.
  */
 export const GLOBAL_POSITIONS_STORE = "__global_positions";
+/** In JOB_IDENTITY_STORE: `{ maxEventTimeMs }` of the task's stream records. */
+export const TASK_PROGRESS_KEY = "progress";
+export type TaskProgress = { readonly maxEventTimeMs: number };
+
+/** The record type of a repartition topic's watermark markers, as the processor hands them to a task. */
+export const WATERMARK_MARKER_TYPE = "weir.control/watermark";
+
+/** One record as a task takes it. */
+export type TaskRecord = {
+  readonly type: string;
+  /** Stream records: "tenant/key" (the job's key); table records: the key as produced. */
+  readonly key: string;
+  readonly tenant: string;
+  readonly payload: Uint8Array;
+  readonly timestampMs: number;
+};
 
 export class ShardRuntime {
   private readonly stores = new Map<string, MemoryStore<unknown>>();
-  private readonly operator: Operator<unknown, unknown>;
+  private readonly operator: JobOperator;
+  private readonly sources: SourceWatermarks;
+  private maxEventTimeMs: number;
 
   constructor(
-    private readonly spec: JobSpec,
+    private readonly job: RuntimeJob,
     restore: readonly StoreChange[] = [],
-    options: JobOptions = {},
   ) {
     for (const [store, key, value] of restore) {
-      if (value !== null) this.storeOf(store).put(key, value);
+      if (value === null) this.storeOf(store).delete(key);
+      else this.storeOf(store).put(key, value);
     }
-    this.operator = spec.create({ store: <S>(name: string) => this.storeOf(name) as MemoryStore<S> }, options);
-    this.takeChanges(); // restored entries are already in the changelog
+    const meta = this.storeOf(JOB_IDENTITY_STORE);
+    this.sources = new SourceWatermarks(meta, TASK_SOURCES_KEY);
+    const progress = meta.get(TASK_PROGRESS_KEY) as TaskProgress | undefined;
+    this.maxEventTimeMs = progress?.maxEventTimeMs ?? Number.NEGATIVE_INFINITY;
+    const identity = meta.get(JOB_IDENTITY_KEY) as JobIdentity | undefined;
+    const migrated = identity !== undefined && identity.version !== job.version;
+    // Restored entries are already in the changelog; migrated ones (and their tombstones) are not yet.
+    if (!migrated) this.takeChanges();
+    this.operator = job.createOperator({ store: <S>(name: string) => this.storeOf(name) as MemoryStore<S> });
+    // A new task (or one migrated from an earlier version) records whose state this is.
+    if (identity?.name !== job.name || identity.version !== job.version) meta.put(JOB_IDENTITY_KEY, { name: job.name, version: job.version } satisfies JobIdentity);
   }
 
   private storeOf(name: string): MemoryStore<unknown> {
@@ -39,11 +72,13 @@ export class ShardRuntime {
   }
 
   /**
-   * Processes one record of this task's partition (or a broadcast one); unknown types are skipped,
-   * and so is a broadcast record at or below this task's position in its source.
+   * Processes one record of this task's partition (or a broadcast one); types the job does not
+   * read are skipped, and so is a broadcast record at or below this task's position in its source.
+   * A payload that does not decode goes to the "rejected" output instead of failing the task.
    */
-  process(type: string, key: string, payload: Uint8Array, timestampMs: number, out: TaskOutput[], source?: { name: string; offset: number }): void {
-    const input = this.spec.inputs[type];
+  process(record: TaskRecord, out: TaskOutput[], source?: { name: string; offset: number }): void {
+    if (record.type === WATERMARK_MARKER_TYPE) return this.onMarker(JSON.parse(new TextDecoder().decode(record.payload)) as WatermarkMarker, out);
+    const input = this.job.inputs.get(record.type);
     if (!input) return;
     if (source) {
       const positions = this.storeOf(GLOBAL_POSITIONS_STORE);
@@ -51,7 +86,26 @@ export class ShardRuntime {
       if (seen !== undefined && source.offset <= seen) return;
       positions.put(source.name, source.offset);
     }
-    this.operator.process({ key, value: input.decode(payload, key), timestampMs }, this.emitter(out));
+    const own = input.kind === "stream" ? (splitTenantKey(record.key)?.key ?? record.key) : record.key;
+    let value: unknown;
+    try {
+      value = input.decode(record.payload);
+    } catch (err) {
+      const rejected: Rejected = { input: input.name, tenant: record.tenant, key: own, reason: `undecodable ${record.type} payload: ${(err as Error).message}` };
+      out.push({ stream: REJECTED_STREAM, key: tenantKey(record.tenant, own), value: rejected, timestampMs: record.timestampMs });
+      return;
+    }
+    if (input.kind === "stream" && record.timestampMs > this.maxEventTimeMs) {
+      this.maxEventTimeMs = record.timestampMs;
+      this.storeOf(JOB_IDENTITY_STORE).put(TASK_PROGRESS_KEY, { maxEventTimeMs: record.timestampMs } satisfies TaskProgress);
+    }
+    this.operator.process({ key: record.key, value: { input: input.name, tenant: record.tenant, key: own, value }, timestampMs: record.timestampMs }, this.emitter(out));
+  }
+
+  /** A source partition's progress (repartitioned jobs): the operator's watermark follows the lowest source. */
+  private onMarker(marker: WatermarkMarker, out: TaskOutput[]): void {
+    const eventTimeMs = this.sources.apply(marker);
+    if (eventTimeMs !== undefined) this.operator.advanceEventTime(eventTimeMs, this.emitter(out));
   }
 
   advanceWatermark(watermarkMs: number, out: TaskOutput[]): void {

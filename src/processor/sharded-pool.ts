@@ -8,17 +8,20 @@
  */
 import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
-import { jobSpec, type JobOptions, type JobSpec } from "./jobs.js";
-import { packRecords, transferablesOf, type RawRecord, type ShardResult, type ShardTask, type StoreChange } from "./thread-messages.js";
+import type { RuntimeJob } from "../jobs/runtime-job.js";
+import { WATERMARK_MARKER_TYPE } from "./shard-runtime.js";
+import { packRecords, transferablesOf, type RawRecord, type ShardResult, type ShardTask, type StoreChange, type WorkerSetup } from "./thread-messages.js";
 
 export type ShardedPoolOptions = {
-  readonly job: string;
+  readonly job: RuntimeJob;
+  /** Where the job is defined (module URL or package specifier): every thread imports it. */
+  readonly module: string;
+  /** The schema image its types come from (undefined: the built-in types). */
+  readonly schemaImage?: string;
   /** Worker threads; partition p runs on thread p % threads. */
   readonly threads: number;
   /** Tasks waiting per shard before run() is refused: bounded, like everything else. */
   readonly maxQueue?: number;
-  /** The jobs' settings, the same on every thread. */
-  readonly jobOptions?: JobOptions;
   /** Tracing in the worker threads (OTLP endpoint; none: off). */
   readonly tracing?: { readonly endpoint: string };
 };
@@ -28,11 +31,16 @@ export type ThreadResults = ReadonlyArray<ShardResult & { readonly thread: numbe
 const workerFile = fileURLToPath(new URL("../../workers/engine-worker.mjs", import.meta.url));
 
 export class ShardedEnginePool {
-  private readonly spec: JobSpec;
+  private readonly job: RuntimeJob;
   private readonly pools: Piscina[];
 
   constructor(private readonly opts: ShardedPoolOptions) {
-    this.spec = jobSpec(opts.job);
+    this.job = opts.job;
+    const setup: WorkerSetup = {
+      jobs: [{ name: opts.job.name, module: opts.module, options: opts.job.options }],
+      schemaImage: opts.schemaImage,
+      tracing: opts.tracing,
+    };
     this.pools = Array.from(
       { length: opts.threads },
       () =>
@@ -42,7 +50,7 @@ export class ShardedEnginePool {
           maxThreads: 1,
           maxQueue: opts.maxQueue ?? 64,
           idleTimeout: Number.POSITIVE_INFINITY,
-          workerData: { jobOptions: opts.jobOptions ?? {}, tracing: opts.tracing },
+          workerData: setup,
           // An idle Piscina worker blocks in Atomics.wait, which would stall its span exports until
           // the next task; with tracing on, workers wait on their message port instead.
           ...(opts.tracing ? { atomics: "disabled" as const } : {}),
@@ -58,15 +66,19 @@ export class ShardedEnginePool {
   async process(records: readonly RawRecord[], watermarkMs?: number): Promise<ThreadResults> {
     const perThread = this.pools.map((): RawRecord[] => []);
     for (const r of records) {
-      const input = this.spec.inputs[r.type];
+      if (r.type === WATERMARK_MARKER_TYPE) {
+        perThread[this.threadOf(r.partition)]!.push(r);
+        continue;
+      }
+      const input = this.job.inputs.get(r.type);
       if (!input) continue;
-      if (input.broadcast) for (const list of perThread) list.push(r);
+      if (input.kind === "table") for (const list of perThread) list.push(r);
       else perThread[this.threadOf(r.partition)]!.push(r);
     }
     return Promise.all(
       perThread.map(async (list, thread) => {
         const packed = list.length > 0 ? packRecords(list) : undefined;
-        const task: ShardTask = { job: this.opts.job, ...(packed ? { records: packed } : {}), ...(watermarkMs !== undefined ? { watermarkMs } : {}) };
+        const task: ShardTask = { job: this.job.name, ...(packed ? { records: packed } : {}), ...(watermarkMs !== undefined ? { watermarkMs } : {}) };
         const result = (await this.pools[thread]!.run(task, packed ? { transferList: transferablesOf(packed) } : {})) as ShardResult;
         return { ...result, thread };
       }),
@@ -83,7 +95,7 @@ export class ShardedEnginePool {
     }
     return Promise.all(
       [...perThread].map(async ([thread, list]) => {
-        const result = (await this.pools[thread]!.run({ job: this.opts.job, watermarks: list } satisfies ShardTask)) as ShardResult;
+        const result = (await this.pools[thread]!.run({ job: this.job.name, watermarks: list } satisfies ShardTask)) as ShardResult;
         return { ...result, thread };
       }),
     );
@@ -91,13 +103,13 @@ export class ShardedEnginePool {
 
   /** Gives a partition task its state, restored from its changelog partition, before it processes more. */
   async restore(partition: number, entries: readonly StoreChange[]): Promise<void> {
-    await this.pools[this.threadOf(partition)]!.run({ job: this.opts.job, restore: { partition, entries } } satisfies ShardTask);
+    await this.pools[this.threadOf(partition)]!.run({ job: this.job.name, restore: { partition, entries } } satisfies ShardTask);
   }
 
   /** Drops partition tasks revoked in a rebalance. */
   async revoke(partitions: readonly number[]): Promise<void> {
     await Promise.all(
-      this.pools.map((pool, thread) => pool.run({ job: this.opts.job, revoke: partitions.filter((p) => this.threadOf(p) === thread) } satisfies ShardTask)),
+      this.pools.map((pool, thread) => pool.run({ job: this.job.name, revoke: partitions.filter((p) => this.threadOf(p) === thread) } satisfies ShardTask)),
     );
   }
 

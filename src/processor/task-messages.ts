@@ -6,7 +6,8 @@
  */
 import type { Message } from "kafkajs";
 import { headers as recordHeaders, splitTenantKey } from "../kafka-contract.js";
-import { alertOf } from "./alerts.js";
+import { encodeOutput, encodeState } from "../engine/state-codec.js";
+import type { RuntimeJob } from "../jobs/runtime-job.js";
 import type { ThreadResults } from "./sharded-pool.js";
 
 export type TaskMessages = { results: Message[]; alerts: Message[]; changelog: Message[] };
@@ -15,7 +16,7 @@ export type TaskMessages = { results: Message[]; alerts: Message[]; changelog: M
 export const changelogKey = (store: string, key: string): string => `${store}\u0000${key}`;
 
 /** The messages of each task a step touched; `always` gets an entry even when it produced nothing. */
-export function taskMessages(job: string, threads: ThreadResults, always?: number): Map<number, TaskMessages> {
+export function taskMessages(job: RuntimeJob, threads: ThreadResults, always?: number): Map<number, TaskMessages> {
   const perTask = new Map<number, TaskMessages>();
   const of = (p: number) => {
     let t = perTask.get(p);
@@ -30,17 +31,17 @@ export function taskMessages(job: string, threads: ThreadResults, always?: numbe
       const tenant = splitTenantKey(o.key)?.tenant;
       const headers = {
         [recordHeaders.stream]: o.stream,
-        [recordHeaders.job]: job,
+        [recordHeaders.job]: job.name,
         ...(tenant ? { [recordHeaders.tenant]: tenant } : {}),
         ...(o.traceparent ? { [recordHeaders.traceparent]: o.traceparent } : {}),
       };
-      task.results.push({ key: o.key, value: JSON.stringify(o.value), partition: o.partition, timestamp: String(o.timestampMs), headers });
-      const alert = alertOf(job, o);
-      if (alert) task.alerts.push({ key: alert.key, value: JSON.stringify(alert), timestamp: String(o.timestampMs), headers });
+      task.results.push({ key: o.key, value: encodeOutput(o.value), partition: o.partition, timestamp: String(o.timestampMs), headers });
+      const alert = job.alertOf(o);
+      if (alert) task.alerts.push({ key: alert.key, value: encodeOutput(alert), timestamp: String(o.timestampMs), headers });
     }
     for (const c of t.changes) {
       for (const [store, key, value] of c.changes) {
-        of(c.partition).changelog.push({ key: changelogKey(store, key), value: value === null ? null : JSON.stringify(value), partition: c.partition });
+        of(c.partition).changelog.push({ key: changelogKey(store, key), value: value === null ? null : encodeState(value), partition: c.partition });
       }
     }
   }

@@ -26,6 +26,11 @@ export class TaskProducers {
     return `${this.prefix}-${partition}`;
   }
 
+  /** The tasks whose producers are open here. */
+  openPartitions(): Iterable<number> {
+    return this.producers.keys();
+  }
+
   /** Opens (and fences the previous owners of) the producers of these tasks. */
   async open(partitions: readonly number[]): Promise<void> {
     await Promise.all(

@@ -8,7 +8,10 @@
 export type RawRecord = {
   readonly type: string;
   readonly partition: number;
+  /** Stream records: tenant-qualified ("tenant/key"); table records: the key as produced. */
   readonly key: string;
+  /** The publishing tenant ("" when the record has none). */
+  readonly tenant: string;
   readonly timestampMs: number;
   readonly value: Uint8Array;
   /**
@@ -26,6 +29,7 @@ export type PackedRecords = {
   readonly types: string[];
   readonly partitions: Int32Array;
   readonly keys: string[];
+  readonly tenants: string[];
   readonly timestamps: Float64Array;
   /** "" when the record has no source. */
   readonly sources: string[];
@@ -36,6 +40,15 @@ export type PackedRecords = {
   /** offsets[i]..offsets[i+1] is record i's payload in `bytes`. */
   readonly offsets: Uint32Array;
   readonly bytes: Uint8Array;
+};
+
+/** What every worker thread of a pool is started with. */
+export type WorkerSetup = {
+  /** The jobs the thread runs: where each is defined (a module URL or package specifier) and its options as given. */
+  readonly jobs: ReadonlyArray<{ readonly name: string; readonly module: string; readonly options: unknown }>;
+  /** The schema image the jobs' types come from (undefined: the built-in scenario types). */
+  readonly schemaImage: string | undefined;
+  readonly tracing: { readonly endpoint: string } | undefined;
 };
 
 /** A store entry: value null = deleted. */
@@ -90,7 +103,18 @@ export function packRecords(records: readonly RawRecord[]): PackedRecords {
   offsets[records.length] = at;
   const sources = records.map((r) => r.source ?? "");
   const traceparents = records.map((r) => r.traceparent ?? "");
-  return { types: records.map((r) => r.type), partitions, keys: records.map((r) => r.key), timestamps, sources, sourceOffsets, traceparents, offsets, bytes };
+  return {
+    types: records.map((r) => r.type),
+    partitions,
+    keys: records.map((r) => r.key),
+    tenants: records.map((r) => r.tenant),
+    timestamps,
+    sources,
+    sourceOffsets,
+    traceparents,
+    offsets,
+    bytes,
+  };
 }
 
 export function* unpackRecords(p: PackedRecords): Generator<RawRecord> {
@@ -99,6 +123,7 @@ export function* unpackRecords(p: PackedRecords): Generator<RawRecord> {
       type: p.types[i]!,
       partition: p.partitions[i]!,
       key: p.keys[i]!,
+      tenant: p.tenants[i]!,
       timestampMs: p.timestamps[i]!,
       value: p.bytes.subarray(p.offsets[i], p.offsets[i + 1]),
     };

@@ -19,8 +19,12 @@ export type { LogLine, LogMatch } from "./weir-child.js";
 export type ProcessorChildOptions = {
   /** WEIR_KAFKA_BROKERS */
   readonly brokers: string;
-  /** WEIR_PROCESSOR_JOBS (one job) */
+  /** The job's name (its module defaults to the example job of that name) */
   readonly job: string;
+  /** WEIR_PROCESSOR_JOBS: the job's module (default `weir/examples/jobs/<job>`) */
+  readonly module?: string;
+  /** More WEIR_* settings (e.g. WEIR_SCHEMA_IMAGE, WEIR_JOB_OPTIONS). */
+  readonly env?: Readonly<Record<string, string>>;
   /** WEIR_PROCESSOR_GROUP_PREFIX: the job's consumer group is `<groupPrefix>-<job>` */
   readonly groupPrefix: string;
   /** WEIR_GATEWAY_ID: the instance's name in logs and client ids */
@@ -41,12 +45,13 @@ export type ProcessorChild = WeirChild & {
 export function startProcessorChild(opts: ProcessorChildOptions): ProcessorChild {
   const child = startWeirChild(`processor ${opts.instanceId}`, "gateway/cli/run-processor.ts", "runProcessor", {
     WEIR_KAFKA_BROKERS: opts.brokers,
-    WEIR_PROCESSOR_JOBS: opts.job,
+    WEIR_PROCESSOR_JOBS: opts.module ?? `weir/examples/jobs/${opts.job}`,
     WEIR_PROCESSOR_THREADS: String(opts.threads ?? 2),
     WEIR_PROCESSOR_GROUP_PREFIX: opts.groupPrefix,
     WEIR_GATEWAY_ID: opts.instanceId,
     WEIR_METRICS_PORT: "0",
     WEIR_WEBHOOK_URL: opts.webhookUrl ?? "",
+    ...opts.env,
   });
   return Object.assign(child, { instanceId: opts.instanceId, group: `${opts.groupPrefix}-${opts.job}` });
 }

@@ -18,6 +18,7 @@ import { resultsTopic } from "../../src/kafka-contract.js";
 import { readCommitted } from "../../src/adapters/kafka/read-committed.js";
 import { splitTenantKey } from "../../src/kafka-contract.js";
 import { gatewayFor, streamAll, waitFor } from "./support.js";
+import { exampleJob } from "../unit-fixtures/example-jobs.js";
 
 const run = `idle-${Date.now().toString(36)}`;
 const tenant = `processor-${run}`;
@@ -30,9 +31,11 @@ let processor: Processor;
 
 beforeAll(async () => {
   gateway = await gatewayFor(services, { apiKeys: [`${tenant}:secret`] });
+  const { runtime, module } = await exampleJob("error-rate");
   processor = new Processor({
     brokers: [services.kafkaBrokers],
-    job: "error-rate",
+    job: runtime,
+    module,
     threads: 2,
     groupId: `weir-test-${run}`,
     instanceId: run,

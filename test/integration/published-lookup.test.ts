@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import { Kafka, logLevel, type Producer } from "kafkajs";
 import { KafkaPublishedLookup } from "../../src/adapters/kafka/published-lookup.js";
 import { ensureTopicsWithKafkajs } from "../../src/adapters/kafka/kafkajs-topics.js";
-import { headers } from "../../src/ingest/records.js";
+import { headers } from "../../src/kafka-contract.js";
 
 const run = `lookup-${Date.now().toString(36)}`;
 const topic = `weir.test.${run}`;

@@ -8,11 +8,15 @@ import { describe, expect, it } from "vitest";
 import { streamCatalog, type StreamSpec } from "../../src/subscribe/streams.js";
 import { SchemaRegistry } from "../../src/schema/registry.js";
 import { ALERTS_TOPIC } from "../../src/kafka-contract.js";
-import { jobNames } from "../../src/processor/jobs.js";
+import errorRate from "../../examples/jobs/error-rate.js";
+import fraud from "../../examples/jobs/fraud.js";
+import riskLimits from "../../examples/jobs/risk-limits.js";
 
 const registry = SchemaRegistry.builtin();
 const RAW = ["weir.events.v1.Quote", "weir.events.v1.HttpAccessLog"];
-const catalog = streamCatalog(registry, { jobs: jobNames(), rawTypes: RAW, conflate: ["events.weir.events.v1.Quote", "results.risk-limits"] });
+/** The jobs a default processor runs: the scenario examples. */
+const JOBS = [errorRate, fraud, riskLimits].map((job) => job.name);
+const catalog = streamCatalog(registry, { jobs: JOBS, rawTypes: RAW, conflate: ["events.weir.events.v1.Quote", "results.risk-limits"] });
 const spec = (name: string): StreamSpec => {
   const s = catalog.get(name);
   if (!s) throw new Error(`no stream ${name}`);
@@ -22,7 +26,7 @@ const spec = (name: string): StreamSpec => {
 describe("streamCatalog: the streams offered", () => {
   it("offers results.<job> for every job, alerts, and events.<type> for the allowed raw types only", () => {
     expect([...catalog.keys()].sort()).toEqual(
-      [...jobNames().map((j) => `results.${j}`), "alerts", "events.weir.events.v1.Quote", "events.weir.events.v1.HttpAccessLog"].sort(),
+      [...JOBS.map((j) => `results.${j}`), "alerts", "events.weir.events.v1.Quote", "events.weir.events.v1.HttpAccessLog"].sort(),
     );
     expect(catalog.has("events.weir.events.v1.CardTransaction")).toBe(false);
   });

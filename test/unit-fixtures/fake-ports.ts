@@ -6,7 +6,7 @@
 import { vi } from "vitest";
 import type { Claim, DedupStore, EventLog, OutRecord, PublishedLookup, PublishedQuery, TopicSpec } from "../../src/ingest/ports.js";
 import type { Clock } from "../../src/ingest/clock.js";
-import { headers } from "../../src/ingest/records.js";
+import { headers } from "../../src/kafka-contract.js";
 
 export type Deferred<T> = {
   readonly promise: Promise<T>;

@@ -21,7 +21,7 @@
  */
 import type { Kafka } from "kafkajs";
 import type { PublishedLookup, PublishedQuery } from "../../ingest/ports.js";
-import { headers } from "../../ingest/records.js";
+import { headers } from "../../kafka-contract.js";
 import { readCommitted } from "./read-committed.js";
 
 export type KafkaPublishedLookupOptions = {

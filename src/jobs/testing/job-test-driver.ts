@@ -13,15 +13,16 @@
  *   driver.readOutput("results");
  */
 import { create, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
-import { MemoryStore, type Emitter, type Operator } from "../../engine/types.js";
+import { MemoryStore, type Emitter } from "../../engine/types.js";
 import { decodeState, encodeState } from "../../engine/state-codec.js";
-import { splitTenantKey, tenantKey, type AlertRecord } from "../../kafka-contract.js";
+import { splitTenantKey, tenantKey, type AlertRecord, type WatermarkMarker } from "../../kafka-contract.js";
 import { SchemaRegistry } from "../../schema/registry.js";
 import type { AnyJob } from "../define-job.js";
 import type { JobInputs } from "../inputs.js";
-import type { JobRecord } from "../job-operator.js";
+import type { JobOperator, JobRecord } from "../job-operator.js";
 import { partitionOf } from "../partitioner.js";
-import { RuntimeJob, type ResolvedInput } from "../runtime-job.js";
+import { JOB_IDENTITY_STORE, RuntimeJob, type ResolvedInput } from "../runtime-job.js";
+import { DEFAULT_SOURCE_IDLE_MS, SourceWatermarks, TASK_SOURCES_KEY } from "../source-watermarks.js";
 
 export type JobTestDriverOptions = {
   /** The job's options as WEIR_JOB_OPTIONS would give them (checked by the job's schema). */
@@ -56,9 +57,11 @@ export type DriverOutput = {
 
 type Task = {
   readonly stores: Map<string, MemoryStore<unknown>>;
+  /** A repartitioned job's sources, as the task's markers have told it. */
+  sources: SourceWatermarks;
   /** Each store's changes as the changelog would hold them (encoded state text; undefined = deleted). */
   readonly changelog: Map<string, Map<string, string | undefined>>;
-  operator: Operator<JobRecord, unknown>;
+  operator: JobOperator;
   maxEventTimeMs: number | undefined;
   lastRecordAtMs: number | undefined;
 };
@@ -70,6 +73,8 @@ export class JobTestDriver {
   private pending: DriverOutput[] = [];
   private readonly history: DriverOutput[] = [];
   private wallClockMs = 0;
+  /** A repartitioned job's source partitions: how far each got, when it last had a record, whether it is idle. */
+  private readonly sources = new Map<string, { maxEventTimeMs: number; lastRecordAtMs: number; idle: boolean }>();
 
   private constructor(
     job: AnyJob,
@@ -79,6 +84,11 @@ export class JobTestDriver {
     this.runtime = RuntimeJob.resolve(job, opts.options, registry);
     this.partitions = opts.partitions ?? this.runtime.partitions;
     for (let p = 0; p < this.partitions; p++) this.tasks.set(p, this.newTask(new Map<string, MemoryStore<unknown>>()));
+    // Every source partition of the stream inputs, as the repartition step knows them.
+    const topics = new Map([...this.runtime.inputs.values()].filter((i) => i.kind === "stream").map((i) => [i.topic, i.partitions]));
+    for (const [topic, partitions] of topics) {
+      for (let p = 0; p < partitions; p++) this.sources.set(`${topic}/${p}`, { maxEventTimeMs: Number.NEGATIVE_INFINITY, lastRecordAtMs: 0, idle: false });
+    }
   }
 
   static create(job: AnyJob, opts: JobTestDriverOptions = {}): JobTestDriver {
@@ -107,7 +117,27 @@ export class JobTestDriver {
     task.maxEventTimeMs = Math.max(task.maxEventTimeMs ?? Number.NEGATIVE_INFINITY, opts.timestampMs);
     task.lastRecordAtMs = this.wallClockMs;
     this.run(p, task, () => task.operator.process({ key: tenantKey(tenant, key), value: { ...record, key }, timestampMs: opts.timestampMs }, this.emitter(p)));
+    // The repartition step: the record's source partition marks its progress on every task.
+    if (this.runtime.repartition) this.markSource(`${resolved.topic}/${partitionOf(recordKey, resolved.partitions)}`, opts.timestampMs);
     return this;
+  }
+
+  /** A source partition's progress, as the repartition step writes it to every task (a marker when it rose, or the source was idle). */
+  private markSource(source: string, timestampMs: number): void {
+    const seen = this.sources.get(source);
+    const maxEventTimeMs = Math.max(seen?.maxEventTimeMs ?? Number.NEGATIVE_INFINITY, timestampMs);
+    const marks = seen === undefined || timestampMs > seen.maxEventTimeMs || seen.idle;
+    this.sources.set(source, { maxEventTimeMs, lastRecordAtMs: this.wallClockMs, idle: false });
+    if (marks) this.deliverMarker({ source, of: this.sources.size, maxEventTimeMs });
+  }
+
+  private deliverMarker(marker: WatermarkMarker): void {
+    for (const [p, task] of this.tasks) {
+      this.run(p, task, () => {
+        const eventTimeMs = task.sources.apply(marker);
+        if (eventTimeMs !== undefined) task.operator.advanceEventTime(eventTimeMs, this.emitter(p));
+      });
+    }
   }
 
   /** Event time advances to `watermarkMs` on every task. */
@@ -122,6 +152,15 @@ export class JobTestDriver {
    */
   advanceWallClock(ms: number): this {
     this.wallClockMs += ms;
+    // Source partitions without records for a while stop holding the tasks back (the repartition step's idleness).
+    const sourceIdleMs = this.runtime.idleAfterMs ?? DEFAULT_SOURCE_IDLE_MS;
+    if (this.runtime.repartition) {
+      for (const [source, state] of this.sources) {
+        if (state.idle || this.wallClockMs - state.lastRecordAtMs < sourceIdleMs) continue;
+        state.idle = true;
+        this.deliverMarker({ source, of: this.sources.size, idle: true, ...(Number.isFinite(state.maxEventTimeMs) ? { maxEventTimeMs: state.maxEventTimeMs } : {}) });
+      }
+    }
     const after = this.runtime.idleAfterMs;
     if (after === undefined) return this;
     for (const [p, task] of this.tasks) {
@@ -180,20 +219,21 @@ export class JobTestDriver {
   }
 
   private newTask(stores: Map<string, MemoryStore<unknown>>, changelog: Task["changelog"] = new Map<string, Map<string, string | undefined>>()): Task {
-    const task: Task = {
-      stores,
-      changelog,
-      operator: undefined as unknown as Operator<JobRecord, unknown>,
-      maxEventTimeMs: undefined,
-      lastRecordAtMs: undefined,
-    };
-    task.operator = this.runtime.createOperator({
+    const provider = {
       store: <S>(name: string) => {
         let store = stores.get(name);
         if (!store) stores.set(name, (store = new MemoryStore()));
         return store as unknown as MemoryStore<S>;
       },
-    });
+    };
+    const task: Task = {
+      stores,
+      changelog,
+      sources: new SourceWatermarks(provider.store(JOB_IDENTITY_STORE), TASK_SOURCES_KEY),
+      operator: this.runtime.createOperator(provider),
+      maxEventTimeMs: undefined,
+      lastRecordAtMs: undefined,
+    };
     this.collect(task);
     return task;
   }

@@ -1,0 +1,189 @@
+/**
+ * The repartition step of a job whose key differs from its producers' (Kafka Streams' repartition
+ * topics): it reads the job's stream inputs, computes each record's job key with the job's own
+ * function, and writes the record — payload, headers and event time unchanged — to the job's
+ * repartition topic, on the partition Kafka's default partitioner gives the key. The processing
+ * step then reads that topic: every key of the job is on one task, whatever the producers chose.
+ *
+ * Watermarks travel with the records (Flink's watermark propagation): whenever a source
+ * partition's highest event time rises, the same transaction writes a WatermarkMarker to every
+ * partition of the repartition topic, and a source with no records for the job's idle time is
+ * marked idle there. A task's event time is the lowest over its sources, so records of a source
+ * that is behind are not made late by the others (decision 0015).
+ *
+ * Exactly once: each source partition has its own transactional producer (fencing a previous
+ * owner, as the tasks do, decision 0007), and one transaction holds the re-keyed records, the
+ * markers and the consumed offset of the source. A failed step is aborted and rethrown, so the batch is fetched
+ * again from the committed offset; a record whose payload does not decode is passed on under its
+ * own key (the task rejects it visibly) rather than holding the partition back.
+ */
+import type { Consumer, EachBatchPayload, Kafka, Message } from "kafkajs";
+import { headers as recordHeaders, type WatermarkMarker } from "../kafka-contract.js";
+import { partitionOf } from "../jobs/partitioner.js";
+import { DEFAULT_SOURCE_IDLE_MS } from "../jobs/source-watermarks.js";
+import type { RuntimeJob } from "../jobs/runtime-job.js";
+import { TaskProducers } from "./task-producers.js";
+
+export type RepartitionerOptions = {
+  readonly job: RuntimeJob;
+  /** The consumer group of the step (its transactional ids derive from it). */
+  readonly groupId: string;
+  /** Where re-keyed records go, and its partition count. */
+  readonly topic: string;
+  readonly partitions: number;
+  readonly sessionTimeoutMs: number;
+  readonly log: (line: string) => void;
+};
+
+export class Repartitioner {
+  private consumer: Consumer | undefined;
+  /** Per source topic: a producer per source partition. */
+  private readonly producers: Map<string, TaskProducers>;
+  private records = 0;
+  /** Per source ("topic/partition"): the highest event time marked, when it last had records, whether it is marked idle. */
+  private readonly sources = new Map<string, { maxEventTimeMs: number; lastRecordAt: number; idle: boolean }>();
+  /** Per source: its transactions one after another (a batch and an idle mark share the producer). */
+  private readonly chains = new Map<string, Promise<void>>();
+  private idleTimer: ReturnType<typeof setInterval> | undefined;
+  /** Source partitions of the job's input, in all: every task waits to hear from each. */
+  private of = 0;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly opts: RepartitionerOptions,
+  ) {
+    this.producers = new Map(opts.job.streamTopics.map((t) => [t, new TaskProducers(kafka, `${opts.groupId}-${t}`)]));
+  }
+
+  /** Records re-keyed and committed by this instance. */
+  get repartitioned(): number {
+    return this.records;
+  }
+
+  async start(): Promise<void> {
+    const { groupId, sessionTimeoutMs } = this.opts;
+    this.of = await this.sourcePartitions();
+    const consumer = (this.consumer = this.kafka.consumer({ groupId, readUncommitted: false, sessionTimeout: sessionTimeoutMs, heartbeatInterval: Math.floor(sessionTimeoutMs / 5) }));
+    // On every (re)assignment: fence previous owners of our partitions' producers, drop the others.
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      for (const [topic, producers] of this.producers) {
+        const mine = e.payload.memberAssignment[topic] ?? [];
+        // Sources assigned here are watched for idleness from now on, even before their first record.
+        for (const p of mine) if (!this.sources.has(`${topic}/${p}`)) this.sources.set(`${topic}/${p}`, { maxEventTimeMs: Number.NEGATIVE_INFINITY, lastRecordAt: Date.now(), idle: false });
+        for (const source of [...this.sources.keys()]) if (source.startsWith(`${topic}/`) && !mine.includes(Number(source.slice(topic.length + 1)))) this.sources.delete(source);
+        void producers
+          .close([...producers.openPartitions()].filter((p) => !mine.includes(p)))
+          .then(() => producers.open(mine))
+          .catch((err: unknown) => this.opts.log(`repartition: taking over ${topic} ${mine.join(",")} failed: ${(err as Error).message}`));
+      }
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...this.opts.job.streamTopics], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 4,
+      eachBatch: (payload) => this.serial(`${payload.batch.topic}/${payload.batch.partition}`, () => this.handleBatch(payload)),
+    });
+    // A source partition without records must not hold every task back for ever (Flink's idleness).
+    const idleMs = this.opts.job.idleAfterMs ?? DEFAULT_SOURCE_IDLE_MS;
+    this.idleTimer = setInterval(() => this.markIdle(idleMs), Math.max(100, idleMs / 2));
+    this.idleTimer.unref?.();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.idleTimer);
+    await this.consumer?.disconnect().catch(() => {});
+    await Promise.all([...this.producers.values()].map((p) => p.close()));
+  }
+
+  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    if (!payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;
+    const producers = this.producers.get(batch.topic)!;
+    await producers.open([batch.partition]);
+    const messages: Message[] = [];
+    for (const m of batch.messages) {
+      const type = m.headers?.[recordHeaders.type]?.toString();
+      const input = type === undefined ? undefined : this.opts.job.inputs.get(type);
+      if (!input || input.kind !== "stream") continue;
+      const key = this.jobKeyOf(input, m.value ?? Buffer.alloc(0), m.key?.toString("utf8") ?? "", m.headers?.[recordHeaders.tenant]?.toString() ?? "", Number(m.timestamp));
+      messages.push({ key, value: m.value, headers: m.headers ?? {}, timestamp: m.timestamp, partition: partitionOf(key, this.opts.partitions) });
+    }
+    const source = `${batch.topic}/${batch.partition}`;
+    const seen = this.sources.get(source);
+    let batchMax = Number.NEGATIVE_INFINITY;
+    for (const m of batch.messages) batchMax = Math.max(batchMax, Number(m.timestamp));
+    const marks = seen === undefined || batchMax > seen.maxEventTimeMs || seen.idle || !Number.isFinite(seen.maxEventTimeMs);
+    const maxEventTimeMs = Math.max(seen?.maxEventTimeMs ?? Number.NEGATIVE_INFINITY, batchMax);
+    const next = (BigInt(batch.lastOffset()) + 1n).toString();
+    await producers.commit(batch.partition, {
+      topicMessages: [{ topic: this.opts.topic, messages: marks ? [...messages, ...this.markers({ source, of: this.of, maxEventTimeMs })] : messages }],
+      offsets: { groupId: this.opts.groupId, topic: batch.topic, offset: next },
+    });
+    this.sources.set(source, { maxEventTimeMs, lastRecordAt: Date.now(), idle: false });
+    this.records += messages.length;
+    payload.resolveOffset(batch.lastOffset());
+    await payload.heartbeat();
+  }
+
+  /** How many partitions the job's stream topics have in all. */
+  private async sourcePartitions(): Promise<number> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics: [...this.opts.job.streamTopics] });
+      return meta.topics.reduce((n, t) => n + t.partitions.length, 0);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** One marker per partition of the repartition topic. */
+  private markers(marker: WatermarkMarker): Message[] {
+    const value = JSON.stringify(marker);
+    return Array.from({ length: this.opts.partitions }, (_, partition) => ({
+      key: null,
+      value,
+      partition,
+      timestamp: String(Math.max(0, marker.maxEventTimeMs ?? 0)),
+      headers: { [recordHeaders.control]: "watermark" },
+    }));
+  }
+
+  /** Sources with no records for the job's idle time stop holding the tasks' event time back. */
+  private markIdle(idleMs: number): void {
+    const now = Date.now();
+    for (const [source, state] of this.sources) {
+      if (state.idle || now - state.lastRecordAt < idleMs) continue;
+      const at = source.lastIndexOf("/");
+      const producers = this.producers.get(source.slice(0, at));
+      const partition = Number(source.slice(at + 1));
+      if (!producers || ![...producers.openPartitions()].includes(partition)) continue;
+      void this.serial(source, async () => {
+        if (this.sources.get(source) !== state) return; // records came meanwhile
+        await producers.commit(partition, { topicMessages: [{ topic: this.opts.topic, messages: this.markers({ source, of: this.of, idle: true, ...(Number.isFinite(state.maxEventTimeMs) ? { maxEventTimeMs: state.maxEventTimeMs } : {}) }) }] });
+        state.idle = true;
+      }).catch((err: unknown) => this.opts.log(`repartition: marking ${source} idle failed: ${(err as Error).message}`));
+    }
+  }
+
+  /** Runs `work` after whatever runs on this source's producer. */
+  private serial(source: string, work: () => Promise<void>): Promise<void> {
+    const run = (this.chains.get(source) ?? Promise.resolve()).then(work);
+    this.chains.set(
+      source,
+      run.catch(() => {}),
+    );
+    return run;
+  }
+
+  private jobKeyOf(input: ReturnType<RuntimeJob["inputs"]["get"]> & object, payload: Buffer, recordKey: string, tenant: string, timestampMs: number): string {
+    if (!input.jobKey) return recordKey;
+    try {
+      return input.jobKey(input.decode(payload), { tenant, key: recordKey, timestampMs });
+    } catch {
+      return recordKey;
+    }
+  }
+}
