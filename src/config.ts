@@ -181,7 +181,7 @@ export const settings = {
     env: "WEIR_JOB_OPTIONS",
     schema: jobOptionsSchema,
     default: {},
-    doc: "JSON object: per job name, that job's options, checked by the job's own schema at startup (e.g. `{\"fraud\":{\"minPurchases\":4},\"risk-limits\":{\"limits\":{\"default\":{\"maxLoss\":10000}}}}`); a job not named runs with its defaults.",
+    doc: 'JSON object: per job name, that job\'s options, checked by the job\'s own schema at startup (e.g. `{"fraud":{"minPurchases":4},"risk-limits":{"limits":{"default":{"maxLoss":10000}}}}`); a job not named runs with its defaults.',
   }),
   webhookUrl: str({
     env: "WEIR_WEBHOOK_URL",

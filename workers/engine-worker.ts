@@ -77,7 +77,8 @@ export default function runShardTask(task: ShardTask): ShardResult {
       const targets = runtime.isTable(r.type) ? [...byPartition.keys()] : [r.partition];
       const source = r.source !== undefined ? { name: r.source, offset: r.offset! } : undefined;
       const run = () => {
-        for (const p of targets) collect(p, (out) => taskFor(p).process({ type: r.type, key: r.key, tenant: r.tenant, payload: r.value, timestampMs: r.timestampMs }, out, source));
+        for (const p of targets)
+          collect(p, (out) => taskFor(p).process({ type: r.type, key: r.key, tenant: r.tenant, payload: r.value, timestampMs: r.timestampMs }, out, source));
       };
       if (!isSampled(r.traceparent)) run();
       else traced(task.job, r.traceparent, outputs, run);

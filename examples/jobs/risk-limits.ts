@@ -13,8 +13,8 @@
  * cleared, also alerts), "mtm" (position and P&L per account and symbol), "rejected".
  */
 import { FxRateSchema, InstrumentSchema, QuoteSchema, Side, TradeSchema } from "weir/events";
-import { DEFAULT_MTM_POLICY, RiskOperator, limitsConfigSchema, memoryRiskStores, mtmPolicySchema, type LimitEvent, type RiskInput, type RiskStores } from "weir/engine";
-import { custom, defineJob, stream, table, z, type StoreProvider } from "weir/jobs";
+import { DEFAULT_MTM_POLICY, RiskOperator, limitsConfigSchema, mtmPolicySchema, riskStores, type LimitEvent, type RiskInput } from "weir/engine";
+import { custom, defineJob, stream, table, z } from "weir/jobs";
 
 export const riskOptions = z.strictObject({
   /** Per-account limits, in the reporting currency (USD). */
@@ -26,11 +26,6 @@ export const riskOptions = z.strictObject({
 });
 
 type RiskOptions = z.output<typeof riskOptions>;
-
-/** The operator's stores, by the names it uses, from the task's store provider. */
-function riskStores(provider: StoreProvider): RiskStores {
-  return Object.fromEntries(Object.keys(memoryRiskStores()).map((name) => [name, provider.store(name)])) as unknown as RiskStores;
-}
 
 function side(s: Side): "BUY" | "SELL" {
   if (s === Side.BUY) return "BUY";
@@ -56,19 +51,36 @@ export default defineJob({
   map: (r): RiskInput => {
     switch (r.input) {
       case "trades":
-        return { kind: "trade", tradeId: r.value.tradeId, accountId: `${r.tenant}/${r.value.accountId}`, symbol: r.value.symbol, side: side(r.value.side), quantity: r.value.quantity, price: r.value.price };
+        return {
+          kind: "trade",
+          tradeId: r.value.tradeId,
+          accountId: `${r.tenant}/${r.value.accountId}`,
+          symbol: r.value.symbol,
+          side: side(r.value.side),
+          quantity: r.value.quantity,
+          price: r.value.price,
+        };
       case "instruments":
-        return { kind: "instrument", symbol: r.value.symbol, sector: r.value.sector, currency: r.value.currency, contractMultiplier: r.value.contractMultiplier };
+        return {
+          kind: "instrument",
+          symbol: r.value.symbol,
+          sector: r.value.sector,
+          currency: r.value.currency,
+          contractMultiplier: r.value.contractMultiplier,
+        };
       case "fx":
         return { kind: "fx", base: r.value.base, quote: r.value.quote, rate: r.value.rate };
       case "quotes":
-        return { kind: "quote", symbol: r.value.symbol, bid: r.value.bid, ask: r.value.ask };
+        // Each quote partition's event time is its own: one that is behind holds back the trades it may reprice.
+        return { kind: "quote", symbol: r.value.symbol, bid: r.value.bid, ask: r.value.ask, ...(r.source ? { source: r.source } : {}) };
     }
   },
   step: ({ options }) =>
-    custom(["risk", "breaches", "mtm", "rejected"], (stores) =>
-      // A snapshot per trade feeds the dashboard's exposure table without one per quote and account.
-      new RiskOperator(riskStores(stores), { emitSnapshots: "trades", limits: options.limits, mtm: options.markToMarket }),
+    custom(
+      ["risk", "breaches", "mtm", "rejected"],
+      (stores) =>
+        // A snapshot per trade feeds the dashboard's exposure table without one per quote and account.
+        new RiskOperator(riskStores(stores), { emitSnapshots: "trades", limits: options.limits, mtm: options.markToMarket }),
     ),
   outputs: {
     breaches: {

@@ -11,6 +11,8 @@ Usage:
   weir stack down              stop them
   weir stack status            show whether they run
   weir relay --config F        run an edge relay on Deno (devices → store and forward → gateways; see README)
+  weir schema build --proto DIR --out FILE
+                               build a schema image of your .proto files (with Weir's types) for WEIR_SCHEMA_IMAGE
   weir demo [--events N]       stack up, start a gateway, stream sample traffic, print what happened
   weir --help                  this text
 
@@ -26,6 +28,8 @@ async function main(argv: string[]): Promise<number> {
       events: { type: "string" },
       with: { type: "string" },
       config: { type: "string" },
+      proto: { type: "string" },
+      out: { type: "string" },
     },
   });
   const [command, sub] = positionals;
@@ -53,6 +57,21 @@ async function main(argv: string[]): Promise<number> {
         console.error(`weir stack: expected up, down or status\n\n${help}`);
         return 2;
       }
+      return 0;
+    }
+    case "schema": {
+      if (sub !== "build" || !values.proto || !values.out) {
+        console.error(`weir schema: expected build --proto <dir> --out <image>\n\n${help}`);
+        return 2;
+      }
+      const { buildSchemaImage } = await import("../../src/schema/build-image.js");
+      const registry = buildSchemaImage({ protoDir: values.proto, out: values.out });
+      console.log(
+        `${values.out}: ${registry.eventTypes().length} event types (${registry
+          .eventTypes()
+          .map((t) => `${t.name} → ${t.topic}`)
+          .join(", ")})`,
+      );
       return 0;
     }
     case "relay": {

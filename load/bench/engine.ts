@@ -11,7 +11,7 @@ import { partitionOf } from "../../src/jobs/partitioner.js";
 import { tenantKey } from "../../src/kafka-contract.js";
 import type { RawRecord } from "../../src/processor/thread-messages.js";
 import { accessLogEvent } from "../../src/generators/access-log.js";
-import { cardEvents } from "../../src/generators/card.js";
+import { cardFeed } from "../../src/generators/card.js";
 import { marketFeed, referenceEvents } from "../../src/generators/market.js";
 import { createRng } from "../../src/generators/rng.js";
 
@@ -20,7 +20,14 @@ const PARTITIONS = 6;
 /** The generators key each event by its job's key (host, card, account), so records go straight to their task. */
 function toRaw(env: Envelope): RawRecord {
   const key = env.partitionKey || env.id;
-  return { type: env.type, partition: partitionOf(key, PARTITIONS), key: tenantKey(TENANT, key), tenant: TENANT, timestampMs: timestampMs(env.eventTime!), value: env.payload };
+  return {
+    type: env.type,
+    partition: partitionOf(key, PARTITIONS),
+    key: tenantKey(TENANT, key),
+    tenant: TENANT,
+    timestampMs: timestampMs(env.eventTime!),
+    value: env.payload,
+  };
 }
 
 const TENANT = "demo";
@@ -30,7 +37,7 @@ export function engineWorkload(job: string, count: number): RawRecord[] {
   const baseTimeMs = Date.UTC(2026, 10, 29);
   const out: Envelope[] = [];
   if (job === "error-rate") for (let i = 0; out.length < count; i++) out.push(accessLogEvent(rng, i, { baseTimeMs }));
-  else if (job === "fraud") for (let i = 0; out.length < count; i++) out.push(...cardEvents(rng, i, { baseTimeMs, fraudRate: 0.01 }));
+  else if (job === "fraud") out.push(...cardFeed(rng, count, { baseTimeMs, fraudRate: 0.01 }));
   else {
     out.push(...referenceEvents(baseTimeMs));
     const feed = marketFeed(rng, baseTimeMs);

@@ -44,10 +44,21 @@ export async function produceWorkload(brokers: string, records: readonly RawReco
  * `expected` stream records (counted by the processor as they commit). A job keyed unlike its
  * producers includes its repartition step.
  */
-export async function processorRate(brokers: string, module: string, threads: number, expected: number): Promise<{ recordsPerSec: number; records: number; outputs: number }> {
+export async function processorRate(
+  brokers: string,
+  module: string,
+  threads: number,
+  expected: number,
+): Promise<{ recordsPerSec: number; records: number; outputs: number }> {
   const [configured] = await configuredJobs({ processorJobs: [module], jobOptions: {}, schemaImage: "" });
   const { runtime } = configured!;
-  const processor = new Processor({ brokers: [brokers], job: runtime, module: configured!.module, threads, groupId: `weir-bench-${runtime.name}-${randomUUID()}` });
+  const processor = new Processor({
+    brokers: [brokers],
+    job: runtime,
+    module: configured!.module,
+    threads,
+    groupId: `weir-bench-${runtime.name}-${randomUUID()}`,
+  });
   try {
     await processor.start();
     let first: { atMs: number; records: number } | undefined;

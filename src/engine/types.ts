@@ -41,6 +41,13 @@ export interface Operator<I, O> {
   process(record: EngineRecord<I>, out: Emitter<O>): void;
   /** Event time has advanced to `watermarkMs`: no record with an earlier time is expected any more. */
   advanceWatermark?(watermarkMs: number, out: Emitter<O>): void;
+  /**
+   * The partitioned (stream) input alone has reached `eventTimeMs` on every source partition (a
+   * repartitioned job's watermark markers). An operator that also reads tables with their own
+   * event time (e.g. quotes) implements this to advance the stream's side only; without it the
+   * runtime calls advanceWatermark.
+   */
+  advanceStreamTime?(eventTimeMs: number, out: Emitter<O>): void;
 }
 
 /** A plain in-memory store (tests, and the runtime's working copy before the changelog). */

@@ -33,3 +33,15 @@ export function cardEvents(rng: Rng, i: number, opts: CardOptions): Envelope[] {
   const away = cities[(cardNo + 1 + rng.int(0, cities.length - 2)) % cities.length]!;
   return [0, 1, 2].map((n) => tx(n, rng.int(100_000, 500_000), away, t + n * 60_000));
 }
+
+/**
+ * `count` transactions (bursts included) as a feed sends them: in event-time order. cardEvents
+ * plants a burst's purchases a minute apart from one call; a real feed sends each when it happens,
+ * between the other cards' transactions.
+ */
+export function cardFeed(rng: Rng, count: number, opts: CardOptions): Envelope[] {
+  const events: Envelope[] = [];
+  for (let i = 0; events.length < count; i++) events.push(...cardEvents(rng, i, opts));
+  const at = (e: Envelope) => Number(e.eventTime!.seconds) * 1000 + Math.floor(e.eventTime!.nanos / 1e6);
+  return events.sort((a, b) => at(a) - at(b));
+}

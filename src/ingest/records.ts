@@ -11,7 +11,6 @@ import type { WeirError } from "../errors.js";
 import type { OutRecord } from "./ports.js";
 import { headers } from "../kafka-contract.js";
 
-
 /** `traceparent`: the gateway's own span for a traced event (else the client's goes on as is). */
 export function eventRecord(topic: string, tenant: string, env: Envelope, traceparent?: string): OutRecord {
   const h: Record<string, string> = { [headers.id]: env.id, [headers.tenant]: tenant, [headers.type]: env.type };

@@ -2,7 +2,7 @@
  * `defineJob`: a stream-processing job as a value a user module exports. A job names its inputs
  * (src/jobs/inputs.ts), filters and maps each record, and hands each key's records to one
  * stateful step (src/jobs/steps.ts); every output stream goes, exactly once, to
- * `weir.results.<job>`, and the streams marked as alerts to `weir.alerts` too (and so to the
+ * the results topic of the job, and the streams marked as alerts to the alerts topic too (and so to the
  * webhook). Options are a zod schema: what the operator passes (WEIR_JOB_OPTIONS) is checked at
  * startup, unknown keys and wrong types refused.
  *

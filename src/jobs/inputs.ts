@@ -25,6 +25,8 @@ export type RecordMeta = {
   readonly key: string;
   /** Event time, ms since the epoch. */
   readonly timestampMs: number;
+  /** Table records: the partition they were read from ("topic/partition"), for per-partition event time. */
+  readonly source?: string;
 };
 
 type InputBase<V> = {

@@ -22,6 +22,8 @@ export type JobRecord = {
   /** The record's own key, without the tenant. */
   readonly key: string;
   readonly value: unknown;
+  /** Table records: where they were read from ("topic/partition"). */
+  readonly source?: string;
 };
 
 /** The output stream for refused table writes and undecodable records. */
@@ -87,10 +89,10 @@ export class JobOperator implements Operator<JobRecord, unknown> {
   }
 
   process(record: EngineRecord<JobRecord>, out: Emitter<unknown>): void {
-    const { input: name, tenant, key, value } = record.value;
+    const { input: name, tenant, key, value, source } = record.value;
     const input = (this.job.inputs as JobInputs)[name];
     if (!input) return;
-    const meta: RecordMeta = { tenant, key, timestampMs: record.timestampMs };
+    const meta: RecordMeta = source === undefined ? { tenant, key, timestampMs: record.timestampMs } : { tenant, key, timestampMs: record.timestampMs, source };
     this.currentTenant = tenant;
     if (input.kind === "table") return this.applyTable(name, input, value, meta, out);
     const r = { input: name, value, ...meta };
@@ -120,7 +122,8 @@ export class JobOperator implements Operator<JobRecord, unknown> {
 
   /** The job's input has reached `eventTimeMs` on every source (external watermarks): the step's watermark is that less its tolerated disorder. */
   advanceEventTime(eventTimeMs: number, out: Emitter<unknown>): void {
-    this.step.advanceWatermark?.(eventTimeMs - this.maxOutOfOrdernessMs, out);
+    if (this.step.advanceStreamTime) this.step.advanceStreamTime(eventTimeMs - this.maxOutOfOrdernessMs, out);
+    else this.step.advanceWatermark?.(eventTimeMs - this.maxOutOfOrdernessMs, out);
   }
 
   private applyTable(name: string, input: TableInput<unknown>, value: unknown, meta: RecordMeta, out: Emitter<unknown>): void {

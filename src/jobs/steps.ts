@@ -2,8 +2,9 @@
  * The stateful step of a job — what it does with each key's records once they are mapped:
  * - `windowed`: event-time windows (tumbling, hopping, session) with an aggregate, bounded
  *   out-of-orderness and allowed lateness; outputs "results" (WindowResult) and "late".
- * - `pattern`: a FlinkCEP-style pattern per key; outputs "matches" (or the stream you name; what
- *   `select` makes of each match) and "late".
+ * - `pattern`: a FlinkCEP-style pattern per key, each key's records in event-time order (a
+ *   per-key watermark); outputs "matches" (or the stream you name; what `select` makes of each
+ *   match) and "late".
  * - `keyedProcess`: your own function per record with named keyed stores (state you read and
  *   write), and optionally on each watermark; emits on streams you name.
  * - `custom`: any engine Operator (src/engine/types.ts), for jobs that outgrow the others.
@@ -71,12 +72,17 @@ export function pattern<M, C, N extends string, S = CepMatch<M, N>>(opts: Patter
     kind: "pattern",
     streams: [opts.matchesStream ?? "matches", "late"],
     maxOutOfOrdernessMs: opts.maxOutOfOrdernessMs ?? 0,
-    create: (stores, watermarks = "records") => {
+    create: (stores) => {
       const cep = new CepOperator<M, C, N>({
         pattern: opts.pattern,
         store: stores.store("pattern"),
         ...(opts.context ? { context: opts.context } : {}),
-        maxOutOfOrdernessMs: watermarks === "external" ? NEVER_FROM_RECORDS : (opts.maxOutOfOrdernessMs ?? 0),
+        // Per key in both modes: a pattern needs each key's records in event-time order, and a
+        // key's watermark (its own highest event time less the disorder) holds only that key's
+        // records back. It is safe after a repartition as long as each key's records come from one
+        // source partition (producers keyed by the job's key, or a coarser one); otherwise allow
+        // for the sources' skew in maxOutOfOrdernessMs.
+        maxOutOfOrdernessMs: opts.maxOutOfOrdernessMs ?? 0,
         ...(opts.maxPartialMatchesPerKey !== undefined ? { maxPartialMatchesPerKey: opts.maxPartialMatchesPerKey } : {}),
         ...(opts.maxEventsPerPartialMatch !== undefined ? { maxEventsPerPartialMatch: opts.maxEventsPerPartialMatch } : {}),
         ...(opts.matchesStream !== undefined ? { matchesStream: opts.matchesStream } : {}),

@@ -19,7 +19,11 @@ export type ConfiguredJob = {
 export async function configuredJobs(config: Pick<Config, "processorJobs" | "jobOptions" | "schemaImage">): Promise<ConfiguredJob[]> {
   const loaded = await loadJobs(config.processorJobs);
   for (const name of Object.keys(config.jobOptions)) {
-    if (!loaded.has(name)) throw new WeirError("WEIR_ERR_CONFIG", `WEIR_JOB_OPTIONS names job ${name}, which WEIR_PROCESSOR_JOBS does not load (loaded: ${[...loaded.keys()].join(", ") || "none"})`);
+    if (!loaded.has(name))
+      throw new WeirError(
+        "WEIR_ERR_CONFIG",
+        `WEIR_JOB_OPTIONS names job ${name}, which WEIR_PROCESSOR_JOBS does not load (loaded: ${[...loaded.keys()].join(", ") || "none"})`,
+      );
   }
   const registry = config.schemaImage ? SchemaRegistry.fromFile(config.schemaImage) : SchemaRegistry.builtin();
   return [...loaded.values()].map(({ job, module }) => ({ runtime: RuntimeJob.resolve(job, config.jobOptions[job.name], registry), module }));

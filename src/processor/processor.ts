@@ -115,7 +115,8 @@ export class Processor {
     this.groupId = opts.groupId ?? `weir-processor-${job.name}`;
     // A job keyed unlike its producers (or reading streams of several topics) reads its own
     // repartition topic, written by its repartition step; otherwise the one stream topic itself.
-    if (!job.repartition && job.streamTopics.length !== 1) throw new Error(`job ${job.name}: needs exactly one partitioned input topic, has ${job.streamTopics.join(", ") || "none"}`);
+    if (!job.repartition && job.streamTopics.length !== 1)
+      throw new Error(`job ${job.name}: needs exactly one partitioned input topic, has ${job.streamTopics.join(", ") || "none"}`);
     this.inputTopic = job.repartition ? repartitionTopic(this.groupId) : job.streamTopics[0]!;
     this.globalTopics = [...job.tableTopics];
     this.partitions = job.partitions;
@@ -165,6 +166,7 @@ export class Processor {
         topic: this.inputTopic,
         partitions: this.partitions,
         sessionTimeoutMs: sessionTimeout,
+        ...(this.opts.idleAdvanceMs !== undefined ? { sourceIdleMs: this.opts.idleAdvanceMs } : {}),
         log: this.log,
       });
       await this.repartitioner.start();

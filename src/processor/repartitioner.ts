@@ -32,6 +32,8 @@ export type RepartitionerOptions = {
   readonly topic: string;
   readonly partitions: number;
   readonly sessionTimeoutMs: number;
+  /** How long a source partition may have no records before it is marked idle (default: the job's idle time, else DEFAULT_SOURCE_IDLE_MS). */
+  readonly sourceIdleMs?: number;
   readonly log: (line: string) => void;
 };
 
@@ -63,14 +65,22 @@ export class Repartitioner {
   async start(): Promise<void> {
     const { groupId, sessionTimeoutMs } = this.opts;
     this.of = await this.sourcePartitions();
-    const consumer = (this.consumer = this.kafka.consumer({ groupId, readUncommitted: false, sessionTimeout: sessionTimeoutMs, heartbeatInterval: Math.floor(sessionTimeoutMs / 5) }));
+    const consumer = (this.consumer = this.kafka.consumer({
+      groupId,
+      readUncommitted: false,
+      sessionTimeout: sessionTimeoutMs,
+      heartbeatInterval: Math.floor(sessionTimeoutMs / 5),
+    }));
     // On every (re)assignment: fence previous owners of our partitions' producers, drop the others.
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       for (const [topic, producers] of this.producers) {
         const mine = e.payload.memberAssignment[topic] ?? [];
         // Sources assigned here are watched for idleness from now on, even before their first record.
-        for (const p of mine) if (!this.sources.has(`${topic}/${p}`)) this.sources.set(`${topic}/${p}`, { maxEventTimeMs: Number.NEGATIVE_INFINITY, lastRecordAt: Date.now(), idle: false });
-        for (const source of [...this.sources.keys()]) if (source.startsWith(`${topic}/`) && !mine.includes(Number(source.slice(topic.length + 1)))) this.sources.delete(source);
+        for (const p of mine)
+          if (!this.sources.has(`${topic}/${p}`))
+            this.sources.set(`${topic}/${p}`, { maxEventTimeMs: Number.NEGATIVE_INFINITY, lastRecordAt: Date.now(), idle: false });
+        for (const source of [...this.sources.keys()])
+          if (source.startsWith(`${topic}/`) && !mine.includes(Number(source.slice(topic.length + 1)))) this.sources.delete(source);
         void producers
           .close([...producers.openPartitions()].filter((p) => !mine.includes(p)))
           .then(() => producers.open(mine))
@@ -86,7 +96,7 @@ export class Repartitioner {
       eachBatch: (payload) => this.serial(`${payload.batch.topic}/${payload.batch.partition}`, () => this.handleBatch(payload)),
     });
     // A source partition without records must not hold every task back for ever (Flink's idleness).
-    const idleMs = this.opts.job.idleAfterMs ?? DEFAULT_SOURCE_IDLE_MS;
+    const idleMs = this.opts.sourceIdleMs ?? this.opts.job.idleAfterMs ?? DEFAULT_SOURCE_IDLE_MS;
     this.idleTimer = setInterval(() => this.markIdle(idleMs), Math.max(100, idleMs / 2));
     this.idleTimer.unref?.();
   }
@@ -107,7 +117,13 @@ export class Repartitioner {
       const type = m.headers?.[recordHeaders.type]?.toString();
       const input = type === undefined ? undefined : this.opts.job.inputs.get(type);
       if (!input || input.kind !== "stream") continue;
-      const key = this.jobKeyOf(input, m.value ?? Buffer.alloc(0), m.key?.toString("utf8") ?? "", m.headers?.[recordHeaders.tenant]?.toString() ?? "", Number(m.timestamp));
+      const key = this.jobKeyOf(
+        input,
+        m.value ?? Buffer.alloc(0),
+        m.key?.toString("utf8") ?? "",
+        m.headers?.[recordHeaders.tenant]?.toString() ?? "",
+        Number(m.timestamp),
+      );
       messages.push({ key, value: m.value, headers: m.headers ?? {}, timestamp: m.timestamp, partition: partitionOf(key, this.opts.partitions) });
     }
     const source = `${batch.topic}/${batch.partition}`;
@@ -162,7 +178,19 @@ export class Repartitioner {
       if (!producers || ![...producers.openPartitions()].includes(partition)) continue;
       void this.serial(source, async () => {
         if (this.sources.get(source) !== state) return; // records came meanwhile
-        await producers.commit(partition, { topicMessages: [{ topic: this.opts.topic, messages: this.markers({ source, of: this.of, idle: true, ...(Number.isFinite(state.maxEventTimeMs) ? { maxEventTimeMs: state.maxEventTimeMs } : {}) }) }] });
+        await producers.commit(partition, {
+          topicMessages: [
+            {
+              topic: this.opts.topic,
+              messages: this.markers({
+                source,
+                of: this.of,
+                idle: true,
+                ...(Number.isFinite(state.maxEventTimeMs) ? { maxEventTimeMs: state.maxEventTimeMs } : {}),
+              }),
+            },
+          ],
+        });
         state.idle = true;
       }).catch((err: unknown) => this.opts.log(`repartition: marking ${source} idle failed: ${(err as Error).message}`));
     }

@@ -62,7 +62,8 @@ export class ShardRuntime {
     if (!migrated) this.takeChanges();
     this.operator = job.createOperator({ store: <S>(name: string) => this.storeOf(name) as MemoryStore<S> });
     // A new task (or one migrated from an earlier version) records whose state this is.
-    if (identity?.name !== job.name || identity.version !== job.version) meta.put(JOB_IDENTITY_KEY, { name: job.name, version: job.version } satisfies JobIdentity);
+    if (identity?.name !== job.name || identity.version !== job.version)
+      meta.put(JOB_IDENTITY_KEY, { name: job.name, version: job.version } satisfies JobIdentity);
   }
 
   private storeOf(name: string): MemoryStore<unknown> {
@@ -91,7 +92,12 @@ export class ShardRuntime {
     try {
       value = input.decode(record.payload);
     } catch (err) {
-      const rejected: Rejected = { input: input.name, tenant: record.tenant, key: own, reason: `undecodable ${record.type} payload: ${(err as Error).message}` };
+      const rejected: Rejected = {
+        input: input.name,
+        tenant: record.tenant,
+        key: own,
+        reason: `undecodable ${record.type} payload: ${(err as Error).message}`,
+      };
       out.push({ stream: REJECTED_STREAM, key: tenantKey(record.tenant, own), value: rejected, timestampMs: record.timestampMs });
       return;
     }
@@ -99,7 +105,10 @@ export class ShardRuntime {
       this.maxEventTimeMs = record.timestampMs;
       this.storeOf(JOB_IDENTITY_STORE).put(TASK_PROGRESS_KEY, { maxEventTimeMs: record.timestampMs } satisfies TaskProgress);
     }
-    this.operator.process({ key: record.key, value: { input: input.name, tenant: record.tenant, key: own, value }, timestampMs: record.timestampMs }, this.emitter(out));
+    const jobRecord = source
+      ? { input: input.name, tenant: record.tenant, key: own, value, source: source.name }
+      : { input: input.name, tenant: record.tenant, key: own, value };
+    this.operator.process({ key: record.key, value: jobRecord, timestampMs: record.timestampMs }, this.emitter(out));
   }
 
   /** A source partition's progress (repartitioned jobs): the operator's watermark follows the lowest source. */

@@ -33,12 +33,20 @@ export function buildSchemaImage(opts: BuildImageOptions): SchemaRegistry {
   try {
     const compiled = join(work, "user.binpb");
     try {
-      execFileSync("protoc", [`--descriptor_set_in=${builtinImagePath}`, `--proto_path=${opts.protoDir}`, "--include_imports", `--descriptor_set_out=${compiled}`, ...files], {
-        stdio: ["ignore", "pipe", "pipe"],
-      });
+      execFileSync(
+        "protoc",
+        [`--descriptor_set_in=${builtinImagePath}`, `--proto_path=${opts.protoDir}`, "--include_imports", `--descriptor_set_out=${compiled}`, ...files],
+        {
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
     } catch (err) {
       const e = err as { stderr?: Buffer; message: string };
-      throw new WeirError("WEIR_ERR_SCHEMA_IMAGE", opts.protoDir, `protoc failed (it comes with Debian's protobuf-compiler): ${e.stderr?.toString() || e.message}`);
+      throw new WeirError(
+        "WEIR_ERR_SCHEMA_IMAGE",
+        opts.protoDir,
+        `protoc failed (it comes with Debian's protobuf-compiler): ${e.stderr?.toString() || e.message}`,
+      );
     }
     const builtin = fromBinary(FileDescriptorSetSchema, readFileSync(builtinImagePath));
     const user = fromBinary(FileDescriptorSetSchema, readFileSync(compiled));

@@ -31,7 +31,9 @@ describe("page-stats over acme.v1.PageView", () => {
     views.forEach(([page, user], i) => driver.pipe("views", { page, user }, { tenant: "acme", key: user, timestampMs: T0 + i * 1000 }));
     // The input ends: once the sources have been idle for 30 s, the windows close.
     driver.advanceWallClock(120_000);
-    const results = driver.readOutput("results").map((o) => [o.key, (o.value as { kind: string; result: unknown }).kind, (o.value as { result: unknown }).result]);
+    const results = driver
+      .readOutput("results")
+      .map((o) => [o.key, (o.value as { kind: string; result: unknown }).kind, (o.value as { result: unknown }).result]);
     expect(results.sort()).toEqual([
       ["acme//docs", "final", { views: 2, visitors: 2, capped: false }],
       ["acme//pricing", "final", { views: 3, visitors: 2, capped: false }],

@@ -8,24 +8,26 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { Kafka, logLevel } from "kafkajs";
 import { createRng } from "../../src/generators/rng.js";
-import { cardEvents } from "../../src/generators/card.js";
+import { cardFeed } from "../../src/generators/card.js";
 import { ResultCode } from "../../src/client/index.js";
 import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
 import type { Gateway } from "../../gateway/gateway.js";
 import { startTestStack, type TestStack } from "../../src/stack/index.js";
-import { jobOptionsOf, jobSpec } from "../../src/processor/jobs.js";
+import { exampleJob } from "../unit-fixtures/example-jobs.js";
 import { waitForCaughtUp } from "../../src/processor/lag.js";
-import { changelogTopic } from "../../src/kafka-contract.js";
+import { changelogTopic, repartitionTopic } from "../../src/kafka-contract.js";
 import { SchemaRegistry } from "../../src/schema/registry.js";
 import { startWebhookInbox, type WebhookInbox } from "../../src/sinks/webhook-inbox.js";
 import { gatewayFor, readTopics, streamAll, waitFor } from "./support.js";
-import { alertsOf, byPartition, partitionsOf, replay, resultsOf } from "./replay.js";
+import { alertsOf, byPartition, partitionsOf, replay, resultsOf, waitForIdleSources } from "./replay.js";
 import { startProcessorChild, type ProcessorChild } from "./processor-child.js";
 
 const run = `pca-${Date.now().toString(36)}`;
 const tenant = `processor-crash-alerts-${run}`;
 const auth = { tenant, apiKey: "secret" };
-const input = SchemaRegistry.builtin().eventType("weir.events.v1.CardTransaction")!.topic;
+const source = SchemaRegistry.builtin().eventType("weir.events.v1.CardTransaction")!.topic;
+/** The job's tasks' input: its repartition topic. */
+const input = () => repartitionTopic(child!.group);
 
 let stack: TestStack;
 let gateway: Gateway;
@@ -42,6 +44,8 @@ function startChild(): ProcessorChild {
     groupPrefix: `weir-test-${run}`,
     instanceId: run,
     webhookUrl: webhook.url,
+    // Source partitions and tasks without records close their patterns after 2 s (the job says 60 s).
+    env: { WEIR_PROCESSOR_IDLE_ADVANCE_MS: "2000" },
   });
 }
 
@@ -61,7 +65,7 @@ test("SIGKILLed mid-stream: fraud results exactly the engine's, every alert at t
   const rng = createRng(11);
   const baseTimeMs = Date.now() - 3600_000;
   const events: Envelope[] = [];
-  for (let i = 0; events.length < 3000; i++) events.push(...cardEvents(rng, i, { baseTimeMs, cards: 80, fraudRate: 0.03 }));
+  events.push(...cardFeed(rng, 3000, { baseTimeMs, cards: 80, fraudRate: 0.03 }));
   child = startChild();
   await child.waitForLog(/assigned partitions/, { timeoutMs: 120_000 });
 
@@ -80,17 +84,18 @@ test("SIGKILLed mid-stream: fraud results exactly the engine's, every alert at t
         child = startChild();
       }
     }
-    expect(await waitForCaughtUp(admin, child.group, input, 180_000), "the restarted processor to consume everything").toBe(true);
+    // The job keys by card: its tasks read its repartition topic, final once every source is idle.
+    expect(await waitForCaughtUp(admin, `${child.group}.repartition`, source, 180_000), "the repartition step to consume everything").toBe(true);
+    await waitForIdleSources(stack.kafkaBrokers, input(), source);
+    expect(await waitForCaughtUp(admin, child.group, input(), 180_000), "the restarted processor to consume everything").toBe(true);
   } finally {
     await admin.disconnect();
   }
 
-  const spec = jobSpec("fraud");
-  const records = byPartition(await readTopics(stack.kafkaBrokers, [input]), (t) => spec.inputs[t] !== undefined);
-  const expected = replay("fraud", jobOptionsOf({ fraudRule: {}, riskLimits: {} }), await partitionsOf(stack.kafkaBrokers, input), [
-    (p) => records.get(p) ?? [],
-  ]);
-  const alerts = alertsOf("fraud", expected);
+  const fraud = (await exampleJob("fraud")).runtime;
+  const records = byPartition(await readTopics(stack.kafkaBrokers, [input()]), (t) => fraud.isStream(t));
+  const expected = replay(fraud, await partitionsOf(stack.kafkaBrokers, input()), [(p) => records.get(p) ?? []]);
+  const alerts = alertsOf(fraud, expected);
   expect(alerts.length).toBeGreaterThan(5);
   expect(await resultsOf(stack.kafkaBrokers, "fraud")).toEqual(expected);
 

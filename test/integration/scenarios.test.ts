@@ -14,30 +14,32 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { Kafka, logLevel } from "kafkajs";
 import { createRng } from "../../src/generators/rng.js";
-import { cardEvents } from "../../src/generators/card.js";
+import { cardFeed } from "../../src/generators/card.js";
 import { marketFeed, referenceEvents } from "../../src/generators/market.js";
 import { envelopeOf } from "../../src/client/envelope.js";
 import { ResultCode } from "../../src/client/index.js";
-import { QuoteSchema } from "../../src/events.js";
+import { fromBinary } from "@bufbuild/protobuf";
+import { CardTransactionSchema, QuoteSchema } from "../../src/events.js";
 import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
 import type { Gateway } from "../../gateway/gateway.js";
 import { startTestStack, type TestStack } from "../../src/stack/index.js";
-import { ALERTS_TOPIC, type AlertRecord } from "../../src/kafka-contract.js";
-import { jobOptionsOf, jobSpec } from "../../src/processor/jobs.js";
+import { ALERTS_TOPIC, repartitionTopic, type AlertRecord } from "../../src/kafka-contract.js";
+import { exampleJob } from "../unit-fixtures/example-jobs.js";
 import type { Processor } from "../../src/processor/processor.js";
 import { waitForCaughtUp } from "../../src/processor/lag.js";
 import type { RawRecord } from "../../src/processor/thread-messages.js";
 import { SchemaRegistry } from "../../src/schema/registry.js";
 import { gatewayFor, readTopics, streamAll, waitFor } from "./support.js";
-import { alertsOf, byPartition, partitionsOf, replay, resultsOf } from "./replay.js";
+import { alertsOf, byPartition, partitionsOf, replay, resultsOf, waitForIdleSources } from "./replay.js";
 import { startWebhookInbox, type WebhookInbox } from "../../src/sinks/webhook-inbox.js";
 
 const run = `scn-${Date.now().toString(36)}`;
 const tenant = `scenarios-${run}`;
 const auth = { tenant, apiKey: "secret" };
-const riskLimits = { default: { maxGrossExposure: 400_000, maxLoss: 20_000 } };
-const fraudRule = { minPurchases: 3, amountThresholdMinor: 100_000, withinMinutes: 10 };
-const jobOptions = jobOptionsOf({ riskLimits, fraudRule });
+const jobOptions = {
+  fraud: { minPurchases: 3, amountThresholdMinor: 100_000, withinMinutes: 10 },
+  "risk-limits": { limits: { default: { maxGrossExposure: 400_000, maxLoss: 20_000 } }, marketDataTenants: [tenant] },
+};
 const registry = SchemaRegistry.builtin();
 const topicOf = (typeName: string) => registry.eventType(typeName)!.topic;
 
@@ -53,11 +55,12 @@ beforeAll(async () => {
     {
       apiKeys: [`${tenant}:secret`],
       processorInGateway: true,
-      processorJobs: ["fraud", "risk-limits"],
+      processorJobs: ["weir/examples/jobs/fraud", "weir/examples/jobs/risk-limits"],
       processorGroupPrefix: `weir-test-${run}`,
       processorThreads: 2,
-      riskLimits,
-      fraudRule,
+      // Source partitions and tasks without records close their windows and patterns after 2 s.
+      processorIdleAdvanceMs: 2000,
+      jobOptions,
       webhookUrl: webhook.url,
     },
   );
@@ -79,12 +82,12 @@ async function send(events: readonly Envelope[]): Promise<void> {
   }
 }
 
-/** Waits until the job's consumer group has committed every record of its input topic. */
-async function waitUntilConsumed(job: string, topic: string): Promise<void> {
+/** Waits until a consumer group has committed every record of a topic. */
+async function waitUntilConsumed(group: string, topic: string): Promise<void> {
   const admin = kafka().admin();
   await admin.connect();
   try {
-    expect(await waitForCaughtUp(admin, processorOf(job).consumerGroup, topic, 180_000), `${job} to consume ${topic}`).toBe(true);
+    expect(await waitForCaughtUp(admin, group, topic, 180_000), `${group} to consume ${topic}`).toBe(true);
   } finally {
     await admin.disconnect();
   }
@@ -93,20 +96,26 @@ async function waitUntilConsumed(job: string, topic: string): Promise<void> {
 test("scenario 2: card fraud — bursts alert, results exactly the engine's, each alert POSTed once", async () => {
   const rng = createRng(42);
   const baseTimeMs = Date.now() - 3600_000;
-  const events: Envelope[] = [];
-  const planted = new Set<string>(); // transaction ids of the planted bursts
-  for (let i = 0; events.length < 1500; i++) {
-    const batch = cardEvents(rng, i, { baseTimeMs, cards: 60, fraudRate: 0.02 });
-    if (batch.length > 1) for (let n = 0; n < batch.length; n++) planted.add(`tx-${i}-${n}`);
-    events.push(...batch);
-  }
+  // In event-time order, as a card network sends them; the planted bursts' purchases are the ids ending in -1 and -2 (and their -0).
+  const events = cardFeed(rng, 1500, { baseTimeMs, cards: 60, fraudRate: 0.02 });
+  const txIds = events.map((e) => fromBinary(CardTransactionSchema, e.payload).transactionId);
+  const bursts = new Set(txIds.filter((id) => id.endsWith("-1")).map((id) => id.slice(0, -2)));
+  const planted = new Set(txIds.filter((id) => bursts.has(id.slice(0, -2))));
   await send(events);
-  const input = topicOf("weir.events.v1.CardTransaction");
-  await waitUntilConsumed("fraud", input);
+  // The job's tasks read its repartition topic (the job keys by card id): once the repartition
+  // step has consumed the source, every source partition has gone idle (its last marker), and the
+  // tasks have consumed the repartition topic, the results must be exactly the engine's answer
+  // for that input.
+  const fraud = (await exampleJob("fraud", jobOptions.fraud)).runtime;
+  const group = processorOf("fraud").consumerGroup;
+  const source = topicOf("weir.events.v1.CardTransaction");
+  const input = repartitionTopic(group);
+  await waitUntilConsumed(`${group}.repartition`, source);
+  await waitForIdleSources(stack.kafkaBrokers, input, source);
+  await waitUntilConsumed(group, input);
 
-  const spec = jobSpec("fraud");
-  const records = byPartition(await readTopics(stack.kafkaBrokers, [input]), (t) => spec.inputs[t] !== undefined);
-  const expected = replay("fraud", jobOptions, await partitionsOf(stack.kafkaBrokers, input), [(p) => records.get(p) ?? []]);
+  const records = byPartition(await readTopics(stack.kafkaBrokers, [input]), (t) => fraud.isStream(t));
+  const expected = replay(fraud, await partitionsOf(stack.kafkaBrokers, input), [(p) => records.get(p) ?? []]);
   // Most bursts alert (a burst in a city the card already used, by an earlier burst, does not),
   // and only bursts do.
   const alerts = expected.filter((o) => o.stream === "alerts").map((o) => o.value as { transactionIds: string[] });
@@ -114,7 +123,7 @@ test("scenario 2: card fraud — bursts alert, results exactly the engine's, eac
   expect(alerts.flatMap((a) => a.transactionIds).filter((id) => !planted.has(id))).toEqual([]);
   expect(await resultsOf(stack.kafkaBrokers, "fraud")).toEqual(expected);
 
-  const expectedAlerts = alertsOf("fraud", expected);
+  const expectedAlerts = alertsOf(fraud, expected);
   await waitFor(() => expectedAlerts.every((a) => webhook.byKey.has(a.alertId)), "every fraud alert at the webhook", 120_000);
   for (const a of expectedAlerts) expect(webhook.byKey.get(a.alertId)!.length, a.alertId).toBe(1);
   const alertTopic = (await readTopics(stack.kafkaBrokers, [ALERTS_TOPIC])).filter((r) => r.headers["weir.job"] === "fraud");

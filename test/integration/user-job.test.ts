@@ -103,7 +103,12 @@ test("a user job over a user type: results equal the test driver's, exactly once
   // then a new instance and the rest.
   const send = async (slice: readonly View[]) => {
     for (let i = 0; i < slice.length; i += 300) {
-      const results = await streamAll(gateway.url, auth, slice.slice(i, i + 300).map((v) => envelope(schema, v)), { connections: 1, batch: 50 });
+      const results = await streamAll(
+        gateway.url,
+        auth,
+        slice.slice(i, i + 300).map((v) => envelope(schema, v)),
+        { connections: 1, batch: 50 },
+      );
       expect(results.every((r) => r.code === ResultCode.ACK)).toBe(true);
     }
   };
@@ -111,7 +116,8 @@ test("a user job over a user type: results equal the test driver's, exactly once
   await send(all.slice(0, half));
   const admin = new Kafka({ brokers: [services.kafkaBrokers], logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
-  const changelogSize = async () => (await admin.fetchTopicOffsets(changelogTopic(`${groupPrefix}-page-stats`)).catch(() => [])).reduce((sum, o) => sum + Number(o.high), 0);
+  const changelogSize = async () =>
+    (await admin.fetchTopicOffsets(changelogTopic(`${groupPrefix}-page-stats`)).catch(() => [])).reduce((sum, o) => sum + Number(o.high), 0);
   await waitFor(async () => (await changelogSize()) > 0, "state committed", 120_000);
   await admin.disconnect();
   await child.kill("SIGKILL");
@@ -148,7 +154,12 @@ test("a user job over a user type: results equal the test driver's, exactly once
       180_000,
     );
   } finally {
-    process.stderr.write(`${(log + (child?.log ?? "")).split("\n").filter((l) => l.includes("[processor")).join("\n")}\n`);
+    process.stderr.write(
+      `${(log + (child?.log ?? ""))
+        .split("\n")
+        .filter((l) => l.includes("[processor"))
+        .join("\n")}\n`,
+    );
   }
   // Nothing late, no corrections, each window once, with the driver's figures.
   expect(got.filter((g) => g.kind !== "final")).toEqual([]);

@@ -76,7 +76,7 @@ function accessLogWithMarkers(count: number): RawRecord[] {
     out.push(r);
     reached[i % 2] = Math.max(reached[i % 2]!, r.timestampMs);
     if ((i + 1) % 100 !== 0) return;
-    for (const [s, maxEventTimeMs] of reached.entries()) for (const p of [0, 1, 2]) out.push(marker(p, { source: `access-logs/${s}`, maxEventTimeMs }));
+    for (const [s, maxEventTimeMs] of reached.entries()) for (const p of [0, 1, 2]) out.push(marker(p, { source: `access-logs/${s}`, of: 2, maxEventTimeMs }));
   });
   return out;
 }

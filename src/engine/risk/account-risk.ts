@@ -3,11 +3,16 @@
  * sector), P&L and VaR. Positions that cannot be valued (unknown instrument or FX, no mark yet) are
  * listed in `unvalued` and left out of every figure, which are then lower bounds; VaR likewise lists
  * the open positions whose volatility is not ready yet in `varMissing`.
+ *
+ * Valuation is at one instant the caller chooses through the MarketLookup (the marks and
+ * volatilities as of a trade's event time, or the latest); `marks` says which mark, valid from
+ * when, each position was valued with.
  */
 import { exposureOf, type SectorExposure } from "./exposure.js";
 import { valuePosition, type PositionState, type UnvaluedReason, type ValuedPosition } from "./positions.js";
 import type { ReferenceTable } from "./reference-table.js";
-import type { SymbolState } from "./market.js";
+import type { MarketLookup } from "./market.js";
+import type { MtmFigures } from "./mtm.js";
 import type { VarModel } from "./var.js";
 
 /** State of one account (plain JSON). */
@@ -17,6 +22,15 @@ export type AccountState = {
   readonly positions: readonly PositionState[];
   /** Ids of the limits currently breached (see limits.ts), sorted. */
   readonly breached: readonly string[];
+  /** Per symbol, the mark-to-market figures last emitted (see mtm.ts); absent before the first. */
+  readonly mtm?: Readonly<Record<string, MtmFigures>>;
+};
+
+/** The mark a position was valued with: the mid of the quote valid from `validFromMs`. */
+export type UsedMark = {
+  readonly symbol: string;
+  readonly mark: number;
+  readonly validFromMs: number;
 };
 
 export type AccountRisk = {
@@ -38,20 +52,26 @@ export type AccountRisk = {
   readonly varMissing: readonly string[];
   readonly positions: readonly ValuedPosition[];
   readonly unvalued: readonly UnvaluedReason[];
+  /** The mark used per position symbol that had one at the valuation instant, sorted by symbol. */
+  readonly marks: readonly UsedMark[];
 };
 
 export function emptyAccount(account: string): AccountState {
   return { account, positions: [], breached: [] };
 }
 
-export function accountRisk(state: AccountState, reference: ReferenceTable, symbol: (s: string) => SymbolState | undefined, model: VarModel): AccountRisk {
+export function accountRisk(state: AccountState, reference: ReferenceTable, market: MarketLookup, model: VarModel): AccountRisk {
   const valued: ValuedPosition[] = [];
   const unvalued: UnvaluedReason[] = [];
+  const marks: UsedMark[] = [];
+  const views = new Map<string, ReturnType<MarketLookup>>();
   for (const p of state.positions) {
     const instrument = reference.instrument(p.symbol);
     const fx = instrument === undefined ? undefined : reference.rate(instrument.currency, reference.reportingCurrency);
-    const mark = symbol(p.symbol)?.mark ?? undefined;
-    const v = valuePosition(p, instrument, fx?.ok === true ? fx.rate : undefined, mark);
+    const view = market(p.symbol);
+    views.set(p.symbol, view);
+    if (view !== undefined) marks.push({ symbol: p.symbol, mark: view.mark, validFromMs: view.markValidFromMs });
+    const v = valuePosition(p, instrument, fx?.ok === true ? fx.rate : undefined, view?.mark);
     if (v.ok) {
       const { ok: _ok, ...rest } = v;
       valued.push(rest);
@@ -72,7 +92,7 @@ export function accountRisk(state: AccountState, reference: ReferenceTable, symb
   const varMissing: string[] = [];
   for (const v of valued) {
     if (v.quantity === 0) continue;
-    const sigma = model.sigma(symbol(v.symbol)?.ewma ?? undefined);
+    const sigma = model.sigma(views.get(v.symbol)?.ewma);
     if (sigma === undefined) varMissing.push(v.symbol);
     else items.push({ symbol: v.symbol, exposure: v.exposure, sigma });
   }
@@ -92,5 +112,6 @@ export function accountRisk(state: AccountState, reference: ReferenceTable, symb
     varMissing,
     positions: valued,
     unvalued,
+    marks,
   };
 }

@@ -9,7 +9,7 @@ export type RiskInput =
   | ({ readonly kind: "instrument" } & InstrumentRef)
   | ({ readonly kind: "fx" } & FxRateRef)
   | ({ readonly kind: "trade" } & TradeInput)
-  | ({ readonly kind: "quote" } & QuoteInput);
+  | ({ readonly kind: "quote"; readonly source?: string } & QuoteInput);
 
 /**
  * The record key each kind is expected to carry: instruments by symbol, FX by "BASE/QUOTE" (the
@@ -17,6 +17,11 @@ export type RiskInput =
  * the value, not the key; the key decides partitioning. Positions are per account, so reference
  * data and quotes must reach every instance of the job (a broadcast / global table, or a single
  * partition), while trades may be partitioned by account.
+ *
+ * A quote's optional `source` names where it was read from ("topic/partition"): the quote table's
+ * watermark is the minimum over sources, so quotes from several partitions may be skewed against
+ * each other by more than the out-of-orderness bound without being late. Without it, all quotes
+ * count as one source.
  */
 export function riskRecordKey(input: RiskInput): string {
   switch (input.kind) {

@@ -158,7 +158,12 @@ export class JobTestDriver {
       for (const [source, state] of this.sources) {
         if (state.idle || this.wallClockMs - state.lastRecordAtMs < sourceIdleMs) continue;
         state.idle = true;
-        this.deliverMarker({ source, of: this.sources.size, idle: true, ...(Number.isFinite(state.maxEventTimeMs) ? { maxEventTimeMs: state.maxEventTimeMs } : {}) });
+        this.deliverMarker({
+          source,
+          of: this.sources.size,
+          idle: true,
+          ...(Number.isFinite(state.maxEventTimeMs) ? { maxEventTimeMs: state.maxEventTimeMs } : {}),
+        });
       }
     }
     const after = this.runtime.idleAfterMs;

@@ -1,6 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { MemoryStore, type Emitter, type EngineRecord } from "../../../src/engine/types.js";
-import { memoryRiskStores, RiskOperator, type RiskOperatorOptions, type RiskOutput, type RiskStores } from "../../../src/engine/jobs/risk-limits.js";
+import {
+  memoryRiskStores,
+  RISK_STORE_NAMES,
+  RiskOperator,
+  type RiskOperatorOptions,
+  type RiskOutput,
+  type RiskSnapshot,
+  riskStores,
+  type RiskStores,
+} from "../../../src/engine/jobs/risk-limits.js";
+import type { MtmUpdate } from "../../../src/engine/risk/mtm.js";
+import { EngineTestDriver } from "../../../src/engine/testing/index.js";
 import { riskRecordKey, type RiskInput } from "../../../src/engine/risk/input.js";
 import { fxInput, instrumentInput, quoteInput, tradeInput } from "../../../src/engine/risk/from-proto.js";
 import { create } from "@bufbuild/protobuf";
@@ -29,6 +40,9 @@ const trade = (t: number, accountId: string, side: "BUY" | "SELL", quantity: num
   rec(t, { kind: "trade", tradeId: `T${++tradeSeq}`, accountId, symbol, side, quantity, price });
 
 const OPTIONS: RiskOperatorOptions = {
+  // The stream below is in event-time order: no out-of-orderness to wait for.
+  trades: { maxOutOfOrdernessMs: 0 },
+  quotes: { maxOutOfOrdernessMs: 0 },
   var: { minReturns: 3 },
   limits: {
     default: { maxGrossExposure: 1_000_000, maxSectorNetExposure: 600_000, maxVar: 150_000, maxLoss: 50_000 },
@@ -82,15 +96,31 @@ const GOLDEN = [
   { type: "breach", account: "ACC-2", limit: "maxGrossExposure", value: 250_000, threshold: 200_000, atMs: 10_000 },
   { type: "cleared", account: "ACC-2", limit: "maxGrossExposure", value: 150_000, threshold: 200_000, atMs: 11_000 },
   { type: "breach", account: "ACC-1", limit: "maxLoss", value: 70_000, threshold: 50_000, atMs: 13_000 },
-  { type: "breach", account: "ACC-1", limit: "maxVar", value: expect.closeTo(Z99 * 500_000 * xomSigma(), 3), threshold: 150_000, atMs: 14_000 },
+  { type: "breach", account: "ACC-1", limit: "maxVar", value: expect.closeTo(Z99 * 500_000 * xomSigma(), 3) as number, threshold: 150_000, atMs: 14_000 },
   { type: "cleared", account: "ACC-1", limit: "maxLoss", value: 50_000, threshold: 50_000, atMs: 14_000 },
-  { type: "cleared", account: "ACC-1", limit: "maxVar", value: expect.closeTo(Z99 * 125_000 * xomSigma(), 3), threshold: 150_000, atMs: 15_000 },
+  { type: "cleared", account: "ACC-1", limit: "maxVar", value: expect.closeTo(Z99 * 125_000 * xomSigma(), 3) as number, threshold: 150_000, atMs: 15_000 },
 ];
 
-function runAll(records: EngineRecord<RiskInput>[], stores: RiskStores = memoryRiskStores(), options = OPTIONS) {
+/**
+ * Runs the records in arrival order. `watermarkEach`: after each record the watermark is advanced
+ * just past it, as an idle policy would with in-order input, so every record is applied as soon as
+ * it arrives (what the job did before it waited for watermarks). Otherwise only the records' own
+ * watermarks move event time, and `end` (if given) advances the watermark at the end of the input.
+ */
+function runAll(
+  records: EngineRecord<RiskInput>[],
+  stores: RiskStores = memoryRiskStores(),
+  options = OPTIONS,
+  { watermarkEach = true, end }: { watermarkEach?: boolean; end?: number } = {},
+) {
   const op = new RiskOperator(stores, options);
   const out = new ArrayEmitter();
-  for (const r of records) op.process(r, out);
+  for (const r of records) {
+    op.process(r, out);
+    // +1: a trade at t waits until the quote table's watermark is past t (a quote AT t is still on time at t).
+    if (watermarkEach) op.advanceWatermark(r.timestampMs + 1, out);
+  }
+  if (end !== undefined) op.advanceWatermark(end, out);
   return { op, out, stores };
 }
 
@@ -108,6 +138,21 @@ describe("risk limit breaches job", () => {
       { type: "rejected", kind: "quote", key: "AAPL", reason: "quote bid and ask must be finite numbers > 0", atMs: 14_500 },
     ]);
     expect(out.stream("risk")).toEqual([]);
+  });
+
+  it("without watermark help, holds each trade until both watermarks pass it", () => {
+    const { out, op } = runAll(STREAM, memoryRiskStores(), OPTIONS, { watermarkEach: false });
+    // Trades wait for a later quote (the quote table's watermark) and a later trade (their own).
+    // Two expectations change: ACC-2's FESX trade at 10_000 is applied only once the XOM quote at
+    // 12_000 arrives, after the FX update at 11_000 (reference data is a latest-wins table in
+    // arrival order): valued at 0.75, it never crosses 200k. And the last trade (15_000) waits for
+    // the end of the input, so maxVar has not cleared yet.
+    const acc1 = GOLDEN.filter((e) => e.account === "ACC-1");
+    expect(out.stream("breaches")).toEqual(acc1.slice(0, -1));
+    expect(op.stats()).toMatchObject({ waitingAccounts: 1, tradeWatermarkMs: 15_000, quoteWatermarkMs: 14_000 });
+    op.advanceWatermark(15_001, out);
+    expect(out.stream("breaches")).toEqual(acc1);
+    expect(op.risk("ACC-2")).toMatchObject({ grossExposure: 150_000 });
   });
 
   it("emits no duplicate while a limit stays breached", () => {
@@ -145,22 +190,25 @@ describe("risk limit breaches job", () => {
   });
 
   it("restores from the changelog at any point and continues identically", () => {
-    const full = runAll(STREAM).out.out;
-    for (let split = 0; split <= STREAM.length; split++) {
-      const first = memoryRiskStores();
-      const a = runAll(STREAM.slice(0, split), first);
-      // What the runtime would have written to the changelog topics, replayed into fresh stores.
-      const restored = memoryRiskStores();
-      for (const name of ["reference", "accounts", "symbols"] as const) {
-        const changelog = new Map<string, unknown>();
-        for (const [k, v] of first[name].takeChanges()) {
-          if (v === undefined) changelog.delete(k);
-          else changelog.set(k, JSON.parse(JSON.stringify(v)));
+    for (const watermarkEach of [true, false]) {
+      const mode = { watermarkEach, end: 20_000 };
+      const full = runAll(STREAM, memoryRiskStores(), OPTIONS, mode).out.out;
+      for (let split = 0; split <= STREAM.length; split++) {
+        const first = memoryRiskStores();
+        const a = runAll(STREAM.slice(0, split), first, OPTIONS, { watermarkEach });
+        // What the runtime would have written to the changelog topics, replayed into fresh stores.
+        const restored = memoryRiskStores();
+        for (const name of RISK_STORE_NAMES) {
+          const changelog = new Map<string, unknown>();
+          for (const [k, v] of first[name].takeChanges()) {
+            if (v === undefined) changelog.delete(k);
+            else changelog.set(k, JSON.parse(JSON.stringify(v)));
+          }
+          for (const [k, v] of changelog) (restored[name] as MemoryStore<unknown>).put(k, v);
         }
-        for (const [k, v] of changelog) (restored[name] as MemoryStore<unknown>).put(k, v);
+        const b = runAll(STREAM.slice(split), restored, OPTIONS, mode);
+        expect([...a.out.out, ...b.out.out]).toEqual(full);
       }
-      const b = runAll(STREAM.slice(split), restored);
-      expect([...a.out.out, ...b.out.out]).toEqual(full);
     }
   });
 
@@ -177,10 +225,13 @@ describe("risk limit breaches job", () => {
       var: null,
       varMissing: ["FESX"],
       positions: [{ symbol: "FESX", quantity: 5, mark: 4000, exposure: 250_000, fxRate: 1.25 }],
+      // Which mark it was valued with: the FESX quote valid from 2000.
+      marks: [{ symbol: "FESX", mark: 4000, validFromMs: 2000 }],
     });
     // Unvalued positions are reported, not counted as zero: MSFT before its first quote.
     const msft = out.out.find((e) => e.stream === "risk" && e.timestampMs === 4000)!;
-    expect(msft.value).toMatchObject({ grossExposure: 500_000, unvalued: [{ symbol: "MSFT", reason: "no-mark" }] });
+    expect(msft.value).toMatchObject({ grossExposure: 500_000, unvalued: [{ symbol: "MSFT", reason: "no-mark" }], tradeId: expect.any(String) as string });
+    expect((msft.value as RiskSnapshot).marks).toEqual([{ symbol: "AAPL", mark: 100, validFromMs: 2000 }]);
   });
 
   it("maps the generated protobuf events to inputs", () => {
@@ -196,5 +247,157 @@ describe("risk limit breaches job", () => {
     const t = create(TradeSchema, { tradeId: "t", accountId: "A", symbol: "ES", side: Side.SELL, quantity: 2, price: 3 });
     expect(tradeInput(t)).toEqual({ kind: "trade", tradeId: "t", accountId: "A", symbol: "ES", side: "SELL", quantity: 2, price: 3 });
     expect(() => tradeInput({ ...t, side: Side.UNSPECIFIED })).toThrow(RangeError);
+  });
+});
+
+describe("risk job in event time", () => {
+  const REF = [instrument(0, "AAPL", "TECH", "USD"), instrument(0, "SAP", "TECH", "EUR"), fx(0, "EUR", "USD", 1.25)];
+  const driver = (options: RiskOperatorOptions = {}) =>
+    new EngineTestDriver((stores) => new RiskOperator(riskStores(stores), { emitSnapshots: "trades", ...options })).pipeRecords(REF);
+  const snapshots = (d: ReturnType<typeof driver>) => d.readValues("risk") as RiskSnapshot[];
+  const mtm = (d: ReturnType<typeof driver>) => d.readValues("mtm") as MtmUpdate[];
+
+  it("prices a trade with the mark as of its event time, whatever arrived before or after it", () => {
+    const d = driver();
+    d.pipeRecords([
+      quote(10_000, "AAPL", 99, 101), // 100 from 10_000
+      quote(12_000, "AAPL", 119, 121), // 120 from 12_000: arrives before the trade, but is later
+      trade(11_500, "A", "BUY", 10, "AAPL", 100),
+      quote(11_400, "AAPL", 109, 111), // 110 from 11_400: arrives after the trade, within the bound: it is the trade's mark
+    ]);
+    expect(snapshots(d)).toEqual([]); // waiting: neither watermark has passed 11_500
+    d.pipeRecords([trade(13_000, "B", "BUY", 1, "AAPL", 120), quote(13_000, "AAPL", 119, 121)]);
+    const [snap] = snapshots(d);
+    expect(snap).toMatchObject({ tradeId: expect.any(String) as string, atMs: 11_500, marks: [{ symbol: "AAPL", mark: 110, validFromMs: 11_400 }] });
+    expect(snap!.positions[0]).toMatchObject({ symbol: "AAPL", quantity: 10, mark: 110, exposure: 1100 });
+    expect(snap!.ordering).toBeUndefined();
+    // B's trade at 13_000 waits for the end of the input (nothing later has arrived).
+    d.advanceWatermark(13_001);
+    expect(snapshots(d)).toMatchObject([{ account: "B", atMs: 13_000, marks: [{ symbol: "AAPL", mark: 120, validFromMs: 13_000 }] }]);
+  });
+
+  it("applies an account's trades in event-time order and flags one that arrives after a later one was applied", () => {
+    const d = driver({ trades: { maxOutOfOrdernessMs: 100 }, quotes: { maxOutOfOrdernessMs: 0 } });
+    d.pipeRecords([quote(1000, "AAPL", 99, 101), trade(2000, "A", "BUY", 10, "AAPL", 100), trade(1500, "A", "SELL", 4, "AAPL", 100)]);
+    d.pipeRecords([quote(3000, "AAPL", 99, 101), trade(3000, "X", "BUY", 1, "AAPL", 100)]);
+    // Event-time order: the sell (1500) first, from flat: short 4, then the buy: long 6.
+    expect(snapshots(d).map((s) => [s.atMs, s.positions[0]!.quantity, s.ordering])).toEqual([
+      [1500, -4, undefined],
+      [2000, 6, undefined],
+    ]);
+    // A trade older than one applied for A: applied at once, out of order, and says so.
+    d.pipeInput("A", { kind: "trade", tradeId: "late", accountId: "A", symbol: "AAPL", side: "BUY", quantity: 1, price: 100 }, 1800);
+    expect(snapshots(d)).toMatchObject([{ tradeId: "late", atMs: 1800, ordering: "late", positions: [{ quantity: 7 }] }]);
+    expect(d.operator.stats()).toMatchObject({ lateTrades: 1 });
+  });
+
+  it("applies the oldest waiting trade early when an account has too many waiting, and says so", () => {
+    const d = driver({ trades: { maxOutOfOrdernessMs: 0, maxWaitingPerAccount: 2 } });
+    d.pipeRecords([quote(1000, "AAPL", 99, 101), trade(2000, "A", "BUY", 1, "AAPL", 100), trade(2100, "A", "BUY", 1, "AAPL", 100)]);
+    expect(snapshots(d)).toEqual([]);
+    d.pipeInput("A", { kind: "trade", tradeId: "third", accountId: "A", symbol: "AAPL", side: "BUY", quantity: 1, price: 100 }, 2200);
+    expect(snapshots(d)).toMatchObject([{ atMs: 2000, ordering: "early" }]);
+    expect(d.operator.stats()).toMatchObject({ tradesReleasedEarly: 1, waitingAccounts: 1 });
+  });
+
+  it("waits for every declared quote source, and lets sources be skewed by more than the bound", () => {
+    const sources = ["q/0", "q/1"];
+    const d = driver({ trades: { maxOutOfOrdernessMs: 0 }, quotes: { maxOutOfOrdernessMs: 0, sources } });
+    const sourced = (t: number, symbol: string, mid: number, source: string) => rec(t, { kind: "quote", symbol, bid: mid, ask: mid, source });
+    d.pipeRecords([sourced(5000, "AAPL", 100, "q/0"), trade(4000, "A", "BUY", 1, "AAPL", 100), trade(6000, "Z", "BUY", 1, "AAPL", 100)]);
+    expect(snapshots(d)).toEqual([]); // q/1 has not spoken: the quote table's watermark is minus infinity
+    // q/1 is 3 s behind q/0: its quote at 2000 is not late, and it is A's mark at 4000.
+    d.pipeRecords([sourced(2000, "SAP", 50, "q/1"), sourced(3900, "AAPL", 90, "q/1"), sourced(4500, "SAP", 50, "q/1")]);
+    expect(snapshots(d)).toMatchObject([{ account: "A", atMs: 4000, marks: [{ symbol: "AAPL", mark: 90, validFromMs: 3900 }] }]);
+    expect(d.operator.stats()).toMatchObject({ quoteWatermarkMs: 4500, quotesBehindWatermark: 0 });
+    expect(d.readValues("rejected")).toEqual([]);
+  });
+
+  it("marks to market per quote: every quote of a held symbol, every trade", () => {
+    const d = driver({ trades: { maxOutOfOrdernessMs: 0 }, quotes: { maxOutOfOrdernessMs: 0 }, mtm: { emit: "per-quote" } });
+    d.pipeRecords([quote(1000, "SAP", 99, 101), trade(1500, "A", "BUY", 10, "SAP", 90), quote(2000, "SAP", 109, 111), quote(3000, "SAP", 109, 111)]);
+    expect(mtm(d)).toEqual([
+      // The trade (applied once the quote at 2000 passed it), valued at the mark then current.
+      {
+        type: "mtm",
+        account: "A",
+        symbol: "SAP",
+        currency: "USD",
+        asOfMs: 1500,
+        quantity: 10,
+        avgPrice: 90,
+        mark: 100,
+        markValidFromMs: 1000,
+        marketValue: 1250,
+        realisedPnl: 0,
+        unrealisedPnl: 125,
+        totalPnl: 125,
+      },
+      expect.objectContaining({ asOfMs: 2000, mark: 110, marketValue: 1375, unrealisedPnl: 250 }) as MtmUpdate,
+      expect.objectContaining({ asOfMs: 3000, mark: 110, markValidFromMs: 3000 }) as MtmUpdate,
+    ]);
+  });
+
+  it("marks to market per interval: positions that changed, once per boundary, as of just before it", () => {
+    const d = driver({ trades: { maxOutOfOrdernessMs: 0 }, quotes: { maxOutOfOrdernessMs: 0 }, mtm: { emit: "interval", intervalMs: 1000 } });
+    d.pipeRecords([quote(1000, "AAPL", 99, 101), trade(1100, "A", "BUY", 10, "AAPL", 100), quote(1200, "AAPL", 101, 103), quote(1900, "AAPL", 103, 105)]);
+    expect(mtm(d)).toEqual([]);
+    d.pipeRecords([quote(2100, "AAPL", 104, 106), quote(2500, "AAPL", 104, 106), quote(3200, "AAPL", 104, 106)]);
+    // Crossing 2000: A's figures as of 1900 (mark 104). Crossing 3000: the mark moved to 105 (valid from 2500).
+    expect(mtm(d).map((m) => [m.asOfMs, m.mark, m.markValidFromMs, m.unrealisedPnl])).toEqual([
+      [1900, 104, 1900, 40],
+      [2500, 105, 2500, 50],
+    ]);
+  });
+
+  it("marks to market on change: a quantity change, or a move of the market value over a threshold", () => {
+    const d = driver({ trades: { maxOutOfOrdernessMs: 0 }, quotes: { maxOutOfOrdernessMs: 0 }, mtm: { emit: "on-change", relative: 0.05, absolute: 30 } });
+    d.pipeRecords([
+      quote(1000, "AAPL", 100, 100),
+      trade(1100, "A", "BUY", 10, "AAPL", 100), // first figure: 1000
+      quote(1200, "AAPL", 102, 102), // +20: under both
+      quote(1300, "AAPL", 103.5, 103.5), // +35 from 1000: over 30 absolute
+      quote(1400, "AAPL", 104, 104), // +5
+      trade(1500, "A", "BUY", 1, "AAPL", 104), // quantity changes
+      quote(1600, "AAPL", 99, 99), // 1144 → 1089: −55, over 5% (57.2)? no; over 30: yes
+      quote(1700, "AAPL", 99, 99),
+    ]);
+    expect(mtm(d).map((m) => [m.asOfMs, m.quantity, m.marketValue])).toEqual([
+      [1100, 10, 1000],
+      [1300, 10, 1035],
+      [1500, 11, 1144],
+      [1600, 11, 1089],
+    ]);
+  });
+
+  it("emits every changed position when the watermark passes, flat ones included, and then nothing more", () => {
+    const d = driver({ trades: { maxOutOfOrdernessMs: 0 }, quotes: { maxOutOfOrdernessMs: 0 }, mtm: { emit: "interval", intervalMs: 60_000 } });
+    d.pipeRecords([
+      quote(1000, "AAPL", 100, 100),
+      quote(1000, "SAP", 50, 50),
+      trade(1100, "A", "BUY", 10, "AAPL", 100),
+      trade(1200, "A", "SELL", 10, "AAPL", 103), // flat, realised 30
+      trade(1300, "A", "SELL", 2, "SAP", 50),
+      quote(1400, "SAP", 49, 49),
+    ]);
+    d.advanceWatermark(1401);
+    expect(mtm(d)).toEqual([
+      expect.objectContaining({ symbol: "AAPL", quantity: 0, realisedPnl: 30, unrealisedPnl: 0, marketValue: 0, totalPnl: 30, asOfMs: 1400 }) as MtmUpdate,
+      expect.objectContaining({ symbol: "SAP", quantity: -2, mark: 49, realisedPnl: 0, unrealisedPnl: 2 * 1.25, marketValue: -98 * 1.25 }) as MtmUpdate,
+    ]);
+    d.advanceWatermark(5000);
+    expect(mtm(d)).toEqual([]);
+    // An FX move changes the SAP figures without a quote: the next advance says so.
+    d.pipeRecords([fx(6000, "EUR", "USD", 1.5)]).advanceWatermark(7000);
+    expect(mtm(d)).toMatchObject([{ symbol: "SAP", marketValue: -98 * 1.5 }]);
+  });
+
+  it("refuses bad options, naming the field", () => {
+    const make = (options: RiskOperatorOptions) => () => new RiskOperator(memoryRiskStores(), options);
+    expect(make({ trades: { maxOutOfOrdernessMs: -1 } })).toThrow(/trades\.maxOutOfOrdernessMs/);
+    expect(make({ quotes: { maxVersions: 0 } })).toThrow(/quotes\.maxVersions/);
+    expect(make({ mtm: { emit: "on-change" } })).toThrow(/relative or an absolute/);
+    expect(make({ mtm: { emit: "interval", intervalMs: 0 } })).toThrow(/mtm\.intervalMs/);
+    expect(make({ quotes: { unknown: 1 } as RiskOperatorOptions["quotes"] })).toThrow(/quotes/);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { MemoryStore } from "../../../src/engine/types.js";
 import { exposureOf } from "../../../src/engine/risk/exposure.js";
 import { accountRisk } from "../../../src/engine/risk/account-risk.js";
-import { emptySymbol, type SymbolState } from "../../../src/engine/risk/market.js";
+import type { MarketLookup } from "../../../src/engine/risk/market.js";
 import { ReferenceTable, type ReferenceEntry } from "../../../src/engine/risk/reference-table.js";
 import { VarModel } from "../../../src/engine/risk/var.js";
 
@@ -34,7 +34,7 @@ describe("exposure", () => {
     ref.upsertInstrument({ symbol: "NESN", sector: "FOOD", currency: "CHF", contractMultiplier: 1 }, 0);
     ref.upsertFx({ base: "EUR", quote: "USD", rate: 1.25 }, 0);
     const marks: Record<string, number> = { AAPL: 100, SAP: 200, NESN: 90 };
-    const symbol = (s: string): SymbolState => ({ ...emptySymbol(s), mark: marks[s] ?? null, markAtMs: 0 });
+    const market: MarketLookup = (s) => (marks[s] === undefined ? undefined : { mark: marks[s], markValidFromMs: 0, ewma: undefined });
     const risk = accountRisk(
       {
         account: "A",
@@ -46,7 +46,7 @@ describe("exposure", () => {
         breached: [],
       },
       ref,
-      symbol,
+      market,
       new VarModel(),
     );
     expect(risk).toMatchObject({
@@ -58,6 +58,12 @@ describe("exposure", () => {
       unrealisedPnl: 100 + 50,
       totalPnl: 160,
       unvalued: [{ symbol: "NESN", reason: "unknown-fx", currency: "CHF" }],
+      // Which mark each position was valued with (NESN had one, but no FX).
+      marks: [
+        { symbol: "AAPL", mark: 100, validFromMs: 0 },
+        { symbol: "NESN", mark: 90, validFromMs: 0 },
+        { symbol: "SAP", mark: 200, validFromMs: 0 },
+      ],
     });
   });
 });

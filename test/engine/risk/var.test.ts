@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ewmaUpdate, ewmaVariance, horizonScale, logReturn, normalQuantile, portfolioVar, singleVar, VarModel } from "../../../src/engine/risk/var.js";
-import { applyQuote, emptySymbol } from "../../../src/engine/risk/market.js";
+import { applyMark, emptySymbol } from "../../../src/engine/risk/market.js";
 
 const prices = [100, 101.5, 100.7, 102.3, 99.8, 98.4, 100.1, 103.2, 102.9, 104.6, 103.3, 105.0];
 const Z99 = 2.326347874040841; // Φ⁻¹(0.99)
@@ -34,14 +34,14 @@ describe("EWMA volatility", () => {
   it("is what the quote path maintains per symbol (mids as marks)", () => {
     let s = emptySymbol("X");
     prices.forEach((p, i) => {
-      const next = applyQuote(s, { symbol: "X", bid: p - 0.05, ask: p + 0.05 }, i * 1000, 0.94);
+      const next = applyMark(s, (p - 0.05 + (p + 0.05)) / 2, i * 1000, 0.94);
       if (next === "stale") throw new Error("unexpected stale");
       s = next;
     });
     const mids = prices.map((p) => (p - 0.05 + (p + 0.05)) / 2);
     expect(s.ewma!.count).toBe(prices.length - 1);
     expect(Math.abs(s.ewma!.variance - referenceVariance(mids, 0.94))).toBeLessThan(1e-12);
-    expect(applyQuote(s, { symbol: "X", bid: 1, ask: 2 }, 0, 0.94)).toBe("stale");
+    expect(applyMark(s, 1.5, 0, 0.94)).toBe("stale");
   });
 
   it("reports sigma only after minReturns returns", () => {
