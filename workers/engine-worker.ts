@@ -58,10 +58,10 @@ export default function runShardTask(task: ShardTask): ShardResult {
   if (!runtime) throw new Error(`worker: no job ${task.job}`);
   const byPartition = tasksOf(task.job);
   for (const p of task.revoke ?? []) byPartition.delete(p);
-  if (task.restore) byPartition.set(task.restore.partition, new ShardRuntime(runtime, task.restore.entries));
+  if (task.restore) byPartition.set(task.restore.partition, new ShardRuntime(runtime, task.restore.entries, task.restore.partition));
   const taskFor = (partition: number) => {
     let t = byPartition.get(partition);
-    if (!t) byPartition.set(partition, (t = new ShardRuntime(runtime)));
+    if (!t) byPartition.set(partition, (t = new ShardRuntime(runtime, [], partition)));
     return t;
   };
 

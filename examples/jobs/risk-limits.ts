@@ -78,9 +78,15 @@ export default defineJob({
   step: ({ options }) =>
     custom(
       ["risk", "breaches", "mtm", "rejected"],
-      (stores) =>
-        // A snapshot per trade feeds the dashboard's exposure table without one per quote and account.
-        new RiskOperator(riskStores(stores), { emitSnapshots: "trades", limits: options.limits, mtm: options.markToMarket }),
+      (stores, { tableSources }) =>
+        new RiskOperator(riskStores(stores), {
+          // A snapshot per trade feeds the dashboard's exposure table without one per quote and account.
+          emitSnapshots: "trades",
+          limits: options.limits,
+          mtm: options.markToMarket,
+          // Every quote partition holds the quotes' event time back until it has been heard from.
+          quotes: { sources: tableSources("quotes") },
+        }),
     ),
   outputs: {
     breaches: {

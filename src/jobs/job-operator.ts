@@ -12,7 +12,8 @@ import type { Emitter, EngineRecord, KeyValueStore, Operator, StoreProvider } fr
 import { tenantKey } from "../kafka-contract.js";
 import type { AnyJob, MapContext, TableView } from "./define-job.js";
 import type { JobInputs, RecordMeta, TableInput } from "./inputs.js";
-import type { WatermarkMode } from "./steps.js";
+import type { StepContext, WatermarkMode } from "./steps.js";
+import { partitionOf } from "./partitioner.js";
 
 /** A decoded input record as the runtime hands it to a job's task. */
 export type JobRecord = {
@@ -65,10 +66,13 @@ export class JobOperator implements Operator<JobRecord, unknown> {
     private readonly options: unknown,
     stores: StoreProvider,
     watermarks: WatermarkMode = "records",
+    context?: StepContext,
+    /** This task's partition, and the job's partitions: a refused table record is reported by one task, not all. */
+    private readonly task?: { readonly partition: number; readonly partitions: number },
   ) {
     this.hooks = job as RecordHooks;
     const step = job.step({ options });
-    this.step = step.create(stores, watermarks);
+    this.step = step.create(stores, watermarks, context);
     this.maxOutOfOrdernessMs = step.maxOutOfOrdernessMs;
     this.forwardTables = step.kind === "custom";
     this.writers = tableWriters(job, options);
@@ -111,7 +115,9 @@ export class JobOperator implements Operator<JobRecord, unknown> {
    * A record the job's own code could not take (its map, filter or table key threw): it goes to
    * "rejected" with the reason, and the task goes on — one bad record must not stop a partition.
    */
-  private reject(input: string, meta: RecordMeta, reason: string, out: Emitter<unknown>): void {
+  private reject(input: string, meta: RecordMeta, reason: string, out: Emitter<unknown>, table = false): void {
+    // Every task reads a table's records; the one its key would partition to reports a refusal.
+    if (table && this.task && partitionOf(meta.key, this.task.partitions) !== this.task.partition) return;
     const rejected: Rejected = { input, tenant: meta.tenant, key: meta.key, reason };
     out.emit(REJECTED_STREAM, tenantKey(meta.tenant, meta.key), rejected, meta.timestampMs);
   }
@@ -129,7 +135,7 @@ export class JobOperator implements Operator<JobRecord, unknown> {
   private applyTable(name: string, input: TableInput<unknown>, value: unknown, meta: RecordMeta, out: Emitter<unknown>): void {
     const allowed = this.writers.get(name);
     if (input.scope === "shared" && allowed !== undefined && !allowed.has(meta.tenant))
-      return this.reject(name, meta, `tenant ${meta.tenant} may not write the shared table ${name}`, out);
+      return this.reject(name, meta, `tenant ${meta.tenant} may not write the shared table ${name}`, out, true);
     let stored: string;
     let mapped: unknown = value;
     try {
@@ -137,7 +143,7 @@ export class JobOperator implements Operator<JobRecord, unknown> {
       stored = input.scope === "tenant" ? tenantKey(meta.tenant, tableKey) : tableKey;
       if (this.forwardTables && this.hooks.map) mapped = this.hooks.map({ input: name, value, ...meta }, this.ctx);
     } catch (err) {
-      return this.reject(name, meta, `${this.job.name}'s table key or map threw: ${(err as Error).message}`, out);
+      return this.reject(name, meta, `${this.job.name}'s table key or map threw: ${(err as Error).message}`, out, true);
     }
     if (this.forwardTables) {
       if (mapped !== undefined) this.step.process({ key: stored, value: mapped, timestampMs: meta.timestampMs }, out);

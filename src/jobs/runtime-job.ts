@@ -96,9 +96,16 @@ export class RuntimeJob {
     return new RuntimeJob(job, options, registry);
   }
 
-  /** The operator of one task, over the task's stores; a repartitioned job's watermark comes from its sources. */
-  createOperator(stores: StoreProvider): JobOperator {
-    return new JobOperator(this.job, this.options, stores, this.repartition ? "external" : "records");
+  /** The operator of one task (`task`: its partition of how many), over the task's stores; a repartitioned job's watermark comes from its sources. */
+  createOperator(stores: StoreProvider, task?: { readonly partition: number; readonly partitions: number }): JobOperator {
+    const watermarks = this.repartition ? "external" : "records";
+    return new JobOperator(this.job, this.options, stores, watermarks, { watermarks, tableSources: (name) => this.tableSources(name) }, task);
+  }
+
+  /** The partitions ("topic/partition") a table input is read from. */
+  tableSources(name: string): string[] {
+    const input = [...this.inputs.values()].find((i) => i.name === name && i.kind === "table");
+    return input ? Array.from({ length: input.partitions }, (_, p) => `${input.topic}/${p}`) : [];
   }
 
   /** The alert an output makes, if its stream is an alert stream. */

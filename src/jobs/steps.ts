@@ -29,6 +29,15 @@ export type WatermarkMode = "records" | "external";
 /** Event time a record-driven watermark never reaches: an operator in "external" mode waits for advanceWatermark. */
 const NEVER_FROM_RECORDS = Number.MAX_SAFE_INTEGER;
 
+/** What the runtime tells a step's operator about where its inputs come from. */
+export type StepContext = {
+  readonly watermarks: WatermarkMode;
+  /** The partitions ("topic/partition") a table input is read from: an operator keeping a table's own event time declares them, so a partition not heard from yet holds it back. */
+  tableSources(input: string): readonly string[];
+};
+
+const NO_CONTEXT: StepContext = { watermarks: "records", tableSources: () => [] };
+
 /** A step: how to build its operator over a task's stores. */
 export type JobStep<M, Out> = {
   readonly kind: "windowed" | "pattern" | "keyed-process" | "custom";
@@ -36,7 +45,7 @@ export type JobStep<M, Out> = {
   readonly streams: readonly string[];
   /** The disorder its watermark tolerates: in "external" mode, the watermark is the sources' event time less this. */
   readonly maxOutOfOrdernessMs: number;
-  create(stores: StoreProvider, watermarks?: WatermarkMode): Operator<M, Out>;
+  create(stores: StoreProvider, watermarks?: WatermarkMode, context?: StepContext): Operator<M, Out>;
 };
 
 /** Event-time windows over each key's records. */
@@ -142,11 +151,17 @@ export function keyedProcess<M, Out>(opts: KeyedProcessOptions<M, Out>): JobStep
 }
 
 /**
- * Any engine operator, built over the task's stores. It is told which watermark mode it runs in;
- * in "external" mode it should not let its own records advance event time (see WatermarkMode).
+ * Any engine operator, built over the task's stores. The context says which watermark mode it runs
+ * in (in "external" mode its stream's event time comes from advanceStreamTime / advanceWatermark,
+ * see WatermarkMode) and where its tables are read from. It gets the tables' records through `map`.
  */
-export function custom<M, Out>(streams: readonly string[], create: (stores: StoreProvider, watermarks: WatermarkMode) => Operator<M, Out>): JobStep<M, Out> {
-  return { kind: "custom", streams, maxOutOfOrdernessMs: 0, create: (stores, watermarks = "records") => create(stores, watermarks) };
+export function custom<M, Out>(streams: readonly string[], create: (stores: StoreProvider, context: StepContext) => Operator<M, Out>): JobStep<M, Out> {
+  return {
+    kind: "custom",
+    streams,
+    maxOutOfOrdernessMs: 0,
+    create: (stores, watermarks = "records", context = NO_CONTEXT) => create(stores, { ...context, watermarks }),
+  };
 }
 
 /** A store's view for one tenant: keys are prefixed with "tenant/", entries listed without it. */

@@ -133,10 +133,17 @@ export class Repartitioner {
     const marks = seen === undefined || batchMax > seen.maxEventTimeMs || seen.idle || !Number.isFinite(seen.maxEventTimeMs);
     const maxEventTimeMs = Math.max(seen?.maxEventTimeMs ?? Number.NEGATIVE_INFINITY, batchMax);
     const next = (BigInt(batch.lastOffset()) + 1n).toString();
-    await producers.commit(batch.partition, {
-      topicMessages: [{ topic: this.opts.topic, messages: marks ? [...messages, ...this.markers({ source, of: this.of, maxEventTimeMs })] : messages }],
-      offsets: { groupId: this.opts.groupId, topic: batch.topic, offset: next },
-    });
+    try {
+      await producers.commit(batch.partition, {
+        topicMessages: [{ topic: this.opts.topic, messages: marks ? [...messages, ...this.markers({ source, of: this.of, maxEventTimeMs })] : messages }],
+        offsets: { groupId: this.opts.groupId, topic: batch.topic, offset: next },
+      });
+    } catch (err) {
+      // The producer may be fenced or broken: the batch is fetched again and finds a fresh one.
+      this.opts.log(`repartition: ${source} failed, retrying from the committed offset: ${(err as Error).message}`);
+      await producers.close([batch.partition]);
+      throw err;
+    }
     this.sources.set(source, { maxEventTimeMs, lastRecordAt: Date.now(), idle: false });
     this.records += messages.length;
     payload.resolveOffset(batch.lastOffset());

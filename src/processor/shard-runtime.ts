@@ -47,6 +47,7 @@ export class ShardRuntime {
   constructor(
     private readonly job: RuntimeJob,
     restore: readonly StoreChange[] = [],
+    partition?: number,
   ) {
     for (const [store, key, value] of restore) {
       if (value === null) this.storeOf(store).delete(key);
@@ -60,7 +61,10 @@ export class ShardRuntime {
     const migrated = identity !== undefined && identity.version !== job.version;
     // Restored entries are already in the changelog; migrated ones (and their tombstones) are not yet.
     if (!migrated) this.takeChanges();
-    this.operator = job.createOperator({ store: <S>(name: string) => this.storeOf(name) as MemoryStore<S> });
+    this.operator = job.createOperator(
+      { store: <S>(name: string) => this.storeOf(name) as MemoryStore<S> },
+      partition === undefined ? undefined : { partition, partitions: job.partitions },
+    );
     // A new task (or one migrated from an earlier version) records whose state this is.
     if (identity?.name !== job.name || identity.version !== job.version)
       meta.put(JOB_IDENTITY_KEY, { name: job.name, version: job.version } satisfies JobIdentity);

@@ -15,6 +15,7 @@ export type TaskCommit = {
 
 export class TaskProducers {
   private readonly producers = new Map<number, Producer>();
+  private readonly opening = new Map<number, Promise<void>>();
 
   constructor(
     private readonly kafka: Kafka,
@@ -31,20 +32,26 @@ export class TaskProducers {
     return this.producers.keys();
   }
 
-  /** Opens (and fences the previous owners of) the producers of these tasks. */
+  /**
+   * Opens (and fences the previous owners of) the producers of these tasks. Safe to call again and
+   * concurrently: a task being opened is waited for, never opened twice (a second producer with
+   * the same transactional id would fence the first, ours).
+   */
   async open(partitions: readonly number[]): Promise<void> {
-    await Promise.all(
-      partitions
-        .filter((p) => !this.producers.has(p))
-        .map(async (p) => {
-          const producer = this.kafka.producer({ transactionalId: this.transactionalId(p), idempotent: true, maxInFlightRequests: 1 });
-          await producer.connect();
-          // InitProducerId happens on the first transaction: start one and end it empty, now.
-          const fence = await producer.transaction();
-          await fence.abort();
-          this.producers.set(p, producer);
-        }),
-    );
+    await Promise.all(partitions.map((p) => this.opening.get(p) ?? (this.producers.has(p) ? undefined : this.openOne(p))));
+  }
+
+  private openOne(p: number): Promise<void> {
+    const opening = (async () => {
+      const producer = this.kafka.producer({ transactionalId: this.transactionalId(p), idempotent: true, maxInFlightRequests: 1 });
+      await producer.connect();
+      // InitProducerId happens on the first transaction: start one and end it empty, now.
+      const fence = await producer.transaction();
+      await fence.abort();
+      this.producers.set(p, producer);
+    })().finally(() => this.opening.delete(p));
+    this.opening.set(p, opening);
+    return opening;
   }
 
   /** One transaction on the task's producer; aborted (and rethrown) on any failure. */

@@ -20,15 +20,15 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { Kafka, logLevel } from "kafkajs";
 import type { Gateway } from "../../gateway/gateway.js";
 import { createRng } from "../../src/generators/rng.js";
-import { cardEvents } from "../../src/generators/card.js";
+import { cardFeed } from "../../src/generators/card.js";
 import { marketFeed, referenceEvents } from "../../src/generators/market.js";
 import { envelopeOf } from "../../src/client/envelope.js";
 import { ResultCode } from "../../src/client/index.js";
 import { WeirError } from "../../src/errors.js";
 import { CardTransactionSchema, HttpAccessLogSchema, QuoteSchema, Side, TradeSchema } from "../../src/events.js";
 import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
-import { ALERTS_TOPIC } from "../../src/kafka-contract.js";
-import { jobSpec } from "../../src/processor/jobs.js";
+import { ALERTS_TOPIC, repartitionTopic } from "../../src/kafka-contract.js";
+import { exampleJob } from "../unit-fixtures/example-jobs.js";
 import { waitForCaughtUp } from "../../src/processor/lag.js";
 import { SchemaRegistry } from "../../src/schema/registry.js";
 import { startTestStack, type TestStack } from "../../src/stack/index.js";
@@ -59,11 +59,13 @@ beforeAll(async () => {
     {
       apiKeys: [`${tenant}:secret`],
       processorInGateway: true,
-      processorJobs: ["error-rate", "fraud", "risk-limits"],
       processorThreads: 1,
       processorGroupPrefix: `weir-test-${run}`,
-      riskLimits: { default: { maxGrossExposure: 400_000 } },
-      fraudRule: { minPurchases: 3, amountThresholdMinor: 100_000, withinMinutes: 10 },
+      processorIdleAdvanceMs: 2000,
+      jobOptions: {
+        "risk-limits": { limits: { default: { maxGrossExposure: 400_000 } }, marketDataTenants: [tenant] },
+        fraud: { minPurchases: 3, amountThresholdMinor: 100_000, withinMinutes: 10 },
+      },
     },
   );
   browser = await launching;
@@ -208,7 +210,7 @@ const eventTimeMs = (e: Envelope) => Number(e.eventTime!.seconds) * 1000 + Math.
 function cardTransactions(): Envelope[] {
   const rng = createRng(23);
   const events: Envelope[] = [];
-  for (let i = 0; i < 200; i++) events.push(...cardEvents(rng, i, { baseTimeMs: cardBase, cards: 20, fraudRate: 0 }));
+  events.push(...cardFeed(rng, 200, { baseTimeMs: cardBase, cards: 20, fraudRate: 0 }));
   events.push(...fraudBurst("card-planted-a", cardBase + MINUTE), ...fraudBurst("card-planted-b", cardBase + 5 * MINUTE));
   return events.sort((a, b) => eventTimeMs(a) - eventTimeMs(b));
 }
@@ -247,12 +249,17 @@ function market(): { globals: Envelope[]; trades: Envelope[] } {
 const kafkaAdmin = () => new Kafka({ brokers: [stack.kafkaBrokers], logLevel: logLevel.NOTHING, clientId: "weir-test-dashboard" }).admin();
 const processorOf = (job: string) => gateway.processors!.processors.find((p) => p.job === job)!;
 
-/** Waits until the job's consumer group has committed every record of the topic (and so its outputs). */
+/**
+ * Waits until the job has committed every record of the topic (and so its outputs): its repartition
+ * step has consumed the topic, and its tasks the repartition topic (the example jobs key their input).
+ */
 async function waitUntilConsumed(job: string, typeName: string): Promise<void> {
   const admin = kafkaAdmin();
   await admin.connect();
   try {
-    expect(await waitForCaughtUp(admin, processorOf(job).consumerGroup, topicOf(typeName), 120_000), `${job} to consume ${typeName}`).toBe(true);
+    const group = processorOf(job).consumerGroup;
+    expect(await waitForCaughtUp(admin, `${group}.repartition`, topicOf(typeName), 120_000), `${job} to repartition ${typeName}`).toBe(true);
+    expect(await waitForCaughtUp(admin, group, repartitionTopic(group), 120_000), `${job} to consume ${typeName}`).toBe(true);
   } finally {
     await admin.disconnect();
   }
@@ -260,14 +267,7 @@ async function waitUntilConsumed(job: string, typeName: string): Promise<void> {
 
 /** Waits until the risk job has applied every record of its global tables (quotes before trades). */
 async function waitForGlobalTables(): Promise<void> {
-  const spec = jobSpec("risk-limits");
-  const topics = [
-    ...new Set(
-      Object.keys(spec.inputs)
-        .filter((t) => spec.inputs[t]?.broadcast === true)
-        .map(topicOf),
-    ),
-  ];
+  const topics = [...(await exampleJob("risk-limits")).runtime.tableTopics];
   const admin = kafkaAdmin();
   await admin.connect();
   const ends = new Map<string, number>();

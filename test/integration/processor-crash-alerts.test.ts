@@ -65,7 +65,8 @@ test("SIGKILLed mid-stream: fraud results exactly the engine's, every alert at t
   const rng = createRng(11);
   const baseTimeMs = Date.now() - 3600_000;
   const events: Envelope[] = [];
-  events.push(...cardFeed(rng, 3000, { baseTimeMs, cards: 80, fraudRate: 0.03 }));
+  // Five minutes of transactions in event-time order; a burst completes two minutes after it starts.
+  events.push(...cardFeed(rng, 6000, { baseTimeMs, cards: 80, fraudRate: 0.03 }));
   child = startChild();
   await child.waitForLog(/assigned partitions/, { timeoutMs: 120_000 });
 
@@ -73,19 +74,25 @@ test("SIGKILLed mid-stream: fraud results exactly the engine's, every alert at t
   await admin.connect();
   try {
     const changelogSize = async () => (await admin.fetchTopicOffsets(changelogTopic(child!.group))).reduce((sum, o) => sum + Number(o.high), 0);
-    // In order, one batch at a time (CEP reads each card in order); the kill comes a third of the
-    // way in, once the processor has committed some state and the sink has delivered an alert.
+    // In order, one batch at a time (CEP reads each card in order); the kill comes two thirds of
+    // the way in, once the processor has committed some state and the sink has delivered an alert.
     for (let i = 0; i < events.length; i += 100) {
       const results = await streamAll(gateway.url, auth, events.slice(i, i + 100), { connections: 1, batch: 100 });
       expect(results.filter((r) => r.code !== ResultCode.ACK)).toEqual([]);
-      if (i === 1000) {
-        await waitFor(async () => (await changelogSize()) > 0 && webhook.requests.length > 0, "committed state and a delivered alert", 120_000);
+      if (i === 4000) {
+        await waitFor(async () => (await changelogSize()) > 0 && webhook.requests.length > 0, "committed state and a delivered alert", 120_000).catch(
+          (err: Error) => {
+            throw new Error(`${err.message}\n${child?.log}`);
+          },
+        );
         await child.kill("SIGKILL");
         child = startChild();
       }
     }
     // The job keys by card: its tasks read its repartition topic, final once every source is idle.
-    expect(await waitForCaughtUp(admin, `${child.group}.repartition`, source, 180_000), "the repartition step to consume everything").toBe(true);
+    expect(await waitForCaughtUp(admin, `${child.group}.repartition`, source, 180_000), `the repartition step to consume everything\n${log}${child.log}`).toBe(
+      true,
+    );
     await waitForIdleSources(stack.kafkaBrokers, input(), source);
     expect(await waitForCaughtUp(admin, child.group, input(), 180_000), "the restarted processor to consume everything").toBe(true);
   } finally {

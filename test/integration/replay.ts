@@ -41,7 +41,7 @@ export async function resultsOf(brokers: string, job: string): Promise<Output[]>
 export function replay(job: RuntimeJob, partitions: Iterable<number>, phases: ReadonlyArray<(p: number) => readonly RawRecord[]>): Output[] {
   const out: Output[] = [];
   for (const p of [...partitions].sort((a, b) => a - b)) {
-    const task = new ShardRuntime(job);
+    const task = new ShardRuntime(job, [], p);
     for (const phase of phases) {
       for (const r of phase(p)) {
         const produced: TaskOutput[] = [];

@@ -19,15 +19,16 @@ import { marketFeed, referenceEvents } from "../../src/generators/market.js";
 import { envelopeOf } from "../../src/client/envelope.js";
 import { ResultCode } from "../../src/client/index.js";
 import { fromBinary } from "@bufbuild/protobuf";
-import { CardTransactionSchema, QuoteSchema } from "../../src/events.js";
+import { CardTransactionSchema, QuoteSchema, Side, TradeSchema } from "../../src/events.js";
+import type { MtmUpdate, RiskSnapshot } from "../../src/engine/index.js";
+import { books, finalFigures, markAsOf, markHistory, relErr } from "../unit-fixtures/risk-oracle.js";
 import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
 import type { Gateway } from "../../gateway/gateway.js";
 import { startTestStack, type TestStack } from "../../src/stack/index.js";
-import { ALERTS_TOPIC, repartitionTopic, type AlertRecord } from "../../src/kafka-contract.js";
+import { ALERTS_TOPIC, repartitionTopic, splitTenantKey, type AlertRecord } from "../../src/kafka-contract.js";
 import { exampleJob } from "../unit-fixtures/example-jobs.js";
 import type { Processor } from "../../src/processor/processor.js";
 import { waitForCaughtUp } from "../../src/processor/lag.js";
-import type { RawRecord } from "../../src/processor/thread-messages.js";
 import { SchemaRegistry } from "../../src/schema/registry.js";
 import { gatewayFor, readTopics, streamAll, waitFor } from "./support.js";
 import { alertsOf, byPartition, partitionsOf, replay, resultsOf, waitForIdleSources } from "./replay.js";
@@ -36,6 +37,7 @@ import { startWebhookInbox, type WebhookInbox } from "../../src/sinks/webhook-in
 const run = `scn-${Date.now().toString(36)}`;
 const tenant = `scenarios-${run}`;
 const auth = { tenant, apiKey: "secret" };
+const intruder = { tenant: `intruder-${run}`, apiKey: "secret" };
 const jobOptions = {
   fraud: { minPurchases: 3, amountThresholdMinor: 100_000, withinMinutes: 10 },
   "risk-limits": { limits: { default: { maxGrossExposure: 400_000, maxLoss: 20_000 } }, marketDataTenants: [tenant] },
@@ -53,7 +55,7 @@ beforeAll(async () => {
   gateway = await gatewayFor(
     { kafkaBrokers: stack.kafkaBrokers, redisUrl: stack.redisUrl },
     {
-      apiKeys: [`${tenant}:secret`],
+      apiKeys: [`${tenant}:secret`, `${intruder.tenant}:secret`],
       processorInGateway: true,
       processorJobs: ["weir/examples/jobs/fraud", "weir/examples/jobs/risk-limits"],
       processorGroupPrefix: `weir-test-${run}`,
@@ -73,6 +75,8 @@ afterAll(async () => {
 
 const kafka = () => new Kafka({ brokers: [stack.kafkaBrokers], logLevel: logLevel.NOTHING, clientId: "weir-test-scenarios" });
 const processorOf = (job: string): Processor => gateway.processors!.processors.find((p) => p.job === job)!;
+
+const eventTimeOf = (e: Envelope) => Number(e.eventTime!.seconds) * 1000 + Math.floor(e.eventTime!.nanos / 1e6);
 
 /** Sends in order, one batch at a time: market data and card transactions are order-sensitive. */
 async function send(events: readonly Envelope[]): Promise<void> {
@@ -130,83 +134,103 @@ test("scenario 2: card fraud — bursts alert, results exactly the engine's, eac
   expect(alertTopic.map((r) => (JSON.parse(r.value.toString()) as AlertRecord).alertId).sort()).toEqual(expectedAlerts.map((a) => a.alertId).sort());
 }, 300_000);
 
-test("scenario 3: risk — reference data and quotes as global tables, breaches exactly the engine's, delivered to the webhook", async () => {
+test("scenario 3: risk — every snapshot priced as of its trade, final positions and P&L exact under disorder, no tenant moves another's marks, breaches at the webhook", async () => {
   const rng = createRng(7);
   const baseTimeMs = Date.now() - 1800_000;
   const feed = marketFeed(rng, baseTimeMs + 1000, 6);
-  const quotes: Envelope[] = [];
-  const trades: Envelope[] = [];
-  for (let i = 0; trades.length < 400; i++) {
-    const e = feed.next(i);
-    (e.type === "weir.events.v1.Trade" ? trades : quotes).push(e);
-  }
-  const spec = jobSpec("risk-limits");
-  const isGlobal = (t: string) => spec.inputs[t]?.broadcast === true;
-  const globalTopics = [...new Set(Object.keys(spec.inputs).filter(isGlobal).map(topicOf))];
+  const generated = Array.from({ length: 2400 }, (_, i) => feed.next(i));
+  // Sent out of event-time order: each event delayed by up to 600 ms (the job tolerates 1 s).
+  const delayed = generated.map((e) => ({ e, at: eventTimeOf(e) + rng.next() * 600 })).sort((a, b) => a.at - b.at);
+  const group = processorOf("risk-limits").consumerGroup;
   const tradeTopic = topicOf("weir.events.v1.Trade");
 
-  // Phase 1: reference data and quotes, all applied by the job before any trade.
-  await send([...referenceEvents(baseTimeMs), ...quotes]);
-  const ends = async () => {
-    const admin = kafka().admin();
-    await admin.connect();
-    try {
-      const out = new Map<string, number>();
-      for (const t of globalTopics) for (const o of await admin.fetchTopicOffsets(t)) if (o.high !== "0") out.set(`${t}/${o.partition}`, Number(o.high) - 1);
-      return out;
-    } finally {
-      await admin.disconnect();
+  // Reference data first (latest wins, no event time join), then the disordered stream; in the
+  // middle, another tenant "publishes" a quote for a symbol the accounts hold.
+  await send(referenceEvents(baseTimeMs));
+  const half = Math.floor(delayed.length / 2);
+  await send(delayed.slice(0, half).map((d) => d.e));
+  const intruderQuote = envelopeOf(
+    QuoteSchema,
+    { symbol: "AAPL", bid: 1, ask: 1.02, venue: "XNAS" },
+    { eventTimeMs: eventTimeOf(delayed[half]!.e), partitionKey: "AAPL" },
+  );
+  const refused = await streamAll(gateway.url, intruder, [intruderQuote], { connections: 1 });
+  expect(refused.map((r) => r.code)).toEqual([ResultCode.ACK]); // the gateway takes it; the job refuses it
+  await send(delayed.slice(half).map((d) => d.e));
+  await waitUntilConsumed(`${group}.repartition`, tradeTopic);
+  await waitForIdleSources(stack.kafkaBrokers, repartitionTopic(group), tradeTopic);
+  await waitUntilConsumed(group, repartitionTopic(group));
+
+  // The independent calculation, from what was sent (this tenant's market data and trades only).
+  const quotes = generated.filter((e) => e.type === QuoteSchema.typeName).map((e) => ({ ...fromBinary(QuoteSchema, e.payload), timestampMs: eventTimeOf(e) }));
+  const trades = generated
+    .filter((e) => e.type === TradeSchema.typeName)
+    .map((e) => {
+      const t = fromBinary(TradeSchema, e.payload);
+      return {
+        accountId: `${tenant}/${t.accountId}`,
+        symbol: t.symbol,
+        side: t.side === Side.BUY ? ("BUY" as const) : ("SELL" as const),
+        quantity: t.quantity,
+        price: t.price,
+        timestampMs: eventTimeOf(e),
+      };
+    });
+  const history = markHistory(quotes);
+  const expectedBooks = books(trades);
+
+  type Out = { stream: string; value: unknown };
+  let outputs: Out[] = [];
+  const last = new Map<string, MtmUpdate>();
+  // The idle policy closes the input: every position's final mark-to-market comes once the tasks see no more trades.
+  await waitFor(
+    async () => {
+      outputs = (await resultsOf(stack.kafkaBrokers, "risk-limits")).filter((o) => splitTenantKey(o.key)?.tenant === tenant);
+      last.clear();
+      for (const o of outputs) if (o.stream === "mtm") last.set(`${(o.value as MtmUpdate).account}|${(o.value as MtmUpdate).symbol}`, o.value as MtmUpdate);
+      return [...expectedBooks].every(
+        ([key, b]) => last.get(key)?.quantity === b.qty && last.get(key)?.mark === markAsOf(history, key.split("|")[1]!, Number.POSITIVE_INFINITY)?.mid,
+      );
+    },
+    "every position's final mark-to-market",
+    120_000,
+  );
+  const on = (stream: string) => outputs.filter((o) => o.stream === stream).map((o) => o.value);
+
+  // (a) One snapshot per trade, priced with this tenant's mark as of the trade's event time.
+  const snapshots = on("risk") as RiskSnapshot[];
+  expect(snapshots.length).toBe(trades.length);
+  for (const snap of snapshots) {
+    const symbols = [...snap.positions.map((p) => p.symbol), ...snap.unvalued.map((u) => u.symbol)].sort();
+    const expected = symbols.flatMap((symbol) => {
+      const m = markAsOf(history, symbol, snap.atMs);
+      return m === undefined ? [] : [{ symbol, mark: m.mid, validFromMs: m.t }];
+    });
+    expect(snap.marks, `snapshot of ${snap.tradeId} at ${snap.atMs}`).toEqual(expected);
+  }
+  // (b) The final position and P&L per (account, symbol): the replay's, to 1e-9.
+  expect([...last.keys()].sort()).toEqual([...expectedBooks.keys()].sort());
+  for (const [key, b] of expectedBooks) {
+    const symbol = key.split("|")[1]!;
+    const want = finalFigures(symbol, b, markAsOf(history, symbol, Number.POSITIVE_INFINITY)!.mid);
+    const got = last.get(key)!;
+    for (const field of ["marketValue", "realisedPnl", "unrealisedPnl"] as const) {
+      expect(relErr(got[field], want[field]), `${key} ${field}: ${got[field]} vs ${want[field]}`).toBeLessThanOrEqual(1e-9);
     }
-  };
-  const phase1Ends = await ends();
-  await waitFor(
-    () => [...phase1Ends].every(([s, end]) => (processorOf("risk-limits").globalProgress().get(s) ?? -1) >= end),
-    "the risk job to read the global tables",
-    120_000,
+  }
+  // (c) The intruder's quote was refused and moved nothing (the marks above are this tenant's feed's alone).
+  const rejected = (await resultsOf(stack.kafkaBrokers, "risk-limits")).filter(
+    (o) => o.stream === "rejected" && splitTenantKey(o.key)?.tenant === intruder.tenant,
   );
+  expect(rejected.map((o) => (o.value as { reason: string }).reason)).toEqual([`tenant ${intruder.tenant} may not write the shared table quotes`]);
 
-  // Phase 2: trades. Phase 3: a crash of one symbol's price (one quote partition, so one order).
-  await send(trades);
-  await waitUntilConsumed("risk-limits", tradeTopic);
-  const lastTs = baseTimeMs + 600_000;
-  await send(
-    [0.9, 0.7, 0.5, 0.3].map((f, i) =>
-      envelopeOf(
-        QuoteSchema,
-        { symbol: "MSFT", bid: 410 * f - 0.1, ask: 410 * f + 0.1, venue: "XNAS" },
-        { eventTimeMs: lastTs + i * 1000, partitionKey: "MSFT" },
-      ),
-    ),
-  );
-  const allEnds = await ends();
-  await waitFor(
-    () => [...allEnds].every(([s, end]) => (processorOf("risk-limits").globalProgress().get(s) ?? -1) >= end),
-    "the risk job to apply the crash",
-    120_000,
-  );
-
-  const globals = await readTopics(stack.kafkaBrokers, globalTopics);
-  const phase1 = globals.filter((r) => Number(r.offset) <= (phase1Ends.get(`${r.topic}/${r.partition}`) ?? -1));
-  const phase3 = globals.filter((r) => Number(r.offset) > (phase1Ends.get(`${r.topic}/${r.partition}`) ?? -1));
-  const flat = (m: Map<number, RawRecord[]>) => [...m.values()].flat();
-  const g1 = flat(byPartition(phase1, isGlobal, true));
-  const g3 = flat(byPartition(phase3, isGlobal, true));
-  const tradeRecords = byPartition(await readTopics(stack.kafkaBrokers, [tradeTopic]), (t) => spec.inputs[t] !== undefined && !isGlobal(t));
-  const expected = replay("risk-limits", jobOptions, await partitionsOf(stack.kafkaBrokers, tradeTopic), [
-    () => g1,
-    (p) => tradeRecords.get(p) ?? [],
-    () => g3,
-  ]);
-  const breaches = expected.filter((o) => o.stream === "breaches");
-  expect(breaches.some((o) => (o.value as { limit: string }).limit === "maxGrossExposure")).toBe(true);
-  expect(breaches.some((o) => (o.value as { limit: string }).limit === "maxLoss")).toBe(true);
-  expect(expected.filter((o) => o.stream === "rejected")).toEqual([]);
-
-  await waitFor(async () => (await resultsOf(stack.kafkaBrokers, "risk-limits")).length >= expected.length, "the risk results", 120_000);
-  const actual = await resultsOf(stack.kafkaBrokers, "risk-limits");
-  expect(actual).toEqual(expected);
-
-  const expectedAlerts = alertsOf("risk-limits", expected);
-  await waitFor(() => expectedAlerts.every((a) => webhook.byKey.has(a.alertId)), "every risk alert at the webhook", 120_000);
-  for (const a of expectedAlerts) expect(webhook.byKey.get(a.alertId)!.length, a.alertId).toBe(1);
+  // Breaches: limits were crossed, and each alert reached the webhook exactly once.
+  const risk = (await exampleJob("risk-limits", jobOptions["risk-limits"])).runtime;
+  const alerts = alertsOf(
+    risk,
+    outputs.map((o, i) => ({ partition: 0, key: String(i), ...o })),
+  ).filter((a) => a.kind === "breach" || a.kind === "cleared");
+  expect(alerts.some((a) => a.kind === "breach")).toBe(true);
+  await waitFor(() => alerts.every((a) => webhook.byKey.has(a.alertId)), "every risk alert at the webhook", 120_000);
+  for (const a of alerts) expect(webhook.byKey.get(a.alertId)!.length, a.alertId).toBe(1);
 }, 300_000);

@@ -20,7 +20,7 @@ import type { Gateway } from "../../gateway/gateway.js";
 import { WeirError } from "../../src/errors.js";
 import type { Subscription } from "../../src/subscribe/subscription.js";
 import type { AlertRecord } from "../../src/kafka-contract.js";
-import type { FraudAlert } from "../../src/engine/jobs/fraud.js";
+import type { FraudAlert } from "../../examples/jobs/fraud.js";
 import { startTestStack, type TestStack } from "../../src/stack/index.js";
 import { gatewayFor, streamAll, waitFor } from "./support.js";
 
@@ -39,10 +39,10 @@ beforeAll(async () => {
     {
       apiKeys: [`${tenantA}:secret`, `${tenantB}:secret`],
       processorInGateway: true,
-      processorJobs: ["fraud"],
+      processorJobs: ["weir/examples/jobs/fraud"],
       processorGroupPrefix: `weir-test-${run}`,
       processorThreads: 2,
-      fraudRule,
+      jobOptions: { fraud: fraudRule },
     },
   );
 }, 240_000);

@@ -83,7 +83,7 @@ export class JobTestDriver {
   ) {
     this.runtime = RuntimeJob.resolve(job, opts.options, registry);
     this.partitions = opts.partitions ?? this.runtime.partitions;
-    for (let p = 0; p < this.partitions; p++) this.tasks.set(p, this.newTask(new Map<string, MemoryStore<unknown>>()));
+    for (let p = 0; p < this.partitions; p++) this.tasks.set(p, this.newTask(p, new Map<string, MemoryStore<unknown>>()));
     // Every source partition of the stream inputs, as the repartition step knows them.
     const topics = new Map([...this.runtime.inputs.values()].filter((i) => i.kind === "stream").map((i) => [i.topic, i.partitions]));
     for (const [topic, partitions] of topics) {
@@ -106,8 +106,10 @@ export class JobTestDriver {
     const recordKey = opts.key ?? jobKey ?? "";
     const record: JobRecord = { input: resolved.name, tenant, key: recordKey, value: decoded };
     if (resolved.kind === "table") {
+      // Every task reads the table, each record from the partition its key gives it.
+      const fromPartition: JobRecord = { ...record, source: `${resolved.topic}/${partitionOf(recordKey, resolved.partitions)}` };
       for (const [p, task] of this.tasks)
-        this.run(p, task, () => task.operator.process({ key: recordKey, value: record, timestampMs: opts.timestampMs }, this.emitter(p)));
+        this.run(p, task, () => task.operator.process({ key: recordKey, value: fromPartition, timestampMs: opts.timestampMs }, this.emitter(p)));
       return this;
     }
     // The logical repartition step: the record moves to the task of the job's key.
@@ -215,7 +217,7 @@ export class JobTestDriver {
         store.takeChanges();
         restored.set(name, store);
       }
-      const fresh = this.newTask(restored, task.changelog);
+      const fresh = this.newTask(p, restored, task.changelog);
       fresh.maxEventTimeMs = task.maxEventTimeMs;
       fresh.lastRecordAtMs = this.wallClockMs;
       this.tasks.set(p, fresh);
@@ -223,7 +225,11 @@ export class JobTestDriver {
     return this;
   }
 
-  private newTask(stores: Map<string, MemoryStore<unknown>>, changelog: Task["changelog"] = new Map<string, Map<string, string | undefined>>()): Task {
+  private newTask(
+    partition: number,
+    stores: Map<string, MemoryStore<unknown>>,
+    changelog: Task["changelog"] = new Map<string, Map<string, string | undefined>>(),
+  ): Task {
     const provider = {
       store: <S>(name: string) => {
         let store = stores.get(name);
@@ -235,7 +241,7 @@ export class JobTestDriver {
       stores,
       changelog,
       sources: new SourceWatermarks(provider.store(JOB_IDENTITY_STORE), TASK_SOURCES_KEY),
-      operator: this.runtime.createOperator(provider),
+      operator: this.runtime.createOperator(provider, { partition, partitions: this.partitions }),
       maxEventTimeMs: undefined,
       lastRecordAtMs: undefined,
     };
