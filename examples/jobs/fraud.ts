@@ -48,6 +48,12 @@ export const fraudOptions = z.strictObject({
   withinMinutes: z.number().positive().default(10),
   /** K: locations remembered per card. */
   knownLocationsPerCard: z.int().min(1).default(20),
+  /**
+   * How far a card's purchases may arrive out of event-time order (ms). 0 suits producers that key
+   * purchases by card (one card, one partition, in order); raise it when one card's purchases come
+   * through several partitions (say, two acquirers), or a purchase behind the card's latest is late.
+   */
+  maxOutOfOrdernessMs: z.int().min(0).default(0),
 });
 
 const BURST = "purchases";
@@ -103,6 +109,7 @@ export default defineJob({
         },
       },
       maxPartialMatchesPerKey: 100,
+      maxOutOfOrdernessMs: options.maxOutOfOrdernessMs,
       select: toAlert,
       matchesStream: "alerts",
     }),

@@ -14,6 +14,7 @@ import { mixedTraffic } from "../../src/generators/mixed.js";
 import { stackUp } from "../../src/stack/index.js";
 import { SchemaRegistry } from "../../src/schema/registry.js";
 import { waitForCaughtUp } from "../../src/processor/lag.js";
+import { repartitionTopic } from "../../src/kafka-contract.js";
 import { startWebhookInbox, type WebhookInbox } from "../../src/sinks/webhook-inbox.js";
 import { edgeDemo } from "./demo-edge.js";
 
@@ -78,8 +79,11 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     logLevel: "warn",
     apiKeys: ["demo:demo-key"],
     webhookUrl: inbox.url,
+    // When the sample traffic ends, idle partitions close their last windows after 2 s (the jobs say 30 s).
+    processorIdleAdvanceMs: 2000,
   });
-  say(`  gateway ${gateway.url} (${gateway.config.gatewayId}), jobs ${gateway.config.processorJobs.join(", ")} inside it, alerts to ${inbox.url}`);
+  const jobs = gateway.processors?.processors.map((p) => p.job) ?? [];
+  say(`  gateway ${gateway.url} (${gateway.config.gatewayId}), jobs ${jobs.join(", ")} (examples/jobs/) inside it, alerts to ${inbox.url}`);
   const topics = [
     ...SchemaRegistry.builtin()
       .eventTypes()
@@ -142,11 +146,20 @@ async function processingReport(gateway: Awaited<ReturnType<typeof startGateway>
   await admin.connect();
   const registry = SchemaRegistry.builtin();
   const inputOf: Record<string, string> = { "error-rate": "HttpAccessLog", fraud: "CardTransaction", "risk-limits": "Trade" };
-  try {
+  // Each job keys its input itself: its repartition step first, then its tasks; once the input
+  // has been idle for the idle time, the last windows close and those tasks commit once more.
+  const caughtUp = async () => {
     for (const p of running.processors) {
-      const topic = registry.eventType(`weir.events.v1.${inputOf[p.job]}`)!.topic;
-      await waitForCaughtUp(admin, p.consumerGroup, topic, 60_000);
+      const type = inputOf[p.job];
+      if (type === undefined) continue;
+      await waitForCaughtUp(admin, `${p.consumerGroup}.repartition`, registry.eventType(`weir.events.v1.${type}`)!.topic, 60_000);
+      await waitForCaughtUp(admin, p.consumerGroup, repartitionTopic(p.consumerGroup), 60_000);
     }
+  };
+  try {
+    await caughtUp();
+    await new Promise((r) => setTimeout(r, 3000));
+    await caughtUp();
   } finally {
     await admin.disconnect();
   }

@@ -5,9 +5,11 @@
  *
  * The job is keyed by host, so its records go through the repartition step and its windows follow
  * the source partitions' progress (the lowest of them, less 5 s), not the records a task sees.
- * Most cases feed every line from one producer key — one source partition — so event time follows
- * the lines as they arrive, as the engine-level job did; the multi-source cases show where that
- * differs.
+ * Every task waits to hear from all 6 partitions of weir.events.http-access-log, so each case
+ * first lets them all go idle (30 s of wall clock with no lines, the job's idle time); a partition
+ * that then gets lines counts again. Most cases feed every line from one producer key — one source
+ * partition, the only active one — so event time follows the lines as they arrive, as the
+ * engine-level job did; the multi-source cases show where that differs.
  */
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
@@ -22,6 +24,8 @@ const t = (m: number, s: number) => T0 + m * 60_000 + s * 1_000;
 const API = "api.example.com";
 const WEB = "web.example.com";
 const TENANT = "acme";
+/** The job's idle time: a source partition without lines for this long (wall clock) stops holding event time back. */
+const IDLE_MS = 30_000;
 /** The producer key every line is published under in the single-source cases: one source partition. */
 const EDGE = "edge-0";
 
@@ -42,8 +46,12 @@ function plain(outputs: readonly DriverOutput[]): Out[] {
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
-function run(options?: Record<string, unknown>) {
+/** A driver for the job; by default every source partition has gone idle before the first line (`sourcesIdle`). */
+function run(options?: Record<string, unknown>, { sourcesIdle = true } = {}) {
   const driver = JobTestDriver.create(errorRate, options ? { options } : {});
+  // As a while after the job starts with nothing on the topic: the partitions these cases leave
+  // empty no longer hold event time back; the ones they publish on are active from their first line.
+  if (sourcesIdle) driver.advanceWallClock(IDLE_MS);
   /** Pipes one line (published under `producerKey`) and returns what it caused. */
   const line = (host: string, status: number, timestampMs: number, producerKey = EDGE): Out[] => {
     driver.pipe("logs", { host, method: "GET", path: "/", status }, { tenant: TENANT, key: producerKey, timestampMs });
@@ -78,7 +86,7 @@ describe("error-rate example job: 5xx per host per minute", () => {
     const { driver, line } = run();
     expect(driver.runtime.options).toEqual({ windowMs: 60_000, maxOutOfOrdernessMs: 5_000, allowedLatenessMs: 60_000 });
     expect(driver.runtime.repartition).toBe(true);
-    expect(driver.runtime.idleAfterMs).toBe(30_000);
+    expect(driver.runtime.idleAfterMs).toBe(IDLE_MS);
     expect(line(API, 500, t(0, 10))).toEqual([]);
     expect(line(API, 200, t(1, 4))).toEqual([]); // watermark 0:59: minute 0 still open, nothing early
     expect(line(API, 200, t(1, 5))).toEqual([counts("final", API, 0, 1, 1)]); // watermark 1:00
@@ -179,6 +187,17 @@ describe("error-rate example job: event time from several source partitions", ()
   const EDGE_A = "edge-1";
   const EDGE_B = "edge-2";
 
+  it("a source partition not heard from yet holds the windows back until it has been idle for the idle time", () => {
+    const { driver, line } = run(undefined, { sourcesIdle: false });
+    expect(line(API, 500, t(0, 10))).toEqual([]);
+    // By EDGE's lines alone minute 0 would close here (2:10 less 5 s): the five partitions without lines hold it.
+    expect(line(API, 200, t(2, 10))).toEqual([]);
+    driver.advanceWallClock(IDLE_MS - 10_000);
+    expect(line(API, 200, t(2, 20))).toEqual([]);
+    driver.advanceWallClock(10_000); // the five have had nothing for 30 s; EDGE had a line 10 s ago and stays active
+    expect(plain(driver.readOutput())).toEqual([counts("final", API, 0, 1, 1)]);
+  });
+
   it("a source that is behind holds the windows open, and its lines are not late", () => {
     const { driver, line } = run();
     expect(driver.partitionOf(EDGE_A)).not.toBe(driver.partitionOf(EDGE_B));
@@ -194,12 +213,13 @@ describe("error-rate example job: event time from several source partitions", ()
   });
 
   it("a source with no records for the idle time (30 s of wall clock) no longer holds the others back", () => {
-    const { driver, line } = run();
+    // From the job's start: the four partitions without lines hold event time back until they are idle too.
+    const { driver, line } = run(undefined, { sourcesIdle: false });
     line(API, 500, t(0, 10), EDGE_A);
     line(WEB, 500, t(0, 10), EDGE_B);
     driver.advanceWallClock(20_000);
     expect(line(API, 200, t(2, 10), EDGE_A)).toEqual([]);
-    driver.advanceWallClock(10_000); // EDGE_B has been quiet for 30 s, EDGE_A for 10 s
+    driver.advanceWallClock(10_000); // EDGE_B and the four empty partitions have been quiet for 30 s, EDGE_A for 10 s
     expect(plain(driver.readOutput())).toEqual([counts("final", API, 0, 1, 1), counts("final", WEB, 0, 1, 1)]);
     // When a quiet source sends again, it counts again: minute 2 waits for it.
     line(WEB, 200, t(2, 20), EDGE_B);

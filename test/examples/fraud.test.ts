@@ -3,11 +3,15 @@
  * purchases above an amount, from a location new for the card, within M minutes → one alert per
  * burst, also delivered as an alert (weir.alerts, the webhook).
  *
- * The job is keyed by card, so its records go through the repartition step and its pattern sees a
- * card's purchases in event-time order once every source partition has passed them. Most cases
- * publish every purchase under one producer key — one source partition, whose purchases must then
- * come in event-time order (the job tolerates no disorder within a source) — so each purchase is
- * matched as it arrives; the last cases show disorder across sources.
+ * The job is keyed by card, so its records go through the repartition step. Its pattern reads each
+ * card's purchases in event-time order (a per-key watermark, no disorder tolerated) and expires
+ * partial bursts as the job's event time — the lowest over the source partitions — passes them.
+ * Every task waits to hear from all 6 partitions of weir.events.card-transaction, so each case
+ * first lets them all go idle (60 s of wall clock with no purchases, the job's idle time); a
+ * partition that then gets purchases counts again. Most cases publish every purchase under one
+ * producer key — one source partition, the only active one, whose purchases must then come in
+ * event-time order — so each purchase is matched as it arrives and event time follows it; the last
+ * cases show disorder across sources.
  */
 import { describe, expect, it } from "vitest";
 import fraud, { type FraudAlert, type KnownLocations, type Purchase } from "weir/examples/jobs/fraud";
@@ -18,6 +22,8 @@ const T0 = Date.UTC(2026, 0, 15, 8, 0, 0);
 const MIN = 60_000;
 const at = (minute: number) => T0 + minute * MIN;
 const TENANT = "acme";
+/** The job's idle time: a source partition without purchases for this long (wall clock) stops holding event time back. */
+const IDLE_MS = 60_000;
 /** The card processor's feed: the producer key every purchase is published under in the single-source cases. */
 const FEED = "acquirer-1";
 const HOME = { country: "US", city: "Seattle" };
@@ -26,6 +32,9 @@ type Place = { country: string; city: string };
 
 function job(options?: Record<string, unknown>) {
   const driver = JobTestDriver.create(fraud, options ? { options } : {});
+  // As a while after the job starts with nothing on the topic: the partitions these cases leave
+  // empty no longer hold event time back; the ones they publish on are active from their first purchase.
+  driver.advanceWallClock(IDLE_MS);
   const buy = (cardId: string, transactionId: string, amountMinor: number, where: Place, atMin: number, producerKey = FEED) => {
     const tx = { cardId, transactionId, amountMinor: BigInt(amountMinor), currency: "USD", merchantId: `m-${transactionId}`, location: where };
     driver.pipe("transactions", tx, { tenant: TENANT, key: producerKey, timestampMs: at(atMin) });
@@ -252,19 +261,46 @@ describe("fraud example job: purchases out of order", () => {
   const FEED_A = "acquirer-1";
   const FEED_B = "acquirer-2";
 
-  it("out of order across source partitions: held until every source has passed them, then the same alert", () => {
+  it("out of order across source partitions: a source behind the others holds event time back, so its cards' purchases are not late and still alert", () => {
+    const { driver, buy, alerts } = job();
+    // c3's purchases come through FEED_A, c1's through FEED_B; both cards are on one task.
+    expect(driver.partitionOf(FEED_A)).not.toBe(driver.partitionOf(FEED_B));
+    expect(driver.partitionOf("c3")).toBe(driver.partitionOf("c1"));
+    for (const [n, [amount, minute]] of [
+      [2_500, 0],
+      [150_000, 5],
+      [4_000, 30],
+    ].entries()) {
+      buy("c3", `c3-h${n + 1}`, amount!, HOME, minute!, FEED_A);
+      buy("c1", `c1-h${n + 1}`, amount!, HOME, minute!, FEED_B);
+    }
+    // FEED_A runs half an hour ahead of FEED_B.
+    buy("c3", "u1", 3_000, HOME, 80, FEED_A);
+    buy("c3", "u2", 3_000, HOME, 90, FEED_A);
+    // c1's burst comes later, through FEED_B: by FEED_A's event time (minute 90) it would be late.
+    buy("c1", "t1", 150_000, AWAY, 60, FEED_B);
+    buy("c1", "t2", 200_000, AWAY, 62, FEED_B);
+    expect(alerts()).toEqual([]);
+    buy("c1", "t3", 250_000, AWAY, 64, FEED_B);
+    expect(alerts().map((o) => o.value.alertId)).toEqual([`${TENANT}/c1:t1:t3`]);
+    expect(driver.readAll("late")).toEqual([]);
+  });
+
+  // Renamed from "…held until every source has passed them, then the same alert": a pattern reads
+  // each card in event-time order by the card's own watermark (no disorder tolerated by this job),
+  // so a purchase behind the card's latest is late whichever source partition it comes from.
+  it("out of order across source partitions for one card: the purchase behind its latest is late, as within one source", () => {
     const { driver, buy, alerts } = job();
     expect(driver.partitionOf(FEED_A)).not.toBe(driver.partitionOf(FEED_B));
     buy("c1", "c1-h1", 2_500, HOME, 0, FEED_B);
     buy("c1", "c1-h2", 150_000, HOME, 5, FEED_A);
     buy("c1", "c1-h3", 4_000, HOME, 30, FEED_A);
     buy("c1", "t2", 200_000, AWAY, 62, FEED_A);
-    buy("c1", "t1", 150_000, AWAY, 60, FEED_B); // behind t2, on the other source: still in time
+    buy("c1", "t1", 150_000, AWAY, 60, FEED_B); // behind t2: the job's event time (FEED_B's, minute 0) has not passed it, c1's own has
     buy("c1", "t3", 250_000, AWAY, 64, FEED_A);
-    // FEED_B has reached minute 60 only: t2 and t3 wait.
+    driver.advanceWatermark(at(120));
     expect(alerts()).toEqual([]);
-    driver.advanceWatermark(at(64));
-    expect(alerts().map((o) => o.value.alertId)).toEqual([`${TENANT}/c1:t1:t3`]);
+    expect(driver.readAll("late").map((o) => [o.key, (o.value as { value: Purchase }).value.transactionId])).toEqual([[`${TENANT}/c1`, "t1"]]);
   });
 
   it("out of order within one source partition: the purchase behind it is late, not matched", () => {

@@ -35,9 +35,12 @@ import {
 
 const run = `prb-${Date.now().toString(36)}`;
 const tenant = `processor-rebalance-${run}`;
-const job = "error-rate";
+// Keyed by the producers' key (no repartition step): each task is one input partition, the unit
+// that moves here. (Repartitioned jobs across a kill: test/integration/user-job.test.ts.)
+const job = "error-rate-by-record-key";
+const jobModule = "./load/bench/jobs/error-rate-by-record-key.ts";
 const groupPrefix = `weir-test-${run}`;
-const groupId = `${groupPrefix}-error-rate`;
+const groupId = `${groupPrefix}-${job}`;
 const minutes = 5;
 const perMinute = 400;
 const t0 = Math.ceil(Date.now() / 60_000) * 60_000 + 20 * 60_000;
@@ -95,8 +98,8 @@ test("two instances, one SIGKILLed mid-stream: the survivor takes over its parti
   const auth = { tenant, apiKey: "secret" };
   let n = 0;
 
-  survivor = startProcessorChild({ brokers: stack.kafkaBrokers, job, threads: 2, groupPrefix, instanceId: `${run}-a` });
-  victim = startProcessorChild({ brokers: stack.kafkaBrokers, job, threads: 2, groupPrefix, instanceId: `${run}-b` });
+  survivor = startProcessorChild({ brokers: stack.kafkaBrokers, job, module: jobModule, threads: 2, groupPrefix, instanceId: `${run}-a` });
+  victim = startProcessorChild({ brokers: stack.kafkaBrokers, job, module: jobModule, threads: 2, groupPrefix, instanceId: `${run}-b` });
   const a = survivor;
   const b = victim;
   // Both joined and the input partitions split between them (each instance logs its assignment on every join).

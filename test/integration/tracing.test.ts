@@ -27,7 +27,7 @@ beforeAll(async () => {
     {
       apiKeys: [`${tenant}:secret`],
       processorInGateway: true,
-      processorJobs: ["fraud"],
+      processorJobs: ["weir/examples/jobs/fraud"],
       processorGroupPrefix: `weir-test-${run}`,
       otlpEndpoint: jaeger.otlpEndpoint,
       traceSampleRatio: 0,

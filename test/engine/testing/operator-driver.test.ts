@@ -1,9 +1,9 @@
-/** The README's engine example, kept true. */
+/** EngineTestDriver on one engine operator (the engine's own test harness, under weir/testing beside JobTestDriver). */
 import { expect, test } from "vitest";
-import { EngineTestDriver } from "../../src/engine/testing/index.js";
-import { WindowedAggregate, tumbling, windowedAggregateStores } from "../../src/engine/index.js";
+import { EngineTestDriver } from "../../../src/engine/testing/index.js";
+import { WindowedAggregate, tumbling, windowedAggregateStores } from "../../../src/engine/index.js";
 
-test("the README's EngineTestDriver example produces the result it shows", () => {
+test("an engine operator under EngineTestDriver: its result, and nothing again after a restore", () => {
   const driver = new EngineTestDriver(
     (stores) =>
       new WindowedAggregate(
