@@ -60,6 +60,7 @@ export class JobOperator implements Operator<JobRecord, unknown> {
   private currentTenant = "";
 
   private readonly maxOutOfOrdernessMs: number;
+  private readonly followsSources: boolean;
 
   constructor(
     private readonly job: AnyJob,
@@ -74,6 +75,7 @@ export class JobOperator implements Operator<JobRecord, unknown> {
     const step = job.step({ options });
     this.step = step.create(stores, watermarks, context);
     this.maxOutOfOrdernessMs = step.maxOutOfOrdernessMs;
+    this.followsSources = step.followsSources;
     this.forwardTables = step.kind === "custom";
     this.writers = tableWriters(job, options);
     const views: Record<string, TableView<unknown>> = {};
@@ -128,6 +130,7 @@ export class JobOperator implements Operator<JobRecord, unknown> {
 
   /** The job's input has reached `eventTimeMs` on every source (external watermarks): the step's watermark is that less its tolerated disorder. */
   advanceEventTime(eventTimeMs: number, out: Emitter<unknown>): void {
+    if (!this.followsSources) return;
     if (this.step.advanceStreamTime) this.step.advanceStreamTime(eventTimeMs - this.maxOutOfOrdernessMs, out);
     else this.step.advanceWatermark?.(eventTimeMs - this.maxOutOfOrdernessMs, out);
   }

@@ -45,6 +45,12 @@ export type JobStep<M, Out> = {
   readonly streams: readonly string[];
   /** The disorder its watermark tolerates: in "external" mode, the watermark is the sources' event time less this. */
   readonly maxOutOfOrdernessMs: number;
+  /**
+   * Whether the sources' event time (a repartitioned job's markers) advances its watermark. A
+   * pattern keeps per-key event time instead: one key's records are matched in its own order, and
+   * a key whose history is behind the others' (a replay, a backfill) must not find it late.
+   */
+  readonly followsSources: boolean;
   create(stores: StoreProvider, watermarks?: WatermarkMode, context?: StepContext): Operator<M, Out>;
 };
 
@@ -55,6 +61,7 @@ export function windowed<M, A, R>(opts: WindowedAggregateInput<M, A, R>): JobSte
     kind: "windowed",
     streams: [probe.options.resultsStream, probe.options.lateStream],
     maxOutOfOrdernessMs: probe.options.maxOutOfOrdernessMs,
+    followsSources: true,
     create: (stores, watermarks = "records") =>
       new WindowedAggregate<M, A, R>(watermarks === "external" ? { ...opts, maxOutOfOrdernessMs: NEVER_FROM_RECORDS } : opts, windowedAggregateStores(stores)),
   };
@@ -81,6 +88,7 @@ export function pattern<M, C, N extends string, S = CepMatch<M, N>>(opts: Patter
     kind: "pattern",
     streams: [opts.matchesStream ?? "matches", "late"],
     maxOutOfOrdernessMs: opts.maxOutOfOrdernessMs ?? 0,
+    followsSources: false,
     create: (stores) => {
       const cep = new CepOperator<M, C, N>({
         pattern: opts.pattern,
@@ -133,6 +141,7 @@ export function keyedProcess<M, Out>(opts: KeyedProcessOptions<M, Out>): JobStep
     kind: "keyed-process",
     streams: opts.streams,
     maxOutOfOrdernessMs: 0,
+    followsSources: true,
     create: (stores) => ({
       process: (record: EngineRecord<M>, out: Emitter<Out>) => {
         const at = record.key.indexOf("/");
@@ -160,6 +169,7 @@ export function custom<M, Out>(streams: readonly string[], create: (stores: Stor
     kind: "custom",
     streams,
     maxOutOfOrdernessMs: 0,
+    followsSources: true,
     create: (stores, watermarks = "records", context = NO_CONTEXT) => create(stores, { ...context, watermarks }),
   };
 }

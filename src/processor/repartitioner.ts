@@ -23,6 +23,7 @@ import { partitionOf } from "../jobs/partitioner.js";
 import { DEFAULT_SOURCE_IDLE_MS } from "../jobs/source-watermarks.js";
 import type { RuntimeJob } from "../jobs/runtime-job.js";
 import { TaskProducers } from "./task-producers.js";
+import { ProcessSpans } from "./process-spans.js";
 
 export type RepartitionerOptions = {
   readonly job: RuntimeJob;
@@ -113,6 +114,8 @@ export class Repartitioner {
     const producers = this.producers.get(batch.topic)!;
     await producers.open([batch.partition]);
     const messages: Message[] = [];
+    // A traced event's trace goes on through this step: "process <source topic>", whose context the re-keyed record carries.
+    const spans = new ProcessSpans(this.opts.job.name, this.opts.groupId);
     for (const m of batch.messages) {
       const type = m.headers?.[recordHeaders.type]?.toString();
       const input = type === undefined ? undefined : this.opts.job.inputs.get(type);
@@ -124,7 +127,9 @@ export class Repartitioner {
         m.headers?.[recordHeaders.tenant]?.toString() ?? "",
         Number(m.timestamp),
       );
-      messages.push({ key, value: m.value, headers: m.headers ?? {}, timestamp: m.timestamp, partition: partitionOf(key, this.opts.partitions) });
+      const traceparent = spans.start(m, batch.topic, batch.partition);
+      const headers = traceparent ? { ...m.headers, [recordHeaders.traceparent]: traceparent } : (m.headers ?? {});
+      messages.push({ key, value: m.value, headers, timestamp: m.timestamp, partition: partitionOf(key, this.opts.partitions) });
     }
     const source = `${batch.topic}/${batch.partition}`;
     const seen = this.sources.get(source);
@@ -141,9 +146,11 @@ export class Repartitioner {
     } catch (err) {
       // The producer may be fenced or broken: the batch is fetched again and finds a fresh one.
       this.opts.log(`repartition: ${source} failed, retrying from the committed offset: ${(err as Error).message}`);
+      spans.end(err instanceof Error ? err : new Error(String(err)));
       await producers.close([batch.partition]);
       throw err;
     }
+    spans.end();
     this.sources.set(source, { maxEventTimeMs, lastRecordAt: Date.now(), idle: false });
     this.records += messages.length;
     payload.resolveOffset(batch.lastOffset());

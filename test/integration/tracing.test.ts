@@ -12,6 +12,7 @@ import { ResultCode, subscribe, type StreamDelivery } from "../../src/client/ind
 import type { Gateway } from "../../gateway/gateway.js";
 import { startTestStack, startTestJaeger, type TestJaeger, type TestStack } from "../../src/stack/index.js";
 import { gatewayFor, streamAll, waitFor } from "./support.js";
+import { repartitionTopic } from "../../src/kafka-contract.js";
 
 const run = `trc-${Date.now().toString(36)}`;
 const tenant = `tracing-${run}`;
@@ -87,7 +88,9 @@ test("a sampled event's trace: gateway → Kafka → processor → worker thread
   const want = [
     "weir.ingest weir.events.v1.CardTransaction",
     "send weir.events.card-transaction",
+    // The fraud job keys by card: the repartition step, then the task reading the repartition topic.
     "process weir.events.card-transaction",
+    `process ${repartitionTopic(`weir-test-${run}-fraud`)}`,
     "weir.engine fraud",
     "weir.deliver alerts",
   ];
@@ -113,8 +116,9 @@ test("a sampled event's trace: gateway → Kafka → processor → worker thread
   expect(parentOf(want[2]!)).toBe(span(want[1]!).spanID);
   expect(parentOf(want[3]!)).toBe(span(want[2]!).spanID);
   expect(parentOf(want[4]!)).toBe(span(want[3]!).spanID);
+  expect(parentOf(want[5]!)).toBe(span(want[4]!).spanID);
   expect(service(want[0]!)).toBe("weir-gateway");
-  expect(service(want[3]!)).toBe("weir-engine");
+  expect(service(want[4]!)).toBe("weir-engine");
   // The batch phases hang under the ingest span.
   for (const phase of ["validate", "dedup"]) expect(parentOf(phase)).toBe(span(want[0]!).spanID);
 }, 900_000);
