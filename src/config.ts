@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { WeirError } from "./errors.js";
 import { DEAD_LETTER_TOPIC } from "./kafka-contract.js";
 import { z } from "zod";
-import { bool, float, int, json, list, resolveTable, resolveValue, str, type SettingValue } from "./config/kinds.js";
+import { bool, float, int, json, list, resolveTable, str, type SettingValue } from "./config/kinds.js";
 
 export { defaultText, type Setting } from "./config/kinds.js";
 export { resolveToolSettings, toolSettings, type ToolSettings } from "./config/tool-settings.js";
@@ -252,14 +252,6 @@ export function resolveConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEn
   if (config.webhookUrl && !/^https?:\/\//.test(config.webhookUrl))
     throw new WeirError("WEIR_ERR_CONFIG", `WEIR_WEBHOOK_URL must be an http(s) URL, got ${config.webhookUrl}`);
   return Object.freeze(config);
-}
-
-/**
- * One setting from a given value (undefined: the default), checked as resolveConfig checks it. For code handed part of a config, e.g. the jobs'
- * settings in a `weir processor` or a test.
- */
-export function resolveSetting<K extends keyof typeof settings>(key: K, given: Config[K] | undefined): Config[K] {
-  return resolveValue(key, settings[key], given, undefined) as Config[K];
 }
 
 /** `tenant:key` pairs → tenant → key. */

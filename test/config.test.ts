@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { defaultText, resolveConfig, resolveSetting, resolveToolSettings, parseApiKeys, settings, toolSettings, type ConfigOptions } from "../src/config.js";
+import { defaultText, resolveConfig, resolveToolSettings, parseApiKeys, settings, toolSettings, type ConfigOptions } from "../src/config.js";
 import { WeirError } from "../src/errors.js";
 
 /** The WeirError thrown by `fn`, or a failed expectation. */

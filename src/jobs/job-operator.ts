@@ -8,7 +8,8 @@
  *   operator, keyed by the tenant-qualified job key.
  * Pure and synchronous, like the engine operators it wraps.
  */
-import type { Emitter, EngineRecord, KeyValueStore, Operator, StoreProvider } from "../engine/types.js";
+import type { Emitter, EngineRecord, Operator, StoreProvider } from "../engine/types.js";
+import { VersionedTable } from "../engine/tables/versioned-table.js";
 import { tenantKey } from "../kafka-contract.js";
 import type { AnyJob, MapContext, TableView } from "./define-job.js";
 import type { JobInputs, RecordMeta, TableInput } from "./inputs.js";
@@ -53,7 +54,10 @@ export class JobOperator implements Operator<JobRecord, unknown> {
   private readonly hooks: RecordHooks;
   private readonly step: Operator<unknown, unknown>;
   private readonly forwardTables: boolean;
-  private readonly tables = new Map<string, KeyValueStore<unknown>>();
+  /** Per table input: how a record is stored (latest value, or a version from its event time). */
+  private readonly tables = new Map<string, (key: string, value: unknown, timestampMs: number) => void>();
+  /** The highest event time of each versioned table's records: its history is kept behind it. */
+  private readonly tableTimes = new Map<string, number>();
   private readonly writers: ReadonlyMap<string, ReadonlySet<string> | undefined>;
   private readonly ctx: MapContext<JobInputs, unknown>;
   /** The tenant of the record being mapped: table lookups are scoped to it. */
@@ -81,15 +85,29 @@ export class JobOperator implements Operator<JobRecord, unknown> {
     const views: Record<string, TableView<unknown>> = {};
     for (const [name, input] of Object.entries(job.inputs as JobInputs)) {
       if (input.kind !== "table") continue;
-      const store = stores.store<unknown>(`table:${name}`);
-      this.tables.set(name, store);
       const scoped = (key: string) => (input.scope === "tenant" ? tenantKey(this.currentTenant, key) : key);
-      views[name] = {
-        get: (key) => store.get(scoped(key)),
-        asOf: () => {
-          throw new TypeError(`table ${name} is not versioned: declare versioned: { historyMs } to look it up as of a time`);
-        },
-      };
+      if (input.versioned) {
+        // Versions by event time, with history bounded behind the table's newest record (less the disorder it tolerates).
+        const versions = new VersionedTable<unknown>(stores.store(`table:${name}`), {
+          historyMs: input.versioned.historyMs,
+          ...(input.versioned.maxVersions !== undefined ? { maxVersions: input.versioned.maxVersions } : {}),
+          watermark: () => (this.tableTimes.get(name) ?? Number.NEGATIVE_INFINITY) - input.maxOutOfOrdernessMs,
+        });
+        this.tables.set(name, (key, value, timestampMs) => {
+          this.tableTimes.set(name, Math.max(this.tableTimes.get(name) ?? Number.NEGATIVE_INFINITY, timestampMs));
+          versions.put(key, value, timestampMs);
+        });
+        views[name] = { get: (key) => versions.latest(scoped(key)), asOf: (key, timestampMs) => versions.asOf(scoped(key), timestampMs) };
+      } else {
+        const store = stores.store<unknown>(`table:${name}`);
+        this.tables.set(name, (key, value) => store.put(key, value));
+        views[name] = {
+          get: (key) => store.get(scoped(key)),
+          asOf: () => {
+            throw new TypeError(`table ${name} is not versioned: declare versioned: { historyMs } to look it up as of a time`);
+          },
+        };
+      }
     }
     this.ctx = { options, tables: views };
   }
@@ -152,6 +170,6 @@ export class JobOperator implements Operator<JobRecord, unknown> {
       if (mapped !== undefined) this.step.process({ key: stored, value: mapped, timestampMs: meta.timestampMs }, out);
       return;
     }
-    this.tables.get(name)!.put(stored, value);
+    this.tables.get(name)!(stored, value, meta.timestampMs);
   }
 }

@@ -33,7 +33,7 @@ const NEVER_FROM_RECORDS = Number.MAX_SAFE_INTEGER;
 export type StepContext = {
   readonly watermarks: WatermarkMode;
   /** The partitions ("topic/partition") a table input is read from: an operator keeping a table's own event time declares them, so a partition not heard from yet holds it back. */
-  tableSources(input: string): readonly string[];
+  readonly tableSources: (input: string) => readonly string[];
 };
 
 const NO_CONTEXT: StepContext = { watermarks: "records", tableSources: () => [] };

@@ -38,7 +38,7 @@ export class TaskProducers {
    * the same transactional id would fence the first, ours).
    */
   async open(partitions: readonly number[]): Promise<void> {
-    await Promise.all(partitions.map((p) => this.opening.get(p) ?? (this.producers.has(p) ? undefined : this.openOne(p))));
+    await Promise.all(partitions.map((p) => this.opening.get(p) ?? (this.producers.has(p) ? Promise.resolve() : this.openOne(p))));
   }
 
   private openOne(p: number): Promise<void> {

@@ -4,7 +4,7 @@
  * pattern, with keyed state and with tables; options checked; state identity; restart.
  */
 import { describe, expect, it } from "vitest";
-import { HttpAccessLogSchema, InstrumentSchema, type HttpAccessLog } from "../../src/events.js";
+import { HttpAccessLogSchema, InstrumentSchema, QuoteSchema, Side, TradeSchema, type HttpAccessLog } from "../../src/events.js";
 import { AfterMatchSkip, Pattern, defineJob, keyedProcess, pattern, stream, table, tumbling, windowed, z, type WindowResult } from "../../src/jobs/index.js";
 import { JobTestDriver } from "../../src/testing.js";
 import { WeirError } from "../../src/errors.js";
@@ -186,6 +186,52 @@ describe("keyed state and tables", () => {
       ["mallory/ACME", "tenant mallory may not write the shared table instruments"],
     ]);
     expect(driver.readOutput("counts").map((o) => o.key)).toEqual(["a/Tech"]);
+  });
+});
+
+describe("a versioned table: lookups as of the record's event time", () => {
+  const priced = defineJob({
+    name: "priced-trades",
+    version: 1,
+    inputs: {
+      trades: stream(TradeSchema, { key: (t) => t.accountId }),
+      quotes: table(QuoteSchema, { key: (q) => q.symbol, scope: "shared", versioned: { historyMs: 3_600_000 } }),
+    },
+    map: ({ value, input, timestampMs }, { tables }) => {
+      if (input !== "trades") return undefined;
+      const quote = tables.quotes.asOf(value.symbol, timestampMs);
+      return { tradeId: value.tradeId, mid: quote ? (quote.bid + quote.ask) / 2 : null };
+    },
+    step: () =>
+      keyedProcess<{ tradeId: string; mid: number | null }, { tradeId: string; mid: number | null }>({
+        streams: ["priced"],
+        process: (record, ctx) => ctx.emit("priced", record.key, record.value, record.timestampMs),
+      }),
+  });
+
+  it("prices each trade with the quote current at its event time, whatever arrived since", () => {
+    const driver = JobTestDriver.create(priced, { partitions: 1 });
+    const quote = (bid: number, at: number) =>
+      driver.pipe("quotes", { symbol: "ACME", bid, ask: bid + 2, venue: "X" }, { tenant: "feed", key: "ACME", timestampMs: at });
+    const trade = (id: string, at: number) =>
+      driver.pipe(
+        "trades",
+        { tradeId: id, accountId: "a1", symbol: "ACME", side: Side.BUY, quantity: 1, price: 1 },
+        { tenant: "acme", key: "a1", timestampMs: at },
+      );
+    quote(100, T0);
+    quote(200, T0 + 10_000);
+    trade("before-any", T0 - 1);
+    trade("first", T0 + 5_000);
+    trade("second", T0 + 10_000);
+    quote(150, T0 + 7_000); // arrives late: versions are by event time
+    trade("between", T0 + 8_000);
+    expect(driver.readOutput("priced").map((o) => o.value)).toEqual([
+      { tradeId: "before-any", mid: null },
+      { tradeId: "first", mid: 101 },
+      { tradeId: "second", mid: 201 },
+      { tradeId: "between", mid: 151 },
+    ]);
   });
 });
 
