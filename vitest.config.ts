@@ -7,7 +7,7 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["test/**/*.test.ts"],
-          exclude: ["test/integration/**", "test/stack/**"],
+          exclude: ["test/integration/**", "test/stack/**", "test/chaos/**"],
         },
       },
       {
@@ -19,6 +19,16 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 240_000,
           hookTimeout: 240_000,
+        },
+      },
+      {
+        test: {
+          // `npm run chaos`: the whole chaos suite (its short form runs in the integration project).
+          name: "chaos",
+          include: ["test/chaos/**/*.test.ts"],
+          fileParallelism: false,
+          testTimeout: 1_800_000,
+          hookTimeout: 300_000,
         },
       },
     ],

@@ -22,7 +22,7 @@ import type { TopicReaders } from "../src/subscribe/ports.js";
 
 export type GatewayAdapters = {
   readonly eventLog: ConnectableEventLog;
-  readonly dedup: DedupStore & { readonly healthy: boolean };
+  readonly dedup: DedupStore & { readonly healthy: boolean; ping(): Promise<void> };
   readonly publishedLookup: PublishedLookup;
   readonly topicReaders: TopicReaders;
 };
@@ -35,7 +35,14 @@ export function topicsOf(registry: SchemaRegistry, deadLetterTopic: string): Top
 const kafkajsClient = (config: Config, role: string) =>
   new Kafka({ brokers: [...config.kafkaBrokers], clientId: `${config.kafkaClientId}-${role}`, logLevel: kafkaLogLevel.NOTHING });
 
-export async function openAdapters(lifecycle: Lifecycle, config: Config, registry: SchemaRegistry, logger: Logger): Promise<GatewayAdapters> {
+/** `instanceId`: this process (gatewayInstanceId), whose heartbeat keeps its dedup claims alive. */
+export async function openAdapters(
+  lifecycle: Lifecycle,
+  config: Config,
+  registry: SchemaRegistry,
+  logger: Logger,
+  instanceId: string,
+): Promise<GatewayAdapters> {
   const dedup = await lifecycle.step(
     "redis",
     async () => {
@@ -44,7 +51,7 @@ export async function openAdapters(lifecycle: Lifecycle, config: Config, registr
         dedupTtlMs: config.dedupTtlMs,
         pendingTtlMs: config.dedupPendingTtlMs,
         ownerTtlMs: config.dedupOwnerTtlMs,
-        gatewayId: config.gatewayId,
+        gatewayId: instanceId,
         commandTimeoutMs: config.redisTimeoutMs,
         onError: (what, err) => logger.warn({ err }, what),
       });

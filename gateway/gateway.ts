@@ -9,6 +9,7 @@
  * first: the processor jobs, every socket still open (ingest and subscribe, close 1001, so
  * clients move to another gateway and resume), the subscription readers, Kafka, Redis, tracing.
  */
+import { randomBytes } from "node:crypto";
 import { WeirError } from "../src/errors.js";
 import { resolveConfig, parseApiKeys, type Config, type ConfigOptions } from "../src/config.js";
 import { createLogger, type Logger } from "../src/log.js";
@@ -26,12 +27,16 @@ import { apiKeyAuthenticator } from "../src/protocol/api-key-authenticator.js";
 import { WeirMetrics } from "../src/metrics/prometheus.js";
 import { startTracing } from "../src/tracing/tracing.js";
 import { openAdapters, topicsOf } from "./adapters.js";
+import { DependencyProbes } from "../src/health/dependency-probes.js";
+import { kafkaProbe } from "../src/adapters/kafka/kafka-probe.js";
 import { startServer, type RunningServer } from "./server.js";
 import { serverOptions } from "./server-options.js";
 import { dashboardFiles } from "./dashboard/files.js";
 
 export type Gateway = {
   readonly config: Config;
+  /** This process: the configured gateway id plus a random incarnation (owns its dedup claims). */
+  readonly instanceId: string;
   readonly port: number;
   /** ws://host:port/v1/ingest */
   readonly url: string;
@@ -51,13 +56,17 @@ export type Gateway = {
   close(): Promise<void>;
 };
 
-export type GatewayOptions = ConfigOptions & { logger?: Logger };
+export type GatewayOptions = ConfigOptions & {
+  logger?: Logger;
+  /** The processor jobs in this process cannot go on (default: logged only); `weir gateway` exits non-zero. */
+  onFatal?: (err: Error) => void;
+};
 
 /** How long one resource may take to close on stop before it is given up and the next one closes. */
 const CLOSE_TIMEOUT_MS = 10_000;
 
 export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
-  const { logger: givenLogger, ...configOptions } = options;
+  const { logger: givenLogger, onFatal, ...configOptions } = options;
   const config = resolveConfig(configOptions);
   const logger = givenLogger ?? createLogger(config.logLevel, { gateway: config.gatewayId });
   const lifecycle = new Lifecycle({ closeTimeoutMs: CLOSE_TIMEOUT_MS, onCloseError: (name, err) => logger.warn({ err }, `closing ${name}`) });
@@ -65,6 +74,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   // Bundled while Kafka and Redis connect.
   const staticFiles = dashboardFiles();
   const startedAt = Date.now();
+  // Claims and the dedup heartbeat belong to this process, not to its configured name: a restart
+  // that reuses WEIR_GATEWAY_ID must not revive a dead process's claims (decision 0010).
+  const instanceId = gatewayInstanceId(config.gatewayId);
 
   let service!: IngestService;
   let admission!: Admission;
@@ -72,14 +84,14 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   let hub!: SubscriptionHub;
   let server!: RunningServer;
   let processors: RunningProcessors | undefined;
-  let kafkaHealthy = () => false;
-  let redisHealthy = () => false;
+  let probes: DependencyProbes | undefined;
   let reloadTopics: (registry: SchemaRegistry) => Promise<void> = async () => {};
 
   const stats = () => {
     const [p50, p99] = service.latency.percentiles(0.5, 0.99);
     return {
       gatewayId: config.gatewayId,
+      instanceId,
       state: lifecycle.state,
       uptimeMs: Date.now() - startedAt,
       nowMs: Date.now(),
@@ -96,9 +108,41 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       () => startTracing({ endpoint: config.otlpEndpoint, serviceName: "weir-gateway" }),
       (tracing) => tracing.shutdown(),
     );
-    const adapters = await openAdapters(lifecycle, config, registry, logger);
-    kafkaHealthy = () => adapters.eventLog.healthy;
-    redisHealthy = () => adapters.dedup.healthy;
+    const adapters = await openAdapters(lifecycle, config, registry, logger, instanceId);
+    probes = await lifecycle
+      .step(
+        "health checks",
+        async () => {
+          const kafka = kafkaProbe(config.kafkaBrokers, `${config.kafkaClientId}-health`, config.healthDeadlineMs);
+          const p = new DependencyProbes(
+            [
+              { name: "redis", check: () => adapters.dedup.ping() },
+              {
+                name: "kafka",
+                check: async () => {
+                  if (!adapters.eventLog.healthy) throw new Error("sends are stalled");
+                  await kafka.check();
+                },
+              },
+            ],
+            {
+              intervalMs: config.healthIntervalMs,
+              deadlineMs: config.healthDeadlineMs,
+              log: {
+                down: (dependency, reason) => logger.error({ dependency, reason }, `${dependency} unreachable`),
+                up: (dependency, downForMs) => logger.warn({ dependency, downForMs }, `${dependency} reachable again`),
+              },
+            },
+          );
+          await p.start();
+          return { probes: p, kafka };
+        },
+        async ({ probes: p, kafka }) => {
+          p.stop();
+          await kafka.close();
+        },
+      )
+      .then((r) => r.probes);
     reloadTopics = (next) => adapters.eventLog.ensureTopics(topicsOf(next, config.deadLetterTopic));
 
     admission = new Admission(config.maxInFlightEvents, config.maxInFlightBytes);
@@ -107,23 +151,28 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       () => server,
       () => hub,
     );
-    service = new IngestService(
-      {
-        log: adapters.eventLog,
-        dedup: adapters.dedup,
-        lookup: adapters.publishedLookup,
-        admission,
-        checker: new EventChecker(registry, config.maxEventBytes, config.maxFutureSkewMs),
-        onError: (what, err) => logger.warn({ err }, what),
-        observer: metrics,
-      },
-      {
-        gatewayId: config.gatewayId,
-        deadLetterTopic: config.deadLetterTopic,
-        retryAfterMs: config.retryAfterMs,
-        publishTimeoutMs: config.kafkaPublishTimeoutMs,
-        traceSampleRatio: config.traceSampleRatio,
-      },
+    service = await lifecycle.step(
+      "ingest",
+      () =>
+        new IngestService(
+          {
+            log: adapters.eventLog,
+            dedup: adapters.dedup,
+            lookup: adapters.publishedLookup,
+            admission,
+            checker: new EventChecker(registry, config.maxEventBytes, config.maxFutureSkewMs),
+            onError: (what, err) => logger.warn({ err }, what),
+            observer: metrics,
+          },
+          {
+            gatewayId: instanceId,
+            deadLetterTopic: config.deadLetterTopic,
+            retryAfterMs: config.retryAfterMs,
+            publishTimeoutMs: config.kafkaPublishTimeoutMs,
+            traceSampleRatio: config.traceSampleRatio,
+          },
+        ),
+      (s) => s.close(),
     );
     // The jobs' result streams can be subscribed to whichever process runs the jobs.
     const jobs = (await configuredJobs(config)).map((j) => j.runtime.name);
@@ -149,7 +198,11 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
             source: hub,
             metrics,
             staticFiles: await staticFiles,
-            readiness: () => ({ kafka: kafkaHealthy(), redis: redisHealthy(), accepting: lifecycle.state === "starting" || lifecycle.state === "ready" }),
+            readiness: () => ({
+              ...probes!.status(),
+              ...(processors ? { processors: processors.health().ready } : {}),
+              accepting: lifecycle.state === "starting" || lifecycle.state === "ready",
+            }),
             stats,
           }),
         ),
@@ -164,7 +217,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     if (config.processorInGateway && config.processorJobs.length > 0) {
       processors = await lifecycle.step(
         "processor jobs",
-        () => startProcessors(config, logger, metrics),
+        () => startProcessors(config, logger, metrics, onFatal),
         (p) => p.close(),
       );
     }
@@ -183,6 +236,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
 
   return {
     config,
+    instanceId,
     port: server.port,
     url: urlOf(config.host, server.port),
     service,
@@ -208,6 +262,11 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       logger.info("gateway closed");
     },
   };
+}
+
+/** The configured gateway id plus a random incarnation: unique per process by construction. */
+export function gatewayInstanceId(gatewayId: string): string {
+  return `${gatewayId}~${randomBytes(4).toString("hex")}`;
 }
 
 function urlOf(host: string, port: number): string {

@@ -21,7 +21,11 @@ const jobOptionsSchema = z.record(z.string(), z.record(z.string(), z.unknown()))
 export const settings = {
   host: str({ env: "WEIR_HOST", default: "127.0.0.1", doc: "Address the gateway listens on." }),
   port: int({ env: "WEIR_PORT", default: 8080, min: 0, max: 65535, doc: "Gateway port (0 picks a free one)." }),
-  gatewayId: str({ env: "WEIR_GATEWAY_ID", default: "", doc: "Name of this gateway process in logs, headers and dead letters (default: host-pid-random)." }),
+  gatewayId: str({
+    env: "WEIR_GATEWAY_ID",
+    default: "",
+    doc: "Name of this gateway process in logs, headers and dead letters (default: host-pid-random). Need not be unique: each process adds a random incarnation (`<id>~<hex>`) that owns its dedup claims, so a restart under the same id never revives a dead process's claims.",
+  }),
   kafkaBrokers: list({ env: "WEIR_KAFKA_BROKERS", default: ["127.0.0.1:9092"], doc: "Comma-separated Kafka bootstrap servers." }),
   kafkaClient: str({
     env: "WEIR_KAFKA_CLIENT",
@@ -176,6 +180,34 @@ export const settings = {
     min: 6000,
     max: 300_000,
     doc: "A processor that stops heartbeating for this long loses its partitions to the others (failover time after a crash).",
+  }),
+  processorStallMs: int({
+    env: "WEIR_PROCESSOR_STALL_MS",
+    default: 20_000,
+    min: 1000,
+    max: 600_000,
+    doc: "A processor that owns partitions with records waiting (measured on the broker) and commits nothing for this long, or is missing from its consumer group, restarts its consumers (backoff 1 s doubling to 30 s; after 8 restarts without progress it exits non-zero).",
+  }),
+  processorStepTimeoutMs: int({
+    env: "WEIR_PROCESSOR_STEP_TIMEOUT_MS",
+    default: 120_000,
+    min: 1000,
+    max: 3_600_000,
+    doc: "A processing step (one batch's processing and transaction) still running after this makes the processor exit non-zero (a hung transaction or a job stuck in user code); restores get 5× this.",
+  }),
+  healthIntervalMs: int({
+    env: "WEIR_HEALTH_INTERVAL_MS",
+    default: 500,
+    min: 50,
+    max: 60_000,
+    doc: "How often gateways and processors check Redis and Kafka for /readyz, with or without traffic.",
+  }),
+  healthDeadlineMs: int({
+    env: "WEIR_HEALTH_DEADLINE_MS",
+    default: 1500,
+    min: 50,
+    max: 60_000,
+    doc: "A Redis or Kafka check not answered within this counts as an outage (/readyz 503; one log line when it starts, one when it ends).",
   }),
   jobOptions: json({
     env: "WEIR_JOB_OPTIONS",

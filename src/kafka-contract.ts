@@ -77,6 +77,11 @@ export const headers = {
   job: "weir.job",
   /** On a repartition topic's control records: what they are ("watermark", see WatermarkMarker). */
   control: "weir.control",
+  /**
+   * On a repartition topic's records: where the record was re-keyed from, "<topic>/<partition>@<offset>".
+   * A task applies each source position once (a record the producer wrote twice is dropped).
+   */
+  source: "weir.source",
   /** On refused alerts: why, the webhook's status and body, and where the alert came from. */
   refusedReason: "weir.refused.reason",
   refusedStatus: "weir.refused.status",

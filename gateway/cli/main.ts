@@ -6,8 +6,9 @@ const help = `weir — edge-to-cloud streaming gateway
 Usage:
   weir gateway                 run a gateway (settings from WEIR_* environment variables, see README)
   weir processor               run the stream processor jobs (WEIR_PROCESSOR_JOBS) without a gateway
-  weir stack up [--data-dir D] [--with jaeger]
+  weir stack up [--data-dir D] [--with jaeger] [--brokers 3]
                                start local Kafka (KRaft) and Redis (and Jaeger) on loopback; prints WEIR_* settings
+                               (--brokers 3: three brokers, replication 3, min.insync.replicas 2)
   weir stack down              stop them
   weir stack status            show whether they run
   weir relay --config F        run an edge relay on Deno (devices → store and forward → gateways; see README)
@@ -27,6 +28,7 @@ async function main(argv: string[]): Promise<number> {
       "data-dir": { type: "string" },
       events: { type: "string" },
       with: { type: "string" },
+      brokers: { type: "string" },
       config: { type: "string" },
       proto: { type: "string" },
       out: { type: "string" },
@@ -50,8 +52,14 @@ async function main(argv: string[]): Promise<number> {
     case "stack": {
       const stack = await import("../../src/stack/index.js");
       const opts = dataDir ? { dataDir } : {};
-      if (sub === "up") await stack.stackUp({ ...opts, withJaeger: values.with === "jaeger" });
-      else if (sub === "down") await stack.stackDown(opts);
+      if (sub === "up") {
+        const brokers = values.brokers === undefined ? undefined : Number(values.brokers);
+        if (brokers !== undefined && !(Number.isInteger(brokers) && brokers >= 1 && brokers <= 9)) {
+          console.error(`weir stack up: --brokers must be a whole number from 1 to 9, not ${values.brokers}`);
+          return 2;
+        }
+        await stack.stackUp({ ...opts, withJaeger: values.with === "jaeger", ...(brokers !== undefined ? { brokers } : {}) });
+      } else if (sub === "down") await stack.stackDown(opts);
       else if (sub === "status") return (await stack.stackStatus(opts)) ? 0 : 1;
       else {
         console.error(`weir stack: expected up, down or status\n\n${help}`);
@@ -88,9 +96,13 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** After a command returned, whatever is still open (a socket a broker never answers) may not keep the process up. */
+const EXIT_GRACE_MS = 3_000;
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
   },
   (err: unknown) => {
     console.error(err instanceof Error ? `${(err as { code?: string }).code ?? "error"}: ${err.message}` : err);

@@ -1,10 +1,17 @@
-/** `weir processor`: the jobs of WEIR_PROCESSOR_JOBS in this process, until SIGTERM/SIGINT. */
+/**
+ * `weir processor`: the jobs of WEIR_PROCESSOR_JOBS in this process, until SIGTERM/SIGINT. Exits
+ * 0 after a signal; 1 when a processor cannot go on (a hung step, restarts without progress), so
+ * the process supervisor starts a fresh one. /metrics, /healthz, /readyz on WEIR_METRICS_PORT.
+ */
 import { resolveConfig } from "../../src/config.js";
 import { createLogger } from "../../src/log.js";
-import { startProcessors } from "../../src/processor/processors.js";
+import { startProcessors, type RunningProcessors } from "../../src/processor/processors.js";
 import { startTracing } from "../../src/tracing/tracing.js";
 import { WeirMetrics } from "../../src/metrics/prometheus.js";
 import { serveMetrics } from "../../src/metrics/serve.js";
+
+/** How long a stop may take before the process exits anyway. */
+const STOP_TIMEOUT_MS = 15_000;
 
 export async function runProcessor(): Promise<number> {
   const config = resolveConfig();
@@ -14,17 +21,25 @@ export async function runProcessor(): Promise<number> {
     return 2;
   }
   const tracing = await startTracing({ endpoint: config.otlpEndpoint, serviceName: "weir-processor" });
-  const stop = new Promise<void>((resolve) => {
-    process.once("SIGTERM", resolve);
-    process.once("SIGINT", resolve);
+  const stop = new Promise<number>((resolve) => {
+    process.once("SIGTERM", () => resolve(0));
+    process.once("SIGINT", () => resolve(0));
   });
+  let fatal: (code: number) => void = () => {};
+  const failed = new Promise<number>((resolve) => (fatal = resolve));
   const metrics = new WeirMetrics();
-  const running = await startProcessors(config, logger, metrics);
-  const server = await serveMetrics(metrics, config.host, config.metricsPort);
+  const running: RunningProcessors = await startProcessors(config, logger, metrics, () => fatal(1));
+  const server = await serveMetrics(metrics, config.host, config.metricsPort, () => running.health());
   logger.info({ url: `http://${config.host}:${server.port}/metrics` }, "metrics");
-  await stop;
+  const code = await Promise.race([stop, failed]);
+  const timer = setTimeout(() => {
+    logger.error(`stop took over ${STOP_TIMEOUT_MS} ms; exiting`);
+    process.exit(code || 1);
+  }, STOP_TIMEOUT_MS);
+  timer.unref();
   await running.close();
   await server.close();
   await tracing.shutdown();
-  return 0;
+  clearTimeout(timer);
+  return code;
 }

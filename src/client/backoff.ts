@@ -11,3 +11,16 @@ export function backoffDelay(attempt: number, backoff: Backoff = {}, random: () 
   const cap = Math.min(backoff.maxMs ?? 10_000, (backoff.initialMs ?? 100) * 2 ** Math.min(attempt, 30));
   return random() * cap;
 }
+
+/** Longest a client waits before re-sending an event the gateway answered RETRY_AFTER. */
+export const MAX_RETRY_DELAY_MS = 4_000;
+
+/**
+ * The delay before re-sending an event answered RETRY_AFTER for the `retries`-th time in a row:
+ * what the gateway asked for, growing by half with each answer in a row (up to MAX_RETRY_DELAY_MS),
+ * so an event stuck behind an outage or an in-flight claim is not resent many times a second.
+ */
+export function retryDelayMs(askedMs: number, retries: number): number {
+  const asked = askedMs || 1000;
+  return Math.min(Math.max(asked, MAX_RETRY_DELAY_MS), asked * 1.5 ** Math.max(0, retries - 1));
+}

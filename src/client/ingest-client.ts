@@ -7,6 +7,7 @@ import { type MessageInitShape } from "@bufbuild/protobuf";
 import { ResultCode, type ClientFrameSchema, type EventResult, type Welcome } from "../gen/weir/v1/protocol_pb.js";
 import type { Envelope } from "../gen/weir/v1/envelope_pb.js";
 import { ConnectionClosedError, type CloseInfo } from "./errors.js";
+import { retryDelayMs } from "./backoff.js";
 import { connectSession, readFrame, sendFrame, type SessionOptions } from "./transport.js";
 
 export { ConnectionClosedError, type CloseInfo };
@@ -67,15 +68,16 @@ export class IngestClient {
 
   /**
    * Like publish, but re-sends RETRY_AFTER events (same ids) after the delay the gateway asked
-   * for, until every event has a final result or `deadlineMs` passes.
+   * for (longer with each round: retryDelayMs), until every event has a final result or
+   * `deadlineMs` passes.
    */
   async publishUntilFinal(events: readonly Envelope[], opts: { deadlineMs?: number } = {}): Promise<EventResult[]> {
     const deadline = Date.now() + (opts.deadlineMs ?? 120_000);
     const results = await this.publish(events);
-    for (;;) {
+    for (let round = 1; ; round++) {
       const retry = results.flatMap((r, i) => (isFinal(r) ? [] : [i]));
       if (retry.length === 0 || Date.now() > deadline) return results;
-      const delay = Math.max(...retry.map((i) => results[i]!.retryAfterMs), 10);
+      const delay = Math.max(...retry.map((i) => retryDelayMs(results[i]!.retryAfterMs, round)), 10);
       await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random())));
       const again = await this.publish(retry.map((i) => events[i]!));
       retry.forEach((i, j) => (results[i] = again[j]!));

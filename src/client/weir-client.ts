@@ -19,7 +19,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { EnvelopeSchema, type Envelope } from "../gen/weir/v1/envelope_pb.js";
 import { EventResultSchema, ResultCode, type EventResult, type Welcome } from "../gen/weir/v1/protocol_pb.js";
-import { backoffDelay, type Backoff } from "./backoff.js";
+import { backoffDelay, retryDelayMs, type Backoff } from "./backoff.js";
 import { ClientClosedError, ConnectionClosedError, EventRefusedError, FATAL_INGEST_CLOSE_CODES, type CloseInfo } from "./errors.js";
 import { encodePublishFrame, eventFrameBytes } from "./frames.js";
 import { MemoryOutbox, type Outbox, type OutboxEntry } from "./outbox.js";
@@ -99,6 +99,8 @@ type Item = {
   reject(e: Error): void;
   /** Settles when the outbox holds the event (or could not store it): shared by every event of one write. */
   stored: Promise<void>;
+  /** RETRY_AFTER answers in a row: each waits longer (retryDelayMs). */
+  retries?: number;
 };
 
 type Deferred = { readonly promise: Promise<void>; resolve(): void; reject(err: unknown): void };
@@ -405,7 +407,8 @@ export class WeirClient {
       } else if (!FINAL.has(result.code)) {
         this.counts.retried++;
         retry.push(item);
-        delayMs = Math.max(delayMs, result.retryAfterMs || 1000);
+        item.retries = (item.retries ?? 0) + 1;
+        delayMs = Math.max(delayMs, retryDelayMs(result.retryAfterMs, item.retries));
       } else {
         this.answer(item, result);
       }

@@ -98,9 +98,9 @@ export class IngestBatch {
     this.answer(index, "invalid", { code: error.spec.result ?? ResultCode.UNSPECIFIED, errorCode: error.code, reason: error.message });
   }
 
-  /** Nothing was published for the event: the client resends it (same id) after `retryAfterMs`. */
-  retry(index: number, error: WeirError): void {
-    this.answer(index, "retry", { code: ResultCode.RETRY_AFTER, errorCode: error.code, reason: error.message, retryAfterMs: this.answers.retryAfterMs });
+  /** Nothing was published for the event: the client resends it (same id) after `retryAfterMs` (default: the batch's). */
+  retry(index: number, error: WeirError, retryAfterMs = this.answers.retryAfterMs): void {
+    this.answer(index, "retry", { code: ResultCode.RETRY_AFTER, errorCode: error.code, reason: error.message, retryAfterMs });
   }
 
   /** Answers every event still unanswered RETRY_AFTER (a batch refused as a whole). */

@@ -19,6 +19,7 @@ import { LatencyWindow } from "./latency-window.js";
 import type { Claim, DedupStore, EventLog, IngestObserver, OutRecord, PublishedLookup } from "./ports.js";
 import { deadLetterRecord, eventRecord } from "./records.js";
 import { StaleClaimVerifier, type StaleClaim } from "./stale-claims.js";
+import { AbandonedClaims } from "./abandoned-claims.js";
 
 export type { IngestStats } from "./ingest-batch.js";
 
@@ -73,6 +74,8 @@ export class IngestService {
   private readonly clock: Clock;
   /** Present when the service has a PublishedLookup to verify stale claims with. */
   private readonly staleClaims: StaleClaimVerifier | undefined;
+  /** Claims whose call failed or timed out: released once the store answers again. */
+  readonly abandonedClaims: AbandonedClaims;
 
   constructor(
     private readonly deps: IngestDeps,
@@ -80,11 +83,17 @@ export class IngestService {
   ) {
     this.checker = deps.checker;
     this.clock = deps.clock ?? systemClock;
+    this.abandonedClaims = new AbandonedClaims(deps.dedup, {
+      retryMs: Math.max(50, opts.retryAfterMs),
+      maxEntries: 10_000,
+      ...(deps.onError ? { onError: deps.onError } : {}),
+    });
     this.staleClaims = deps.lookup
       ? new StaleClaimVerifier({
           lookup: deps.lookup,
           dedup: deps.dedup,
           confirm: (keys) => this.confirm(keys),
+          abandon: (keys, token) => this.abandonedClaims.add(keys, token),
           ...(deps.observer ? { observer: deps.observer } : {}),
           ...(deps.onError ? { onError: deps.onError } : {}),
         })
@@ -99,6 +108,11 @@ export class IngestService {
   /** After this, every new event is answered RETRY_AFTER (the client retries on another gateway). */
   drain(): void {
     this.draining = true;
+  }
+
+  /** Stops releasing abandoned claims (the store is about to close; what is left expires by TTL). */
+  close(): void {
+    this.abandonedClaims.close();
   }
 
   async publish(tenant: string, events: readonly Envelope[]): Promise<EventResult[]> {
@@ -176,7 +190,12 @@ export class IngestService {
         hits++;
         batch.duplicate(a.index);
       } else if (claim.kind === "stale" && verifier) stale.push(this.staleOf(a, claim.value, batch.tenant));
-      else batch.retry(a.index, new WeirError("WEIR_ERR_IN_PROGRESS"));
+      else
+        batch.retry(
+          a.index,
+          new WeirError("WEIR_ERR_IN_PROGRESS"),
+          inProgressRetryMs(this.opts.retryAfterMs, claim.kind === "pending" ? claim.ageMs : undefined),
+        );
     }
     if (stale.length === 0 || !verifier) {
       this.deps.observer?.dedupLookups(claims.length, hits);
@@ -201,6 +220,11 @@ export class IngestService {
           )
           .catch((err: unknown) => {
             onError?.("dedup claim failed", err);
+            // The script may still run (a frozen Redis resumes): released once the store answers.
+            this.abandonedClaims.add(
+              accepted.map((a) => a.key),
+              attempt.token,
+            );
             return undefined;
           })
       : undefined;
@@ -304,6 +328,19 @@ export class IngestService {
     if (keys.length === 0) return;
     return this.deps.dedup.release(keys, token).catch((e: unknown) => this.deps.onError?.("dedup release failed", e));
   }
+}
+
+/** Longest RETRY_AFTER the gateway asks for while another attempt of the event is in flight. */
+export const MAX_IN_PROGRESS_RETRY_MS = 2_000;
+
+/**
+ * RETRY_AFTER for an event whose id another attempt holds: the older that claim, the longer the
+ * wait (a quarter of its age, from the base delay up to MAX_IN_PROGRESS_RETRY_MS), so an event
+ * stuck behind a claim is not resent thousands of times a second.
+ */
+export function inProgressRetryMs(baseMs: number, claimAgeMs: number | undefined): number {
+  if (claimAgeMs === undefined) return baseMs;
+  return Math.round(Math.min(MAX_IN_PROGRESS_RETRY_MS, Math.max(baseMs, claimAgeMs / 4)));
 }
 
 /** Waits for `p` at most `ms`: "ok", the rejection's error, or "timeout" (p keeps running). */

@@ -30,7 +30,7 @@ export type Claim =
   | { readonly kind: "claimed" }
   | { readonly kind: "done" }
   /** Claimed by a live attempt, younger than the pending TTL: it will settle (confirm or release). */
-  | { readonly kind: "pending"; readonly retryAfterMs: number }
+  | { readonly kind: "pending"; readonly retryAfterMs: number; readonly ageMs?: number }
   /**
    * Claimed by an attempt that will not settle it: its gateway stopped heartbeating, or the claim
    * outlived the pending TTL. Its event may or may not be in Kafka: verify, then `takeOver` with

@@ -36,6 +36,8 @@ export type StaleVerdict<T extends StaleClaim> = {
 export type StaleClaimDeps = {
   readonly lookup: PublishedLookup;
   readonly dedup: Pick<DedupStore, "takeOver">;
+  /** A take-over call that failed may still have run: its claims are released later (AbandonedClaims). */
+  readonly abandon?: (keys: readonly string[], token: string) => void;
   /** Marks keys published; fire and forget (the service's confirm, with its metrics and logging). */
   readonly confirm: (keys: string[]) => void;
   readonly observer?: Pick<IngestObserver, "staleClaims">;
@@ -78,6 +80,10 @@ export class StaleClaimVerifier {
       )
       .catch((err: unknown) => {
         onError?.("dedup take-over failed", err);
+        this.deps.abandon?.(
+          missing.map((s) => s.key),
+          token,
+        );
         return undefined;
       });
     if (!taken) {

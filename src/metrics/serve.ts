@@ -1,11 +1,28 @@
-/** GET /metrics over plain node:http, for processes without the gateway's uWS server (`weir processor`). */
+/**
+ * GET /metrics, /healthz and /readyz over plain node:http, for processes without the gateway's
+ * uWS server (`weir processor`). /healthz is liveness (503: restart this process), /readyz
+ * readiness (503: its dependencies or its own progress are not there yet).
+ */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { WeirMetrics } from "./prometheus.js";
 
-export async function serveMetrics(metrics: WeirMetrics, host: string, port: number): Promise<{ port: number; close(): Promise<void> }> {
+export type ProcessHealth = () => { live: boolean; ready: boolean } & Record<string, unknown>;
+
+export async function serveMetrics(
+  metrics: WeirMetrics,
+  host: string,
+  port: number,
+  health: ProcessHealth = () => ({ live: true, ready: true }),
+): Promise<{ port: number; close(): Promise<void> }> {
   const server = createServer((req, res) => {
-    if (req.method !== "GET" || req.url !== "/metrics") return void res.writeHead(404).end("not found");
+    if (req.method !== "GET") return void res.writeHead(405).end("method not allowed");
+    if (req.url === "/healthz" || req.url === "/readyz") {
+      const h = health();
+      const ok = req.url === "/healthz" ? h.live : h.ready;
+      return void res.writeHead(ok ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify(h));
+    }
+    if (req.url !== "/metrics") return void res.writeHead(404).end("not found");
     metrics.text().then(
       (body) => res.writeHead(200, { "content-type": metrics.contentType }).end(body),
       () => res.writeHead(500).end("metrics failed"),

@@ -29,6 +29,8 @@ export class GlobalFeed {
     private readonly accepts: (type: string) => boolean,
     /** Awaited before the next batch: the feed never runs ahead of its consumer. */
     private readonly onBatch: (batch: GlobalBatch) => Promise<void>,
+    /** Called with the feed's consumer before it runs (the processor watches it for crashes). */
+    private readonly supervise?: (consumer: Consumer) => void,
   ) {}
 
   async start(timeoutMs = 120_000): Promise<void> {
@@ -43,6 +45,7 @@ export class GlobalFeed {
       await admin.disconnect();
     }
     const consumer = (this.consumer = this.kafka.consumer({ groupId: `weir-global-${randomUUID()}`, maxWaitTimeInMs: 100 }));
+    this.supervise?.(consumer);
     await consumer.connect();
     await consumer.subscribe({ topics: [...this.topics], fromBeginning: true });
     let bootstrapped: () => void = () => {};

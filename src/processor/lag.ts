@@ -22,3 +22,13 @@ export async function waitForCaughtUp(admin: Admin, groupId: string, topic: stri
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** The group's lag on its topics ("topic/partition" → lag) and the member ids the broker lists for it (what ProgressWatch judges). */
+export async function probeGroup(admin: Admin, groupId: string, topics: readonly string[]): Promise<{ lag: Map<string, number>; members: string[] }> {
+  const [lags, described] = await Promise.all([Promise.all(topics.map((t) => consumerLag(admin, groupId, t))), admin.describeGroups([groupId])]);
+  const lag = new Map<string, number>();
+  lags.forEach((byPartition, i) => {
+    for (const [p, l] of byPartition) lag.set(`${topics[i]!}/${p}`, l);
+  });
+  return { lag, members: described.groups[0]?.members.map((m) => m.memberId) ?? [] };
+}

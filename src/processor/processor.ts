@@ -16,7 +16,12 @@
  * changelogged state and, when restored, catches up from there to where the feed is.
  */
 import { randomUUID } from "node:crypto";
-import { Kafka, logLevel, type Consumer, type EachBatchPayload } from "kafkajs";
+import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload } from "kafkajs";
+import { kafkaLogCreator } from "../adapters/kafka/kafkajs-logs.js";
+import type { Logger } from "../log.js";
+import { DependencyProbes } from "../health/dependency-probes.js";
+import { probeGroup } from "./lag.js";
+import { ProgressWatch, overdueStep, restartDelayMs, type GroupProbe, type WatchLimits } from "./progress-watch.js";
 import { ensureTopicsWithKafkajs } from "../adapters/kafka/kafkajs-topics.js";
 import { ALERTS_TOPIC, ALERTS_TOPIC_PARTITIONS, changelogTopic, repartitionTopic, resultsTopic } from "../kafka-contract.js";
 import { decodeState } from "../engine/state-codec.js";
@@ -31,6 +36,7 @@ import { ShardedEnginePool, type ThreadResults } from "./sharded-pool.js";
 import { TaskProducers } from "./task-producers.js";
 import type { ProcessorObserver } from "../metrics/prometheus.js";
 import { ProcessSpans } from "./process-spans.js";
+import { FencedOffsets } from "./fenced-offsets.js";
 import type { RawRecord, StoreChange } from "./thread-messages.js";
 
 export type ProcessorOptions = {
@@ -74,6 +80,33 @@ export type ProcessorOptions = {
   /** Replication factor of the topics it creates (default: the broker's). */
   readonly replicationFactor?: number;
   readonly log?: (line: string) => void;
+  /** Where kafkajs's own warnings and errors go (default: nowhere), and outages of Kafka. */
+  readonly logger?: Logger;
+  /** Supervision (see ProgressWatch); defaults in DEFAULT_SUPERVISION. */
+  readonly supervision?: Partial<Supervision>;
+  /**
+   * The processor cannot go on in this process (a step outlived its deadline, or restarts kept
+   * failing): the owner exits with a non-zero code so its supervisor starts a fresh process.
+   */
+  readonly onFatal?: (err: Error) => void;
+};
+
+export type Supervision = WatchLimits & {
+  /** How often the group's lag and members are read from the broker (also the Kafka health check). */
+  readonly intervalMs: number;
+  /** A broker probe not answered within this counts as Kafka unreachable. */
+  readonly probeDeadlineMs: number;
+  /** Consecutive restarts without progress before the processor gives up (onFatal). */
+  readonly maxRestarts: number;
+};
+
+export const DEFAULT_SUPERVISION: Supervision = {
+  stallMs: 20_000,
+  stepTimeoutMs: 120_000,
+  restoreTimeoutMs: 600_000,
+  intervalMs: 2_000,
+  probeDeadlineMs: 3_000,
+  maxRestarts: 8,
 };
 
 export class Processor {
@@ -101,6 +134,7 @@ export class Processor {
   /** Per partition task, when (wall clock) its last records arrived: idle partitions' watermarks follow the clock. */
   private readonly lastRecordAt = new Map<number, number>();
   private idleTimer: ReturnType<typeof setInterval> | undefined;
+  private watchTimer: ReturnType<typeof setInterval> | undefined;
   /** Per global source ("topic/partition"), the last offset handed to the tasks here. */
   private readonly globalPositions = new Map<string, number>();
   private assigned: Set<number> | undefined;
@@ -108,6 +142,25 @@ export class Processor {
   private chain: Promise<void> = Promise.resolve();
   private partitions = 0;
   private closed = false;
+  private readonly supervision: Supervision;
+  /** Reads the group's lag and members from the broker; its failures are Kafka outages. */
+  private readonly probes: DependencyProbes;
+  private admin: Promise<Admin> | undefined;
+  private readonly fenced: FencedOffsets;
+  private latestProbe: { input?: GroupProbe; repartition?: GroupProbe } = {};
+  private readonly watch: { input: ProgressWatch; repartition: ProgressWatch };
+  /** Bumped by every restart: listeners of an earlier consumer ignore what it says afterwards. */
+  private generation = 0;
+  private runtimeStartedAt = Date.now();
+  private memberId: string | undefined;
+  private lastProgressAt: number | undefined;
+  /** When the step running on the chain started, and whether it restores state. */
+  private busySince: number | undefined;
+  private restoring = false;
+  private restarting: Promise<void> | undefined;
+  /** Restarts since the last committed step. */
+  private failedRestarts = 0;
+  private fatal: Error | undefined;
   private readonly counters = { records: 0, outputs: new Map<string, number>(), last: new Map<string, unknown>() };
 
   constructor(private readonly opts: ProcessorOptions) {
@@ -124,8 +177,24 @@ export class Processor {
     this.results = resultsTopic(job.name);
     this.changelog = changelogTopic(this.groupId);
     this.log = opts.log ?? (() => {});
-    this.kafka = new Kafka({ brokers: [...opts.brokers], clientId: `weir-processor-${job.name}-${this.instanceId}`, logLevel: logLevel.NOTHING });
-    this.producers = new TaskProducers(this.kafka, this.groupId);
+    this.kafka = new Kafka({
+      brokers: [...opts.brokers],
+      clientId: `weir-processor-${job.name}-${this.instanceId}`,
+      ...(opts.logger ? { logLevel: logLevel.WARN, logCreator: kafkaLogCreator(opts.logger) } : { logLevel: logLevel.NOTHING }),
+    });
+    this.fenced = new FencedOffsets(() => this.adminClient(), this.groupId);
+    this.producers = new TaskProducers(this.kafka, this.groupId, (p) => this.fenced.fence(this.inputTopic, p));
+    this.supervision = { ...DEFAULT_SUPERVISION, ...opts.supervision };
+    this.watch = { input: new ProgressWatch(this.supervision), repartition: new ProgressWatch(this.supervision) };
+    const logger = opts.logger;
+    this.probes = new DependencyProbes([{ name: "kafka", check: () => this.probeGroups() }], {
+      intervalMs: this.supervision.intervalMs,
+      deadlineMs: this.supervision.probeDeadlineMs,
+      log: {
+        down: (dependency, reason) => logger?.error({ job: job.name, dependency, reason }, `${dependency} unreachable`),
+        up: (dependency, downForMs) => logger?.warn({ job: job.name, dependency, downForMs }, `${dependency} reachable again`),
+      },
+    });
   }
 
   private readonly isPartitionedInput = (type: string): boolean => this.spec.isStream(type);
@@ -149,6 +218,15 @@ export class Processor {
     return new Map(this.globalPositions);
   }
 
+  /**
+   * live: the process should keep running (false once fatal); ready: Kafka answers and the
+   * processor is not restarting. `kafka` is the latest broker probe.
+   */
+  health(): { live: boolean; ready: boolean; kafka: boolean; restarts: number } {
+    const kafka = this.probes.allUp;
+    return { live: !this.fatal, ready: !this.fatal && !this.restarting && kafka, kafka, restarts: this.failedRestarts };
+  }
+
   async start(): Promise<void> {
     await this.ensureTopics();
     this.pool = new ShardedEnginePool({
@@ -158,6 +236,17 @@ export class Processor {
       ...(this.opts.schemaImage ? { schemaImage: this.opts.schemaImage } : {}),
       ...(this.opts.tracing ? { tracing: this.opts.tracing } : {}),
     });
+    await this.startRuntime();
+    await this.probes.start();
+    this.watchTimer = setInterval(() => this.judge(), this.supervision.intervalMs);
+    this.watchTimer.unref?.();
+  }
+
+  /** The consumers (repartition step, global feed, the job's group) and the idle timer; restarted as one. */
+  private async startRuntime(): Promise<void> {
+    const generation = ++this.generation;
+    this.runtimeStartedAt = Date.now();
+    this.memberId = undefined;
     const sessionTimeout = this.opts.sessionTimeoutMs ?? 10_000;
     if (this.spec.repartition) {
       this.repartitioner = new Repartitioner(this.kafka, {
@@ -168,16 +257,31 @@ export class Processor {
         sessionTimeoutMs: sessionTimeout,
         ...(this.opts.idleAdvanceMs !== undefined ? { sourceIdleMs: this.opts.idleAdvanceMs } : {}),
         log: this.log,
+        supervise: (c) => this.superviseConsumer(c, "repartition consumer", generation),
       });
       await this.repartitioner.start();
     }
     if (this.globalTopics.length > 0) {
-      this.feed = new GlobalFeed(this.kafka, this.globalTopics, this.isGlobalInput, (b) => this.enqueue(() => this.handleGlobal(b)));
+      this.feed = new GlobalFeed(
+        this.kafka,
+        this.globalTopics,
+        this.isGlobalInput,
+        (b) => this.enqueue(() => this.handleGlobal(b)),
+        (c) => this.superviseConsumer(c, "global-table consumer", generation),
+      );
       await this.feed.start();
       this.log(`global tables ${this.globalTopics.join(", ")} read up to ${[...this.globalPositions].map(([s, o]) => `${s}@${o}`).join(" ") || "(empty)"}`);
     }
-    this.consumer = this.kafka.consumer({ groupId: this.groupId, readUncommitted: false, sessionTimeout, heartbeatInterval: Math.floor(sessionTimeout / 5) });
-    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+    const consumer = (this.consumer = this.kafka.consumer({
+      groupId: this.groupId,
+      readUncommitted: false,
+      sessionTimeout,
+      heartbeatInterval: Math.floor(sessionTimeout / 5),
+    }));
+    this.superviseConsumer(consumer, "consumer", generation);
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      if (generation !== this.generation) return;
+      this.memberId = e.payload.memberId;
       const mine = new Set<number>(e.payload.memberAssignment[this.inputTopic] ?? []);
       // Queued behind the batch in progress (kafkajs does not wait for event listeners); a failure
       // is logged, as the idle advance's below, rather than left an unhandled rejection.
@@ -189,8 +293,8 @@ export class Processor {
         this.log(`assigned partitions ${[...mine].sort((a, b) => a - b).join(",")}${gone.length ? `; revoked ${gone.join(",")}` : ""}`);
       }).catch((err: unknown) => this.log(`taking the new assignment failed: ${(err as Error).message}`));
     });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [this.inputTopic], fromBeginning: true });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [this.inputTopic], fromBeginning: true });
     const idleMs = this.opts.idleAdvanceMs ?? this.spec.idleAfterMs ?? 0;
     if (idleMs > 0) {
       this.idleTimer = setInterval(
@@ -200,7 +304,7 @@ export class Processor {
       );
       this.idleTimer.unref?.();
     }
-    await this.consumer.run({
+    await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
@@ -208,24 +312,182 @@ export class Processor {
     });
   }
 
+  /**
+   * A consumer that stops on its own (kafkajs gives up after a coordinator loss it deems not
+   * retriable, and otherwise says nothing) restarts the runtime; a crash kafkajs restarts itself is
+   * only logged.
+   */
+  private superviseConsumer(consumer: Consumer, what: string, generation: number): void {
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (generation !== this.generation || this.closed) return;
+      this.opts.logger?.warn({ job: this.spec.name, err: e.payload.error, restart: e.payload.restart }, `${what} crashed`);
+      if (!e.payload.restart) this.restart(`${what} crashed and kafkajs will not restart it: ${e.payload.error.message}`);
+    });
+    consumer.on(consumer.events.STOP, () => {
+      if (generation !== this.generation || this.closed || this.restarting) return;
+      this.restart(`${what} stopped`);
+    });
+  }
+
+  /** Compares what the broker says with what this instance did (ProgressWatch) and acts on it. */
+  private judge(): void {
+    if (this.closed || this.fatal) return;
+    const now = Date.now();
+    if (this.restarting) {
+      // A restart waits for the step in progress: one that never ends must still end the process.
+      const overdue = overdueStep({ nowMs: now, busySinceMs: this.busySince, restoring: this.restoring }, this.supervision);
+      if (overdue) this.die(new Error(`job ${this.spec.name}: ${overdue}`));
+      return;
+    }
+    const verdicts = [];
+    if (this.latestProbe.input) {
+      verdicts.push(
+        this.watch.input.judge(
+          {
+            nowMs: now,
+            startedAtMs: this.runtimeStartedAt,
+            memberId: this.memberId,
+            owned: new Set([...(this.assigned ?? [])].map((p) => `${this.inputTopic}/${p}`)),
+            lastProgressAtMs: this.lastProgressAt,
+            busySinceMs: this.busySince,
+            restoring: this.restoring,
+          },
+          this.latestProbe.input,
+        ),
+      );
+    }
+    if (this.repartitioner && this.latestProbe.repartition) {
+      const view = this.repartitioner.view();
+      verdicts.push(
+        this.watch.repartition.judge(
+          { nowMs: now, startedAtMs: this.runtimeStartedAt, busySinceMs: undefined, restoring: false, ...view },
+          this.latestProbe.repartition,
+        ),
+      );
+    }
+    const fatal = verdicts.find((v) => v.kind === "fatal");
+    if (fatal && fatal.kind !== "ok") return this.die(new Error(`job ${this.spec.name}: ${fatal.reason}`));
+    const restart = verdicts.find((v) => v.kind === "restart");
+    if (restart && restart.kind !== "ok") this.restart(restart.reason);
+  }
+
+  /** The broker's view of the job's group (and the repartition step's): lag per partition, members. */
+  /** One admin connection for probes and fenced offsets (a failed connect is tried again next time). */
+  private adminClient(): Promise<Admin> {
+    this.admin ??= (async () => {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      return admin;
+    })().catch((err: unknown) => {
+      this.admin = undefined;
+      throw err;
+    });
+    return this.admin;
+  }
+
+  private async probeGroups(): Promise<void> {
+    const admin = await this.adminClient();
+    const input = await probeGroup(admin, this.groupId, [this.inputTopic]);
+    for (const [source, lag] of input.lag) this.opts.observer?.lag(this.spec.name, Number(source.slice(source.lastIndexOf("/") + 1)), lag);
+    const repartition = this.repartitioner ? await probeGroup(admin, this.repartitioner.groupId, this.spec.streamTopics) : undefined;
+    this.latestProbe = { input, ...(repartition ? { repartition } : {}) };
+  }
+
+  /**
+   * Tears the runtime down (consumers, tasks, producers) and starts it again after a backoff; the
+   * tasks restore from their changelogs as after any rebalance. After maxRestarts restarts in a
+   * row without a committed step in between, gives up (onFatal).
+   */
+  private restart(reason: string): void {
+    if (this.closed || this.restarting || this.fatal) return;
+    const attempt = ++this.failedRestarts;
+    if (attempt > this.supervision.maxRestarts) return this.die(new Error(`job ${this.spec.name}: ${attempt - 1} restarts without progress; last: ${reason}`));
+    const delay = restartDelayMs(attempt);
+    this.opts.logger?.error({ job: this.spec.name, attempt, delayMs: delay }, `restarting the processor runtime: ${reason}`);
+    this.log(`restarting (attempt ${attempt}, in ${delay} ms): ${reason}`);
+    const run: Promise<void> = (async () => {
+      this.generation++; // the old consumers' events are ignored from here on
+      await this.stopRuntime();
+      await new Promise((r) => setTimeout(r, delay));
+      if (this.closed) return;
+      this.watch.input.reset();
+      this.watch.repartition.reset();
+      this.latestProbe = {};
+      await this.startRuntime();
+    })().then(
+      () => {
+        if (this.restarting === run) this.restarting = undefined;
+      },
+      (err: unknown) => {
+        if (this.restarting === run) this.restarting = undefined;
+        this.restart(`restart failed: ${(err as Error).message}`);
+      },
+    );
+    this.restarting = run;
+  }
+
+  /** Stops consumers and drops every task and producer, each under a deadline (one may hang on a dead broker). */
+  private async stopRuntime(): Promise<void> {
+    clearInterval(this.idleTimer);
+    const deadline = this.supervision.probeDeadlineMs * 5;
+    const consumer = this.consumer;
+    this.consumer = undefined;
+    await Promise.all([
+      withDeadline(consumer?.disconnect(), deadline),
+      withDeadline(this.repartitioner?.close(), deadline),
+      withDeadline(this.feed?.close(), deadline),
+    ]);
+    this.repartitioner = undefined;
+    this.feed = undefined;
+    // Queued after any step in progress; a step that never ends is the watchdog's (fatal).
+    this.chain = this.chain.then(async () => {
+      await this.revoke([...this.restored]).catch(() => {});
+      await withDeadline(this.producers.close(), deadline);
+    });
+    await this.chain;
+    this.assigned = undefined;
+    this.globalPositions.clear();
+  }
+
+  private die(err: Error): void {
+    if (this.fatal) return;
+    this.fatal = err;
+    this.opts.logger?.fatal({ err, job: this.spec.name }, "processor cannot go on in this process");
+    this.log(`fatal: ${err.message}`);
+    if (this.opts.onFatal) this.opts.onFatal(err);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.watchTimer);
+    this.probes.stop();
     clearInterval(this.idleTimer);
+    await this.restarting;
     await this.repartitioner?.close();
     await this.consumer?.disconnect().catch(() => {});
     await this.feed?.close();
     await this.chain.catch(() => {});
     await this.producers.close();
     await this.pool?.close();
+    await (await this.admin?.catch(() => undefined))?.disconnect().catch(() => {});
   }
 
   private *producersNotIn(partitions: Set<number>): Iterable<number> {
     for (let p = 0; p < this.partitions; p++) if (!partitions.has(p)) yield p;
   }
 
+  /** Runs `work` after everything queued before it; the watchdog sees how long it has been running. */
   private enqueue(work: () => Promise<void>): Promise<void> {
-    const run = this.chain.then(work);
+    const run = this.chain.then(async () => {
+      this.busySince = Date.now();
+      try {
+        await work();
+      } finally {
+        this.busySince = undefined;
+        this.restoring = false;
+      }
+    });
     this.chain = run.catch(() => {});
     return run;
   }
@@ -266,17 +528,23 @@ export class Processor {
       if (!this.restored.has(partition)) {
         // A restore may take longer than the session timeout: keep the membership alive meanwhile.
         const beat = setInterval(() => void payload.heartbeat().catch(() => {}), 2000);
+        this.restoring = true;
         try {
           await this.restore([partition, ...[...(this.assigned ?? [])].filter((p) => p !== partition && !this.restored.has(p))]);
         } finally {
           clearInterval(beat);
+          this.restoring = false;
         }
         await payload.heartbeat();
       }
       const records: RawRecord[] = [];
       let events = 0;
       let maxTs = this.maxEventTime.get(partition) ?? Number.NEGATIVE_INFINITY;
-      for (const m of batch.messages) {
+      const messages = this.fenced.filter(batch.topic, partition, batch.messages);
+      if (messages.length < batch.messages.length)
+        this.log(`partition ${partition}: skipping ${batch.messages.length - messages.length} records committed already`);
+      if (messages.length === 0) return;
+      for (const m of messages) {
         const r = rawRecordOf(m, batch.topic, partition, this.isPartitionedInput);
         if (!r) continue;
         if (r.type === WATERMARK_MARKER_TYPE) {
@@ -295,8 +563,10 @@ export class Processor {
       const threads = await this.pool!.process(records, this.idleWatermark());
       const next = (BigInt(batch.lastOffset()) + 1n).toString();
       await this.commit(threads, { partition, offsets: { groupId: this.groupId, topic: batch.topic, offset: next } }, events, started);
+      this.fenced.committed(batch.topic, partition, BigInt(next));
       this.counters.records += events;
-      this.opts.observer?.lag(this.spec.name, partition, Number(batch.offsetLag()));
+      this.lastProgressAt = Date.now();
+      this.failedRestarts = 0;
     }).then(
       () => traceSpans.end(),
       (err: unknown) => {
@@ -493,4 +763,12 @@ export async function readChangelog(kafka: Kafka, topic: string, partitions: rea
     { partitions },
   );
   return out;
+}
+
+/** Waits for `p` (if any) at most `ms`; its failure or lateness is ignored (the caller goes on tearing down). */
+async function withDeadline(p: Promise<unknown> | undefined, ms: number): Promise<void> {
+  if (!p) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([p.catch(() => {}), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }

@@ -14,10 +14,21 @@ import type { ProcessorObserver } from "../metrics/prometheus.js";
 export type RunningProcessors = {
   readonly processors: readonly Processor[];
   readonly webhook: WebhookSink | undefined;
+  /** live: no processor gave up; ready: every processor reaches Kafka and none is restarting. */
+  health(): { live: boolean; ready: boolean; jobs: Record<string, ReturnType<Processor["health"]>> };
   close(): Promise<void>;
 };
 
-export async function startProcessors(config: Config, logger: Logger, observer?: ProcessorObserver): Promise<RunningProcessors> {
+/**
+ * `onFatal`: a processor cannot go on in this process (see Processor's supervision); the owner
+ * exits non-zero so its supervisor starts a fresh one.
+ */
+export async function startProcessors(
+  config: Config,
+  logger: Logger,
+  observer?: ProcessorObserver,
+  onFatal?: (err: Error) => void,
+): Promise<RunningProcessors> {
   const jobs = await configuredJobs(config); // a bad job module or option fails before anything starts
   const processors = jobs.map(
     ({ runtime, module }) =>
@@ -35,6 +46,15 @@ export async function startProcessors(config: Config, logger: Logger, observer?:
         ...(observer ? { observer } : {}),
         ...(config.otlpEndpoint ? { tracing: { endpoint: config.otlpEndpoint } } : {}),
         log: (line) => logger.info({ job: runtime.name }, line),
+        logger: logger.child({ job: runtime.name }),
+        supervision: {
+          stallMs: config.processorStallMs,
+          stepTimeoutMs: config.processorStepTimeoutMs,
+          restoreTimeoutMs: config.processorStepTimeoutMs * 5,
+          intervalMs: config.healthIntervalMs,
+          probeDeadlineMs: config.healthDeadlineMs,
+        },
+        ...(onFatal ? { onFatal } : {}),
       }),
   );
   const webhook = config.webhookUrl
@@ -55,5 +75,10 @@ export async function startProcessors(config: Config, logger: Logger, observer?:
     throw err;
   }
   logger.info({ jobs: jobs.map((j) => j.runtime.name), threads: config.processorThreads }, "processor jobs running");
-  return { processors, webhook, close };
+  const health = () => {
+    const jobs = Object.fromEntries(processors.map((p) => [p.job, p.health()]));
+    const all = Object.values(jobs);
+    return { live: all.every((h) => h.live), ready: all.every((h) => h.ready), jobs };
+  };
+  return { processors, webhook, health, close };
 }

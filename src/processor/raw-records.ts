@@ -14,7 +14,10 @@ function headerString(v: IHeaders[string] | null): string | undefined {
 /**
  * The record as a RawRecord, or undefined when it carries no event type the job reads. A
  * partitioned record's key is qualified with its tenant (src/kafka-contract.ts); a global record
- * (`global` true) keeps its key and carries its source and offset, so each task applies it once.
+ * (`global` true) keeps its key and carries its source and offset, so each task applies it once;
+ * so does a repartitioned record, with the position it was re-keyed from (its `weir.source`
+ * header): kafkajs's transactional producer has been seen to write a batch twice within one
+ * transaction when it retried a send (the chaos suite's broker kills), and the task drops the copy.
  */
 export function rawRecordOf(m: KafkaMessage, topic: string, partition: number, accepts: (type: string) => boolean, global = false): RawRecord | undefined {
   // A repartition topic's watermark marker (WatermarkMarker): for the task of this partition.
@@ -33,5 +36,8 @@ export function rawRecordOf(m: KafkaMessage, topic: string, partition: number, a
     timestampMs: Number(m.timestamp),
     value: m.value ?? Buffer.alloc(0),
   };
-  return global ? { ...record, source: `${topic}/${partition}`, offset: Number(m.offset) } : record;
+  if (global) return { ...record, source: `${topic}/${partition}`, offset: Number(m.offset) };
+  const position = headerString(m.headers?.[headers.source]);
+  const at = position?.lastIndexOf("@") ?? -1;
+  return position && at > 0 ? { ...record, source: position.slice(0, at), offset: Number(position.slice(at + 1)) } : record;
 }

@@ -16,9 +16,10 @@ import type { StoreChange } from "./thread-messages.js";
 export type TaskOutput = { stream: string; key: string; value: unknown; timestampMs: number };
 
 /**
- * The store holding, per global-table source ("topic/partition"), the offset of the last broadcast
- * record this task applied. It is changelogged with the rest of the task's state, so after a
- * restore the task knows exactly which global records it has seen.
+ * The store holding, per source ("topic/partition": a global table's partition, or a partition a
+ * repartitioned stream was re-keyed from), the offset of the last record from it this task
+ * applied. It is changelogged with the rest of the task's state, so after a restore the task
+ * knows exactly which of those records it has seen. (The name predates repartitioned sources.)
  */
 export const GLOBAL_POSITIONS_STORE = "__global_positions";
 /** In JOB_IDENTITY_STORE: `{ maxEventTimeMs }` of the task's stream records. */
@@ -78,7 +79,8 @@ export class ShardRuntime {
 
   /**
    * Processes one record of this task's partition (or a broadcast one); types the job does not
-   * read are skipped, and so is a broadcast record at or below this task's position in its source.
+   * read are skipped, and so is a record with a source position (broadcast, or re-keyed by the
+   * repartition step) at or below this task's position in that source.
    * A payload that does not decode goes to the "rejected" output instead of failing the task.
    */
   process(record: TaskRecord, out: TaskOutput[], source?: { name: string; offset: number }): void {
@@ -109,9 +111,10 @@ export class ShardRuntime {
       this.maxEventTimeMs = record.timestampMs;
       this.storeOf(JOB_IDENTITY_STORE).put(TASK_PROGRESS_KEY, { maxEventTimeMs: record.timestampMs } satisfies TaskProgress);
     }
-    const jobRecord = source
-      ? { input: input.name, tenant: record.tenant, key: own, value, source: source.name }
-      : { input: input.name, tenant: record.tenant, key: own, value };
+    const jobRecord =
+      source && input.kind === "table"
+        ? { input: input.name, tenant: record.tenant, key: own, value, source: source.name }
+        : { input: input.name, tenant: record.tenant, key: own, value };
     this.operator.process({ key: record.key, value: jobRecord, timestampMs: record.timestampMs }, this.emitter(out));
   }
 

@@ -4,6 +4,12 @@
  * partition opens its producer, and opening it fences every earlier owner: a zombie's next
  * transaction fails, and its open transaction is aborted at once, so read_committed readers of
  * the changelog and results are not blocked until the transaction timeout.
+ *
+ * Fencing is not enough on its own (kafkajs has no KIP-447 generation check on sendOffsets): the
+ * new owner's consumer may have read its start offset before the old owner's last transaction
+ * committed, and would process that batch again. So once a producer is open (no earlier owner
+ * can commit any more), `afterFence` reads the committed offset again; the owner skips what lies
+ * below it (FencedOffsets).
  */
 import type { Kafka, Message, Producer } from "kafkajs";
 
@@ -21,6 +27,8 @@ export class TaskProducers {
     private readonly kafka: Kafka,
     /** The consumer group: tasks of different groups never fence each other. */
     private readonly prefix: string,
+    /** Runs once a task's producer has fenced its earlier owners, before the task counts as open. */
+    private readonly afterFence?: (partition: number) => Promise<void>,
   ) {}
 
   transactionalId(partition: number): string {
@@ -48,6 +56,12 @@ export class TaskProducers {
       // InitProducerId happens on the first transaction: start one and end it empty, now.
       const fence = await producer.transaction();
       await fence.abort();
+      try {
+        await this.afterFence?.(p);
+      } catch (err) {
+        await producer.disconnect().catch(() => {});
+        throw err;
+      }
       this.producers.set(p, producer);
     })().finally(() => this.opening.delete(p));
     this.opening.set(p, opening);

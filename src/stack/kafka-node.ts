@@ -19,6 +19,17 @@ export interface KafkaNodeOptions {
   /** C1-only JIT: faster start, lower peak throughput (for test brokers). */
   quickStart?: boolean;
   startTimeoutMs?: number;
+  /** A member of a multi-node cluster (every node broker and controller); absent: a single node. */
+  cluster?: KafkaClusterMember;
+}
+
+/** A node's place in a KRaft cluster of several broker+controller nodes with a static quorum. */
+export interface KafkaClusterMember {
+  nodeId: number;
+  /** Every node's id and controller port (the static quorum, `controller.quorum.voters`). */
+  voters: readonly { id: number; controllerPort: number }[];
+  /** Shared by every node; the nodes' storage is formatted with it. */
+  clusterId: string;
 }
 
 const NEEDLE = "kafka.Kafka";
@@ -58,25 +69,37 @@ export function kafkaBrokers(port: number): string {
   return `127.0.0.1:${port}`;
 }
 
+/**
+ * Replication of a cluster of `nodes`: three copies and two in sync for every topic, internal ones
+ * too, once there are three nodes (an acked record survives one broker's loss); one otherwise.
+ */
+export function clusterReplication(nodes: number): { replicationFactor: number; minInsyncReplicas: number } {
+  return nodes >= 3 ? { replicationFactor: 3, minInsyncReplicas: 2 } : { replicationFactor: 1, minInsyncReplicas: 1 };
+}
+
 function serverProperties(opts: KafkaNodeOptions): string {
   const p = kafkaPaths(opts.dir);
+  const { replicationFactor, minInsyncReplicas } = clusterReplication(opts.cluster?.voters.length ?? 1);
+  const quorum: Record<string, string | number> = opts.cluster
+    ? { "controller.quorum.voters": opts.cluster.voters.map((v) => `${v.id}@127.0.0.1:${v.controllerPort}`).join(",") }
+    : { "controller.quorum.bootstrap.servers": `127.0.0.1:${opts.controllerPort}` };
   const props: Record<string, string | number | boolean> = {
     "process.roles": "broker,controller",
-    "node.id": 1,
+    "node.id": opts.cluster?.nodeId ?? 1,
     listeners: `PLAINTEXT://127.0.0.1:${opts.port},CONTROLLER://127.0.0.1:${opts.controllerPort}`,
     "advertised.listeners": `PLAINTEXT://127.0.0.1:${opts.port},CONTROLLER://127.0.0.1:${opts.controllerPort}`,
     "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
     "controller.listener.names": "CONTROLLER",
     "inter.broker.listener.name": "PLAINTEXT",
-    "controller.quorum.bootstrap.servers": `127.0.0.1:${opts.controllerPort}`,
+    ...quorum,
     "log.dirs": p.dataDir,
-    // Single node: every internal topic must fit on one replica.
-    "offsets.topic.replication.factor": 1,
-    "transaction.state.log.replication.factor": 1,
-    "transaction.state.log.min.isr": 1,
-    "share.coordinator.state.topic.replication.factor": 1,
-    "default.replication.factor": 1,
-    "min.insync.replicas": 1,
+    // One node: every internal topic must fit on one replica. Three: each has three, two in sync.
+    "offsets.topic.replication.factor": replicationFactor,
+    "transaction.state.log.replication.factor": replicationFactor,
+    "transaction.state.log.min.isr": minInsyncReplicas,
+    "share.coordinator.state.topic.replication.factor": replicationFactor,
+    "default.replication.factor": replicationFactor,
+    "min.insync.replicas": minInsyncReplicas,
     // Fewer internal partitions: creating 50 of each on first group join / first transaction costs seconds here.
     "offsets.topic.num.partitions": 10,
     "transaction.state.log.num.partitions": 10,
@@ -98,7 +121,7 @@ function serverProperties(opts: KafkaNodeOptions): string {
 }
 
 /** Kafka's Uuid.toString form: 16 random bytes, base64url without padding, never starting with '-'. */
-function newClusterId(): string {
+export function newClusterId(): string {
   for (;;) {
     const id = randomBytes(16).toString("base64url");
     if (!id.startsWith("-")) return id;
@@ -132,9 +155,11 @@ function runJava(args: string[], cwd: string, logFile: string): Promise<void> {
 async function formatOnce(opts: KafkaNodeOptions, jars: KafkaJars): Promise<void> {
   const p = kafkaPaths(opts.dir);
   if (existsSync(join(p.dataDir, "meta.properties"))) return;
-  const clusterId = existsSync(p.clusterId) ? readFileSync(p.clusterId, "utf8").trim() : newClusterId();
+  const clusterId = opts.cluster?.clusterId ?? (existsSync(p.clusterId) ? readFileSync(p.clusterId, "utf8").trim() : newClusterId());
   writeFileSync(p.clusterId, `${clusterId}\n`);
-  const args = ["-cp", jars.classpath, "kafka.tools.StorageTool", "format", "--standalone", "-t", clusterId, "-c", p.config, "-g"];
+  // A static quorum (controller.quorum.voters) is formatted as it is; a single node as a standalone dynamic one.
+  const quorum = opts.cluster ? [] : ["--standalone"];
+  const args = ["-cp", jars.classpath, "kafka.tools.StorageTool", "format", ...quorum, "-t", clusterId, "-c", p.config, "-g"];
   // A bad CDS archive crashes the JVM at once; format is cheap enough to simply retry without it.
   await runJava([...cdsUseArgs(jars), ...args], opts.dir, p.processLog).catch(() => runJava(args, opts.dir, p.processLog));
 }

@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { freePorts } from "./free-port.js";
 import { ensureKafkaJars } from "./kafka-jars.js";
 import { kafkaBrokers, kafkaHealthy, kafkaPaths, kafkaPid, startKafkaNode, stopKafkaNode } from "./kafka-node.js";
+import { clusterBrokers, clusterNodeDir, clusterPids, startKafkaCluster, stopKafkaCluster, type KafkaClusterPorts } from "./kafka-cluster.js";
 import { redisPaths, redisPid, redisPing, redisUrl, startRedisNode, stopRedisNode } from "./redis-node.js";
 import { ensureJaegerBinary, jaegerPid, startJaegerNode, stopJaegerNode, type JaegerPorts } from "./jaeger-node.js";
 
@@ -18,6 +19,12 @@ export interface StackOptions {
   log?: (line: string) => void;
   /** Also run Jaeger (built from the Go module proxy on first use) and print WEIR_OTLP_ENDPOINT. */
   withJaeger?: boolean;
+  /**
+   * Kafka nodes (default 1). Three: one KRaft quorum of three broker+controller nodes, every topic
+   * with three replicas and two in sync; `up` then also prints WEIR_TOPIC_REPLICATION=3. Fixed
+   * when a data dir is first set up.
+   */
+  brokers?: number;
 }
 
 export interface KafkaServiceInfo {
@@ -41,8 +48,12 @@ export interface RedisServiceInfo {
 
 export interface StackInfo {
   dataDir: string;
-  /** Value for WEIR_KAFKA_BROKERS, e.g. 127.0.0.1:40123 */
+  /** Value for WEIR_KAFKA_BROKERS, e.g. 127.0.0.1:40123 (comma-separated with several brokers) */
   kafkaBrokers: string;
+  /** Replication factor for the topics Weir creates (WEIR_TOPIC_REPLICATION). */
+  replication: number;
+  /** With several brokers: each node's pid and port. */
+  cluster?: { pid: number | undefined; port: number }[];
   /** Value for WEIR_REDIS_URL, e.g. redis://127.0.0.1:40124 */
   redisUrl: string;
   kafka: KafkaServiceInfo;
@@ -58,6 +69,8 @@ interface StackFile {
   redis: { port: number };
   /** Added by the first `up --with jaeger`. */
   jaeger?: JaegerPorts;
+  /** A stack set up with several brokers: their ports (`kafka` is the first of them). */
+  kafkaCluster?: KafkaClusterPorts;
 }
 
 export function defaultDataDir(cwd = process.cwd()): string {
@@ -86,9 +99,14 @@ function writeAtomic(file: string, text: string): void {
   renameSync(`${file}.tmp`, file);
 }
 
-async function loadOrCreateStackFile(dataDir: string, log: (line: string) => void): Promise<StackFile> {
+async function loadOrCreateStackFile(dataDir: string, log: (line: string) => void, brokers = 1): Promise<StackFile> {
   const existing = readStackFile(dataDir);
-  if (existing) return existing;
+  if (existing) {
+    const has = existing.kafkaCluster?.length ?? 1;
+    if (has !== brokers)
+      throw new Error(`${dataDir} holds a ${has}-broker stack, not ${brokers}: run \`weir stack down --purge\` first, or use another --data-dir`);
+    return existing;
+  }
   // Without stack.json, any leftover service data was made for other ports; it cannot be reused.
   if (kafkaPid(kafkaDir(dataDir)) !== undefined || redisPid(redisDir(dataDir)) !== undefined) {
     throw new Error(`${stackFilePath(dataDir)} is missing but services are running; stop them first`);
@@ -96,22 +114,30 @@ async function loadOrCreateStackFile(dataDir: string, log: (line: string) => voi
   if (existsSync(kafkaDir(dataDir)) || existsSync(redisDir(dataDir))) log(`weir stack: resetting ${dataDir} (no stack.json)`);
   rmSync(kafkaDir(dataDir), { recursive: true, force: true });
   rmSync(redisDir(dataDir), { recursive: true, force: true });
-  const [kafkaPort, controllerPort, redisPort] = (await freePorts(3)) as [number, number, number];
-  const file: StackFile = { version: 1, kafka: { port: kafkaPort, controllerPort }, redis: { port: redisPort } };
+  const ports = await freePorts(2 * brokers + 1);
+  const nodes = Array.from({ length: brokers }, (_, i) => ({ port: ports[2 * i]!, controllerPort: ports[2 * i + 1]! }));
+  const file: StackFile = { version: 1, kafka: nodes[0]!, redis: { port: ports[2 * brokers]! }, ...(brokers > 1 ? { kafkaCluster: nodes } : {}) };
   mkdirSync(dataDir, { recursive: true });
   writeAtomic(stackFilePath(dataDir), `${JSON.stringify(file, null, 2)}\n`);
   return file;
 }
 
+/** The directory of the (first) Kafka node. */
+const firstKafkaDir = (dataDir: string, file: StackFile) => (file.kafkaCluster ? clusterNodeDir(kafkaDir(dataDir), 0) : kafkaDir(dataDir));
+
 async function describe(dataDir: string, file: StackFile): Promise<StackInfo> {
-  const kPid = kafkaPid(kafkaDir(dataDir));
+  const kDir = firstKafkaDir(dataDir, file);
+  const kPid = kafkaPid(kDir);
   const rPid = redisPid(redisDir(dataDir));
   const [kOk, rOk] = await Promise.all([kPid === undefined ? false : kafkaHealthy(file.kafka.port), rPid === undefined ? false : redisPing(file.redis.port)]);
+  const cluster = file.kafkaCluster;
   return {
     dataDir,
-    kafkaBrokers: kafkaBrokers(file.kafka.port),
+    kafkaBrokers: cluster ? clusterBrokers(cluster).join(",") : kafkaBrokers(file.kafka.port),
+    replication: cluster && cluster.length >= 3 ? 3 : 1,
+    ...(cluster ? { cluster: clusterPids(kafkaDir(dataDir), cluster.length).map((pid, i) => ({ pid, port: cluster[i]!.port })) } : {}),
     redisUrl: redisUrl(file.redis.port),
-    kafka: { pid: kPid, ...file.kafka, healthy: kOk, dir: kafkaDir(dataDir), log: kafkaPaths(kafkaDir(dataDir)).brokerLog },
+    kafka: { pid: kPid, ...file.kafka, healthy: kOk, dir: kDir, log: kafkaPaths(kDir).brokerLog },
     redis: { pid: rPid, ...file.redis, healthy: rOk, dir: redisDir(dataDir), log: redisPaths(redisDir(dataDir)).log },
     ...(file.jaeger
       ? {
@@ -126,9 +152,10 @@ async function describe(dataDir: string, file: StackFile): Promise<StackInfo> {
 }
 
 /** The settings as env lines; `up` prints them and writes them to `<dataDir>/env`. */
-export function stackEnvLines(info: Pick<StackInfo, "kafkaBrokers" | "redisUrl" | "jaeger">): string[] {
+export function stackEnvLines(info: Pick<StackInfo, "kafkaBrokers" | "redisUrl" | "jaeger"> & { replication?: number }): string[] {
   return [
     `WEIR_KAFKA_BROKERS=${info.kafkaBrokers}`,
+    ...(info.replication !== undefined && info.replication > 1 ? [`WEIR_TOPIC_REPLICATION=${info.replication}`] : []),
     `WEIR_REDIS_URL=${info.redisUrl}`,
     ...(info.jaeger?.pid !== undefined ? [`WEIR_OTLP_ENDPOINT=${info.jaeger.otlpEndpoint}`] : []),
   ];
@@ -139,11 +166,18 @@ export async function stackUp(opts: StackOptions = {}): Promise<StackInfo> {
   const out = opts.out ?? ((line: string) => console.log(line));
   const log = opts.log ?? ((line: string) => console.error(line));
   const dataDir = resolveDataDir(opts);
-  const file = await loadOrCreateStackFile(dataDir, log);
+  const file = await loadOrCreateStackFile(dataDir, log, opts.brokers ?? readStackFile(dataDir)?.kafkaCluster?.length ?? 1);
   const jars = await ensureKafkaJars({ log: (m) => log(`weir stack: ${m}`) });
   const started: string[] = [];
   await Promise.all([
     (async () => {
+      const cluster = file.kafkaCluster;
+      if (cluster) {
+        const down = clusterPids(kafkaDir(dataDir), cluster.length).filter((pid) => pid === undefined).length;
+        if (down > 0) started.push(`${down} kafka brokers`);
+        await startKafkaCluster({ dir: kafkaDir(dataDir), nodes: cluster, jars });
+        return;
+      }
       if (kafkaPid(kafkaDir(dataDir)) === undefined) started.push("kafka");
       await startKafkaNode({ dir: kafkaDir(dataDir), ...file.kafka, jars });
     })(),
@@ -175,7 +209,13 @@ export async function stackUp(opts: StackOptions = {}): Promise<StackInfo> {
 export async function stackDown(opts: StackOptions & { purge?: boolean } = {}): Promise<void> {
   const out = opts.out ?? ((line: string) => console.log(line));
   const dataDir = resolveDataDir(opts);
-  const [k, r, j] = await Promise.all([stopKafkaNode(kafkaDir(dataDir)), stopRedisNode(redisDir(dataDir)), stopJaegerNode(jaegerDir(dataDir))]);
+  const brokers = readStackFile(dataDir)?.kafkaCluster?.length;
+  const stopKafka = async () => {
+    if (!brokers) return stopKafkaNode(kafkaDir(dataDir));
+    const results = await stopKafkaCluster(kafkaDir(dataDir), brokers);
+    return results.every((r) => r === "not-running") ? "not-running" : results.find((r) => r !== "not-running")!;
+  };
+  const [k, r, j] = await Promise.all([stopKafka(), stopRedisNode(redisDir(dataDir)), stopJaegerNode(jaegerDir(dataDir))]);
   if (j !== "not-running") out(`jaeger stopped (${j})`);
   out(`kafka ${k === "not-running" ? "was not running" : `stopped (${k})`}`);
   out(`redis ${r === "not-running" ? "was not running" : `stopped (${r})`}`);
@@ -196,7 +236,10 @@ export async function stackStatus(opts: StackOptions = {}): Promise<StackInfo | 
   }
   const info = await describe(dataDir, file);
   const state = (pid: number | undefined, healthy: boolean) => (pid === undefined ? "down" : healthy ? `up (pid ${pid})` : `unhealthy (pid ${pid})`);
-  out(`kafka ${state(info.kafka.pid, info.kafka.healthy)} ${info.kafkaBrokers}`);
+  if (info.cluster)
+    for (const [i, node] of info.cluster.entries())
+      out(`kafka broker ${i + 1} ${node.pid === undefined ? "down" : `up (pid ${node.pid})`} 127.0.0.1:${node.port}`);
+  else out(`kafka ${state(info.kafka.pid, info.kafka.healthy)} ${info.kafkaBrokers}`);
   out(`redis ${state(info.redis.pid, info.redis.healthy)} ${info.redisUrl}`);
   if (info.jaeger) out(`jaeger ${info.jaeger.pid === undefined ? "down" : `up (pid ${info.jaeger.pid})`} ${info.jaeger.queryUrl}`);
   return info;

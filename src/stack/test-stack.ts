@@ -3,17 +3,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePorts } from "./free-port.js";
 import { ensureKafkaJars } from "./kafka-jars.js";
-import { kafkaBrokers, kafkaPid, startKafkaNode, stopKafkaNode } from "./kafka-node.js";
+import { kafkaBrokers, kafkaPid, startKafkaNode, stopKafkaNode, type KafkaNodeOptions } from "./kafka-node.js";
+import { clusterNodeOptions } from "./kafka-cluster.js";
 import { redisPid, redisUrl, startRedisNode, stopRedisNode } from "./redis-node.js";
 
 /**
  * A fresh, isolated Kafka + Redis for one test run (vitest globalSetup): free ports, a temp dir, nothing shared
- * with the dev stack. Kafka runs with C1-only JIT for a faster start.
+ * with the dev stack. Kafka runs with C1-only JIT for a faster start: one node, or a cluster of `brokers` nodes
+ * (three replicas, two in sync) whose brokers a fault test can stop, kill, freeze and restart one by one.
  */
 
 export interface TestStackOptions {
   /** Must be empty or absent; it is created and removed by close(). Default: a new dir under os.tmpdir(). */
   dataDir?: string;
+  /** Kafka nodes (default 1). */
+  brokers?: number;
   log?: (line: string) => void;
 }
 
@@ -22,20 +26,43 @@ export interface StopOptions {
   kill?: boolean;
 }
 
+/** One Kafka node of the stack. */
+export interface TestBroker {
+  readonly nodeId: number;
+  readonly port: number;
+  /** Its pid while it runs. */
+  pid(): number | undefined;
+  stop(opts?: StopOptions): Promise<void>;
+  /** Start it again on the same port and data and wait until healthy. */
+  start(): Promise<void>;
+  /** SIGSTOP / SIGCONT. */
+  pause(): void;
+  resume(): void;
+}
+
 export interface TestStack {
   dataDir: string;
-  /** 127.0.0.1:<port>, for WEIR_KAFKA_BROKERS and kafkajs `brokers`. */
+  /** 127.0.0.1:<port> of the first broker, for WEIR_KAFKA_BROKERS and kafkajs `brokers`. */
   kafkaBrokers: string;
+  /** Every broker's 127.0.0.1:<port>. */
+  kafkaBrokerList: string[];
   kafkaPort: number;
+  brokers: readonly TestBroker[];
+  /** Replication factor the stack's topics should have (3 with three brokers or more). */
+  replicationFactor: number;
   /** redis://127.0.0.1:<port> */
   redisUrl: string;
   redisPort: number;
-  /** Stop the broker; its data and ports are kept for startKafka(). */
+  /** Stop every broker; their data and ports are kept for startKafka(). */
   stopKafka(opts?: StopOptions): Promise<void>;
-  /** Start it again on the same port and data and wait until healthy. */
+  /** Start them again on the same ports and data and wait until healthy. */
   startKafka(): Promise<void>;
   stopRedis(opts?: StopOptions): Promise<void>;
   startRedis(): Promise<void>;
+  redisPid(): number | undefined;
+  /** SIGSTOP / SIGCONT: the process keeps its sockets but answers nothing (a frozen service, not a dead one). */
+  pause(service: "kafka" | "redis"): void;
+  resume(service: "kafka" | "redis"): void;
   /** Stop both and remove the data dir. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -46,48 +73,89 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
   if (readdirSync(dataDir).length > 0) throw new Error(`startTestStack: ${dataDir} is not empty`);
   const kDir = join(dataDir, "kafka");
   const rDir = join(dataDir, "redis");
-  const [kafkaPort, controllerPort, redisPort] = (await freePorts(3)) as [number, number, number];
+  const count = opts.brokers ?? 1;
+  const ports = await freePorts(2 * count + 1);
+  const redisPort = ports[2 * count]!;
   const jars = await ensureKafkaJars(opts.log ? { log: opts.log } : {});
-  const kafkaOpts = { dir: kDir, port: kafkaPort, controllerPort, jars, quickStart: true };
+  const nodes: KafkaNodeOptions[] =
+    count === 1
+      ? [{ dir: kDir, port: ports[0]!, controllerPort: ports[1]!, jars, quickStart: true }]
+      : clusterNodeOptions({
+          dir: kDir,
+          nodes: Array.from({ length: count }, (_, i) => ({ port: ports[2 * i]!, controllerPort: ports[2 * i + 1]! })),
+          jars,
+          quickStart: true,
+        });
 
-  // If the test process exits without close(), do not leave a JVM, a redis and their data behind (they run
+  const signal = (pid: number | undefined, sig: NodeJS.Signals) => {
+    try {
+      if (pid !== undefined) process.kill(pid, sig);
+    } catch {
+      // exited meanwhile
+    }
+  };
+  // If the test process exits without close(), do not leave JVMs, a redis and their data behind (they run
   // detached). 'exit' handlers must be synchronous, hence SIGKILL and rmSync.
   const onExit = () => {
-    for (const pid of [kafkaPid(kDir), redisPid(rDir)]) {
-      try {
-        if (pid !== undefined) process.kill(pid, "SIGKILL");
-      } catch {
-        // exited meanwhile
-      }
-    }
+    for (const pid of [...nodes.map((n) => kafkaPid(n.dir)), redisPid(rDir)]) signal(pid, "SIGKILL");
     rmSync(dataDir, { recursive: true, force: true });
   };
   process.once("exit", onExit);
 
+  const brokers: TestBroker[] = nodes.map((node, i) => ({
+    nodeId: i + 1,
+    port: node.port,
+    pid: () => kafkaPid(node.dir),
+    stop: async (o = {}) => {
+      signal(kafkaPid(node.dir), "SIGCONT");
+      await stopKafkaNode(node.dir, { jars, timeoutMs: o.kill ? 0 : 30_000 });
+    },
+    start: async () => {
+      await startKafkaNode(node);
+    },
+    pause: () => signal(kafkaPid(node.dir), "SIGSTOP"),
+    resume: () => signal(kafkaPid(node.dir), "SIGCONT"),
+  }));
+
   let closed = false;
   const stack: TestStack = {
     dataDir,
-    kafkaBrokers: kafkaBrokers(kafkaPort),
-    kafkaPort,
+    kafkaBrokers: kafkaBrokers(nodes[0]!.port),
+    kafkaBrokerList: nodes.map((n) => kafkaBrokers(n.port)),
+    kafkaPort: nodes[0]!.port,
+    brokers,
+    replicationFactor: count >= 3 ? 3 : 1,
     redisUrl: redisUrl(redisPort),
     redisPort,
     stopKafka: async (o = {}) => {
-      await stopKafkaNode(kDir, { jars, timeoutMs: o.kill ? 0 : 30_000 });
+      await Promise.all(brokers.map((b) => b.stop(o)));
     },
     startKafka: async () => {
-      await startKafkaNode(kafkaOpts);
+      await Promise.all(brokers.map((b) => b.start()));
     },
     stopRedis: async (o = {}) => {
+      signal(redisPid(rDir), "SIGCONT");
       await stopRedisNode(rDir, o.kill ? 0 : 10_000);
     },
     startRedis: async () => {
       await startRedisNode({ dir: rDir, port: redisPort });
     },
+    redisPid: () => redisPid(rDir),
+    pause: (service) => {
+      if (service === "redis") signal(redisPid(rDir), "SIGSTOP");
+      else for (const b of brokers) b.pause();
+    },
+    resume: (service) => {
+      if (service === "redis") signal(redisPid(rDir), "SIGCONT");
+      else for (const b of brokers) b.resume();
+    },
     close: async () => {
       if (closed) return;
       closed = true;
       process.removeListener("exit", onExit);
-      await Promise.allSettled([stopKafkaNode(kDir, { jars }), stopRedisNode(rDir)]);
+      stack.resume("kafka");
+      stack.resume("redis");
+      await Promise.allSettled([...nodes.map((n) => stopKafkaNode(n.dir, { jars })), stopRedisNode(rDir)]);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -19,6 +19,7 @@ import {
 import { encodePublishFrame } from "../../src/client/frames.js";
 import { quoteEvent } from "../unit-fixtures/events.js";
 import { FakeGateway } from "./fake-gateway.js";
+import { waitFor } from "../unit-fixtures/wait-for.js";
 
 const auth = { tenant: "acme", apiKey: "k" };
 const cleanup: Array<() => Promise<unknown>> = [];
@@ -39,14 +40,6 @@ async function client(opts: Partial<Parameters<typeof WeirClient.open>[0]> & { u
 }
 
 const events = (n: number, prefix = "e") => Array.from({ length: n }, (_, i) => quoteEvent(`${prefix}-${i}`));
-
-async function waitFor(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 test("a publish frame built from encoded envelopes is byte for byte protobuf-es's", () => {
   const envs = events(3);

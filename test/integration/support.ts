@@ -1,10 +1,9 @@
 /** Helpers for integration tests against the real Kafka and Redis. */
 import { Kafka, logLevel, type IHeaders } from "kafkajs";
-import { startGateway, type Gateway } from "../../gateway/gateway.js";
+import { startGateway, type Gateway, type GatewayOptions } from "../../gateway/gateway.js";
 import { silentLogger } from "../../src/log.js";
 import { readCommitted } from "../../src/adapters/kafka/read-committed.js";
 import { SchemaRegistry } from "../../src/schema/registry.js";
-import type { ConfigOptions } from "../../src/config.js";
 import { IngestClient, type EventResult } from "../../src/client/index.js";
 import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
 
@@ -33,7 +32,7 @@ export async function readTopics(brokers: string, topics: readonly string[], ten
 }
 
 /** A gateway on a free port, quiet, against the given services; without processor jobs unless asked. */
-export function gatewayFor(services: { kafkaBrokers: string; redisUrl: string }, options: ConfigOptions = {}): Promise<Gateway> {
+export function gatewayFor(services: { kafkaBrokers: string; redisUrl: string }, options: GatewayOptions = {}): Promise<Gateway> {
   return startGateway({
     kafkaBrokers: [services.kafkaBrokers],
     redisUrl: services.redisUrl,

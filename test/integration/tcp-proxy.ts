@@ -1,4 +1,7 @@
-/** A TCP proxy on a free loopback port that a test can cut (drop every connection, refuse new ones) and restore: a flaky uplink. */
+/**
+ * A TCP proxy on a free loopback port that a test can cut (drop every connection, refuse new ones)
+ * and restore, or slow down (every chunk held `latencyMs` each way): a flaky uplink.
+ */
 import { createServer, connect, type Server, type Socket } from "node:net";
 
 export class TcpProxy {
@@ -6,6 +9,8 @@ export class TcpProxy {
   private cutOff = false;
   /** Connections refused while cut. */
   refused = 0;
+  /** Added to every chunk, each way (0: none). Chunks keep their order. */
+  latencyMs = 0;
 
   private constructor(
     private readonly server: Server,
@@ -27,8 +32,21 @@ export class TcpProxy {
       }
       client.on("close", () => upstream.destroy());
       upstream.on("close", () => client.destroy());
-      client.pipe(upstream);
-      upstream.pipe(client);
+      const forward = (from: Socket, to: Socket) => {
+        // A chunk is never due before the one ahead of it, so order holds when the latency changes.
+        let lastDue = 0;
+        from.on("data", (chunk: Buffer) => {
+          const now = Date.now();
+          const due = Math.max(now + proxy.latencyMs, lastDue);
+          lastDue = due;
+          if (due <= now) return void to.write(chunk);
+          setTimeout(() => {
+            if (!to.destroyed) to.write(chunk);
+          }, due - now);
+        });
+      };
+      forward(client, upstream);
+      forward(upstream, client);
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const proxy = new TcpProxy(server, (server.address() as { port: number }).port);

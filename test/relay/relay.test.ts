@@ -22,6 +22,7 @@ import { parseRelayConfig } from "../../src/relay/config.js";
 import { Relay } from "../../src/relay/relay.js";
 import { FakeGateway, type FakeGatewayOptions } from "../client/fake-gateway.js";
 import { quoteEvent } from "../unit-fixtures/events.js";
+import { waitFor } from "../unit-fixtures/wait-for.js";
 
 const QUOTE = "weir.events.v1.Quote";
 const UPSTREAM = { tenant: "relay-tenant", apiKey: "up-key" };
@@ -34,14 +35,6 @@ afterEach(async () => {
   for (const g of gates.splice(0)) g.open();
   for (const c of cleanup.splice(0).reverse()) await c();
 });
-
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 async function gateway(opts: FakeGatewayOptions = {}): Promise<FakeGateway> {
   const g = await FakeGateway.start(opts);

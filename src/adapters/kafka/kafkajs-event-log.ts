@@ -10,23 +10,13 @@
  * the failed batch may have been written, and kafkajs would reuse its sequence numbers for other
  * records, which the broker would then drop as duplicates or refuse as out of order forever.
  */
-import { Kafka, Partitioners, logLevel as kafkaLogLevel, type LogEntry, type Message, type Producer } from "kafkajs";
+import { Kafka, Partitioners, logLevel as kafkaLogLevel, type Message, type Producer } from "kafkajs";
 import type { EventLog, OutRecord, TopicSpec } from "../../ingest/ports.js";
-import type { Logger } from "../../log.js";
 import { ensureTopicsWithKafkajs } from "./kafkajs-topics.js";
+import { kafkaLogCreator } from "./kafkajs-logs.js";
 import { GroupCommit, StallBreaker, bufferOf, maxSendBytes, type AdapterOptions } from "./send-control.js";
 
 export type KafkajsEventLogOptions = AdapterOptions;
-
-export function kafkaLogCreator(logger: Logger) {
-  return () =>
-    ({ level, log }: LogEntry) => {
-      const { message, ...extra } = log;
-      if (level <= kafkaLogLevel.ERROR) logger.error({ kafka: extra }, message);
-      else if (level === kafkaLogLevel.WARN) logger.warn({ kafka: extra }, message);
-      else logger.debug({ kafka: extra }, message);
-    };
-}
 
 function toMessage(r: OutRecord): Message {
   return {

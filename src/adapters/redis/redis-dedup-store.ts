@@ -232,6 +232,11 @@ export class RedisDedupStore implements DedupStore {
     return this.redis.status === "ready";
   }
 
+  /** One round trip (readiness checks): fails fast while disconnected, times out while Redis hangs. */
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+
   async claim(keys: readonly string[], token: string): Promise<Claim[]> {
     const { dedupTtlMs, pendingTtlMs, ownerTtlMs } = this.opts;
     const raw = await this.redis.weirClaim(this.prefix, packKeys(keys), token, dedupTtlMs, pendingTtlMs, this.ownerPrefix, ownerTtlMs);
@@ -243,7 +248,7 @@ export class RedisDedupStore implements DedupStore {
             ? { kind: "claimed" }
             : v === -2
               ? { kind: "done" }
-              : { kind: "pending", retryAfterMs: v },
+              : { kind: "pending", retryAfterMs: v, ageMs: Math.max(0, pendingTtlMs - v) },
     );
   }
 
