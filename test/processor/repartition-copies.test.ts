@@ -24,7 +24,7 @@ const SOURCE = "weir.events.http-access-log";
 
 /** A record of the repartition topic as the repartition step writes it. */
 function repartitioned(sourceOffset: number, status: number, at: number): KafkaMessage {
-  return {
+  const message = {
     key: Buffer.from("web-1"),
     value: Buffer.from(toBinary(HttpAccessLogSchema, create(HttpAccessLogSchema, { host: "web-1", method: "GET", path: "/", status }))),
     timestamp: String(at),
@@ -33,6 +33,8 @@ function repartitioned(sourceOffset: number, status: number, at: number): KafkaM
     size: 0,
     headers: { [headers.type]: HttpAccessLogSchema.typeName, [headers.tenant]: "acme", [headers.source]: `${SOURCE}/3@${sourceOffset}` },
   };
+  // kafkajs's KafkaMessage is a union of its two wire formats; this is the record-batch one.
+  return message as unknown as KafkaMessage;
 }
 
 test("a repartitioned record written twice is counted once", () => {
