@@ -22,6 +22,7 @@ export type GlobalBatch = {
 
 export class GlobalFeed {
   private consumer: Consumer | undefined;
+  private closed = false;
 
   constructor(
     private readonly kafka: Kafka,
@@ -44,7 +45,11 @@ export class GlobalFeed {
     } finally {
       await admin.disconnect();
     }
-    const consumer = (this.consumer = this.kafka.consumer({ groupId: `weir-global-${randomUUID()}`, maxWaitTimeInMs: 100 }));
+    const consumer = (this.consumer = this.kafka.consumer({
+      groupId: `weir-global-${randomUUID()}`,
+      maxWaitTimeInMs: 100,
+      retry: { restartOnFailure: () => Promise.resolve(!this.closed) },
+    }));
     this.supervise?.(consumer);
     await consumer.connect();
     await consumer.subscribe({ topics: [...this.topics], fromBeginning: true });
@@ -82,6 +87,7 @@ export class GlobalFeed {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.consumer?.disconnect().catch(() => {});
   }
 }

@@ -277,6 +277,8 @@ export class Processor {
       readUncommitted: false,
       sessionTimeout,
       heartbeatInterval: Math.floor(sessionTimeout / 5),
+      // kafkajs restarts a crashed consumer by itself; never one a restart has replaced.
+      retry: { restartOnFailure: () => Promise.resolve(generation === this.generation && !this.closed) },
     }));
     this.superviseConsumer(consumer, "consumer", generation);
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
@@ -308,24 +310,24 @@ export class Processor {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
-      eachBatch: (payload) => this.enqueue(() => this.handleBatch(payload)),
+      // A consumer of an earlier generation (one a restart could not stop in time) processes
+      // nothing: it fails, and kafkajs, told not to restart it, lets it leave the group.
+      eachBatch: (payload) =>
+        generation === this.generation ? this.enqueue(() => this.handleBatch(payload)) : Promise.reject(new Error("consumer replaced by a restart")),
     });
   }
 
   /**
-   * A consumer that stops on its own (kafkajs gives up after a coordinator loss it deems not
-   * retriable, and otherwise says nothing) restarts the runtime; a crash kafkajs restarts itself is
-   * only logged.
+   * A consumer kafkajs gives up on (a crash it will not restart itself, e.g. after a coordinator
+   * loss it deems not retriable) restarts the runtime; a crash kafkajs restarts itself is only
+   * logged. (Its STOP event is no signal: kafkajs emits it on the way to its own restarts too, and a
+   * consumer stopped any other way leaves its group, which the watchdog sees.)
    */
   private superviseConsumer(consumer: Consumer, what: string, generation: number): void {
     consumer.on(consumer.events.CRASH, (e) => {
       if (generation !== this.generation || this.closed) return;
       this.opts.logger?.warn({ job: this.spec.name, err: e.payload.error, restart: e.payload.restart }, `${what} crashed`);
       if (!e.payload.restart) this.restart(`${what} crashed and kafkajs will not restart it: ${e.payload.error.message}`);
-    });
-    consumer.on(consumer.events.STOP, () => {
-      if (generation !== this.generation || this.closed || this.restarting) return;
-      this.restart(`${what} stopped`);
     });
   }
 

@@ -58,6 +58,7 @@ export class Repartitioner {
   private admin: Promise<Admin> | undefined;
   private owned = new Set<string>();
   private lastProgressAt: number | undefined;
+  private closed = false;
 
   constructor(
     private readonly kafka: Kafka,
@@ -101,6 +102,7 @@ export class Repartitioner {
       readUncommitted: false,
       sessionTimeout: sessionTimeoutMs,
       heartbeatInterval: Math.floor(sessionTimeoutMs / 5),
+      retry: { restartOnFailure: () => Promise.resolve(!this.closed) },
     }));
     this.opts.supervise?.(consumer);
     // On every (re)assignment: fence previous owners of our partitions' producers, drop the others.
@@ -136,6 +138,7 @@ export class Repartitioner {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.idleTimer);
     await this.consumer?.disconnect().catch(() => {});
     await Promise.all([...this.producers.values()].map((p) => p.close()));
@@ -144,6 +147,8 @@ export class Repartitioner {
 
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
+    // A step being closed (a restart that could not stop its consumer in time) writes nothing more.
+    if (this.closed) throw new Error("repartition step closed");
     if (!payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;
     const producers = this.producers.get(batch.topic)!;
     await producers.open([batch.partition]);

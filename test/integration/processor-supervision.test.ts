@@ -2,7 +2,8 @@
  * A processor is never a live process doing nothing. Each fault here once left kafkajs's consumer
  * stopped or stuck without a word while the lag grew; the processor's supervision (ProgressWatch
  * on the broker's view of the group) restarts its runtime, and every record is processed:
- * - the consumer stops on its own (kafkajs gives up after a coordinator loss it deems fatal);
+ * - the consumer stops and leaves its group (as kafkajs does when it gives up after a coordinator
+ *   loss it deems fatal): restarted once it has been missing for the stall time;
  * - the consumer stops fetching but keeps its partitions (records wait, nothing is committed);
  * - the only broker is killed and comes back 15 s later.
  */
@@ -71,7 +72,7 @@ test("records are processed before any fault", async () => {
   await waitFor(() => processor.stats().records === sent, "the first wave processed", 120_000);
 });
 
-test("a consumer that stops on its own is restarted, and what came meanwhile is processed", async () => {
+test("a consumer that stops and leaves its group is restarted, and what came meanwhile is processed", async () => {
   const before = restarts();
   await consumerOf(processor).stop();
   await wave(200);
