@@ -255,7 +255,6 @@ export class Processor {
         topic: this.inputTopic,
         partitions: this.partitions,
         sessionTimeoutMs: sessionTimeout,
-        ...(this.opts.idleAdvanceMs !== undefined ? { sourceIdleMs: this.opts.idleAdvanceMs } : {}),
         log: this.log,
         supervise: (c) => this.superviseConsumer(c, "repartition consumer", generation),
       });

@@ -11,7 +11,7 @@
  * can commit any more), `afterFence` reads the committed offset again; the owner skips what lies
  * below it (FencedOffsets).
  */
-import type { Kafka, Message, Producer } from "kafkajs";
+import { Partitioners, type Kafka, type Message, type Producer } from "kafkajs";
 
 export type TaskCommit = {
   readonly topicMessages: ReadonlyArray<{ readonly topic: string; readonly messages: Message[] }>;
@@ -51,7 +51,13 @@ export class TaskProducers {
 
   private openOne(p: number): Promise<void> {
     const opening = (async () => {
-      const producer = this.kafka.producer({ transactionalId: this.transactionalId(p), idempotent: true, maxInFlightRequests: 1 });
+      const producer = this.kafka.producer({
+        transactionalId: this.transactionalId(p),
+        idempotent: true,
+        maxInFlightRequests: 1,
+        // Records carry their partition or a key for Kafka's default (murmur2) partitioner.
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
       await producer.connect();
       // InitProducerId happens on the first transaction: start one and end it empty, now.
       const fence = await producer.transaction();
