@@ -16,7 +16,7 @@
  * changelogged state and, when restored, catches up from there to where the feed is.
  */
 import { randomUUID } from "node:crypto";
-import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload } from "kafkajs";
+import { Kafka, logLevel, type Consumer, type EachBatchPayload } from "kafkajs";
 import { kafkaLogCreator } from "../adapters/kafka/kafkajs-logs.js";
 import type { Logger } from "../log.js";
 import { DependencyProbes } from "../health/dependency-probes.js";
@@ -37,6 +37,7 @@ import { TaskProducers } from "./task-producers.js";
 import type { ProcessorObserver } from "../metrics/prometheus.js";
 import { ProcessSpans } from "./process-spans.js";
 import { FencedOffsets } from "./fenced-offsets.js";
+import { lazyAdmin, type LazyAdmin } from "../adapters/kafka/lazy-admin.js";
 import type { RawRecord, StoreChange } from "./thread-messages.js";
 
 export type ProcessorOptions = {
@@ -145,7 +146,7 @@ export class Processor {
   private readonly supervision: Supervision;
   /** Reads the group's lag and members from the broker; its failures are Kafka outages. */
   private readonly probes: DependencyProbes;
-  private admin: Promise<Admin> | undefined;
+  private readonly admin: LazyAdmin;
   private readonly fenced: FencedOffsets;
   private latestProbe: { input?: GroupProbe; repartition?: GroupProbe } = {};
   private readonly watch: { input: ProgressWatch; repartition: ProgressWatch };
@@ -182,7 +183,8 @@ export class Processor {
       clientId: `weir-processor-${job.name}-${this.instanceId}`,
       ...(opts.logger ? { logLevel: logLevel.WARN, logCreator: kafkaLogCreator(opts.logger) } : { logLevel: logLevel.NOTHING }),
     });
-    this.fenced = new FencedOffsets(() => this.adminClient(), this.groupId);
+    this.admin = lazyAdmin(this.kafka);
+    this.fenced = new FencedOffsets(() => this.admin.get(), this.groupId);
     this.producers = new TaskProducers(this.kafka, this.groupId, (p) => this.fenced.fence(this.inputTopic, p));
     this.supervision = { ...DEFAULT_SUPERVISION, ...opts.supervision };
     this.watch = { input: new ProgressWatch(this.supervision), repartition: new ProgressWatch(this.supervision) };
@@ -373,21 +375,9 @@ export class Processor {
   }
 
   /** The broker's view of the job's group (and the repartition step's): lag per partition, members. */
-  /** One admin connection for probes and fenced offsets (a failed connect is tried again next time). */
-  private adminClient(): Promise<Admin> {
-    this.admin ??= (async () => {
-      const admin = this.kafka.admin();
-      await admin.connect();
-      return admin;
-    })().catch((err: unknown) => {
-      this.admin = undefined;
-      throw err;
-    });
-    return this.admin;
-  }
 
   private async probeGroups(): Promise<void> {
-    const admin = await this.adminClient();
+    const admin = await this.admin.get();
     const input = await probeGroup(admin, this.groupId, [this.inputTopic]);
     for (const [source, lag] of input.lag) this.opts.observer?.lag(this.spec.name, Number(source.slice(source.lastIndexOf("/") + 1)), lag);
     const repartition = this.repartitioner ? await probeGroup(admin, this.repartitioner.groupId, this.spec.streamTopics) : undefined;
@@ -471,7 +461,7 @@ export class Processor {
     await this.chain.catch(() => {});
     await this.producers.close();
     await this.pool?.close();
-    await (await this.admin?.catch(() => undefined))?.disconnect().catch(() => {});
+    await this.admin.close();
   }
 
   private *producersNotIn(partitions: Set<number>): Iterable<number> {

@@ -17,8 +17,9 @@
  * again from the committed offset; a record whose payload does not decode is passed on under its
  * own key (the task rejects it visibly) rather than holding the partition back.
  */
-import type { Admin, Consumer, EachBatchPayload, Kafka, Message } from "kafkajs";
+import type { Consumer, EachBatchPayload, Kafka, Message } from "kafkajs";
 import { FencedOffsets } from "./fenced-offsets.js";
+import { lazyAdmin, type LazyAdmin } from "../adapters/kafka/lazy-admin.js";
 import { headers as recordHeaders, type WatermarkMarker } from "../kafka-contract.js";
 import { partitionOf } from "../jobs/partitioner.js";
 import { DEFAULT_SOURCE_IDLE_MS } from "../jobs/source-watermarks.js";
@@ -55,7 +56,7 @@ export class Repartitioner {
   private of = 0;
   private memberId: string | undefined;
   private readonly fenced: FencedOffsets;
-  private admin: Promise<Admin> | undefined;
+  private readonly admin: LazyAdmin;
   private owned = new Set<string>();
   private lastProgressAt: number | undefined;
   private closed = false;
@@ -64,20 +65,9 @@ export class Repartitioner {
     private readonly kafka: Kafka,
     private readonly opts: RepartitionerOptions,
   ) {
-    this.fenced = new FencedOffsets(() => this.adminClient(), opts.groupId);
+    this.admin = lazyAdmin(this.kafka);
+    this.fenced = new FencedOffsets(() => this.admin.get(), opts.groupId);
     this.producers = new Map(opts.job.streamTopics.map((t) => [t, new TaskProducers(kafka, `${opts.groupId}-${t}`, (p) => this.fenced.fence(t, p))]));
-  }
-
-  private adminClient(): Promise<Admin> {
-    this.admin ??= (async () => {
-      const admin = this.kafka.admin();
-      await admin.connect();
-      return admin;
-    })().catch((err: unknown) => {
-      this.admin = undefined;
-      throw err;
-    });
-    return this.admin;
   }
 
   /** Records re-keyed and committed by this instance. */
@@ -142,7 +132,7 @@ export class Repartitioner {
     clearInterval(this.idleTimer);
     await this.consumer?.disconnect().catch(() => {});
     await Promise.all([...this.producers.values()].map((p) => p.close()));
-    await (await this.admin?.catch(() => undefined))?.disconnect().catch(() => {});
+    await this.admin.close();
   }
 
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
