@@ -174,6 +174,13 @@ export const settings = {
     max: 3_600_000,
     doc: "0 (each job's own `idle` policy) or, for every job, how long a partition may get no records before its watermark follows the clock (highest event time + idle time − this), so its windows close; later records behind it are late.",
   }),
+  processorSourceIdleMs: int({
+    env: "WEIR_PROCESSOR_SOURCE_IDLE_MS",
+    default: 0,
+    min: 0,
+    max: 3_600_000,
+    doc: "0 (each job's own `idle` policy, else 10 s) or, for every repartitioned job, how long a source partition may get no records before the repartition step marks it idle, so it stops holding the job's event time back; records it gets later behind the others' event time are late.",
+  }),
   processorSessionTimeoutMs: int({
     env: "WEIR_PROCESSOR_SESSION_TIMEOUT_MS",
     default: 10_000,

@@ -72,6 +72,8 @@ export type ProcessorOptions = {
    * own idle policy.
    */
   readonly idleAdvanceMs?: number;
+  /** The repartition step marks a source partition idle after this long without records (default: the job's idle time, else 10 s). */
+  readonly sourceIdleMs?: number;
   /** Consumer group session timeout (default 10 s): how long a dead instance keeps its partitions. */
   readonly sessionTimeoutMs?: number;
   /** Metrics (optional). */
@@ -257,6 +259,7 @@ export class Processor {
         topic: this.inputTopic,
         partitions: this.partitions,
         sessionTimeoutMs: sessionTimeout,
+        ...(this.opts.sourceIdleMs !== undefined ? { sourceIdleMs: this.opts.sourceIdleMs } : {}),
         log: this.log,
         supervise: (c) => this.superviseConsumer(c, "repartition consumer", generation),
       });

@@ -43,6 +43,7 @@ export async function startProcessors(
         replicationFactor: config.topicReplication,
         sessionTimeoutMs: config.processorSessionTimeoutMs,
         ...(config.processorIdleAdvanceMs > 0 ? { idleAdvanceMs: config.processorIdleAdvanceMs } : {}),
+        ...(config.processorSourceIdleMs > 0 ? { sourceIdleMs: config.processorSourceIdleMs } : {}),
         ...(observer ? { observer } : {}),
         ...(config.otlpEndpoint ? { tracing: { endpoint: config.otlpEndpoint } } : {}),
         log: (line) => logger.info({ job: runtime.name }, line),

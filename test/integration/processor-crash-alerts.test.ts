@@ -45,7 +45,7 @@ function startChild(): ProcessorChild {
     instanceId: run,
     webhookUrl: webhook.url,
     // Source partitions and tasks without records close their patterns after 2 s (the job says 60 s).
-    env: { WEIR_PROCESSOR_IDLE_ADVANCE_MS: "2000" },
+    env: { WEIR_PROCESSOR_IDLE_ADVANCE_MS: "2000", WEIR_PROCESSOR_SOURCE_IDLE_MS: "2000" },
   });
 }
 

@@ -62,6 +62,7 @@ beforeAll(async () => {
       processorThreads: 2,
       // Source partitions and tasks without records close their windows and patterns after 2 s.
       processorIdleAdvanceMs: 2000,
+      processorSourceIdleMs: 2000,
       jobOptions,
       webhookUrl: webhook.url,
     },
