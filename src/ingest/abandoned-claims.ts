@@ -8,6 +8,10 @@
  * answers again. The release goes out on the same connection after the claim call, so Redis runs
  * it after the claim, whenever that ran; a key a retry has claimed since holds another token and
  * is left alone.
+ *
+ * Confirms that failed (the event is in Kafka, the claim still says "pending") are retried here
+ * too: otherwise the claim answers IN_PROGRESS until the pending TTL, then is verified in Kafka
+ * (the chaos suite's 300 ms Redis latency left events unanswered for 125 s).
  */
 import type { DedupStore } from "./ports.js";
 
@@ -19,16 +23,22 @@ export type AbandonedClaimsOptions = {
   readonly onError?: (what: string, err: unknown) => void;
 };
 
+type Entry =
+  | { readonly kind: "release"; readonly keys: readonly string[]; readonly token: string }
+  | { readonly kind: "confirm"; readonly keys: readonly string[] };
+
 export class AbandonedClaims {
-  private readonly entries: { keys: readonly string[]; token: string }[] = [];
+  private readonly entries: Entry[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private flushing = false;
   private closed = false;
   /** Claims released after their call had been given up (metrics, tests). */
   released = 0;
+  /** Claims confirmed after their first confirm failed. */
+  confirmed = 0;
 
   constructor(
-    private readonly dedup: Pick<DedupStore, "release">,
+    private readonly dedup: Pick<DedupStore, "release" | "confirm">,
     private readonly opts: AbandonedClaimsOptions,
   ) {}
 
@@ -37,8 +47,17 @@ export class AbandonedClaims {
   }
 
   add(keys: readonly string[], token: string): void {
-    if (this.closed || keys.length === 0) return;
-    this.entries.push({ keys, token });
+    this.push({ kind: "release", keys, token });
+  }
+
+  /** Keys whose events are in Kafka but whose confirm failed: confirmed once the store answers. */
+  confirmLater(keys: readonly string[]): void {
+    this.push({ kind: "confirm", keys });
+  }
+
+  private push(entry: Entry): void {
+    if (this.closed || entry.keys.length === 0) return;
+    this.entries.push(entry);
     if (this.entries.length > this.opts.maxEntries) this.entries.shift();
     this.schedule();
   }
@@ -61,15 +80,17 @@ export class AbandonedClaims {
     this.flushing = true;
     try {
       while (this.entries.length > 0 && !this.closed) {
-        const { keys, token } = this.entries[0]!;
+        const entry = this.entries[0]!;
         try {
-          await this.dedup.release(keys, token);
+          if (entry.kind === "release") await this.dedup.release(entry.keys, entry.token);
+          else await this.dedup.confirm(entry.keys);
         } catch (err) {
-          this.opts.onError?.("releasing abandoned dedup claims failed (retried)", err);
+          this.opts.onError?.(`${entry.kind === "release" ? "releasing abandoned" : "confirming"} dedup claims failed (retried)`, err);
           return;
         }
         this.entries.shift();
-        this.released += keys.length;
+        if (entry.kind === "release") this.released += entry.keys.length;
+        else this.confirmed += entry.keys.length;
       }
     } finally {
       this.flushing = false;

@@ -315,12 +315,15 @@ export class IngestService {
 
   private confirm(keys: string[]): void {
     if (keys.length === 0) return;
-    // Kafka has the events: they are acked whatever happens here. If the confirm is lost the
-    // claim expires, and only a client re-sending an acked id could publish it twice.
+    // Kafka has the events: they are acked whatever happens here. A failed confirm is retried
+    // until Redis answers (AbandonedClaims), so a retry of the event is not held IN_PROGRESS.
     const elapsed = stopwatch(this.clock);
     this.deps.dedup.confirm(keys).then(
       () => this.deps.observer?.dedup("confirm", elapsed() / 1000),
-      (e: unknown) => this.deps.onError?.("dedup confirm failed", e),
+      (e: unknown) => {
+        this.deps.onError?.("dedup confirm failed (retried)", e);
+        this.abandonedClaims.confirmLater(keys);
+      },
     );
   }
 

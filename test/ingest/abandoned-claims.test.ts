@@ -9,6 +9,7 @@ function store() {
     down: true,
     attempts: 0,
     released: [] as string[],
+    confirm: (): Promise<void> => Promise.resolve(),
     release(keys: readonly string[], token: string): Promise<void> {
       s.attempts++;
       if (s.down) return Promise.reject(new Error("Command timed out"));
@@ -50,5 +51,31 @@ describe("RETRY_AFTER for an event in progress elsewhere", () => {
     expect(inProgressRetryMs(250, 100)).toBe(250);
     expect(inProgressRetryMs(250, 4_000)).toBe(1_000);
     expect(inProgressRetryMs(250, 100_000)).toBe(MAX_IN_PROGRESS_RETRY_MS);
+  });
+});
+
+describe("failed confirms", () => {
+  it("are retried until the store answers, so the claim does not stay pending for its TTL", async () => {
+    const confirmed: string[] = [];
+    let down = true;
+    let attempts = 0;
+    const dedup = {
+      release: () => Promise.resolve(),
+      confirm: (keys: readonly string[]) => {
+        attempts++;
+        if (down) return Promise.reject(new Error("Command timed out"));
+        confirmed.push(...keys);
+        return Promise.resolve();
+      },
+    };
+    const abandoned = new AbandonedClaims(dedup, { retryMs: 5, maxEntries: 100 });
+    abandoned.confirmLater(["a", "b"]);
+    await waitFor(() => attempts >= 3, "a few failed confirms");
+    expect(confirmed).toEqual([]);
+    down = false;
+    await waitFor(() => abandoned.pending === 0, "the confirm");
+    expect(confirmed).toEqual(["a", "b"]);
+    expect(abandoned.confirmed).toBe(2);
+    abandoned.close();
   });
 });

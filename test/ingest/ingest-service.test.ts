@@ -261,18 +261,24 @@ describe("IngestService: dedup store failures", () => {
     expect(h.log.records).toHaveLength(1);
   });
 
-  it("acks a published event even when marking it published fails, and reports the failure", async () => {
+  it("acks a published event even when marking it published fails, reports the failure and confirms once the store answers", async () => {
     const h = ingestHarness();
     h.dedup.failWith(new Error("READONLY"), "confirm");
     const [result] = await h.service.publish(TENANT, [quoteEvent("q1")]);
     expect(result!.code).toBe(ResultCode.ACK);
     expect(h.log.records).toHaveLength(1);
-    await until(() => expect(h.errors.map((e) => e.what)).toEqual(["dedup confirm failed"]));
-    // The claim stays pending: a retry is told to wait rather than publish again.
+    await until(() => expect(h.errors[0]?.what).toBe("dedup confirm failed (retried)"));
+    // The claim stays pending meanwhile: a retry is told to wait rather than publish again.
     expect(h.dedup.state(key("q1"))).toBe("pending");
     const [retry] = await h.service.publish(TENANT, [quoteEvent("q1")]);
     expect(retry!.errorCode).toBe("WEIR_ERR_IN_PROGRESS");
+    // The store answers again: the confirm is retried, and a retry of the event is DUPLICATE.
+    h.dedup.recover();
+    await until(() => expect(h.dedup.state(key("q1"))).toBe("done"));
+    const [again] = await h.service.publish(TENANT, [quoteEvent("q1")]);
+    expect(again!.code).toBe(ResultCode.DUPLICATE);
     expect(h.log.records).toHaveLength(1);
+    h.service.close();
   });
 
   it("publishes a retry once the claim left by a failed release is past the pending TTL and verified absent from Kafka", async () => {
