@@ -33,18 +33,23 @@ export async function readAll(brokers: readonly string[], topic: string, timeout
       maxWaitTime: 500,
     });
     const remaining = new Map(wanted);
+    const lastSeen = new Map<number, bigint>();
     const deadline = Date.now() + timeoutMs;
-    // A partition whose stable end is a transaction marker never yields a record at end - 1: a
-    // fetch that returns nothing more for it while it is behind counts as done after a quiet spell.
+    // A partition whose stable end is a transaction marker never yields a record at end - 1: one
+    // within a few offsets of its end (the markers of its last transactions) is done after a
+    // short quiet spell; anything else only after a long one (a busy broker can pause a fetch).
     let lastRecordAt = Date.now();
+    const nearEnd = () => [...remaining].every(([p, end]) => (lastSeen.get(p) ?? -1n) >= end - 5n);
     const quiet = setInterval(() => {
-      if (Date.now() - lastRecordAt > 5_000 || Date.now() > deadline) void stream.close();
+      const idle = Date.now() - lastRecordAt;
+      if ((idle > 3_000 && nearEnd()) || idle > 30_000 || Date.now() > deadline) void stream.close();
     }, 500);
     try {
       for await (const m of stream) {
         lastRecordAt = Date.now();
         const end = remaining.get(m.partition);
         if (end === undefined || m.offset >= end) continue;
+        lastSeen.set(m.partition, m.offset);
         out.push({
           topic: m.topic,
           partition: m.partition,
