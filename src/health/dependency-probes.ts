@@ -4,6 +4,7 @@
  * Redis, a SIGSTOPped broker) counts as down once its deadline passes rather than when it
  * finally fails. An outage logs one line when it starts and one when it ends, with its length.
  */
+import { raceTimeout } from "../deadline.js";
 
 export type DependencyCheck = {
   /** "redis", "kafka": the name in /readyz and in the log lines. */
@@ -79,8 +80,8 @@ export class DependencyProbes {
   private async checkAll(): Promise<void> {
     await Promise.all(
       this.checks.map(async (c) => {
-        const failure = await withDeadline(c.check(), this.opts.deadlineMs);
-        this.record(c.name, failure);
+        const outcome = await raceTimeout(c.check(), this.opts.deadlineMs);
+        this.record(c.name, outcome === "ok" ? undefined : outcome === "timeout" ? `no answer within ${this.opts.deadlineMs} ms` : outcome.message);
       }),
     );
   }
@@ -95,22 +96,5 @@ export class DependencyProbes {
     else if (state.up === false) this.opts.log.up(name, now - state.since);
     state.up = up;
     state.since = now;
-  }
-}
-
-/** undefined when `p` resolved within `ms`, else why not. */
-async function withDeadline(p: Promise<void>, ms: number): Promise<string | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`no answer within ${ms} ms`), ms)));
-  try {
-    return await Promise.race([
-      p.then(
-        () => undefined,
-        (err: unknown) => (err instanceof Error ? err.message : String(err)),
-      ),
-      late,
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -20,6 +20,7 @@ import type { Claim, DedupStore, EventLog, IngestObserver, OutRecord, PublishedL
 import { deadLetterRecord, eventRecord } from "./records.js";
 import { StaleClaimVerifier, type StaleClaim } from "./stale-claims.js";
 import { AbandonedClaims } from "./abandoned-claims.js";
+import { raceTimeout } from "../deadline.js";
 
 export type { IngestStats } from "./ingest-batch.js";
 
@@ -344,21 +345,4 @@ export const MAX_IN_PROGRESS_RETRY_MS = 2_000;
 export function inProgressRetryMs(baseMs: number, claimAgeMs: number | undefined): number {
   if (claimAgeMs === undefined) return baseMs;
   return Math.round(Math.min(MAX_IN_PROGRESS_RETRY_MS, Math.max(baseMs, claimAgeMs / 4)));
-}
-
-/** Waits for `p` at most `ms`: "ok", the rejection's error, or "timeout" (p keeps running). */
-async function raceTimeout(p: Promise<void>, ms: number): Promise<"ok" | "timeout" | Error> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), ms)));
-  try {
-    return await Promise.race([
-      p.then(
-        () => "ok" as const,
-        (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
-      ),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

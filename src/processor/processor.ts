@@ -18,14 +18,12 @@
 import { randomUUID } from "node:crypto";
 import { Kafka, logLevel, type Consumer, type EachBatchPayload } from "kafkajs";
 import { kafkaLogCreator } from "../adapters/kafka/kafkajs-logs.js";
-import type { Logger } from "../log.js";
 import { DependencyProbes } from "../health/dependency-probes.js";
 import { probeGroup } from "./lag.js";
-import { ProgressWatch, overdueStep, restartDelayMs, type GroupProbe, type WatchLimits } from "./progress-watch.js";
+import { ProgressWatch, overdueStep, restartDelayMs, type GroupProbe } from "./progress-watch.js";
 import { ensureTopicsWithKafkajs } from "../adapters/kafka/kafkajs-topics.js";
 import { ALERTS_TOPIC, ALERTS_TOPIC_PARTITIONS, changelogTopic, repartitionTopic, resultsTopic } from "../kafka-contract.js";
-import { decodeState } from "../engine/state-codec.js";
-import { JOB_IDENTITY_KEY, JOB_IDENTITY_STORE, type JobIdentity, type RuntimeJob } from "../jobs/runtime-job.js";
+import { JOB_IDENTITY_STORE, type RuntimeJob } from "../jobs/runtime-job.js";
 import { GlobalFeed, type GlobalBatch } from "./global-feed.js";
 import { rawRecordOf } from "./raw-records.js";
 import { Repartitioner } from "./repartitioner.js";
@@ -34,83 +32,14 @@ import { readCommitted } from "../adapters/kafka/read-committed.js";
 import { GLOBAL_POSITIONS_STORE, TASK_PROGRESS_KEY, WATERMARK_MARKER_TYPE, type TaskProgress } from "./shard-runtime.js";
 import { ShardedEnginePool, type ThreadResults } from "./sharded-pool.js";
 import { TaskProducers } from "./task-producers.js";
-import type { ProcessorObserver } from "../metrics/prometheus.js";
 import { ProcessSpans } from "./process-spans.js";
+import { DEFAULT_SUPERVISION, type ProcessorOptions, type Supervision } from "./processor-options.js";
+export { DEFAULT_SUPERVISION, type ProcessorOptions, type Supervision } from "./processor-options.js";
+import { migratedState, readChangelog } from "./changelog.js";
+import { raceTimeout } from "../deadline.js";
 import { FencedOffsets } from "./fenced-offsets.js";
 import { lazyAdmin, type LazyAdmin } from "../adapters/kafka/lazy-admin.js";
 import type { RawRecord, StoreChange } from "./thread-messages.js";
-
-export type ProcessorOptions = {
-  readonly brokers: readonly string[];
-  /** The job, bound to its options and schema image. */
-  readonly job: RuntimeJob;
-  /** Where the job is defined (module URL or package specifier): the worker threads import it. */
-  readonly module: string;
-  /** The schema image the job's types come from (undefined: the built-in types). */
-  readonly schemaImage?: string;
-  /** Worker threads (default 2). */
-  readonly threads?: number;
-  /** Consumer group (default `weir-processor-<job>`); also names the tasks' transactional ids. */
-  readonly groupId?: string;
-  /** Name of this instance in logs and client ids (default random). */
-  readonly instanceId?: string;
-  /**
-   * Opt-in (default off): after each batch, advance every task to (the lowest highest-event-time
-   * over ALL assigned partitions) minus this, so idle partitions' windows close. Off by default:
-   * the pool can only advance every task of a thread at once, and in the integration test an early
-   * version (min over the partitions seen so far) made a partition whose first batch came later
-   * emit updates instead of finals. Without it each task's watermark follows its own records
-   * (the operators' bounded out-of-orderness), which is correct but never closes idle partitions.
-   */
-  readonly watermarkLagMs?: number;
-  /**
-   * Opt-in (0, default: off): a partition that got no records for this long (wall clock) has its
-   * task's watermark moved on as if event time kept pace with the clock: to its highest event time
-   * + (idle time − this). Windows and pattern timeouts of idle partitions then close, in one
-   * transaction per task like any step. Records that arrive later behind that watermark are late.
-   * A partition counts only once it had records, here or (restored) before. Default: the job's
-   * own idle policy.
-   */
-  readonly idleAdvanceMs?: number;
-  /** The repartition step marks a source partition idle after this long without records (default: the job's idle time, else 10 s). */
-  readonly sourceIdleMs?: number;
-  /** Consumer group session timeout (default 10 s): how long a dead instance keeps its partitions. */
-  readonly sessionTimeoutMs?: number;
-  /** Metrics (optional). */
-  readonly observer?: ProcessorObserver;
-  /** Tracing for the worker threads (the main thread uses the process's global tracer provider). */
-  readonly tracing?: { readonly endpoint: string };
-  /** Replication factor of the topics it creates (default: the broker's). */
-  readonly replicationFactor?: number;
-  readonly log?: (line: string) => void;
-  /** Where kafkajs's own warnings and errors go (default: nowhere), and outages of Kafka. */
-  readonly logger?: Logger;
-  /** Supervision (see ProgressWatch); defaults in DEFAULT_SUPERVISION. */
-  readonly supervision?: Partial<Supervision>;
-  /**
-   * The processor cannot go on in this process (a step outlived its deadline, or restarts kept
-   * failing): the owner exits with a non-zero code so its supervisor starts a fresh process.
-   */
-  readonly onFatal?: (err: Error) => void;
-};
-
-export type Supervision = WatchLimits & {
-  /** How often the group's lag and members are read from the broker (also the Kafka health check). */
-  readonly intervalMs: number;
-  /** A broker probe not answered within this counts as Kafka unreachable. */
-  readonly probeDeadlineMs: number;
-  /** Consecutive restarts without progress before the processor gives up (onFatal). */
-  readonly maxRestarts: number;
-};
-
-export const DEFAULT_SUPERVISION: Supervision = {
-  stallMs: 20_000,
-  stepTimeoutMs: 120_000,
-  restoreTimeoutMs: 600_000,
-  intervalMs: 2_000,
-  probeDeadlineMs: 3_000,
-  maxRestarts: 8,
-};
 
 export class Processor {
   private readonly spec: RuntimeJob;
@@ -427,16 +356,16 @@ export class Processor {
     const consumer = this.consumer;
     this.consumer = undefined;
     await Promise.all([
-      withDeadline(consumer?.disconnect(), deadline),
-      withDeadline(this.repartitioner?.close(), deadline),
-      withDeadline(this.feed?.close(), deadline),
+      raceTimeout(consumer?.disconnect() ?? Promise.resolve(), deadline),
+      raceTimeout(this.repartitioner?.close() ?? Promise.resolve(), deadline),
+      raceTimeout(this.feed?.close() ?? Promise.resolve(), deadline),
     ]);
     this.repartitioner = undefined;
     this.feed = undefined;
     // Queued after any step in progress; a step that never ends is the watchdog's (fatal).
     this.chain = this.chain.then(async () => {
       await this.revoke([...this.restored]).catch(() => {});
-      await withDeadline(this.producers.close(), deadline);
+      await raceTimeout(this.producers.close(), deadline);
     });
     await this.chain;
     this.assigned = undefined;
@@ -672,7 +601,7 @@ export class Processor {
     const behind = new Map<string, number>(); // global source -> lowest offset applied by a restored task
     for (const p of partitions) {
       const state = entries.get(p) ?? new Map<string, StoreChange>();
-      await this.pool!.restore(p, this.checkedState(p, state));
+      await this.pool!.restore(p, migratedState(this.spec, p, state, this.log));
       this.restored.add(p);
       // Where the task's stream stood: an idle partition closes its windows after a restart too.
       const progress = state.get(changelogKey(JOB_IDENTITY_STORE, TASK_PROGRESS_KEY))?.[2] as TaskProgress | undefined;
@@ -689,29 +618,6 @@ export class Processor {
     this.log(
       `restored partitions ${partitions.join(",")} (${[...entries.values()].reduce((n, m) => n + m.size, 0)} entries${caughtUp ? `, ${caughtUp} global records` : ""}) in ${Date.now() - started} ms`,
     );
-  }
-
-  /**
-   * A task's restored state, if it is this job's: state of another version of the job is refused
-   * (WEIR_ERR_JOB_STATE_VERSION) unless the job migrates it, entry by entry, here.
-   */
-  private checkedState(partition: number, state: ReadonlyMap<string, StoreChange>): StoreChange[] {
-    const identity = state.get(changelogKey(JOB_IDENTITY_STORE, JOB_IDENTITY_KEY))?.[2] as JobIdentity | undefined;
-    if (this.spec.checkIdentity(identity) === "same") return [...state.values()];
-    this.log(`migrating the state of partition ${partition} from version ${identity!.version} to ${this.spec.version}`);
-    const migrate = this.spec.job.migrate!.bind(this.spec.job);
-    const entries: StoreChange[] = [];
-    for (const [store, key, value] of state.values()) {
-      if (store === JOB_IDENTITY_STORE || store === GLOBAL_POSITIONS_STORE) {
-        entries.push([store, key, value]);
-        continue;
-      }
-      const next = migrate(identity!.version, { store, key, value });
-      // The old entry goes (a tombstone) unless the migrated one takes its place.
-      if (!next || next.store !== store || next.key !== key) entries.push([store, key, null]);
-      if (next) entries.push([next.store, next.key, next.value]);
-    }
-    return entries;
   }
 
   /** Replays global records the restored tasks have not applied, up to the feed's position. */
@@ -737,32 +643,4 @@ export class Processor {
     for (let i = 0; i < records.length; i += 1000) await this.commit(await this.pool!.process(records.slice(i, i + 1000)));
     return records.length;
   }
-}
-
-/** The latest value per (store, key) of changelog partitions, tombstones removed. */
-export async function readChangelog(kafka: Kafka, topic: string, partitions: readonly number[]): Promise<Map<number, Map<string, StoreChange>>> {
-  const out = new Map<number, Map<string, StoreChange>>();
-  await readCommitted(
-    kafka,
-    topic,
-    (partition, m) => {
-      let state = out.get(partition);
-      if (!state) out.set(partition, (state = new Map<string, StoreChange>()));
-      const k = m.key?.toString("utf8") ?? "";
-      const sep = k.indexOf("\u0000");
-      if (sep < 0) return;
-      if (m.value === null) state.delete(k);
-      else state.set(k, [k.slice(0, sep), k.slice(sep + 1), decodeState(m.value.toString("utf8"))]);
-    },
-    { partitions },
-  );
-  return out;
-}
-
-/** Waits for `p` (if any) at most `ms`; its failure or lateness is ignored (the caller goes on tearing down). */
-async function withDeadline(p: Promise<unknown> | undefined, ms: number): Promise<void> {
-  if (!p) return;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([p.catch(() => {}), new Promise((r) => (timer = setTimeout(r, ms)))]);
-  clearTimeout(timer);
 }
