@@ -330,7 +330,12 @@ export class IngestService {
 
   private async release(keys: string[], token: string): Promise<void> {
     if (keys.length === 0) return;
-    return this.deps.dedup.release(keys, token).catch((e: unknown) => this.deps.onError?.("dedup release failed", e));
+    // Nothing was published under this token: a release that fails is retried until Redis answers,
+    // or the claim would hold every retry of the event IN_PROGRESS for the pending TTL.
+    return this.deps.dedup.release(keys, token).catch((e: unknown) => {
+      this.deps.onError?.("dedup release failed (retried)", e);
+      this.abandonedClaims.add(keys, token);
+    });
   }
 }
 

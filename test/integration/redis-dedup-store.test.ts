@@ -200,3 +200,14 @@ test("a gateway's store keeps its heartbeat alive and deletes it on close: its c
   expect(await redis.exists(`${ownerKeyPrefix}gw-hb`)).toBe(0);
   expect(kinds(await store.claim(["t:hb"], "gw-a/41"))).toEqual(["stale"]);
 });
+
+test("a claim or take-over reply without one entry per key fails the call instead of being read as claims", async () => {
+  // What a connection whose replies are out of step returns: another command's reply.
+  const skewed = new RedisDedupStore(storeOptions);
+  const raw = (skewed as unknown as { redis: Record<string, (...a: unknown[]) => Promise<unknown>> }).redis;
+  raw.weirClaim = async () => "OK";
+  raw.weirTakeOver = async () => [1];
+  await expect(skewed.claim([`${run}skew-1`, `${run}skew-2`], "gw-skew/1")).rejects.toThrow(/unexpected claim reply from Redis: string/);
+  await expect(skewed.takeOver([`${run}skew-1`, `${run}skew-2`], ["a", "b"], "gw-skew/2")).rejects.toThrow(/1 entries for 2 keys/);
+  await skewed.close();
+});

@@ -33,17 +33,25 @@ export class TcpProxy {
       client.on("close", () => upstream.destroy());
       upstream.on("close", () => client.destroy());
       const forward = (from: Socket, to: Socket) => {
-        // A chunk is never due before the one ahead of it, so order holds when the latency changes.
-        let lastDue = 0;
-        from.on("data", (chunk: Buffer) => {
+        // One queue and one timer per direction: chunks leave strictly in arrival order, whatever
+        // the latency was when each arrived (separate timers per chunk can fire out of order when
+        // the latency changes, which garbles the byte stream, something TCP never does).
+        const queue: Array<{ due: number; chunk: Buffer }> = [];
+        let timer: NodeJS.Timeout | undefined;
+        const pump = () => {
+          timer = undefined;
           const now = Date.now();
-          const due = Math.max(now + proxy.latencyMs, lastDue);
-          lastDue = due;
-          if (due <= now) return void to.write(chunk);
-          setTimeout(() => {
+          while (queue.length > 0 && queue[0]!.due <= now) {
+            const { chunk } = queue.shift()!;
             if (!to.destroyed) to.write(chunk);
-          }, due - now);
+          }
+          if (queue.length > 0) timer = setTimeout(pump, queue[0]!.due - now);
+        };
+        from.on("data", (chunk: Buffer) => {
+          queue.push({ due: Date.now() + proxy.latencyMs, chunk });
+          if (!timer) pump();
         });
+        from.on("close", () => clearTimeout(timer));
       };
       forward(client, upstream);
       forward(upstream, client);

@@ -138,6 +138,16 @@ each_key(ARGV[2], ARGV[1], function(_, key)
 end)
 return 0`;
 
+/**
+ * A script's reply has one entry per key, or the call counts as failed (the caller then treats its
+ * claims as abandoned): a reply of another shape means the connection's replies are out of step.
+ */
+function expectReplies(what: string, raw: unknown, count: number): asserts raw is unknown[] {
+  if (!Array.isArray(raw) || raw.length !== count) {
+    throw new Error(`unexpected ${what} reply from Redis: ${Array.isArray(raw) ? `${raw.length} entries for ${count} keys` : typeof raw}`);
+  }
+}
+
 /** "<byte length>:<key>" for each key, concatenated. */
 export function packKeys(keys: readonly string[]): string {
   let out = "";
@@ -240,6 +250,7 @@ export class RedisDedupStore implements DedupStore {
   async claim(keys: readonly string[], token: string): Promise<Claim[]> {
     const { dedupTtlMs, pendingTtlMs, ownerTtlMs } = this.opts;
     const raw = await this.redis.weirClaim(this.prefix, packKeys(keys), token, dedupTtlMs, pendingTtlMs, this.ownerPrefix, ownerTtlMs);
+    expectReplies("claim", raw, keys.length);
     return raw.map(
       (v): Claim =>
         typeof v === "string"
@@ -256,6 +267,7 @@ export class RedisDedupStore implements DedupStore {
     if (keys.length !== staleValues.length) throw new Error(`takeOver: ${keys.length} keys but ${staleValues.length} values`);
     const { dedupTtlMs, ownerTtlMs } = this.opts;
     const raw = await this.redis.weirTakeOver(this.prefix, packKeys(keys), packKeys(staleValues), token, dedupTtlMs, this.ownerPrefix, ownerTtlMs);
+    expectReplies("takeOver", raw, keys.length);
     return raw.map((v) => v === 1);
   }
 
