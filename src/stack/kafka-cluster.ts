@@ -9,7 +9,12 @@ import type { KafkaJars } from "./kafka-jars.js";
 import { kafkaBrokers, kafkaPid, newClusterId, startKafkaNode, stopKafkaNode, type KafkaNodeOptions } from "./kafka-node.js";
 import type { StopResult } from "./process.js";
 
-export type KafkaClusterPorts = readonly { readonly port: number; readonly controllerPort: number }[];
+export type KafkaClusterPorts = readonly {
+  readonly port: number;
+  readonly controllerPort: number;
+  /** A FRONT listener behind a proxy (KafkaNodeOptions.front). */
+  readonly front?: { readonly port: number; readonly advertisedPort: number };
+}[];
 
 export interface KafkaClusterOptions {
   /** Holds the cluster id and one directory per node (node-1, node-2, ...). */
@@ -33,6 +38,7 @@ export function clusterNodeOptions(opts: KafkaClusterOptions): KafkaNodeOptions[
     dir: clusterNodeDir(opts.dir, i),
     port: n.port,
     controllerPort: n.controllerPort,
+    ...(n.front ? { front: { ...n.front } } : {}),
     ...(opts.jars ? { jars: opts.jars } : {}),
     ...(opts.quickStart ? { quickStart: true } : {}),
     ...(opts.heap ? { heap: opts.heap } : {}),

@@ -21,6 +21,13 @@ export interface KafkaNodeOptions {
   startTimeoutMs?: number;
   /** A member of a multi-node cluster (every node broker and controller); absent: a single node. */
   cluster?: KafkaClusterMember;
+  /**
+   * A second client listener (FRONT) on `port`, advertised at `advertisedPort`, where something
+   * in front of the broker listens (the chaos suite's fault-injecting proxies): a client that
+   * bootstraps through the front is told the fronts' addresses, so all its traffic passes them,
+   * while the brokers and other clients keep talking directly.
+   */
+  front?: { port: number; advertisedPort: number };
 }
 
 /** A node's place in a KRaft cluster of several broker+controller nodes with a static quorum. */
@@ -83,12 +90,13 @@ function serverProperties(opts: KafkaNodeOptions): string {
   const quorum: Record<string, string | number> = opts.cluster
     ? { "controller.quorum.voters": opts.cluster.voters.map((v) => `${v.id}@127.0.0.1:${v.controllerPort}`).join(",") }
     : { "controller.quorum.bootstrap.servers": `127.0.0.1:${opts.controllerPort}` };
+  const front = opts.front;
   const props: Record<string, string | number | boolean> = {
     "process.roles": "broker,controller",
     "node.id": opts.cluster?.nodeId ?? 1,
-    listeners: `PLAINTEXT://127.0.0.1:${opts.port},CONTROLLER://127.0.0.1:${opts.controllerPort}`,
-    "advertised.listeners": `PLAINTEXT://127.0.0.1:${opts.port},CONTROLLER://127.0.0.1:${opts.controllerPort}`,
-    "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    listeners: `PLAINTEXT://127.0.0.1:${opts.port},CONTROLLER://127.0.0.1:${opts.controllerPort}${front ? `,FRONT://127.0.0.1:${front.port}` : ""}`,
+    "advertised.listeners": `PLAINTEXT://127.0.0.1:${opts.port},CONTROLLER://127.0.0.1:${opts.controllerPort}${front ? `,FRONT://127.0.0.1:${front.advertisedPort}` : ""}`,
+    "listener.security.protocol.map": `PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${front ? ",FRONT:PLAINTEXT" : ""}`,
     "controller.listener.names": "CONTROLLER",
     "inter.broker.listener.name": "PLAINTEXT",
     ...quorum,
@@ -185,7 +193,7 @@ export async function startKafkaNode(opts: KafkaNodeOptions): Promise<{ pid: num
   mkdirSync(opts.dir, { recursive: true });
   // A broker of this dir that was killed by someone else may have left a half-written CDS dump behind.
   await finishCdsDump(jars, opts.dir, true);
-  for (const port of [opts.port, opts.controllerPort]) await waitPortFree(port, `kafka (${opts.dir})`);
+  for (const port of [opts.port, opts.controllerPort, ...(opts.front ? [opts.front.port] : [])]) await waitPortFree(port, `kafka (${opts.dir})`);
   writeFileSync(p.config, serverProperties(opts));
   const log4j = writeLog4jConfig(opts.dir, p.brokerLog);
   await formatOnce(opts, jars);

@@ -18,6 +18,12 @@ export interface TestStackOptions {
   dataDir?: string;
   /** Kafka nodes (default 1). */
   brokers?: number;
+  /**
+   * One port per broker where the caller runs something in front of it (a fault-injecting proxy):
+   * each broker gets a second listener, advertised at that port, which the front forwards to
+   * (`TestBroker.frontTarget`). Clients given `frontBrokerList` then reach Kafka only through the fronts.
+   */
+  fronts?: readonly number[];
   log?: (line: string) => void;
 }
 
@@ -30,6 +36,8 @@ export interface StopOptions {
 export interface TestBroker {
   readonly nodeId: number;
   readonly port: number;
+  /** The listener its front forwards to (with `fronts`). */
+  readonly frontTarget?: number;
   /** Its pid while it runs. */
   pid(): number | undefined;
   stop(opts?: StopOptions): Promise<void>;
@@ -46,6 +54,8 @@ export interface TestStack {
   kafkaBrokers: string;
   /** Every broker's 127.0.0.1:<port>. */
   kafkaBrokerList: string[];
+  /** The fronts' 127.0.0.1:<port> (with `fronts`; else the same as kafkaBrokerList). */
+  frontBrokerList: string[];
   kafkaPort: number;
   brokers: readonly TestBroker[];
   /** Replication factor the stack's topics should have (3 with three brokers or more). */
@@ -74,18 +84,19 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
   const kDir = join(dataDir, "kafka");
   const rDir = join(dataDir, "redis");
   const count = opts.brokers ?? 1;
-  const ports = await freePorts(2 * count + 1);
-  const redisPort = ports[2 * count]!;
+  if (opts.fronts && opts.fronts.length !== count) throw new Error(`startTestStack: ${opts.fronts.length} fronts for ${count} brokers`);
+  const ports = await freePorts(3 * count + 1);
+  const redisPort = ports[3 * count]!;
   const jars = await ensureKafkaJars(opts.log ? { log: opts.log } : {});
+  const nodePorts = Array.from({ length: count }, (_, i) => ({
+    port: ports[3 * i]!,
+    controllerPort: ports[3 * i + 1]!,
+    ...(opts.fronts ? { front: { port: ports[3 * i + 2]!, advertisedPort: opts.fronts[i]! } } : {}),
+  }));
   const nodes: KafkaNodeOptions[] =
     count === 1
-      ? [{ dir: kDir, port: ports[0]!, controllerPort: ports[1]!, jars, quickStart: true }]
-      : clusterNodeOptions({
-          dir: kDir,
-          nodes: Array.from({ length: count }, (_, i) => ({ port: ports[2 * i]!, controllerPort: ports[2 * i + 1]! })),
-          jars,
-          quickStart: true,
-        });
+      ? [{ dir: kDir, ...nodePorts[0]!, jars, quickStart: true }]
+      : clusterNodeOptions({ dir: kDir, nodes: nodePorts, jars, quickStart: true });
 
   const signal = (pid: number | undefined, sig: NodeJS.Signals) => {
     try {
@@ -105,6 +116,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
   const brokers: TestBroker[] = nodes.map((node, i) => ({
     nodeId: i + 1,
     port: node.port,
+    ...(node.front ? { frontTarget: node.front.port } : {}),
     pid: () => kafkaPid(node.dir),
     stop: async (o = {}) => {
       signal(kafkaPid(node.dir), "SIGCONT");
@@ -122,6 +134,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     dataDir,
     kafkaBrokers: kafkaBrokers(nodes[0]!.port),
     kafkaBrokerList: nodes.map((n) => kafkaBrokers(n.port)),
+    frontBrokerList: nodes.map((n) => kafkaBrokers(n.front?.advertisedPort ?? n.port)),
     kafkaPort: nodes[0]!.port,
     brokers,
     replicationFactor: count >= 3 ? 3 : 1,

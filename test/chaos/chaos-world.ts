@@ -1,6 +1,6 @@
 /**
  * What the chaos suite runs its faults on: the 3-broker stack (replication 3, min ISR 2), Redis
- * behind a fault-injecting TCP proxy, two gateways, two processors of the error-rate job and a
+ * and (for the gateways) each broker behind a fault-injecting TCP proxy, two gateways, two processors of the error-rate job and a
  * client process with a file outbox streaming to both gateways. Processes that a fault kills are
  * started again by the fault (a supervisor's job); anything that exits on its own is started again
  * here and counted (a processor that gives up exits non-zero by design).
@@ -22,6 +22,8 @@ export type Progress = { readonly atMs: number; readonly queued: number; readonl
 export type ChaosWorld = {
   readonly stack: TestStack;
   readonly redisProxy: TcpProxy;
+  /** One proxy in front of each broker: the gateways reach Kafka only through these. */
+  readonly kafkaProxies: readonly TcpProxy[];
   readonly gateways: GatewayChild[];
   readonly processors: ProcessorChild[];
   client: WeirChild & { readonly exit: Promise<void> };
@@ -45,10 +47,14 @@ export type ChaosWorld = {
 const CLIENT_SCRIPT = "test/chaos/chaos-client.ts";
 
 export async function startChaosWorld(opts: { rate: number; prefix: string; log: (line: string) => void }): Promise<ChaosWorld> {
-  const stack = await startTestStack({ brokers: 3 });
+  // The brokers advertise the proxies' ports on a second listener, so a client bootstrapped through
+  // a proxy is sent to the other proxies too, never around them.
+  const kafkaProxies = await Promise.all([0, 1, 2].map(() => TcpProxy.start()));
+  const stack = await startTestStack({ brokers: 3, fronts: kafkaProxies.map((p) => p.port) });
+  stack.brokers.forEach((b, i) => (kafkaProxies[i]!.targetPort = b.frontTarget!));
   const redisProxy = await TcpProxy.start(stack.redisPort);
   const brokers = stack.kafkaBrokerList.join(",");
-  const services = { kafkaBrokers: brokers, redisUrl: `redis://127.0.0.1:${redisProxy.port}` };
+  const services = { kafkaBrokers: stack.frontBrokerList.join(","), redisUrl: `redis://127.0.0.1:${redisProxy.port}` };
   const common = { WEIR_TOPIC_REPLICATION: "3", WEIR_LOG_LEVEL: "warn" };
   const outboxDir = mkdtempSync(join(tmpdir(), "weir-chaos-outbox-"));
   const unexpectedExits: string[] = [];
@@ -107,6 +113,7 @@ export async function startChaosWorld(opts: { rate: number; prefix: string; log:
   const world: ChaosWorld = {
     stack,
     redisProxy,
+    kafkaProxies,
     gateways,
     processors,
     client: startClient(0),
@@ -138,7 +145,7 @@ export async function startChaosWorld(opts: { rate: number; prefix: string; log:
       closing = true;
       await world.client.kill("SIGKILL");
       await Promise.all([...world.processors, ...world.gateways].map((c) => c.stop(15_000)));
-      await redisProxy.close();
+      await Promise.all([redisProxy, ...kafkaProxies].map((p) => p.close()));
       await stack.close();
       rmSync(outboxDir, { recursive: true, force: true });
     },

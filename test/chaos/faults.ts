@@ -96,6 +96,22 @@ export const FAULTS: readonly Fault[] = [
       world.redisProxy.restore();
     },
   },
+  {
+    name: "300 ms latency between the gateways and Kafka for 8 s",
+    async inject(world) {
+      for (const p of world.kafkaProxies) p.latencyMs = 300;
+      await sleep(8_000);
+      for (const p of world.kafkaProxies) p.latencyMs = 0;
+    },
+  },
+  {
+    name: "connection resets between the gateways and Kafka (cut 2 s)",
+    async inject(world) {
+      for (const p of world.kafkaProxies) p.cut();
+      await sleep(2_000);
+      for (const p of world.kafkaProxies) p.restore();
+    },
+  },
 ];
 
 /** The short form in `npm test`: a broker, a gateway and a processor lost mid-stream. */

@@ -11,20 +11,28 @@ export class TcpProxy {
   refused = 0;
   /** Added to every chunk, each way (0: none). Chunks keep their order. */
   latencyMs = 0;
+  /**
+   * Where new connections go. May be set after start (0 until then: connections are refused), for
+   * a proxy whose port must be known before its target exists (a broker's advertised front).
+   */
+  targetPort: number;
 
   private constructor(
     private readonly server: Server,
     readonly port: number,
-  ) {}
+    targetPort: number,
+  ) {
+    this.targetPort = targetPort;
+  }
 
-  static async start(targetPort: number, targetHost = "127.0.0.1"): Promise<TcpProxy> {
+  static async start(targetPort = 0, targetHost = "127.0.0.1"): Promise<TcpProxy> {
     // The handler runs on connections, so only after `proxy` below is set.
     const server = createServer((client) => {
-      if (proxy.cutOff) {
+      if (proxy.cutOff || proxy.targetPort === 0) {
         proxy.refused++;
         return client.destroy();
       }
-      const upstream = connect(targetPort, targetHost);
+      const upstream = connect(proxy.targetPort, targetHost);
       for (const s of [client, upstream]) {
         proxy.sockets.add(s);
         s.on("close", () => proxy.sockets.delete(s));
@@ -57,7 +65,7 @@ export class TcpProxy {
       forward(upstream, client);
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const proxy = new TcpProxy(server, (server.address() as { port: number }).port);
+    const proxy = new TcpProxy(server, (server.address() as { port: number }).port, targetPort);
     return proxy;
   }
 
