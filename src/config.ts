@@ -70,7 +70,7 @@ export const settings = {
     default: 256 * 1024,
     min: 16,
     max: 16 * 1024 * 1024,
-    doc: "Payload bytes of one event; larger events get TOO_LARGE.",
+    doc: "Bytes of one event, the whole envelope (payload, attributes, id, type, keys); larger events get TOO_LARGE.",
   }),
   maxFrameBytes: int({
     env: "WEIR_MAX_FRAME_BYTES",

@@ -20,7 +20,7 @@ export const errorSpecs = {
   WEIR_ERR_INVALID_ENVELOPE: { message: "invalid envelope: %s", result: ResultCode.INVALID },
   WEIR_ERR_INVALID_PAYLOAD: { message: "invalid %s payload: %s", result: ResultCode.INVALID },
   WEIR_ERR_UNKNOWN_TYPE: { message: "unknown event type %s", result: ResultCode.UNKNOWN_TYPE },
-  WEIR_ERR_EVENT_TOO_LARGE: { message: "payload of %s bytes exceeds max_event_bytes %s", result: ResultCode.TOO_LARGE },
+  WEIR_ERR_EVENT_TOO_LARGE: { message: "event of %s bytes (payload, attributes and ids) exceeds max_event_bytes %s", result: ResultCode.TOO_LARGE },
   WEIR_ERR_TENANT_MISMATCH: { message: "event names tenant %s, connection is %s", result: ResultCode.UNAUTHORIZED },
   // Per-event, retryable: nothing was published; retry with the same id after retry_after_ms.
   WEIR_ERR_OVERLOADED: { message: "gateway at its in-flight limit", result: ResultCode.RETRY_AFTER, retryable: true },
@@ -42,6 +42,7 @@ export const errorSpecs = {
   WEIR_ERR_SHUTDOWN: { message: "gateway shut down", close: 1001 },
   WEIR_ERR_UNKNOWN_STREAM: { message: "unknown stream %s (offered: %s)", close: 4404 },
   WEIR_ERR_BAD_RESUME_TOKEN: { message: "bad resume token: %s", close: 4422 },
+  WEIR_ERR_BAD_SUBSCRIBE: { message: "bad subscribe request: %s", close: 4422 },
   WEIR_ERR_RESUME_EXPIRED: {
     message: "resume position is no longer in Kafka (partition %s: offset %s, oldest kept %s); subscribe from a timestamp or the earliest instead",
     close: 4410,
@@ -67,7 +68,8 @@ export class WeirError extends Error {
     ...args: Array<string | number>
   ) {
     const spec: ErrorSpec = errorSpecs[code];
-    super(format(spec.message, args));
+    // What a client sent is echoed clipped: a 4 MB id must not become a 4 MB reason, dead letter or log line.
+    super(format(spec.message, spec.result !== undefined || spec.close !== undefined ? args.map(clip) : args));
     this.spec = spec;
   }
 }
@@ -75,6 +77,14 @@ export class WeirError extends Error {
 function format(template: string, args: Array<string | number>): string {
   let i = 0;
   return template.replace(/%s/g, () => String(args[i++] ?? ""));
+}
+
+/** Longest argument echoed in a client-facing error message. */
+export const MAX_ECHO_CHARS = 200;
+
+function clip(arg: string | number): string | number {
+  if (typeof arg !== "string" || arg.length <= MAX_ECHO_CHARS) return arg;
+  return `${arg.slice(0, MAX_ECHO_CHARS)}… (${arg.length - MAX_ECHO_CHARS} more characters)`;
 }
 
 export function isWeirError(err: unknown, code?: ErrorCode): err is WeirError {

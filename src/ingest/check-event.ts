@@ -1,6 +1,7 @@
 /**
- * Decides, without I/O, whether one envelope may be published: size, tenant, envelope rules,
- * event-time bounds, known type, payload decodes, payload rules. The first failure wins; its reason names the
+ * Decides, without I/O, whether one envelope may be published: size (of the whole envelope),
+ * control characters in names, tenant, envelope rules, event-time range and bounds, known type,
+ * payload decodes, payload rules, then what no rule says (payload-hygiene.ts). The first failure wins; its reason names the
  * field and the rule so the dead-letter record explains itself.
  */
 import { fromBinary, type Message } from "@bufbuild/protobuf";
@@ -10,6 +11,8 @@ import { EnvelopeSchema, type Envelope } from "../gen/weir/v1/envelope_pb.js";
 import { WeirError } from "../errors.js";
 import type { EventType, SchemaRegistry } from "../schema/registry.js";
 import { systemClock, type Clock } from "./clock.js";
+import { controlCharAt, envelopeBytes } from "./envelope-bytes.js";
+import { payloadViolation, timestampViolation } from "./payload-hygiene.js";
 
 const minEventTimeMs = Date.UTC(2000, 0, 1);
 
@@ -33,9 +36,10 @@ export class EventChecker {
   }
 
   check(envelope: Envelope, tenant: string): CheckResult {
-    if (envelope.payload.byteLength > this.maxEventBytes) {
-      return fail(new WeirError("WEIR_ERR_EVENT_TOO_LARGE", envelope.payload.byteLength, this.maxEventBytes));
-    }
+    const bytes = envelopeBytes(envelope);
+    if (bytes > this.maxEventBytes) return fail(new WeirError("WEIR_ERR_EVENT_TOO_LARGE", bytes, this.maxEventBytes));
+    const control = controlCharField(envelope);
+    if (control) return fail(new WeirError("WEIR_ERR_INVALID_ENVELOPE", `${control}: must not contain control characters [weir.no_control_chars]`));
     if (envelope.tenant !== "" && envelope.tenant !== tenant) {
       return fail(new WeirError("WEIR_ERR_TENANT_MISMATCH", envelope.tenant, tenant));
     }
@@ -43,6 +47,8 @@ export class EventChecker {
     if (envelopeResult.kind !== "valid") {
       return fail(new WeirError("WEIR_ERR_INVALID_ENVELOPE", envelopeResult.error.message));
     }
+    const timeViolation = timestampViolation(envelope.eventTime!.seconds, envelope.eventTime!.nanos);
+    if (timeViolation) return fail(new WeirError("WEIR_ERR_INVALID_ENVELOPE", `event_time: ${timeViolation} [weir.timestamp_range]`));
     const eventTimeMs = timestampMs(envelope.eventTime!);
     if (eventTimeMs <= minEventTimeMs) {
       return fail(new WeirError("WEIR_ERR_INVALID_ENVELOPE", "event_time: must be after 2000-01-01T00:00:00Z [event_time.after_2000]"));
@@ -67,8 +73,21 @@ export class EventChecker {
     if (payloadResult.kind === "error") {
       return fail(new WeirError("WEIR_ERR_INVALID_PAYLOAD", type.name, payloadResult.error.message));
     }
+    const violation = payloadViolation(type.schema, payload);
+    if (violation) return fail(new WeirError("WEIR_ERR_INVALID_PAYLOAD", type.name, violation));
     return { ok: true, type };
   }
+}
+
+/** The first envelope field naming something (id, tenant, type, key, attribute) with a control character. */
+function controlCharField(env: Envelope): string | undefined {
+  if (controlCharAt(env.id) >= 0) return "id";
+  if (controlCharAt(env.tenant) >= 0) return "tenant";
+  if (controlCharAt(env.type) >= 0) return "type";
+  if (controlCharAt(env.partitionKey) >= 0) return "partition_key";
+  if (controlCharAt(env.traceparent) >= 0) return "traceparent";
+  for (const key in env.attributes) if (controlCharAt(key) >= 0) return "attributes (a name)";
+  return undefined;
 }
 
 function fail(error: WeirError): CheckResult {

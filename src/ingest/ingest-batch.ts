@@ -11,6 +11,7 @@ import { EventResultSchema, ResultCode, type EventResult } from "../gen/weir/v1/
 import type { Envelope } from "../gen/weir/v1/envelope_pb.js";
 import { WeirError } from "../errors.js";
 import type { EventChecker } from "./check-event.js";
+import { envelopeBytes } from "./envelope-bytes.js";
 
 /** Counts by outcome, for metrics and tests. */
 export type IngestStats = Record<"ack" | "duplicate" | "invalid" | "retry", number>;
@@ -36,8 +37,8 @@ export function dedupKey(tenant: string, id: string): string {
 }
 
 export class IngestBatch {
-  /** Payload bytes of the whole batch, what the admission counts. */
-  readonly payloadBytes: number;
+  /** Bytes of the batch's events, whole envelopes (envelopeBytes): what the admission counts. */
+  readonly eventBytes: number;
   private readonly answered: Array<EventResult | undefined>;
   /** Later occurrences of an id → its first occurrence: answered from it when the batch closes. */
   private readonly repeats = new Map<number, number>();
@@ -51,8 +52,8 @@ export class IngestBatch {
     private readonly answers: BatchAnswers,
   ) {
     let bytes = 0;
-    for (const env of events) bytes += env.payload.byteLength;
-    this.payloadBytes = bytes;
+    for (const env of events) bytes += envelopeBytes(env);
+    this.eventBytes = bytes;
     this.answered = new Array<EventResult | undefined>(events.length);
   }
 

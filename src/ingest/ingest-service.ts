@@ -131,7 +131,7 @@ export class IngestService {
 
   private async publishBatch(batch: IngestBatch): Promise<EventResult[]> {
     const { admission } = this.deps;
-    const { events, tenant, payloadBytes } = batch;
+    const { events, tenant, eventBytes } = batch;
     const refusal = this.admit(batch);
     if (refusal) {
       batch.retryAll(refusal);
@@ -149,7 +149,7 @@ export class IngestService {
     } finally {
       // The admission is held until Kafka settles, even when the client stopped waiting:
       // records still in the producer occupy memory.
-      void batch.settled().then(() => admission.release(events.length, payloadBytes));
+      void batch.settled().then(() => admission.release(events.length, eventBytes));
     }
     const results = batch.results();
     trace?.end(results);
@@ -164,7 +164,7 @@ export class IngestService {
   private admit(batch: IngestBatch): WeirError | undefined {
     if (this.draining) return new WeirError("WEIR_ERR_DRAINING");
     if (!this.deps.log.healthy) return new WeirError("WEIR_ERR_KAFKA_UNAVAILABLE", "sends are stalled");
-    if (!this.deps.admission.tryAcquire(batch.events.length, batch.payloadBytes)) return new WeirError("WEIR_ERR_OVERLOADED");
+    if (!this.deps.admission.tryAcquire(batch.events.length, batch.eventBytes)) return new WeirError("WEIR_ERR_OVERLOADED");
     return undefined;
   }
 

@@ -21,9 +21,9 @@ export function eventRecord(topic: string, tenant: string, env: Envelope, tracep
 }
 
 export function deadLetterRecord(topic: string, tenant: string, env: Envelope, error: WeirError, gatewayId: string, receivedMs: number): OutRecord {
-  // An event refused for its size keeps its metadata but not its payload: the dead letter
-  // must stay a small record that Kafka accepts.
-  const event = error.code === "WEIR_ERR_EVENT_TOO_LARGE" ? { ...env, payload: new Uint8Array(0) } : env;
+  // An event refused for its size keeps only what identifies it, clipped (not its payload or
+  // attributes, which may be what made it large): the dead letter must stay a small record.
+  const event = error.code === "WEIR_ERR_EVENT_TOO_LARGE" ? identityOf(env) : env;
   const value = toBinary(
     DeadLetterSchema,
     create(DeadLetterSchema, {
@@ -35,10 +35,23 @@ export function deadLetterRecord(topic: string, tenant: string, env: Envelope, e
       gatewayId,
     }),
   );
+  const id = env.id.slice(0, MAX_NAME_CHARS);
+  return { topic, key: id, value, headers: { [headers.id]: id, [headers.tenant]: tenant, [headers.errorCode]: error.code } };
+}
+
+/** The most a dead letter keeps of each name of an oversized event. */
+const MAX_NAME_CHARS = 256;
+
+function identityOf(env: Envelope): Envelope {
+  const clip = (s: string) => s.slice(0, MAX_NAME_CHARS);
   return {
-    topic,
-    key: env.id,
-    value,
-    headers: { [headers.id]: env.id, [headers.tenant]: tenant, [headers.errorCode]: error.code },
+    ...env,
+    id: clip(env.id),
+    tenant: clip(env.tenant),
+    type: clip(env.type),
+    partitionKey: clip(env.partitionKey),
+    traceparent: clip(env.traceparent),
+    payload: new Uint8Array(0),
+    attributes: {},
   };
 }

@@ -17,6 +17,7 @@ import type { Authenticator, Publisher, Transport } from "../protocol/ports.js";
 import { Conflator } from "./conflator.js";
 import { decide } from "./rules.js";
 import type { RelayConfig } from "./config.js";
+import { envelopeBytes } from "../ingest/envelope-bytes.js";
 
 /** The largest message Deno's WebSocket takes (64 MiB), less room for the frame's own fields. */
 const MAX_FRAME_BYTES = 64 * 1024 * 1024 - 64 * 1024;
@@ -105,7 +106,8 @@ export class Relay implements Publisher {
     if (!env.id) return new WeirError("WEIR_ERR_INVALID_ENVELOPE", "missing id");
     if (!env.type) return new WeirError("WEIR_ERR_INVALID_ENVELOPE", "missing type");
     if (env.tenant && env.tenant !== tenant) return new WeirError("WEIR_ERR_TENANT_MISMATCH", env.tenant, tenant);
-    if (env.payload.byteLength > this.config.maxEventBytes) return new WeirError("WEIR_ERR_EVENT_TOO_LARGE", env.payload.byteLength, this.config.maxEventBytes);
+    const bytes = envelopeBytes(env);
+    if (bytes > this.config.maxEventBytes) return new WeirError("WEIR_ERR_EVENT_TOO_LARGE", bytes, this.config.maxEventBytes);
     return undefined;
   }
 

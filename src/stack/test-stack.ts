@@ -94,9 +94,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     ...(opts.fronts ? { front: { port: ports[3 * i + 2]!, advertisedPort: opts.fronts[i]! } } : {}),
   }));
   const nodes: KafkaNodeOptions[] =
-    count === 1
-      ? [{ dir: kDir, ...nodePorts[0]!, jars, quickStart: true }]
-      : clusterNodeOptions({ dir: kDir, nodes: nodePorts, jars, quickStart: true });
+    count === 1 ? [{ dir: kDir, ...nodePorts[0]!, jars, quickStart: true }] : clusterNodeOptions({ dir: kDir, nodes: nodePorts, jars, quickStart: true });
 
   const signal = (pid: number | undefined, sig: NodeJS.Signals) => {
     try {

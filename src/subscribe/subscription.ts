@@ -123,6 +123,8 @@ export class Subscription implements Endpoint {
   private async subscribe(request: Subscribe): Promise<void> {
     const spec = this.deps.source.stream(request.stream);
     if (!spec) return this.fail(new WeirError("WEIR_ERR_UNKNOWN_STREAM", request.stream, this.deps.source.streamNames().join(", ")));
+    const bad = badRequest(request);
+    if (bad) return this.fail(new WeirError("WEIR_ERR_BAD_SUBSCRIBE", bad));
     this.state = "subscribing";
     this.spec = spec;
     this.key = request.key;
@@ -346,4 +348,18 @@ export class Subscription implements Endpoint {
   private write(frame: ServerFrameBody): void {
     this.session.write(frame);
   }
+}
+
+/** Latest time a JavaScript Date (and so a Kafka timestamp lookup here) can name: 8.64e15 ms. */
+const MAX_TIME_MS = 8_640_000_000_000_000n;
+/** Longest key or key prefix a subscriber may filter by (Kafka keys of Weir's streams are short). */
+const MAX_KEY_CHARS = 1024;
+
+/** Why a Subscribe cannot be served whatever the stream holds (answered with a non-retryable close), or undefined. */
+function badRequest(request: Subscribe): string | undefined {
+  if (request.start.case === "fromTimestampMs" && (request.start.value < 0n || request.start.value > MAX_TIME_MS)) {
+    return `from_timestamp_ms ${request.start.value} is outside 0..${MAX_TIME_MS}`;
+  }
+  if (request.key.length > MAX_KEY_CHARS || request.keyPrefix.length > MAX_KEY_CHARS) return `key filters are limited to ${MAX_KEY_CHARS} characters`;
+  return undefined;
 }

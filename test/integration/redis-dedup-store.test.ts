@@ -205,8 +205,8 @@ test("a claim or take-over reply without one entry per key fails the call instea
   // What a connection whose replies are out of step returns: another command's reply.
   const skewed = new RedisDedupStore(storeOptions);
   const raw = (skewed as unknown as { redis: Record<string, (...a: unknown[]) => Promise<unknown>> }).redis;
-  raw.weirClaim = async () => "OK";
-  raw.weirTakeOver = async () => [1];
+  raw.weirClaim = () => Promise.resolve("OK");
+  raw.weirTakeOver = () => Promise.resolve([1]);
   await expect(skewed.claim([`${run}skew-1`, `${run}skew-2`], "gw-skew/1")).rejects.toThrow(/unexpected claim reply from Redis: string/);
   await expect(skewed.takeOver([`${run}skew-1`, `${run}skew-2`], ["a", "b"], "gw-skew/2")).rejects.toThrow(/1 entries for 2 keys/);
   await skewed.close();

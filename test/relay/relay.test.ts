@@ -22,6 +22,7 @@ import { parseRelayConfig } from "../../src/relay/config.js";
 import { Relay } from "../../src/relay/relay.js";
 import { FakeGateway, type FakeGatewayOptions } from "../client/fake-gateway.js";
 import { quoteEvent } from "../unit-fixtures/events.js";
+import { envelopeBytes } from "../../src/ingest/envelope-bytes.js";
 import { waitFor } from "../unit-fixtures/wait-for.js";
 
 const QUOTE = "weir.events.v1.Quote";
@@ -497,12 +498,16 @@ test("an invalid envelope is answered INVALID / WEIR_ERR_INVALID_ENVELOPE and no
   expect(r.stats).toMatchObject({ received: 4, forwarded: 2, refused: 2 });
 });
 
-test("a payload over maxEventBytes is refused and not forwarded", async () => {
+test("an event over maxEventBytes (the whole envelope) is refused and not forwarded", async () => {
   const g = await gateway();
-  const { url, upstream } = await relay(g.url, { maxEventBytes: 16 });
+  const { url, upstream } = await relay(g.url, { maxEventBytes: 200 });
   const d = await device(url);
-  const big = { ...quoteEvent("big"), payload: new Uint8Array(17) };
-  const fits = { ...quoteEvent("fits"), payload: new Uint8Array(16) };
+  const sized = (id: string, bytes: number) => {
+    const env = { ...quoteEvent(id), payload: new Uint8Array(0) };
+    return { ...env, payload: new Uint8Array(bytes - envelopeBytes(env)) };
+  };
+  const big = sized("big", 201);
+  const fits = sized("fits", 200);
   const [bigResult, fitsResult] = await d.publish([big, fits]);
   expect(bigResult!.code).not.toBe(ResultCode.ACK);
   expect(fitsResult!.code).toBe(ResultCode.ACK);

@@ -256,6 +256,20 @@ describe("Subscription: Subscribe", () => {
     expect(c.source.attached).toEqual([]);
   });
 
+  it.each([
+    ["a negative from_timestamp_ms", { start: { case: "fromTimestampMs", value: -1n } }, "from_timestamp_ms -1 is outside"],
+    ["a from_timestamp_ms past what a Date can name", { start: { case: "fromTimestampMs", value: 9_000_000_000_000_000n } }, "is outside 0..8640000000000000"],
+    ["a key filter of 2,000 characters", { key: "k".repeat(2000) }, "key filters are limited to 1024 characters"],
+  ] as const)("refuses %s with WEIR_ERR_BAD_SUBSCRIBE and 4422 (not retried), attaching nothing", async (_, fields, reason) => {
+    const c = connect();
+    c.sub.onMessage(hello(), true);
+    c.sub.onMessage(subscribeFrame({ stream: QUOTES, ...fields }), true);
+    await flushMicrotasks();
+    expectClosedWith(c, "WEIR_ERR_BAD_SUBSCRIBE", 4422);
+    expect(c.transport.framesOf("error")[0]!.message).toContain(reason);
+    expect(c.source.attached).toEqual([]);
+  });
+
   it("attaches with the stream's spec and the request, and answers Subscribed (with the policy) only once attached", async () => {
     const c = connect();
     c.source.immediate = false;

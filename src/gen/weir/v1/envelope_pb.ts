@@ -13,10 +13,13 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file weir/v1/envelope.proto.
  */
 export const file_weir_v1_envelope: GenFile = /*@__PURE__*/
-  fileDesc("ChZ3ZWlyL3YxL2VudmVsb3BlLnByb3RvEgd3ZWlyLnYxItECCghFbnZlbG9wZRIWCgJpZBgBIAEoCUIKukgHcgUQARiAARIXCgZ0ZW5hbnQYAiABKAlCB7pIBHICGEASGAoEdHlwZRgDIAEoCUIKukgHcgUQARiAAhI2CgpldmVudF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIGukgDyAEBEh8KDXBhcnRpdGlvbl9rZXkYBSABKAlCCLpIBXIDGIACEhwKC3RyYWNlcGFyZW50GAYgASgJQge6SARyAhg3Eg8KB3BheWxvYWQYByABKAwSPwoKYXR0cmlidXRlcxgIIAMoCzIhLndlaXIudjEuRW52ZWxvcGUuQXR0cmlidXRlc0VudHJ5Qgi6SAWaAQIQEBoxCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("ChZ3ZWlyL3YxL2VudmVsb3BlLnByb3RvEgd3ZWlyLnYxItoCCghFbnZlbG9wZRIWCgJpZBgBIAEoCUIKukgHcgUQARiAARIXCgZ0ZW5hbnQYAiABKAlCB7pIBHICGEASGAoEdHlwZRgDIAEoCUIKukgHcgUQARiAAhI2CgpldmVudF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIGukgDyAEBEh8KDXBhcnRpdGlvbl9rZXkYBSABKAlCCLpIBXIDGIACEhwKC3RyYWNlcGFyZW50GAYgASgJQge6SARyAhg3Eg8KB3BheWxvYWQYByABKAwSSAoKYXR0cmlidXRlcxgIIAMoCzIhLndlaXIudjEuRW52ZWxvcGUuQXR0cmlidXRlc0VudHJ5QhG6SA6aAQsQECIHcgUQARiAARoxCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
- * Envelope carries one event from a client to Kafka.
+ * Envelope carries one event from a client to Kafka. The whole envelope (payload, attributes,
+ * ids) counts toward WEIR_MAX_EVENT_BYTES. Control characters (U+0000..U+001F, U+007F) are
+ * refused in id, tenant, type, partition_key and attribute names: Kafka clients written in C
+ * cut keys and header names at a NUL byte.
  *
  * @generated from message weir.v1.Envelope
  */

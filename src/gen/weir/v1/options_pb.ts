@@ -4,7 +4,7 @@
 
 import type { GenExtension, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { extDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { MessageOptions } from "@bufbuild/protobuf/wkt";
+import type { FieldOptions as FieldOptions$1, MessageOptions } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_descriptor } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file weir/v1/options.proto.
  */
 export const file_weir_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("ChV3ZWlyL3YxL29wdGlvbnMucHJvdG8SB3dlaXIudjEiMQoMRXZlbnRPcHRpb25zEg0KBXRvcGljGAEgASgJEhIKCnBhcnRpdGlvbnMYAiABKA06TgoFZXZlbnQSHy5nb29nbGUucHJvdG9idWYuTWVzc2FnZU9wdGlvbnMYuY4DIAEoCzIVLndlaXIudjEuRXZlbnRPcHRpb25zUgVldmVudGIGcHJvdG8z", [file_google_protobuf_descriptor]);
+  fileDesc("ChV3ZWlyL3YxL29wdGlvbnMucHJvdG8SB3dlaXIudjEiMQoMRXZlbnRPcHRpb25zEg0KBXRvcGljGAEgASgJEhIKCnBhcnRpdGlvbnMYAiABKA0iKAoMRmllbGRPcHRpb25zEhgKEGFsbG93X25vbl9maW5pdGUYASABKAg6TgoFZXZlbnQSHy5nb29nbGUucHJvdG9idWYuTWVzc2FnZU9wdGlvbnMYuY4DIAEoCzIVLndlaXIudjEuRXZlbnRPcHRpb25zUgVldmVudDpMCgVmaWVsZBIdLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE9wdGlvbnMYuo4DIAEoCzIVLndlaXIudjEuRmllbGRPcHRpb25zUgVmaWVsZGIGcHJvdG8z", [file_google_protobuf_descriptor]);
 
 /**
  * EventOptions marks a message as an event type the gateway accepts.
@@ -46,8 +46,36 @@ export const EventOptionsSchema: GenMessage<EventOptions> = /*@__PURE__*/
   messageDesc(file_weir_v1_options, 0);
 
 /**
+ * FieldOptions relax what the gateway refuses in a field by default.
+ *
+ * @generated from message weir.v1.FieldOptions
+ */
+export type FieldOptions = Message<"weir.v1.FieldOptions"> & {
+  /**
+   * A double or float field that may hold NaN or ±Infinity. Without it the gateway refuses
+   * non-finite values (INVALID): a downstream sum or ratio turns them into nonsense silently.
+   *
+   * @generated from field: bool allow_non_finite = 1;
+   */
+  allowNonFinite: boolean;
+};
+
+/**
+ * Describes the message weir.v1.FieldOptions.
+ * Use `create(FieldOptionsSchema)` to create a new message.
+ */
+export const FieldOptionsSchema: GenMessage<FieldOptions> = /*@__PURE__*/
+  messageDesc(file_weir_v1_options, 1);
+
+/**
  * @generated from extension: weir.v1.EventOptions event = 51001;
  */
 export const event: GenExtension<MessageOptions, EventOptions> = /*@__PURE__*/
   extDesc(file_weir_v1_options, 0);
+
+/**
+ * @generated from extension: weir.v1.FieldOptions field = 51002;
+ */
+export const field: GenExtension<FieldOptions$1, FieldOptions> = /*@__PURE__*/
+  extDesc(file_weir_v1_options, 1);
 
