@@ -19,6 +19,7 @@
  */
 import type { Consumer, EachBatchPayload, Kafka, Message } from "kafkajs";
 import { FencedOffsets } from "./fenced-offsets.js";
+import { consumerLag } from "./lag.js";
 import { lazyAdmin, type LazyAdmin } from "../adapters/kafka/lazy-admin.js";
 import { headers as recordHeaders, type WatermarkMarker } from "../kafka-contract.js";
 import { partitionOf } from "../jobs/partitioner.js";
@@ -42,13 +43,16 @@ export type RepartitionerOptions = {
   readonly supervise?: (consumer: Consumer) => void;
 };
 
+type SourceState = { maxEventTimeMs: number; lastRecordAt: number; idle: boolean };
+
 export class Repartitioner {
   private consumer: Consumer | undefined;
   /** Per source topic: a producer per source partition. */
   private readonly producers: Map<string, TaskProducers>;
   private records = 0;
   /** Per source ("topic/partition"): the highest event time marked, when it last had records, whether it is marked idle. */
-  private readonly sources = new Map<string, { maxEventTimeMs: number; lastRecordAt: number; idle: boolean }>();
+  private readonly sources = new Map<string, SourceState>();
+  private markingIdle = false;
   /** Per source: its transactions one after another (a batch and an idle mark share the producer). */
   private readonly chains = new Map<string, Promise<void>>();
   private idleTimer: ReturnType<typeof setInterval> | undefined;
@@ -123,7 +127,7 @@ export class Repartitioner {
     });
     // A source partition without records must not hold every task back for ever (Flink's idleness).
     const idleMs = this.opts.sourceIdleMs ?? this.opts.job.idleAfterMs ?? DEFAULT_SOURCE_IDLE_MS;
-    this.idleTimer = setInterval(() => this.markIdle(idleMs), Math.max(100, idleMs / 2));
+    this.idleTimer = setInterval(() => void this.markIdle(idleMs), Math.max(100, idleMs / 2));
     this.idleTimer.unref?.();
   }
 
@@ -220,33 +224,69 @@ export class Repartitioner {
     }));
   }
 
-  /** Sources with no records for the job's idle time stop holding the tasks' event time back. */
-  private markIdle(idleMs: number): void {
-    const now = Date.now();
-    for (const [source, state] of this.sources) {
-      if (state.idle || now - state.lastRecordAt < idleMs) continue;
-      const at = source.lastIndexOf("/");
-      const producers = this.producers.get(source.slice(0, at));
-      const partition = Number(source.slice(at + 1));
-      if (!producers || ![...producers.openPartitions()].includes(partition)) continue;
-      void this.serial(source, async () => {
-        if (this.sources.get(source) !== state) return; // records came meanwhile
-        await producers.commit(partition, {
-          topicMessages: [
-            {
-              topic: this.opts.topic,
-              messages: this.markers({
-                source,
-                of: this.of,
-                idle: true,
-                ...(Number.isFinite(state.maxEventTimeMs) ? { maxEventTimeMs: state.maxEventTimeMs } : {}),
-              }),
-            },
-          ],
-        });
-        state.idle = true;
-      }).catch((err: unknown) => this.opts.log(`repartition: marking ${source} idle failed: ${(err as Error).message}`));
+  /**
+   * Sources with no records for the job's idle time stop holding the tasks' event time back. Idle
+   * means nothing to read, not nothing read: a source whose records wait in Kafka (its fetches
+   * stalled by a broker fault, its batches failing and retried) keeps holding event time back, or
+   * the other sources would carry the watermark past its records and turn them late (the chaos
+   * suite lost a third of some windows that way). Unknown lag (the broker did not answer) marks nothing.
+   */
+  private async markIdle(idleMs: number): Promise<void> {
+    if (this.markingIdle) return;
+    this.markingIdle = true;
+    try {
+      const now = Date.now();
+      const candidates = [...this.sources].filter(([source, state]) => !state.idle && now - state.lastRecordAt >= idleMs && this.producerOpen(source));
+      if (candidates.length === 0) return;
+      const waiting = await this.sourcesWithRecordsWaiting(new Set(candidates.map(([source]) => source.slice(0, source.lastIndexOf("/"))))).catch(
+        (err: unknown) => {
+          this.opts.log(`repartition: cannot tell whether idle sources have records waiting: ${(err as Error).message}`);
+          return undefined;
+        },
+      );
+      if (!waiting) return;
+      for (const [source, state] of candidates) if (!waiting.has(source)) this.markSourceIdle(source, state, now);
+    } finally {
+      this.markingIdle = false;
     }
+  }
+
+  private producerOpen(source: string): boolean {
+    const at = source.lastIndexOf("/");
+    const producers = this.producers.get(source.slice(0, at));
+    return producers !== undefined && [...producers.openPartitions()].includes(Number(source.slice(at + 1)));
+  }
+
+  /** Sources ("topic/partition") of `topics` whose records the step has not committed yet, by the broker's offsets. */
+  private async sourcesWithRecordsWaiting(topics: ReadonlySet<string>): Promise<Set<string>> {
+    const admin = await this.admin.get();
+    const waiting = new Set<string>();
+    for (const topic of topics) for (const [p, lag] of await consumerLag(admin, this.opts.groupId, topic)) if (lag > 0) waiting.add(`${topic}/${p}`);
+    return waiting;
+  }
+
+  private markSourceIdle(source: string, state: SourceState, now: number): void {
+    const at = source.lastIndexOf("/");
+    const producers = this.producers.get(source.slice(0, at))!;
+    const partition = Number(source.slice(at + 1));
+    void this.serial(source, async () => {
+      if (this.sources.get(source) !== state) return; // records came meanwhile
+      await producers.commit(partition, {
+        topicMessages: [
+          {
+            topic: this.opts.topic,
+            messages: this.markers({
+              source,
+              of: this.of,
+              idle: true,
+              ...(Number.isFinite(state.maxEventTimeMs) ? { maxEventTimeMs: state.maxEventTimeMs } : {}),
+            }),
+          },
+        ],
+      });
+      state.idle = true;
+      this.opts.log(`repartition: ${source} marked idle (no records for ${now - state.lastRecordAt} ms, none waiting)`);
+    }).catch((err: unknown) => this.opts.log(`repartition: marking ${source} idle failed: ${(err as Error).message}`));
   }
 
   /** Runs `work` after whatever runs on this source's producer. */

@@ -1,78 +1,50 @@
 /**
- * The chaos suite's own reader of Kafka: @platformatic/kafka (not kafkajs, which the gateway and
- * processors use, and none of Weir's code), read_committed, every partition from the earliest
- * offset up to its last stable offset at the time of the call.
+ * The chaos suite's own reader of Kafka: Apache Kafka's Java client (java/ChaosReader.java, run as a
+ * source file with the broker's own jars), read_committed, every partition from its start up to its
+ * last stable offset at the time of the call. It shares no code with Weir or with the Kafka clients
+ * Weir uses, and it is the reference implementation of read_committed: the Node clients tried
+ * before (@platformatic/kafka 1.35) let records of aborted transactions through and crashed on an
+ * abort marker they did not expect, which made committed windows look wrong.
  */
-import { randomUUID } from "node:crypto";
-import { Admin, Consumer, FetchIsolationLevels, MessagesStreamModes } from "@platformatic/kafka";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { ensureKafkaJars } from "../../src/stack/kafka-jars.js";
 
 export type ReadBack = { topic: string; partition: number; key: string; value: Buffer; headers: Map<string, string> };
 
-export async function readAll(brokers: readonly string[], topic: string, timeoutMs = 120_000): Promise<ReadBack[]> {
-  const admin = new Admin({ clientId: "weir-chaos-admin", bootstrapBrokers: [...brokers] });
-  let ends: Map<number, bigint>;
-  try {
-    const [meta] = await admin.listOffsets({
-      isolationLevel: FetchIsolationLevels.READ_COMMITTED,
-      topics: [{ name: topic, partitions: await partitionsOf(admin, topic) }],
-    });
-    ends = new Map(meta!.partitions.map((p) => [p.partitionIndex, p.offset]));
-  } finally {
-    await admin.close();
-  }
-  const wanted = [...ends].filter(([, end]) => end > 0n);
-  if (wanted.length === 0) return [];
-  const consumer = new Consumer({ groupId: `weir-chaos-${randomUUID()}`, clientId: "weir-chaos-reader", bootstrapBrokers: [...brokers] });
-  const out: ReadBack[] = [];
-  try {
-    const stream = await consumer.consume({
-      topics: [topic],
-      mode: MessagesStreamModes.EARLIEST,
-      autocommit: false,
-      isolationLevel: FetchIsolationLevels.READ_COMMITTED,
-      maxWaitTime: 500,
-    });
-    const remaining = new Map(wanted);
-    const lastSeen = new Map<number, bigint>();
-    const deadline = Date.now() + timeoutMs;
-    // A partition whose stable end is a transaction marker never yields a record at end - 1: one
-    // within a few offsets of its end (the markers of its last transactions) is done after a
-    // short quiet spell; anything else only after a long one (a busy broker can pause a fetch).
-    let lastRecordAt = Date.now();
-    const nearEnd = () => [...remaining].every(([p, end]) => (lastSeen.get(p) ?? -1n) >= end - 5n);
-    const quiet = setInterval(() => {
-      const idle = Date.now() - lastRecordAt;
-      if ((idle > 3_000 && nearEnd()) || idle > 30_000 || Date.now() > deadline) void stream.close();
-    }, 500);
-    try {
-      for await (const m of stream) {
-        lastRecordAt = Date.now();
-        const end = remaining.get(m.partition);
-        if (end === undefined || m.offset >= end) continue;
-        lastSeen.set(m.partition, m.offset);
-        out.push({
-          topic: m.topic,
-          partition: m.partition,
-          key: m.key?.toString() ?? "",
-          value: m.value,
-          headers: new Map([...m.headers].map(([k, v]) => [k.toString(), v.toString()])),
-        });
-        if (m.offset >= end - 1n) remaining.delete(m.partition);
-        if (remaining.size === 0) break;
-      }
-    } finally {
-      clearInterval(quiet);
-    }
-    if (Date.now() > deadline) throw new Error(`reading ${topic}: not done after ${timeoutMs} ms`);
-  } finally {
-    await new Promise<void>((resolve) => consumer.close(true, () => resolve()));
-  }
-  return out;
-}
+const READER = fileURLToPath(new URL("./java/ChaosReader.java", import.meta.url));
 
-async function partitionsOf(admin: Admin, topic: string): Promise<{ partitionIndex: number; timestamp: bigint }[]> {
-  const meta = await admin.metadata({ topics: [topic] });
-  const t = meta.topics.get(topic);
-  if (!t) throw new Error(`no topic ${topic}`);
-  return Array.from({ length: t.partitionsCount }, (_, partitionIndex) => ({ partitionIndex, timestamp: -1n }));
+/** Every committed record of `topic`; `headersOnly` leaves values empty (a smaller output for large topics). */
+export async function readAll(brokers: readonly string[], topic: string, opts: { headersOnly?: boolean } = {}): Promise<ReadBack[]> {
+  const { classpath } = await ensureKafkaJars();
+  const child = spawn("java", ["-cp", classpath, READER, brokers.join(","), topic, ...(opts.headersOnly ? ["headers-only"] : [])], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const out: ReadBack[] = [];
+  let partial = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    const lines = (partial + chunk.toString()).split("\n");
+    partial = lines.pop()!;
+    for (const line of lines) {
+      if (!line.startsWith("{")) continue;
+      const r = JSON.parse(line) as { p: number; k: string; h: Record<string, string>; v: string };
+      out.push({
+        topic,
+        partition: r.p,
+        key: Buffer.from(r.k, "base64").toString(),
+        value: Buffer.from(r.v, "base64"),
+        headers: new Map(Object.entries(r.h)),
+      });
+    }
+  });
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", resolve);
+  });
+  if (code !== 0) throw new Error(`reading ${topic} with the Java client failed (exit ${code}): ${stderr}`);
+  return out;
 }

@@ -116,7 +116,7 @@ export async function runChaos(faults: readonly Fault[], opts: { rate?: number; 
     // Every event id in Kafka, counted by a reader that shares no code with the gateway.
     const counts = new Map<number, number>();
     const prefix = `${world.prefix}-`;
-    for (const r of await readAll(world.stack.kafkaBrokerList, "weir.events.http-access-log")) {
+    for (const r of await readAll(world.stack.kafkaBrokerList, "weir.events.http-access-log", { headersOnly: true })) {
       const id = r.headers.get("weir.id") ?? "";
       if (r.headers.get("weir.tenant") !== TENANT || !id.startsWith(prefix)) continue;
       const i = Number(id.slice(prefix.length));
@@ -192,7 +192,7 @@ async function checkWindows(world: ChaosWorld, total: number, log: (line: string
     // Where the window's records went missing or doubled: the job's repartition topic, by event id.
     const prefix = `${world.prefix}-`;
     const seen = new Map<number, number>();
-    for (const r of await readAll(world.stack.kafkaBrokerList, repartitionTopic(GROUP))) {
+    for (const r of await readAll(world.stack.kafkaBrokerList, repartitionTopic(GROUP), { headersOnly: true })) {
       const id = r.headers.get("weir.id") ?? "";
       if (id.startsWith(prefix)) seen.set(Number(id.slice(prefix.length)), (seen.get(Number(id.slice(prefix.length))) ?? 0) + 1);
     }
@@ -205,7 +205,7 @@ async function checkWindows(world: ChaosWorld, total: number, log: (line: string
       log(
         `${p.name}:\n${p.lines
           .map((l) => l.text)
-          .filter((t) => /skipping|restored|failed|restarting|fatal|late/i.test(t))
+          .filter((t) => /skipping|restored|failed|restarting|fatal|late|idle/i.test(t))
           .join("\n")}`,
       );
   }
