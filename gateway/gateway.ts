@@ -11,7 +11,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { WeirError } from "../src/errors.js";
-import { resolveConfig, parseApiKeys, type Config, type ConfigOptions } from "../src/config.js";
+import { resolveConfig, type Config, type ConfigOptions } from "../src/config.js";
 import { createLogger, type Logger } from "../src/log.js";
 import { Lifecycle } from "../src/lifecycle.js";
 import { SchemaRegistry } from "../src/schema/registry.js";
@@ -23,7 +23,7 @@ import { startProcessors, type RunningProcessors } from "../src/processor/proces
 import { configuredJobs } from "../src/processor/jobs.js";
 import { SubscriptionHub } from "../src/subscribe/hub.js";
 import { streamCatalog } from "../src/subscribe/streams.js";
-import { apiKeyAuthenticator } from "../src/protocol/api-key-authenticator.js";
+import { gatewayAuthenticator } from "./authenticator.js";
 import { WeirMetrics } from "../src/metrics/prometheus.js";
 import { startTracing } from "../src/tracing/tracing.js";
 import { openAdapters, topicsOf } from "./adapters.js";
@@ -193,7 +193,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
           serverOptions({
             config,
             logger,
-            authenticator: apiKeyAuthenticator(parseApiKeys(config.apiKeys)),
+            authenticator: gatewayAuthenticator(config),
             publisher: service,
             source: hub,
             metrics,

@@ -15,6 +15,9 @@ import { bool, float, int, json, list, resolveTable, str, type SettingValue } fr
 export { defaultText, type Setting } from "./config/kinds.js";
 export { resolveToolSettings, toolSettings, type ToolSettings } from "./config/tool-settings.js";
 
+/** WEIR_TENANT_GRANTS: tenant → what it may publish and subscribe to. */
+const tenantGrantsSchema = z.record(z.string(), z.strictObject({ publish: z.array(z.string()).default([]), subscribe: z.array(z.string()).default([]) }));
+
 /** WEIR_JOB_OPTIONS: job name → options (each checked by its job's schema when the job loads). */
 const jobOptionsSchema = z.record(z.string(), z.record(z.string(), z.unknown()));
 
@@ -35,7 +38,31 @@ export const settings = {
   }),
   kafkaClientId: str({ env: "WEIR_KAFKA_CLIENT_ID", default: "weir-gateway", doc: "Kafka client id." }),
   redisUrl: str({ env: "WEIR_REDIS_URL", default: "redis://127.0.0.1:6379", doc: "Redis URL for idempotency keys." }),
-  apiKeys: list({ env: "WEIR_API_KEYS", default: ["demo:demo-key"], doc: "Comma-separated `tenant:key` pairs allowed to connect." }),
+  apiKeys: list({
+    env: "WEIR_API_KEYS",
+    default: ["demo:demo-key"],
+    doc: 'Comma-separated API keys allowed to connect: `tenant:sha256:<hex>` (the key\'s SHA-256, e.g. `printf %s "$KEY" | sha256sum`) or, for local use, `tenant:<key>`. Empty: API keys are refused (tokens only).',
+  }),
+  tenantGrants: json({
+    env: "WEIR_TENANT_GRANTS",
+    schema: tenantGrantsSchema,
+    default: {},
+    doc: 'JSON object: per API-key tenant, the event types it may publish and the streams it may subscribe to (patterns: a name, `prefix.*` or `*`), e.g. `{"acme":{"publish":["acme.v1.*"],"subscribe":["results.*"]}}`; a tenant not named may do everything. Token tenants get theirs from the token.',
+  }),
+  jwtJwksUrl: str({
+    env: "WEIR_JWT_JWKS_URL",
+    default: "",
+    doc: "Tokens (JWT) are verified with the keys published here (JWKS; refetched on an unknown key id, so keys can rotate).",
+  }),
+  jwtJwks: str({ env: "WEIR_JWT_JWKS", default: "", doc: "Tokens are verified with these keys: a JWKS as JSON, inline." }),
+  jwtSecret: str({ env: "WEIR_JWT_SECRET", default: "", doc: "Tokens are verified as HS256 with this shared secret (single-party setups, tests)." }),
+  jwtIssuer: str({ env: "WEIR_JWT_ISSUER", default: "", doc: "Required `iss` of tokens (empty: not checked)." }),
+  jwtAudience: str({ env: "WEIR_JWT_AUDIENCE", default: "", doc: "Required `aud` of tokens (empty: not checked)." }),
+  jwtTenantClaim: str({
+    env: "WEIR_JWT_TENANT_CLAIM",
+    default: "weir_tenant",
+    doc: "The token claim naming the tenant (grants: `weir_publish`, `weir_subscribe`).",
+  }),
   schemaImage: str({
     env: "WEIR_SCHEMA_IMAGE",
     default: "",
@@ -288,12 +315,19 @@ export function resolveConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEn
     throw new WeirError("WEIR_ERR_CONFIG", "WEIR_MAX_EVENT_BYTES must not exceed WEIR_MAX_FRAME_BYTES");
   }
   parseApiKeys(config.apiKeys);
+  if (config.jwtJwks) {
+    try {
+      JSON.parse(config.jwtJwks);
+    } catch (err) {
+      throw new WeirError("WEIR_ERR_CONFIG", `WEIR_JWT_JWKS is not JSON: ${(err as Error).message}`);
+    }
+  }
   if (config.webhookUrl && !/^https?:\/\//.test(config.webhookUrl))
     throw new WeirError("WEIR_ERR_CONFIG", `WEIR_WEBHOOK_URL must be an http(s) URL, got ${config.webhookUrl}`);
   return Object.freeze(config);
 }
 
-/** `tenant:key` pairs → tenant → key. */
+/** `tenant:key` (or `tenant:sha256:<hex>`) pairs → tenant → key (or "sha256:<hex>"). */
 export function parseApiKeys(pairs: readonly string[]): ReadonlyMap<string, string> {
   const keys = new Map<string, string>();
   for (const pair of pairs) {

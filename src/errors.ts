@@ -22,6 +22,7 @@ export const errorSpecs = {
   WEIR_ERR_UNKNOWN_TYPE: { message: "unknown event type %s", result: ResultCode.UNKNOWN_TYPE },
   WEIR_ERR_EVENT_TOO_LARGE: { message: "event of %s bytes (payload, attributes and ids) exceeds max_event_bytes %s", result: ResultCode.TOO_LARGE },
   WEIR_ERR_TENANT_MISMATCH: { message: "event names tenant %s, connection is %s", result: ResultCode.UNAUTHORIZED },
+  WEIR_ERR_FORBIDDEN_TYPE: { message: "tenant %s may not publish %s", result: ResultCode.UNAUTHORIZED },
   // Per-event, retryable: nothing was published; retry with the same id after retry_after_ms.
   WEIR_ERR_OVERLOADED: { message: "gateway at its in-flight limit", result: ResultCode.RETRY_AFTER, retryable: true },
   WEIR_ERR_DEDUP_UNAVAILABLE: { message: "dedup store unavailable: %s", result: ResultCode.RETRY_AFTER, retryable: true },
@@ -32,6 +33,9 @@ export const errorSpecs = {
   // Connection errors: a ProtocolError frame, then this close code.
   WEIR_ERR_BAD_FRAME: { message: "malformed frame: %s", close: 4400 },
   WEIR_ERR_UNAUTHORIZED: { message: "unknown tenant or bad API key", close: 4401 },
+  WEIR_ERR_BAD_TOKEN: { message: "token refused: %s", close: 4401 },
+  WEIR_ERR_TOKEN_EXPIRED: { message: "the connection's token expired without a Refresh", close: 4419 },
+  WEIR_ERR_FORBIDDEN_STREAM: { message: "tenant %s may not subscribe to %s", close: 4402 },
   WEIR_ERR_HELLO_REQUIRED: { message: "the first frame must be Hello", close: 4403 },
   WEIR_ERR_HELLO_TIMEOUT: { message: "no Hello within %s ms", close: 4408 },
   WEIR_ERR_BATCH_TOO_LARGE: { message: "batch of %s events exceeds max_batch_events %s", close: 4413 },

@@ -13,6 +13,7 @@ import type { EventType, SchemaRegistry } from "../schema/registry.js";
 import { systemClock, type Clock } from "./clock.js";
 import { controlCharAt, envelopeBytes } from "./envelope-bytes.js";
 import { payloadViolation, timestampViolation } from "./payload-hygiene.js";
+import { granted, type Grants } from "../protocol/grants.js";
 
 const minEventTimeMs = Date.UTC(2000, 0, 1);
 
@@ -35,7 +36,8 @@ export class EventChecker {
     this.validator = createValidator({ registry: registry.files });
   }
 
-  check(envelope: Envelope, tenant: string): CheckResult {
+  /** `grants`: the event types the connection may publish (absent: any). */
+  check(envelope: Envelope, tenant: string, grants?: Grants): CheckResult {
     const bytes = envelopeBytes(envelope);
     if (bytes > this.maxEventBytes) return fail(new WeirError("WEIR_ERR_EVENT_TOO_LARGE", bytes, this.maxEventBytes));
     const control = controlCharField(envelope);
@@ -58,6 +60,8 @@ export class EventChecker {
         new WeirError("WEIR_ERR_INVALID_ENVELOPE", `event_time: must not be more than ${this.maxFutureSkewMs} ms in the future [event_time.not_in_future]`),
       );
     }
+    // Before the type is looked up: a tenant learns nothing about types it may not publish.
+    if (grants && !granted(grants.publish, envelope.type)) return fail(new WeirError("WEIR_ERR_FORBIDDEN_TYPE", tenant, envelope.type));
     const type = this.registry.eventType(envelope.type);
     if (!type) return fail(new WeirError("WEIR_ERR_UNKNOWN_TYPE", envelope.type));
     let payload: Message;

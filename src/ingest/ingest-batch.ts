@@ -12,6 +12,7 @@ import type { Envelope } from "../gen/weir/v1/envelope_pb.js";
 import { WeirError } from "../errors.js";
 import type { EventChecker } from "./check-event.js";
 import { envelopeBytes } from "./envelope-bytes.js";
+import type { Grants } from "../protocol/grants.js";
 
 /** Counts by outcome, for metrics and tests. */
 export type IngestStats = Record<"ack" | "duplicate" | "invalid" | "retry", number>;
@@ -50,6 +51,8 @@ export class IngestBatch {
     readonly tenant: string,
     readonly events: readonly Envelope[],
     private readonly answers: BatchAnswers,
+    /** The event types the connection may publish (absent: any). */
+    private readonly grants?: Grants,
   ) {
     let bytes = 0;
     for (const env of events) bytes += envelopeBytes(env);
@@ -77,7 +80,7 @@ export class IngestBatch {
       }
       // An empty id is invalid; it is checked (and refused) on its own, never taken for a repeat.
       if (env.id) firstIndex.set(env.id, index);
-      const checked = checker.check(env, this.tenant);
+      const checked = checker.check(env, this.tenant, this.grants);
       if (checked.ok) accepted.push({ index, env, topic: checked.type.topic, key: dedupKey(this.tenant, env.id) });
       else refused.push({ index, env, error: checked.error });
     }

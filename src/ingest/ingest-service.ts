@@ -21,6 +21,7 @@ import { deadLetterRecord, eventRecord } from "./records.js";
 import { StaleClaimVerifier, type StaleClaim } from "./stale-claims.js";
 import { AbandonedClaims } from "./abandoned-claims.js";
 import { raceTimeout } from "../deadline.js";
+import type { Grants } from "../protocol/grants.js";
 
 export type { IngestStats } from "./ingest-batch.js";
 
@@ -116,11 +117,11 @@ export class IngestService {
     this.abandonedClaims.close();
   }
 
-  async publish(tenant: string, events: readonly Envelope[]): Promise<EventResult[]> {
+  async publish(tenant: string, events: readonly Envelope[], grants?: Grants): Promise<EventResult[]> {
     const elapsed = stopwatch(this.clock);
     let results: EventResult[] = [];
     try {
-      results = await this.publishBatch(new IngestBatch(tenant, events, { stats: this.stats, retryAfterMs: this.opts.retryAfterMs }));
+      results = await this.publishBatch(new IngestBatch(tenant, events, { stats: this.stats, retryAfterMs: this.opts.retryAfterMs }, grants));
       return results;
     } finally {
       const ms = elapsed();

@@ -116,7 +116,7 @@ export class IngestSession implements Endpoint {
     this.credit -= n;
     this.inFlightBatches++;
     this.deps.publisher
-      .publish(this.session.tenant, batch.events)
+      .publish(this.session.tenant, batch.events, this.session.principal.grants)
       .then(
         (results) => {
           this.credit += n;

@@ -7,6 +7,7 @@
 import type { Envelope } from "../gen/weir/v1/envelope_pb.js";
 import type { EventResult, Hello } from "../gen/weir/v1/protocol_pb.js";
 import type { WeirError } from "../errors.js";
+import type { Grants } from "./grants.js";
 
 export interface Transport {
   send(bytes: Uint8Array): void;
@@ -16,9 +17,22 @@ export interface Transport {
   bufferedAmount(): number;
 }
 
-/** The tenant a Hello authenticates as, or why it is refused. */
-export type AuthOutcome = { readonly tenant: string } | WeirError;
+/** Who a connection is: its tenant, what it may do, and until when (a token's expiry). */
+export type Principal = {
+  readonly tenant: string;
+  /** Absent: everything (ALL_GRANTS). */
+  readonly grants?: Grants;
+  /** Unix ms after which the connection must have refreshed its token; absent: never. */
+  readonly expiresAtMs?: number;
+};
 
+/** The principal a Hello authenticates as, or why it is refused. */
+export type AuthOutcome = Principal | WeirError;
+
+/**
+ * Decides who a Hello is. A Refresh is authenticated the same way, as a Hello carrying the new
+ * token and the connection's tenant.
+ */
 export interface Authenticator {
   authenticate(hello: Hello): AuthOutcome | Promise<AuthOutcome>;
 }
@@ -29,7 +43,8 @@ export interface Authenticator {
  * The gateway's IngestService (publish to Kafka) and the relay's store-and-forward implement it.
  */
 export interface Publisher {
-  publish(tenant: string, events: readonly Envelope[]): Promise<EventResult[]>;
+  /** `grants`: the event types the connection may publish (absent: any); others are refused per event. */
+  publish(tenant: string, events: readonly Envelope[], grants?: Grants): Promise<EventResult[]>;
 }
 
 /** Where a session reports what it refused (pino's `debug(fields, msg)` fits). */

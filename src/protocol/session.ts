@@ -8,6 +8,8 @@
  * Same bad input, same answer, on every endpoint:
  *   text frame, undecodable bytes, a frame of no known kind, Hello twice   4400 WEIR_ERR_BAD_FRAME
  *   unknown tenant or bad key                                               4401 WEIR_ERR_UNAUTHORIZED
+ *   a token refused (bad signature, issuer, audience, expired; in Hello or Refresh)  4401 WEIR_ERR_BAD_TOKEN
+ *   the token expired before a Refresh replaced it                          4419 WEIR_ERR_TOKEN_EXPIRED
  *   any other frame before the Welcome                                      4403 WEIR_ERR_HELLO_REQUIRED
  *   no Hello in time                                                        4408 WEIR_ERR_HELLO_TIMEOUT
  *   another protocol version                                                4426 WEIR_ERR_UNSUPPORTED_VERSION
@@ -16,9 +18,9 @@
  * Portable: no Node APIs, so the relay runs it on Deno.
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { ClientFrameSchema, ServerFrameSchema, type ClientFrame, type Hello, type ServerFrame, type Welcome } from "../gen/weir/v1/protocol_pb.js";
+import { ClientFrameSchema, HelloSchema, ServerFrameSchema, type ClientFrame, type Hello, type ServerFrame, type Welcome } from "../gen/weir/v1/protocol_pb.js";
 import { WeirError, isWeirError } from "../errors.js";
-import type { AuthOutcome, Authenticator, SessionLog, Transport } from "./ports.js";
+import type { AuthOutcome, Authenticator, Principal, SessionLog, Transport } from "./ports.js";
 import { PROTOCOL_VERSION } from "./version.js";
 
 export type ClientFrameBody = ClientFrame["frame"];
@@ -29,7 +31,7 @@ export type WelcomeFields = Omit<Partial<Welcome>, "$typeName" | "sessionId">;
 
 /** What comes after the handshake: one per endpoint kind. */
 export interface Endpoint {
-  /** The tenant is authenticated: the Welcome it gets. */
+  /** The tenant is authenticated (its grants: ProtocolSession.principal): the Welcome it gets. */
   onReady(tenant: string): WelcomeFields;
   /** A frame after the Welcome, other than Hello and Ping. */
   onFrame(frame: ClientFrameBody): void;
@@ -69,11 +71,17 @@ export function encodeServerFrame(frame: ServerFrameBody): Uint8Array {
 
 type Phase = "awaiting-hello" | "authenticating" | "ready" | "closed";
 
+/** The longest a timer can wait (setTimeout's limit); an expiry further out is re-armed. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class ProtocolSession {
   readonly sessionId: string = crypto.randomUUID();
   private phase: Phase = "awaiting-hello";
-  private tenantName = "";
+  private who: Principal = { tenant: "" };
   private helloTimer: ReturnType<typeof setTimeout> | undefined;
+  private expiryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A Refresh being verified (one at a time). */
+  private refreshing = false;
 
   constructor(
     readonly transport: Transport,
@@ -89,7 +97,12 @@ export class ProtocolSession {
 
   /** The authenticated tenant ("" before the Welcome). */
   get tenant(): string {
-    return this.tenantName;
+    return this.who.tenant;
+  }
+
+  /** Who the connection is, as of its last Hello or Refresh. */
+  get principal(): Principal {
+    return this.who;
   }
 
   get ready(): boolean {
@@ -112,6 +125,7 @@ export class ProtocolSession {
     }
     if (this.phase !== "ready") return this.fail(new WeirError("WEIR_ERR_HELLO_REQUIRED"));
     if (frame.case === "ping") return this.send({ case: "pong", value: { $typeName: "weir.v1.Pong", nonce: frame.value.nonce } });
+    if (frame.case === "refresh") return this.onRefresh(frame.value.token);
     this.endpoint.onFrame(frame);
   }
 
@@ -149,27 +163,36 @@ export class ProtocolSession {
   private onHello(hello: Hello): void {
     if (hello.protocolVersion !== PROTOCOL_VERSION) return this.fail(new WeirError("WEIR_ERR_UNSUPPORTED_VERSION", hello.protocolVersion, PROTOCOL_VERSION));
     this.phase = "authenticating";
+    this.authenticate(hello, (principal) => {
+      if (this.phase !== "authenticating") return; // closed meanwhile
+      this.welcome(principal);
+    });
+  }
+
+  /** Runs the authenticator; `then` gets the principal, a refusal closes the connection. */
+  private authenticate(hello: Hello, then: (principal: Principal) => void): void {
+    const settle = (outcome: AuthOutcome) => {
+      if (this.phase === "closed") return;
+      if (outcome instanceof WeirError) return this.fail(outcome);
+      then(outcome);
+    };
+    const refuse = (err: unknown) => this.fail(isWeirError(err) ? err : new WeirError("WEIR_ERR_UNAUTHORIZED"));
     let outcome: AuthOutcome | Promise<AuthOutcome>;
     try {
       outcome = this.opts.authenticator.authenticate(hello);
     } catch (err) {
-      return this.fail(isWeirError(err) ? err : new WeirError("WEIR_ERR_UNAUTHORIZED"));
+      return refuse(err);
     }
-    if (outcome instanceof Promise) {
-      outcome.then(
-        (o) => this.welcome(o),
-        (err: unknown) => this.fail(isWeirError(err) ? err : new WeirError("WEIR_ERR_UNAUTHORIZED")),
-      );
-    } else this.welcome(outcome);
+    if (outcome instanceof Promise) outcome.then(settle, refuse);
+    else settle(outcome);
   }
 
-  private welcome(outcome: AuthOutcome): void {
-    if (this.phase !== "authenticating") return; // closed meanwhile
-    if (outcome instanceof WeirError) return this.fail(outcome);
+  private welcome(principal: Principal): void {
     clearTimeout(this.helloTimer);
     this.phase = "ready";
-    this.tenantName = outcome.tenant;
-    const fields = this.endpoint.onReady(outcome.tenant);
+    this.who = principal;
+    this.armExpiry();
+    const fields = this.endpoint.onReady(principal.tenant);
     this.send({
       case: "welcome",
       value: {
@@ -180,15 +203,43 @@ export class ProtocolSession {
         maxFrameBytes: 0,
         gatewayId: "",
         ...fields,
+        expiresAtMs: BigInt(principal.expiresAtMs ?? 0),
         sessionId: this.sessionId,
       },
     });
+  }
+
+  /** A new token for the same tenant: the connection carries on with its grants and expiry. */
+  private onRefresh(token: string): void {
+    if (this.refreshing) return this.fail(new WeirError("WEIR_ERR_BAD_FRAME", "Refresh sent before the previous one was answered"));
+    this.refreshing = true;
+    const hello = create(HelloSchema, { protocolVersion: PROTOCOL_VERSION, tenant: this.who.tenant, token });
+    this.authenticate(hello, (principal) => {
+      this.refreshing = false;
+      if (principal.tenant !== this.who.tenant)
+        return this.fail(new WeirError("WEIR_ERR_BAD_TOKEN", `it names tenant ${principal.tenant}, the connection is ${this.who.tenant}`));
+      this.who = principal;
+      this.armExpiry();
+      this.send({ case: "refreshed", value: { $typeName: "weir.v1.Refreshed", expiresAtMs: BigInt(principal.expiresAtMs ?? 0) } });
+    });
+  }
+
+  /** Closes the connection when its credentials expire (re-armed by each Refresh). */
+  private armExpiry(): void {
+    clearTimeout(this.expiryTimer);
+    const at = this.who.expiresAtMs;
+    if (at === undefined) return;
+    const wait = at - Date.now();
+    if (wait <= 0) return this.fail(new WeirError("WEIR_ERR_TOKEN_EXPIRED"));
+    this.expiryTimer = setTimeout(() => this.armExpiry(), Math.min(wait, MAX_TIMER_MS));
+    (this.expiryTimer as { unref?: () => void }).unref?.();
   }
 
   private end(): void {
     if (this.phase === "closed") return;
     this.phase = "closed";
     clearTimeout(this.helloTimer);
+    clearTimeout(this.expiryTimer);
     this.endpoint.onEnded();
   }
 }

@@ -18,6 +18,7 @@ import { Conflator } from "./conflator.js";
 import { decide } from "./rules.js";
 import type { RelayConfig } from "./config.js";
 import { envelopeBytes } from "../ingest/envelope-bytes.js";
+import { granted, type Grants } from "../protocol/grants.js";
 
 /** The largest message Deno's WebSocket takes (64 MiB), less room for the frame's own fields. */
 const MAX_FRAME_BYTES = 64 * 1024 * 1024 - 64 * 1024;
@@ -97,27 +98,28 @@ export class Relay implements Publisher {
   }
 
   /** Each event's answer for a device's batch, once it is stored, dropped or conflated (in order). */
-  publish(tenant: string, events: readonly Envelope[]): Promise<EventResult[]> {
-    return this.store(events, tenant);
+  publish(tenant: string, events: readonly Envelope[], grants?: Grants): Promise<EventResult[]> {
+    return this.store(events, tenant, grants);
   }
 
   /** Why the relay refuses an event outright, with the gateway's own codes for the same faults. */
-  private refusal(env: Envelope, tenant: string): WeirError | undefined {
+  private refusal(env: Envelope, tenant: string, grants: Grants | undefined): WeirError | undefined {
     if (!env.id) return new WeirError("WEIR_ERR_INVALID_ENVELOPE", "missing id");
     if (!env.type) return new WeirError("WEIR_ERR_INVALID_ENVELOPE", "missing type");
     if (env.tenant && env.tenant !== tenant) return new WeirError("WEIR_ERR_TENANT_MISMATCH", env.tenant, tenant);
+    if (grants && !granted(grants.publish, env.type)) return new WeirError("WEIR_ERR_FORBIDDEN_TYPE", tenant, env.type);
     const bytes = envelopeBytes(env);
     if (bytes > this.config.maxEventBytes) return new WeirError("WEIR_ERR_EVENT_TOO_LARGE", bytes, this.config.maxEventBytes);
     return undefined;
   }
 
   /** Each event's answer for the device, once it is stored, dropped or conflated (in order). */
-  private store(events: readonly Envelope[], tenant: string): Promise<EventResult[]> {
+  private store(events: readonly Envelope[], tenant: string, grants: Grants | undefined): Promise<EventResult[]> {
     return Promise.all(
       events.map(async (event): Promise<EventResult> => {
         let env = event;
         this.stats.received++;
-        const refusal = this.refusal(env, tenant);
+        const refusal = this.refusal(env, tenant, grants);
         if (refusal) {
           this.stats.refused++;
           return create(EventResultSchema, { id: env.id, code: refusal.spec.result, errorCode: refusal.code, reason: refusal.message });

@@ -20,6 +20,7 @@ import { SubscriberQueue } from "./subscriber-queue.js";
 import type { StreamSpec } from "./streams.js";
 import type { Authenticator, SessionLog, Transport } from "../protocol/ports.js";
 import { ProtocolSession, encodeServerFrame, type ClientFrameBody, type Endpoint, type ServerFrameBody, type WelcomeFields } from "../protocol/session.js";
+import { granted } from "../protocol/grants.js";
 import type { TailRecord } from "./ports.js";
 import { SpanKind, type Span } from "@opentelemetry/api";
 import { headers as recordHeaders } from "../kafka-contract.js";
@@ -123,6 +124,8 @@ export class Subscription implements Endpoint {
   private async subscribe(request: Subscribe): Promise<void> {
     const spec = this.deps.source.stream(request.stream);
     if (!spec) return this.fail(new WeirError("WEIR_ERR_UNKNOWN_STREAM", request.stream, this.deps.source.streamNames().join(", ")));
+    const grants = this.session.principal.grants;
+    if (grants && !granted(grants.subscribe, spec.name)) return this.fail(new WeirError("WEIR_ERR_FORBIDDEN_STREAM", this.tenant, spec.name));
     const bad = badRequest(request);
     if (bad) return this.fail(new WeirError("WEIR_ERR_BAD_SUBSCRIBE", bad));
     this.state = "subscribing";

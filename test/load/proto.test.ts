@@ -409,11 +409,15 @@ describe("server frames: read as protobuf-es reads them", () => {
   test("Welcome: every field at the uint32 limits, and the empty Welcome", () => {
     for (const n of UINT32) {
       const value = { sessionId: "sess-ü-1", credit: n, maxBatchEvents: n, maxEventBytes: n, maxFrameBytes: n, gatewayId: "gw-🚀" };
-      expect(expectDecodedAsProtobufEs({ frame: { case: "welcome", value } })).toEqual({ case: "welcome", value });
+      const expiresAtMs = 1_796_558_160_000 + n;
+      expect(expectDecodedAsProtobufEs({ frame: { case: "welcome", value: { ...value, expiresAtMs: BigInt(expiresAtMs) } } })).toEqual({
+        case: "welcome",
+        value: { ...value, expiresAtMs },
+      });
     }
     expect(expectDecodedAsProtobufEs({ frame: { case: "welcome", value: {} } })).toEqual({
       case: "welcome",
-      value: { sessionId: "", credit: 0, maxBatchEvents: 0, maxEventBytes: 0, maxFrameBytes: 0, gatewayId: "" },
+      value: { sessionId: "", credit: 0, maxBatchEvents: 0, maxEventBytes: 0, maxFrameBytes: 0, gatewayId: "", expiresAtMs: 0 },
     });
   });
 

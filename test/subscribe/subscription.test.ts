@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Subscribe } from "../../src/gen/weir/v1/protocol_pb.js";
 import { WeirError } from "../../src/errors.js";
+import type { Grants } from "../../src/protocol/grants.js";
 import { apiKeyAuthenticator } from "../../src/protocol/api-key-authenticator.js";
 import { PROTOCOL_VERSION } from "../../src/protocol/version.js";
 import { Subscription, type StreamSource, type SubscriptionLimits } from "../../src/subscribe/subscription.js";
@@ -91,7 +92,7 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-function connect(limits: Partial<SubscriptionLimits> = {}) {
+function connect(limits: Partial<SubscriptionLimits> = {}, grants?: Grants) {
   const transport = new BufferedTransport();
   const source = new FakeSource();
   const sub = new Subscription(transport, {
@@ -100,6 +101,7 @@ function connect(limits: Partial<SubscriptionLimits> = {}) {
         [TENANT, API_KEY],
         ["globex", "other-key"],
       ]),
+      new Map(grants ? [[TENANT, grants]] : []),
     ),
     source,
     limits: { ...defaultLimits, ...limits },
@@ -254,6 +256,22 @@ describe("Subscription: Subscribe", () => {
     expect(message).toContain("events.weir.events.v1.CardTransaction");
     for (const name of catalog.keys()) expect(message).toContain(name);
     expect(c.source.attached).toEqual([]);
+  });
+
+  it("refuses a stream its tenant is not granted with WEIR_ERR_FORBIDDEN_STREAM and 4402, attaching nothing; a granted one is served", async () => {
+    const grants = { publish: [], subscribe: ["events.*"] };
+    const c = connect({}, grants);
+    c.sub.onMessage(hello(), true);
+    c.sub.onMessage(subscribeFrame({ stream: QUOTES }), true);
+    await flushMicrotasks();
+    expect(c.source.attached).toHaveLength(1);
+    const refused = connect({}, { publish: [], subscribe: ["results.*"] });
+    refused.sub.onMessage(hello(), true);
+    refused.sub.onMessage(subscribeFrame({ stream: QUOTES }), true);
+    await flushMicrotasks();
+    expectClosedWith(refused, "WEIR_ERR_FORBIDDEN_STREAM", 4402);
+    expect(refused.transport.framesOf("error")[0]!.message).toBe(`tenant ${TENANT} may not subscribe to ${QUOTES}`);
+    expect(refused.source.attached).toEqual([]);
   });
 
   it.each([

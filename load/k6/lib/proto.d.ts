@@ -92,7 +92,16 @@ export declare function encodePublishFrame(seq: number, encodedEvents: readonly 
 export declare function encodeSubscribe(sub: Subscribe): Uint8Array;
 export declare function encodeClientFrame(frame: ClientFrame): Uint8Array;
 
-export type Welcome = { sessionId: string; credit: number; maxBatchEvents: number; maxEventBytes: number; maxFrameBytes: number; gatewayId: string };
+export type Welcome = {
+  sessionId: string;
+  credit: number;
+  maxBatchEvents: number;
+  maxEventBytes: number;
+  maxFrameBytes: number;
+  gatewayId: string;
+  /** Unix ms when the connection's token expires (0: never). */
+  expiresAtMs: number;
+};
 export type EventResult = { id: string; code: number; errorCode: string; reason: string; retryAfterMs: number };
 export type PublishResult = { seq: number; results: EventResult[]; credit: number };
 export type ProtocolError = { errorCode: string; message: string; closeCode: number };

@@ -542,7 +542,7 @@ function expectWire(wt, want, what) {
 }
 
 function decodeWelcome(r) {
-  const m = { sessionId: "", credit: 0, maxBatchEvents: 0, maxEventBytes: 0, maxFrameBytes: 0, gatewayId: "" };
+  const m = { sessionId: "", credit: 0, maxBatchEvents: 0, maxEventBytes: 0, maxFrameBytes: 0, gatewayId: "", expiresAtMs: 0 };
   r.fields((f, wt) => {
     switch (f) {
       case 1:
@@ -568,6 +568,10 @@ function decodeWelcome(r) {
       case 6:
         expectWire(wt, LEN, "Welcome.gateway_id");
         m.gatewayId = r.string();
+        return;
+      case 7:
+        expectWire(wt, VARINT, "Welcome.expires_at_ms");
+        m.expiresAtMs = r.int64();
         return;
     }
     return false;

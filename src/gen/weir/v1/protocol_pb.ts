@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file weir/v1/protocol.proto.
  */
 export const file_weir_v1_protocol: GenFile = /*@__PURE__*/
-  fileDesc("ChZ3ZWlyL3YxL3Byb3RvY29sLnByb3RvEgd3ZWlyLnYxIqkBCgtDbGllbnRGcmFtZRIfCgVoZWxsbxgBIAEoCzIOLndlaXIudjEuSGVsbG9IABIoCgdwdWJsaXNoGAIgASgLMhUud2Vpci52MS5QdWJsaXNoQmF0Y2hIABIdCgRwaW5nGAMgASgLMg0ud2Vpci52MS5QaW5nSAASJwoJc3Vic2NyaWJlGAogASgLMhIud2Vpci52MS5TdWJzY3JpYmVIAEIHCgVmcmFtZSKuAgoLU2VydmVyRnJhbWUSIwoHd2VsY29tZRgBIAEoCzIQLndlaXIudjEuV2VsY29tZUgAEigKBnJlc3VsdBgCIAEoCzIWLndlaXIudjEuUHVibGlzaFJlc3VsdEgAEiYKBmNyZWRpdBgDIAEoCzIULndlaXIudjEuQ3JlZGl0R3JhbnRIABIdCgRwb25nGAQgASgLMg0ud2Vpci52MS5Qb25nSAASJwoFZXJyb3IYBSABKAsyFi53ZWlyLnYxLlByb3RvY29sRXJyb3JIABIpCgpzdWJzY3JpYmVkGAogASgLMhMud2Vpci52MS5TdWJzY3JpYmVkSAASLAoKZGVsaXZlcmllcxgLIAEoCzIWLndlaXIudjEuRGVsaXZlcnlCYXRjaEgAQgcKBWZyYW1lIlUKBUhlbGxvEhgKEHByb3RvY29sX3ZlcnNpb24YASABKA0SDgoGdGVuYW50GAIgASgJEg8KB2FwaV9rZXkYAyABKAkSEQoJY2xpZW50X2lkGAQgASgJIo0BCgdXZWxjb21lEhIKCnNlc3Npb25faWQYASABKAkSDgoGY3JlZGl0GAIgASgNEhgKEG1heF9iYXRjaF9ldmVudHMYAyABKA0SFwoPbWF4X2V2ZW50X2J5dGVzGAQgASgNEhcKD21heF9mcmFtZV9ieXRlcxgFIAEoDRISCgpnYXRld2F5X2lkGAYgASgJIj4KDFB1Ymxpc2hCYXRjaBILCgNzZXEYASABKAQSIQoGZXZlbnRzGAIgAygLMhEud2Vpci52MS5FbnZlbG9wZSJ4CgtFdmVudFJlc3VsdBIKCgJpZBgBIAEoCRIhCgRjb2RlGAIgASgOMhMud2Vpci52MS5SZXN1bHRDb2RlEhIKCmVycm9yX2NvZGUYAyABKAkSDgoGcmVhc29uGAQgASgJEhYKDnJldHJ5X2FmdGVyX21zGAUgASgNIlMKDVB1Ymxpc2hSZXN1bHQSCwoDc2VxGAEgASgEEiUKB3Jlc3VsdHMYAiADKAsyFC53ZWlyLnYxLkV2ZW50UmVzdWx0Eg4KBmNyZWRpdBgDIAEoDSIdCgtDcmVkaXRHcmFudBIOCgZjcmVkaXQYASABKA0iFQoEUGluZxINCgVub25jZRgBIAEoBCIVCgRQb25nEg0KBW5vbmNlGAEgASgEIkgKDVByb3RvY29sRXJyb3ISEgoKZXJyb3JfY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhIKCmNsb3NlX2NvZGUYAyABKA0ikwEKCVN1YnNjcmliZRIOCgZzdHJlYW0YASABKAkSCwoDa2V5GAIgASgJEhIKCmtleV9wcmVmaXgYAyABKAkSFgoMcmVzdW1lX3Rva2VuGAQgASgJSAASGwoRZnJvbV90aW1lc3RhbXBfbXMYBSABKANIABIXCg1mcm9tX2VhcmxpZXN0GAYgASgISABCBwoFc3RhcnQiRwoKU3Vic2NyaWJlZBIOCgZzdHJlYW0YASABKAkSEwoLc2xvd19wb2xpY3kYAiABKAkSFAoMcmVzdW1lX3Rva2VuGAMgASgJIooBCghEZWxpdmVyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAwSFAoMY29udGVudF90eXBlGAMgASgJEhQKDHRpbWVzdGFtcF9tcxgEIAEoAxIMCgRraW5kGAUgASgJEhQKDHJlc3VtZV90b2tlbhgGIAEoCRISCgpyZWFkX2F0X21zGAcgASgDIjYKDURlbGl2ZXJ5QmF0Y2gSJQoKZGVsaXZlcmllcxgBIAMoCzIRLndlaXIudjEuRGVsaXZlcnkq5gEKClJlc3VsdENvZGUSGwoXUkVTVUxUX0NPREVfVU5TUEVDSUZJRUQQABITCg9SRVNVTFRfQ09ERV9BQ0sQARIZChVSRVNVTFRfQ09ERV9EVVBMSUNBVEUQAhIXChNSRVNVTFRfQ09ERV9JTlZBTElEEAMSGwoXUkVTVUxUX0NPREVfUkVUUllfQUZURVIQBBIcChhSRVNVTFRfQ09ERV9VTkFVVEhPUklaRUQQBRIZChVSRVNVTFRfQ09ERV9UT09fTEFSR0UQBhIcChhSRVNVTFRfQ09ERV9VTktOT1dOX1RZUEUQB2IGcHJvdG8z", [file_weir_v1_envelope]);
+  fileDesc("ChZ3ZWlyL3YxL3Byb3RvY29sLnByb3RvEgd3ZWlyLnYxIs4BCgtDbGllbnRGcmFtZRIfCgVoZWxsbxgBIAEoCzIOLndlaXIudjEuSGVsbG9IABIoCgdwdWJsaXNoGAIgASgLMhUud2Vpci52MS5QdWJsaXNoQmF0Y2hIABIdCgRwaW5nGAMgASgLMg0ud2Vpci52MS5QaW5nSAASIwoHcmVmcmVzaBgEIAEoCzIQLndlaXIudjEuUmVmcmVzaEgAEicKCXN1YnNjcmliZRgKIAEoCzISLndlaXIudjEuU3Vic2NyaWJlSABCBwoFZnJhbWUi1wIKC1NlcnZlckZyYW1lEiMKB3dlbGNvbWUYASABKAsyEC53ZWlyLnYxLldlbGNvbWVIABIoCgZyZXN1bHQYAiABKAsyFi53ZWlyLnYxLlB1Ymxpc2hSZXN1bHRIABImCgZjcmVkaXQYAyABKAsyFC53ZWlyLnYxLkNyZWRpdEdyYW50SAASHQoEcG9uZxgEIAEoCzINLndlaXIudjEuUG9uZ0gAEicKBWVycm9yGAUgASgLMhYud2Vpci52MS5Qcm90b2NvbEVycm9ySAASJwoJcmVmcmVzaGVkGAYgASgLMhIud2Vpci52MS5SZWZyZXNoZWRIABIpCgpzdWJzY3JpYmVkGAogASgLMhMud2Vpci52MS5TdWJzY3JpYmVkSAASLAoKZGVsaXZlcmllcxgLIAEoCzIWLndlaXIudjEuRGVsaXZlcnlCYXRjaEgAQgcKBWZyYW1lImQKBUhlbGxvEhgKEHByb3RvY29sX3ZlcnNpb24YASABKA0SDgoGdGVuYW50GAIgASgJEg8KB2FwaV9rZXkYAyABKAkSEQoJY2xpZW50X2lkGAQgASgJEg0KBXRva2VuGAUgASgJIqQBCgdXZWxjb21lEhIKCnNlc3Npb25faWQYASABKAkSDgoGY3JlZGl0GAIgASgNEhgKEG1heF9iYXRjaF9ldmVudHMYAyABKA0SFwoPbWF4X2V2ZW50X2J5dGVzGAQgASgNEhcKD21heF9mcmFtZV9ieXRlcxgFIAEoDRISCgpnYXRld2F5X2lkGAYgASgJEhUKDWV4cGlyZXNfYXRfbXMYByABKAMiGAoHUmVmcmVzaBINCgV0b2tlbhgBIAEoCSIiCglSZWZyZXNoZWQSFQoNZXhwaXJlc19hdF9tcxgBIAEoAyI+CgxQdWJsaXNoQmF0Y2gSCwoDc2VxGAEgASgEEiEKBmV2ZW50cxgCIAMoCzIRLndlaXIudjEuRW52ZWxvcGUieAoLRXZlbnRSZXN1bHQSCgoCaWQYASABKAkSIQoEY29kZRgCIAEoDjITLndlaXIudjEuUmVzdWx0Q29kZRISCgplcnJvcl9jb2RlGAMgASgJEg4KBnJlYXNvbhgEIAEoCRIWCg5yZXRyeV9hZnRlcl9tcxgFIAEoDSJTCg1QdWJsaXNoUmVzdWx0EgsKA3NlcRgBIAEoBBIlCgdyZXN1bHRzGAIgAygLMhQud2Vpci52MS5FdmVudFJlc3VsdBIOCgZjcmVkaXQYAyABKA0iHQoLQ3JlZGl0R3JhbnQSDgoGY3JlZGl0GAEgASgNIhUKBFBpbmcSDQoFbm9uY2UYASABKAQiFQoEUG9uZxINCgVub25jZRgBIAEoBCJICg1Qcm90b2NvbEVycm9yEhIKCmVycm9yX2NvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRISCgpjbG9zZV9jb2RlGAMgASgNIpMBCglTdWJzY3JpYmUSDgoGc3RyZWFtGAEgASgJEgsKA2tleRgCIAEoCRISCgprZXlfcHJlZml4GAMgASgJEhYKDHJlc3VtZV90b2tlbhgEIAEoCUgAEhsKEWZyb21fdGltZXN0YW1wX21zGAUgASgDSAASFwoNZnJvbV9lYXJsaWVzdBgGIAEoCEgAQgcKBXN0YXJ0IkcKClN1YnNjcmliZWQSDgoGc3RyZWFtGAEgASgJEhMKC3Nsb3dfcG9saWN5GAIgASgJEhQKDHJlc3VtZV90b2tlbhgDIAEoCSKKAQoIRGVsaXZlcnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgMEhQKDGNvbnRlbnRfdHlwZRgDIAEoCRIUCgx0aW1lc3RhbXBfbXMYBCABKAMSDAoEa2luZBgFIAEoCRIUCgxyZXN1bWVfdG9rZW4YBiABKAkSEgoKcmVhZF9hdF9tcxgHIAEoAyI2Cg1EZWxpdmVyeUJhdGNoEiUKCmRlbGl2ZXJpZXMYASADKAsyES53ZWlyLnYxLkRlbGl2ZXJ5KuYBCgpSZXN1bHRDb2RlEhsKF1JFU1VMVF9DT0RFX1VOU1BFQ0lGSUVEEAASEwoPUkVTVUxUX0NPREVfQUNLEAESGQoVUkVTVUxUX0NPREVfRFVQTElDQVRFEAISFwoTUkVTVUxUX0NPREVfSU5WQUxJRBADEhsKF1JFU1VMVF9DT0RFX1JFVFJZX0FGVEVSEAQSHAoYUkVTVUxUX0NPREVfVU5BVVRIT1JJWkVEEAUSGQoVUkVTVUxUX0NPREVfVE9PX0xBUkdFEAYSHAoYUkVTVUxUX0NPREVfVU5LTk9XTl9UWVBFEAdiBnByb3RvMw", [file_weir_v1_envelope]);
 
 /**
  * @generated from message weir.v1.ClientFrame
@@ -39,6 +39,12 @@ export type ClientFrame = Message<"weir.v1.ClientFrame"> & {
      */
     value: Ping;
     case: "ping";
+  } | {
+    /**
+     * @generated from field: weir.v1.Refresh refresh = 4;
+     */
+    value: Refresh;
+    case: "refresh";
   } | {
     /**
      * Subscriptions (/v1/subscribe): numbers 10-19.
@@ -96,6 +102,12 @@ export type ServerFrame = Message<"weir.v1.ServerFrame"> & {
     case: "error";
   } | {
     /**
+     * @generated from field: weir.v1.Refreshed refreshed = 6;
+     */
+    value: Refreshed;
+    case: "refreshed";
+  } | {
+    /**
      * Subscriptions (/v1/subscribe): numbers 10-19.
      *
      * @generated from field: weir.v1.Subscribed subscribed = 10;
@@ -130,6 +142,9 @@ export type Hello = Message<"weir.v1.Hello"> & {
   protocolVersion: number;
 
   /**
+   * With an API key: the tenant and its key. With a token, tenant is optional (the token names it;
+   * when set it must match).
+   *
    * @generated from field: string tenant = 2;
    */
   tenant: string;
@@ -145,6 +160,13 @@ export type Hello = Message<"weir.v1.Hello"> & {
    * @generated from field: string client_id = 4;
    */
   clientId: string;
+
+  /**
+   * A bearer token (JWT) instead of an API key: the tenant and its permissions come from its claims.
+   *
+   * @generated from field: string token = 5;
+   */
+  token: string;
 };
 
 /**
@@ -189,6 +211,14 @@ export type Welcome = Message<"weir.v1.Welcome"> & {
    * @generated from field: string gateway_id = 6;
    */
   gatewayId: string;
+
+  /**
+   * When the credentials of this connection expire (Unix ms; 0: never). Send a Refresh with a new
+   * token before then, or the connection is closed with 4401 WEIR_ERR_TOKEN_EXPIRED.
+   *
+   * @generated from field: int64 expires_at_ms = 7;
+   */
+  expiresAtMs: bigint;
 };
 
 /**
@@ -197,6 +227,46 @@ export type Welcome = Message<"weir.v1.Welcome"> & {
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
   messageDesc(file_weir_v1_protocol, 3);
+
+/**
+ * Refresh replaces the connection's token with a new one for the same tenant, in band: the
+ * connection, its credit and its in-flight batches carry on. Answered by Refreshed, or by a
+ * ProtocolError and a close when the token is refused.
+ *
+ * @generated from message weir.v1.Refresh
+ */
+export type Refresh = Message<"weir.v1.Refresh"> & {
+  /**
+   * @generated from field: string token = 1;
+   */
+  token: string;
+};
+
+/**
+ * Describes the message weir.v1.Refresh.
+ * Use `create(RefreshSchema)` to create a new message.
+ */
+export const RefreshSchema: GenMessage<Refresh> = /*@__PURE__*/
+  messageDesc(file_weir_v1_protocol, 4);
+
+/**
+ * @generated from message weir.v1.Refreshed
+ */
+export type Refreshed = Message<"weir.v1.Refreshed"> & {
+  /**
+   * When the new token expires (Unix ms; 0: never).
+   *
+   * @generated from field: int64 expires_at_ms = 1;
+   */
+  expiresAtMs: bigint;
+};
+
+/**
+ * Describes the message weir.v1.Refreshed.
+ * Use `create(RefreshedSchema)` to create a new message.
+ */
+export const RefreshedSchema: GenMessage<Refreshed> = /*@__PURE__*/
+  messageDesc(file_weir_v1_protocol, 5);
 
 /**
  * @generated from message weir.v1.PublishBatch
@@ -220,7 +290,7 @@ export type PublishBatch = Message<"weir.v1.PublishBatch"> & {
  * Use `create(PublishBatchSchema)` to create a new message.
  */
 export const PublishBatchSchema: GenMessage<PublishBatch> = /*@__PURE__*/
-  messageDesc(file_weir_v1_protocol, 4);
+  messageDesc(file_weir_v1_protocol, 6);
 
 /**
  * @generated from message weir.v1.EventResult
@@ -259,7 +329,7 @@ export type EventResult = Message<"weir.v1.EventResult"> & {
  * Use `create(EventResultSchema)` to create a new message.
  */
 export const EventResultSchema: GenMessage<EventResult> = /*@__PURE__*/
-  messageDesc(file_weir_v1_protocol, 5);
+  messageDesc(file_weir_v1_protocol, 7);
 
 /**
  * @generated from message weir.v1.PublishResult
@@ -290,7 +360,7 @@ export type PublishResult = Message<"weir.v1.PublishResult"> & {
  * Use `create(PublishResultSchema)` to create a new message.
  */
 export const PublishResultSchema: GenMessage<PublishResult> = /*@__PURE__*/
-  messageDesc(file_weir_v1_protocol, 6);
+  messageDesc(file_weir_v1_protocol, 8);
 
 /**
  * CreditGrant gives the client more credit outside a PublishResult.
@@ -309,7 +379,7 @@ export type CreditGrant = Message<"weir.v1.CreditGrant"> & {
  * Use `create(CreditGrantSchema)` to create a new message.
  */
 export const CreditGrantSchema: GenMessage<CreditGrant> = /*@__PURE__*/
-  messageDesc(file_weir_v1_protocol, 7);
+  messageDesc(file_weir_v1_protocol, 9);
 
 /**
  * @generated from message weir.v1.Ping
@@ -326,7 +396,7 @@ export type Ping = Message<"weir.v1.Ping"> & {
  * Use `create(PingSchema)` to create a new message.
  */
 export const PingSchema: GenMessage<Ping> = /*@__PURE__*/
-  messageDesc(file_weir_v1_protocol, 8);
+  messageDesc(file_weir_v1_protocol, 10);
 
 /**
  * @generated from message weir.v1.Pong
@@ -343,7 +413,7 @@ export type Pong = Message<"weir.v1.Pong"> & {
  * Use `create(PongSchema)` to create a new message.
  */
 export const PongSchema: GenMessage<Pong> = /*@__PURE__*/
-  messageDesc(file_weir_v1_protocol, 9);
+  messageDesc(file_weir_v1_protocol, 11);
 
 /**
  * ProtocolError is sent just before the gateway closes the connection.
@@ -376,7 +446,7 @@ export type ProtocolError = Message<"weir.v1.ProtocolError"> & {
  * Use `create(ProtocolErrorSchema)` to create a new message.
  */
 export const ProtocolErrorSchema: GenMessage<ProtocolError> = /*@__PURE__*/
-  messageDesc(file_weir_v1_protocol, 10);
+  messageDesc(file_weir_v1_protocol, 12);
 
 /**
  * The subscription protocol (/v1/subscribe): the client sends Hello (as for
@@ -448,7 +518,7 @@ export type Subscribe = Message<"weir.v1.Subscribe"> & {
  * Use `create(SubscribeSchema)` to create a new message.
  */
 export const SubscribeSchema: GenMessage<Subscribe> = /*@__PURE__*/
-  messageDesc(file_weir_v1_protocol, 11);
+  messageDesc(file_weir_v1_protocol, 13);
 
 /**
  * @generated from message weir.v1.Subscribed
@@ -483,7 +553,7 @@ export type Subscribed = Message<"weir.v1.Subscribed"> & {
  * Use `create(SubscribedSchema)` to create a new message.
  */
 export const SubscribedSchema: GenMessage<Subscribed> = /*@__PURE__*/
-  messageDesc(file_weir_v1_protocol, 12);
+  messageDesc(file_weir_v1_protocol, 14);
 
 /**
  * @generated from message weir.v1.Delivery
@@ -541,7 +611,7 @@ export type Delivery = Message<"weir.v1.Delivery"> & {
  * Use `create(DeliverySchema)` to create a new message.
  */
 export const DeliverySchema: GenMessage<Delivery> = /*@__PURE__*/
-  messageDesc(file_weir_v1_protocol, 13);
+  messageDesc(file_weir_v1_protocol, 15);
 
 /**
  * @generated from message weir.v1.DeliveryBatch
@@ -558,7 +628,7 @@ export type DeliveryBatch = Message<"weir.v1.DeliveryBatch"> & {
  * Use `create(DeliveryBatchSchema)` to create a new message.
  */
 export const DeliveryBatchSchema: GenMessage<DeliveryBatch> = /*@__PURE__*/
-  messageDesc(file_weir_v1_protocol, 14);
+  messageDesc(file_weir_v1_protocol, 16);
 
 /**
  * ResultCode is the outcome of one event.
