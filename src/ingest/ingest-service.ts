@@ -16,7 +16,7 @@ import type { EventChecker } from "./check-event.js";
 import { stopwatch, systemClock, type Clock } from "./clock.js";
 import { IngestBatch, type Accepted, type IngestStats, type Refused } from "./ingest-batch.js";
 import { LatencyWindow } from "./latency-window.js";
-import type { Claim, DedupStore, EventLog, IngestObserver, OutRecord, PublishedLookup } from "./ports.js";
+import { NotPublishedError, type Claim, type DedupStore, type EventLog, type IngestObserver, type OutRecord, type PublishedLookup } from "./ports.js";
 import { deadLetterRecord, eventRecord } from "./records.js";
 import { StaleClaimVerifier, type StaleClaim } from "./stale-claims.js";
 import { AbandonedClaims } from "./abandoned-claims.js";
@@ -302,7 +302,11 @@ export class IngestService {
     for (const r of refused) batch.retry(r.index, nack);
     if (outcome !== "timeout") {
       this.deps.onError?.("publish failed", outcome);
-      await this.release(keys, token);
+      if (outcome instanceof NotPublishedError || !this.deps.lookup) return this.release(keys, token);
+      // Kafka failed the records but may have written them (a leader that took them and was lost
+      // before it answered, a producer that lost its sequence): releasing the claims now would let
+      // the client's retry write them twice. They stay claimed until Kafka is asked.
+      batch.settlesWith(this.settleUnknown(attempt, claimed));
       return;
     }
     // Still sending: keep the claims so a retry sees IN_PROGRESS rather than publishing twice,
@@ -313,6 +317,34 @@ export class IngestService {
         () => this.release(keys, token),
       ),
     );
+  }
+
+  /**
+   * Settles the claims of a publish that failed without saying whether it wrote anything: those
+   * Kafka has are confirmed (a retry is told DUPLICATE), the others released (a retry publishes).
+   * The first look waits a little, so a record its new leader took over is readable; a lookup that
+   * cannot tell is tried again, with growing waits; after the last, the claims are left to their
+   * pending TTL and verified as stale ones (decision 0010).
+   */
+  private async settleUnknown(attempt: Attempt, claimed: readonly Accepted[]): Promise<void> {
+    const lookup = this.deps.lookup!;
+    const queries = claimed.map((a) => this.staleOf(a, "", attempt.batch.tenant).query);
+    for (let i = 0, waitMs = UNKNOWN_OUTCOME_FIRST_LOOK_MS; i < UNKNOWN_OUTCOME_LOOKS; i++, waitMs *= 2) {
+      await new Promise((r) => setTimeout(r, waitMs));
+      let found: Set<string>;
+      try {
+        found = await lookup.find(queries);
+      } catch (err) {
+        this.deps.onError?.("verifying a failed publish in Kafka failed (retried)", err);
+        continue;
+      }
+      const written = claimed.filter((a) => found.has(a.key)).map((a) => a.key);
+      const absent = claimed.filter((a) => !found.has(a.key)).map((a) => a.key);
+      this.deps.observer?.unknownOutcome?.(written.length, absent.length);
+      this.confirm(written);
+      await this.release(absent, attempt.token);
+      return;
+    }
   }
 
   private confirm(keys: string[]): void {
@@ -339,6 +371,10 @@ export class IngestService {
     });
   }
 }
+
+/** When a failed publish is first looked for in Kafka, and how many looks (each waiting twice the last). */
+const UNKNOWN_OUTCOME_FIRST_LOOK_MS = 1_000;
+const UNKNOWN_OUTCOME_LOOKS = 6;
 
 /** Longest RETRY_AFTER the gateway asks for while another attempt of the event is in flight. */
 export const MAX_IN_PROGRESS_RETRY_MS = 2_000;

@@ -14,10 +14,19 @@ export type OutRecord = {
   readonly timestampMs?: number;
 };
 
+/** A publish refused before any record reached a Kafka client (closed, not connected): nothing was written. */
+export class NotPublishedError extends Error {
+  override readonly name = "NotPublishedError";
+}
+
 export type TopicSpec = { readonly topic: string; readonly partitions: number; readonly compacted?: boolean };
 
 export interface EventLog {
-  /** Resolves once the log has durably acknowledged every record (acks=all); rejects if any failed. */
+  /**
+   * Resolves once the log has durably acknowledged every record (acks=all); rejects if any failed.
+   * A rejection may leave records written (a leader that took them and was lost before it answered,
+   * a producer that lost its sequence), unless it is a NotPublishedError.
+   */
   publish(records: readonly OutRecord[]): Promise<void>;
   /** False while a send is stalled or failing: callers shed load instead of queueing behind it. */
   readonly healthy: boolean;
@@ -82,6 +91,8 @@ export interface IngestObserver {
    * take-over failed: RETRY_AFTER).
    */
   staleClaims?(outcome: StaleOutcome, count: number): void;
+  /** Events of a failed publish looked for in Kafka: how many were written after all, how many not. */
+  unknownOutcome?(written: number, absent: number): void;
 }
 
 export type StaleOutcome = "found" | "republished" | "lost" | "failed";

@@ -85,6 +85,12 @@ export class WeirMetrics implements IngestObserver, ProcessorObserver {
     help: "Event ids found already published (duplicates dropped).",
     registers: [this.registry],
   });
+  private readonly unknownOutcomeTotal = new Counter({
+    name: "weir_publish_unknown_outcome_events_total",
+    help: "Events of a failed Kafka publish that were looked for in Kafka before their claims were let go, by what was found (written: confirmed, a retry is a DUPLICATE; absent: released).",
+    labelNames: ["found"] as const,
+    registers: [this.registry],
+  });
   private readonly staleClaimsTotal = new Counter({
     name: "weir_dedup_stale_claims_total",
     help: "Stale dedup claims (orphaned or unconfirmed) verified against Kafka, by outcome: found (DUPLICATE), republished, lost (another gateway took over), failed (RETRY_AFTER).",
@@ -168,6 +174,11 @@ export class WeirMetrics implements IngestObserver, ProcessorObserver {
   dedupLookups(keys: number, hits: number): void {
     this.dedupLookupsTotal.inc(keys);
     if (hits > 0) this.dedupHits.inc(hits);
+  }
+
+  unknownOutcome(written: number, absent: number): void {
+    if (written > 0) this.unknownOutcomeTotal.inc({ found: "written" }, written);
+    if (absent > 0) this.unknownOutcomeTotal.inc({ found: "absent" }, absent);
   }
 
   staleClaims(outcome: StaleOutcome, count: number): void {

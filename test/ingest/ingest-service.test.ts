@@ -5,7 +5,7 @@ import { DeadLetterSchema } from "../../src/gen/weir/v1/dead_letter_pb.js";
 import { EnvelopeSchema } from "../../src/gen/weir/v1/envelope_pb.js";
 import { eventRecord } from "../../src/ingest/records.js";
 import { headers } from "../../src/kafka-contract.js";
-import type { IngestObserver, StaleOutcome } from "../../src/ingest/ports.js";
+import { NotPublishedError, type IngestObserver, type StaleOutcome } from "../../src/ingest/ports.js";
 import { flushMicrotasks, track, until } from "../unit-fixtures/fake-ports.js";
 import { DLQ_TOPIC, QUOTE_TOPIC, ingestHarness, invalidQuoteEvent, quoteEvent, type Harness } from "../unit-fixtures/events.js";
 import { systemClock } from "../../src/ingest/clock.js";
@@ -346,6 +346,61 @@ describe("IngestService: event log failures", () => {
   });
 });
 
+describe("IngestService: a failed publish that may have written (verified in Kafka before its claims go)", () => {
+  it("confirms the claims of a failed publish whose records Kafka has after all: the retry is DUPLICATE, one record", async () => {
+    vi.useFakeTimers();
+    const h = ingestHarness({ withLookup: true });
+    h.log.rejectAll(new Error("Local: Fatal error"), { written: true });
+    const [failed] = await h.service.publish(TENANT, [quoteEvent("q1")]);
+    expect(failed!.errorCode).toBe("WEIR_ERR_KAFKA_UNAVAILABLE");
+    h.log.ackAll();
+    // Not released: a retry now must not publish again.
+    const [early] = await h.service.publish(TENANT, [quoteEvent("q1")]);
+    expect(early!.errorCode).toBe("WEIR_ERR_IN_PROGRESS");
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(h.lookup.calls).toHaveLength(1);
+    await until(() => expect(h.dedup.state(key("q1"))).toBe("done"));
+    const [retry] = await h.service.publish(TENANT, [quoteEvent("q1")]);
+    expect(retry!.code).toBe(ResultCode.DUPLICATE);
+    expect(h.log.recordsOf(QUOTE_TOPIC)).toHaveLength(1);
+  });
+
+  it("releases the claims of a failed publish Kafka does not have once it has looked: the retry publishes once", async () => {
+    vi.useFakeTimers();
+    const h = ingestHarness({ withLookup: true });
+    h.log.rejectAll(new Error("Local: Message timed out"));
+    await h.service.publish(TENANT, [quoteEvent("q1")]);
+    h.log.ackAll();
+    await vi.advanceTimersByTimeAsync(1_000);
+    await until(() => expect(h.dedup.state(key("q1"))).toBeUndefined());
+    const [retry] = await h.service.publish(TENANT, [quoteEvent("q1")]);
+    expect(retry!.code).toBe(ResultCode.ACK);
+    expect(h.log.recordsOf(QUOTE_TOPIC)).toHaveLength(1);
+  });
+
+  it("looks again, with growing waits, while Kafka cannot tell; the claim is held meanwhile", async () => {
+    vi.useFakeTimers();
+    const h = ingestHarness({ withLookup: true });
+    h.log.rejectAll(new Error("Local: Fatal error"), { written: true });
+    h.lookup.failWith();
+    await h.service.publish(TENANT, [quoteEvent("q1")]);
+    await vi.advanceTimersByTimeAsync(1_000 + 2_000);
+    expect(h.lookup.calls).toHaveLength(2);
+    expect(h.dedup.state(key("q1"))).toBe("pending");
+    h.lookup.recover();
+    await vi.advanceTimersByTimeAsync(4_000);
+    await until(() => expect(h.dedup.state(key("q1"))).toBe("done"));
+  });
+
+  it("releases at once when the publish never reached a Kafka client (NotPublishedError)", async () => {
+    const h = ingestHarness({ withLookup: true });
+    h.log.rejectAll(new NotPublishedError("event log closed"));
+    await h.service.publish(TENANT, [quoteEvent("q1")]);
+    expect(h.dedup.state(key("q1"))).toBeUndefined();
+    expect(h.lookup.calls).toHaveLength(0);
+  });
+});
+
 describe("IngestService: stale claims (a gateway died before confirming)", () => {
   const EVENT_TIME = 1_700_000_000_000;
   const DEAD = "gw-dead";
@@ -559,9 +614,9 @@ describe("IngestService: stale claims (a gateway died before confirming)", () =>
     expect(h.errors.map((e) => e.what)).toEqual(["dedup take-over failed"]);
   });
 
-  it("releases a taken-over claim when its publish fails, so the next retry publishes", async () => {
+  it("releases a taken-over claim when its publish fails without writing, so the next retry publishes", async () => {
     const { h } = afterCrash(["q1"], []);
-    h.log.rejectAll();
+    h.log.rejectAll(new NotPublishedError("producer not connected"));
     const [failed] = await h.service.publish(TENANT, [quoteEvent("q1", { eventTimeMs: EVENT_TIME })]);
     expect(failed!.errorCode).toBe("WEIR_ERR_KAFKA_UNAVAILABLE");
     expect(h.dedup.state(key("q1"))).toBeUndefined();

@@ -64,15 +64,16 @@ export class PublishCall {
     this.done.resolve();
   }
 
-  /** Kafka refuses this call: none of its records is in the log. */
-  fail(error: Error = new Error("broker not available")): void {
+  /** Kafka fails this call: none of its records is in the log, unless `written` (failed, yet written). */
+  fail(error: Error = new Error("broker not available"), written = false): void {
     if (this.state !== "pending") throw new Error(`publish already ${this.state}`);
     this.state = "failed";
+    if (written) this.log.records.push(...this.records);
     this.done.reject(error);
   }
 }
 
-type LogBehaviour = { kind: "ack" } | { kind: "reject"; error: Error } | { kind: "hold" };
+type LogBehaviour = { kind: "ack" } | { kind: "reject"; error: Error; written: boolean } | { kind: "hold" };
 
 export class FakeEventLog implements EventLog {
   healthy = true;
@@ -91,9 +92,9 @@ export class FakeEventLog implements EventLog {
     return this;
   }
 
-  /** Later publishes reject at once with `error`. */
-  rejectAll(error: Error = new Error("broker not available")): this {
-    this.behaviour = { kind: "reject", error };
+  /** Later publishes reject at once with `error`; with `written`, their records land in the log all the same. */
+  rejectAll(error: Error = new Error("broker not available"), opts: { written?: boolean } = {}): this {
+    this.behaviour = { kind: "reject", error, written: opts.written ?? false };
     return this;
   }
 
@@ -108,7 +109,7 @@ export class FakeEventLog implements EventLog {
     this.calls.push(call);
     const behaviour = this.behaviour;
     if (behaviour.kind === "ack") call.ack();
-    else if (behaviour.kind === "reject") call.fail(behaviour.error);
+    else if (behaviour.kind === "reject") call.fail(behaviour.error, behaviour.written);
     this.waiters = this.waiters.filter((w) => {
       if (this.calls.length < w.count) return true;
       w.resolve(this.calls[w.count - 1]!);
@@ -326,6 +327,12 @@ export class FakePublishedLookup implements PublishedLookup {
 
   failWith(error: Error = new Error("Kafka unreachable")): this {
     this.failure = error;
+    return this;
+  }
+
+  /** Lookups answer again. */
+  recover(): this {
+    this.failure = undefined;
     return this;
   }
 

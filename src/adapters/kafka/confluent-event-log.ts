@@ -9,7 +9,7 @@
  * same sequence numbers, so a broker restart delays records and the broker drops the retried
  * duplicates. The package is optional (a native build): it is loaded only when this adapter is.
  */
-import type { EventLog, OutRecord, TopicSpec } from "../../ingest/ports.js";
+import { NotPublishedError, type EventLog, type OutRecord, type TopicSpec } from "../../ingest/ports.js";
 import { StallBreaker, bufferOf, importClientPackage, topicMaxMessageBytes, type AdapterOptions } from "./send-control.js";
 
 export type ConfluentEventLogOptions = AdapterOptions & {
@@ -157,9 +157,9 @@ export class ConfluentEventLog implements EventLog {
 
   publish(records: readonly OutRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
-    if (this.closed) return Promise.reject(new Error("event log closed"));
+    if (this.closed) return Promise.reject(new NotPublishedError("event log closed"));
     if (!this.producer || this.fatal) {
-      const err = this.fatal ?? new Error("producer not connected");
+      const err = new NotPublishedError(this.fatal ? `producer failed: ${this.fatal.message}` : "producer not connected");
       if (this.fatal) void this.replaceProducer();
       const id = this.breaker.start();
       this.breaker.settle(id, false);
@@ -174,8 +174,10 @@ export class ConfluentEventLog implements EventLog {
         try {
           producer.produce(r.topic, null, bufferOf(r.value), r.key, r.timestampMs ?? null, delivery, rdHeaders(r.headers));
         } catch (err) {
-          // Never queued: no delivery report will come for this record or the ones after it.
-          delivery.report(err instanceof Error ? err : new Error(String(err)), records.length - i);
+          // Never queued: no delivery report will come for this record or the ones after it. The
+          // records before it were queued, so the publish as a whole may still have written some.
+          const reason = err instanceof Error ? err.message : String(err);
+          delivery.report(i === 0 ? new NotPublishedError(reason) : new Error(reason), records.length - i);
           return;
         }
       }
