@@ -8,7 +8,8 @@ import { ResultCode, type ClientFrameSchema, type EventResult, type Welcome } fr
 import type { Envelope } from "../gen/weir/v1/envelope_pb.js";
 import { ConnectionClosedError, type CloseInfo } from "./errors.js";
 import { retryDelayMs } from "./backoff.js";
-import { connectSession, readFrame, sendFrame, type SessionOptions } from "./transport.js";
+import { connectSession, readFrame, refresherFor, sendFrame, type SessionOptions } from "./transport.js";
+import type { TokenRefresher, TokenSource } from "./token.js";
 
 export { ConnectionClosedError, type CloseInfo };
 
@@ -27,13 +28,19 @@ export class IngestClient {
   private closeInfo: CloseInfo | undefined;
   readonly closed: Promise<CloseInfo>;
 
+  private readonly refresher: TokenRefresher;
+
   private constructor(
     private readonly ws: WebSocket,
     readonly welcome: Welcome,
+    token: TokenSource | undefined,
   ) {
     this.credit = welcome.credit;
+    this.refresher = refresherFor(ws, token);
+    this.refresher.schedule(welcome.expiresAtMs);
     this.closed = new Promise((resolve) => {
       ws.addEventListener("close", (ev) => {
+        this.refresher.stop();
         this.closeInfo = { code: ev.code, reason: ev.reason, ...(this.closeInfo?.error ? { error: this.closeInfo.error } : {}) };
         const err = new ConnectionClosedError(this.closeInfo);
         for (const p of this.pending.values()) p.reject(err);
@@ -47,7 +54,7 @@ export class IngestClient {
 
   static async connect(opts: ClientOptions): Promise<IngestClient> {
     const { ws, welcome } = await connectSession(opts);
-    return new IngestClient(ws, welcome);
+    return new IngestClient(ws, welcome, opts.token);
   }
 
   /** Credit the gateway has granted and this client has not spent. */
@@ -121,6 +128,9 @@ export class IngestClient {
       }
       case "credit":
         this.grant(frame.value.credit);
+        break;
+      case "refreshed":
+        this.refresher.schedule(frame.value.expiresAtMs);
         break;
       case "error":
         this.closeInfo = { code: frame.value.closeCode, reason: frame.value.errorCode, error: frame.value };

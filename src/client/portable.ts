@@ -11,4 +11,5 @@ export { MemoryOutbox, type Outbox, type OutboxEntry } from "./outbox.js";
 export { ConnectionClosedError, EventRefusedError, ClientClosedError, type CloseInfo } from "./errors.js";
 export { useWebSocket, type WebSocketConstructor } from "./transport.js";
 export type { Backoff } from "./backoff.js";
+export type { TokenSource } from "./token.js";
 export { ResultCode, type EventResult } from "../gen/weir/v1/protocol_pb.js";

@@ -12,16 +12,20 @@
 import type { Delivery, ProtocolError, Subscribe } from "../gen/weir/v1/protocol_pb.js";
 import { backoffDelay } from "./backoff.js";
 import { ConnectionClosedError } from "./errors.js";
-import { openSocket, readFrame, sendFrame, type WebSocketConstructor } from "./transport.js";
-import { PROTOCOL_VERSION } from "../protocol/version.js";
+import { helloFrame, openSocket, readFrame, refresherFor, sendFrame, type WebSocketConstructor } from "./transport.js";
+import { tokenFrom, type TokenSource } from "./token.js";
 
 export type SubscribeStart = "latest" | "earliest" | { readonly resumeToken: string } | { readonly timestampMs: number };
 
 export type SubscribeOptions = {
   /** ws://host:port/v1/subscribe, or several gateways' (tried in turn when one fails). */
   readonly url: string | readonly string[];
-  readonly tenant: string;
-  readonly apiKey: string;
+  /** With a token, optional (the token names it). */
+  readonly tenant?: string;
+  /** An API key, or… */
+  readonly apiKey?: string;
+  /** …a token (JWT), or a function giving a fresh one (at each connect and before each expiry). */
+  readonly token?: TokenSource;
   /** "results.error-rate", "results.fraud", "results.risk-limits", "alerts", "events.<type>". */
   readonly stream: string;
   readonly key?: string;
@@ -54,7 +58,7 @@ export type StreamDelivery = {
 };
 
 /** Close codes after which reconnecting cannot help. */
-const FATAL = new Set([4400, 4401, 4403, 4404, 4410, 4422, 4426]);
+const FATAL = new Set([4400, 4401, 4402, 4403, 4404, 4410, 4422, 4426]);
 
 export type WeirSubscription = AsyncIterable<StreamDelivery> & {
   /** The token of the last delivery the iterator handed out (resume from it later). */
@@ -138,16 +142,24 @@ export function subscribe(opts: SubscribeOptions): WeirSubscription {
     let live = false;
     let liveAt = 0;
     let delivered = false;
+    const refresher = refresherFor(socket, opts.token);
     socket.addEventListener("open", () => {
-      sendFrame(socket, {
-        frame: { case: "hello", value: { protocolVersion: PROTOCOL_VERSION, tenant: opts.tenant, apiKey: opts.apiKey, clientId: "weir-subscribe" } },
-      });
-      const start = received !== undefined ? ({ case: "resumeToken", value: received } as const) : startOf(opts.from);
-      sendFrame(socket, { frame: { case: "subscribe", value: { stream: opts.stream, key: opts.key ?? "", keyPrefix: opts.keyPrefix ?? "", start } } });
+      void tokenFrom(opts.token).then(
+        (token) => {
+          if (socket.readyState !== 1) return;
+          sendFrame(socket, { frame: helloFrame({ ...opts, token, clientId: "weir-subscribe" }) });
+          const start = received !== undefined ? ({ case: "resumeToken", value: received } as const) : startOf(opts.from);
+          sendFrame(socket, { frame: { case: "subscribe", value: { stream: opts.stream, key: opts.key ?? "", keyPrefix: opts.keyPrefix ?? "", start } } });
+        },
+        // No token to be had: this attempt ends, the next one asks again.
+        () => socket.close(4000, "no token"),
+      );
     });
     socket.addEventListener("message", (ev) => {
       const frame = readFrame(ev);
-      if (frame.case === "subscribed") {
+      if (frame.case === "welcome") refresher.schedule(frame.value.expiresAtMs);
+      else if (frame.case === "refreshed") refresher.schedule(frame.value.expiresAtMs);
+      else if (frame.case === "subscribed") {
         live = true;
         liveAt = Date.now();
         // Before the first delivery, a reconnect resumes from where this subscription started.
@@ -168,6 +180,7 @@ export function subscribe(opts: SubscribeOptions): WeirSubscription {
       /* the close event follows */
     });
     socket.addEventListener("close", (ev) => {
+      refresher.stop();
       if (ended) return wake();
       if (FATAL.has(ev.code)) {
         failed = new ConnectionClosedError({ code: ev.code, reason: ev.reason, ...(protocolError ? { error: protocolError } : {}) });

@@ -7,6 +7,7 @@ import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/p
 import { ClientFrameSchema, ServerFrameSchema, type ProtocolError, type ServerFrame, type Welcome } from "../gen/weir/v1/protocol_pb.js";
 import { ConnectionClosedError } from "./errors.js";
 import { PROTOCOL_VERSION } from "../protocol/version.js";
+import { TokenRefresher, tokenFrom, type TokenSource } from "./token.js";
 
 export type WebSocketConstructor = new (url: string) => WebSocket;
 
@@ -32,14 +33,37 @@ export function sendFrame(ws: WebSocket, frame: MessageInitShape<typeof ClientFr
   ws.send(toBinary(ClientFrameSchema, create(ClientFrameSchema, frame)));
 }
 
+/** A Refresher for a connection: sends its Refresh frames while the socket is open. */
+export function refresherFor(ws: WebSocket, source: TokenSource | undefined, onError?: (err: unknown) => void): TokenRefresher {
+  return new TokenRefresher(
+    source,
+    (token) => {
+      if (ws.readyState === 1) sendFrame(ws, { frame: { case: "refresh", value: { token } } });
+    },
+    onError,
+  );
+}
+
 export function readFrame(ev: MessageEvent): ServerFrame["frame"] {
   return fromBinary(ServerFrameSchema, new Uint8Array(ev.data as ArrayBuffer)).frame;
 }
 
+/** The Hello of a connection: its credentials (an API key or a token) and its name. */
+export function helloFrame(opts: { tenant?: string; apiKey?: string; token?: string; clientId?: string }): MessageInitShape<typeof ClientFrameSchema>["frame"] {
+  return {
+    case: "hello",
+    value: { protocolVersion: PROTOCOL_VERSION, tenant: opts.tenant ?? "", apiKey: opts.apiKey ?? "", token: opts.token ?? "", clientId: opts.clientId ?? "" },
+  };
+}
+
 export type SessionOptions = {
   readonly url: string;
-  readonly tenant: string;
-  readonly apiKey: string;
+  /** With a token, optional (the token names it). */
+  readonly tenant?: string;
+  /** An API key, or… */
+  readonly apiKey?: string;
+  /** …a token (JWT), or a function giving a fresh one. */
+  readonly token?: TokenSource;
   readonly clientId?: string;
   readonly connectTimeoutMs?: number;
   readonly WebSocket?: WebSocketConstructor;
@@ -49,7 +73,8 @@ export type SessionOptions = {
  * Opens a socket and says Hello; resolves with the gateway's Welcome, or rejects with the close
  * (ConnectionClosedError carrying the gateway's ProtocolError, e.g. 4401 for a bad key) or a timeout.
  */
-export function connectSession(opts: SessionOptions): Promise<{ ws: WebSocket; welcome: Welcome }> {
+export async function connectSession(opts: SessionOptions): Promise<{ ws: WebSocket; welcome: Welcome }> {
+  const token = await tokenFrom(opts.token);
   const ws = openSocket(opts.url, opts.WebSocket);
   const timeoutMs = opts.connectTimeoutMs ?? 10_000;
   return new Promise((resolve, reject) => {
@@ -61,7 +86,7 @@ export function connectSession(opts: SessionOptions): Promise<{ ws: WebSocket; w
     }, timeoutMs);
     const onOpen = () =>
       sendFrame(ws, {
-        frame: { case: "hello", value: { protocolVersion: PROTOCOL_VERSION, tenant: opts.tenant, apiKey: opts.apiKey, clientId: opts.clientId ?? "" } },
+        frame: helloFrame({ ...opts, token }),
       });
     const onMessage = (ev: MessageEvent) => {
       const frame = readFrame(ev);

@@ -23,13 +23,21 @@ import { backoffDelay, retryDelayMs, type Backoff } from "./backoff.js";
 import { ClientClosedError, ConnectionClosedError, EventRefusedError, FATAL_INGEST_CLOSE_CODES, type CloseInfo } from "./errors.js";
 import { encodePublishFrame, eventFrameBytes } from "./frames.js";
 import { MemoryOutbox, type Outbox, type OutboxEntry } from "./outbox.js";
-import { connectSession, readFrame, sendFrame, type WebSocketConstructor } from "./transport.js";
+import { connectSession, readFrame, refresherFor, sendFrame, type WebSocketConstructor } from "./transport.js";
+import type { TokenSource } from "./token.js";
 
 export type WeirClientOptions = {
   /** Gateway ingest URLs (ws://host:port/v1/ingest), tried in turn: the failover list. */
   readonly urls: string | readonly string[];
-  readonly tenant: string;
-  readonly apiKey: string;
+  /** With a token, optional (the token names it). */
+  readonly tenant?: string;
+  /** An API key, or… */
+  readonly apiKey?: string;
+  /**
+   * …a token (JWT), or a function giving a fresh one: asked at each connect and some time before
+   * the connection's token expires (sent in band as a Refresh; the connection carries on).
+   */
+  readonly token?: TokenSource;
   readonly clientId?: string;
   /** Where unanswered events live. Default: in memory (lost with the process). */
   readonly outbox?: Outbox;
@@ -446,8 +454,9 @@ export class WeirClient {
       try {
         const { ws, welcome } = await connectSession({
           url,
-          tenant: this.opts.tenant,
-          apiKey: this.opts.apiKey,
+          ...(this.opts.tenant !== undefined ? { tenant: this.opts.tenant } : {}),
+          ...(this.opts.apiKey !== undefined ? { apiKey: this.opts.apiKey } : {}),
+          ...(this.opts.token !== undefined ? { token: this.opts.token } : {}),
           clientId: this.opts.clientId ?? "",
           connectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000,
           ...(this.opts.WebSocket ? { WebSocket: this.opts.WebSocket } : {}),
@@ -499,10 +508,13 @@ export class WeirClient {
     return new Promise((resolve) => {
       let protocolError: CloseInfo["error"];
       let ended = false;
+      const refresher = refresherFor(conn.ws, this.opts.token);
+      refresher.schedule(conn.welcome.expiresAtMs);
       const end = (close: CloseInfo) => {
         if (ended) return;
         ended = true;
         clearInterval(keepAlive);
+        refresher.stop();
         if (this.conn === conn) {
           this.conn = undefined;
           this.inFlight.clear();
@@ -531,7 +543,8 @@ export class WeirClient {
         } else if (frame.case === "credit") {
           conn.credit += frame.value.credit;
           this.sendBatches();
-        } else if (frame.case === "error") protocolError = frame.value;
+        } else if (frame.case === "refreshed") refresher.schedule(frame.value.expiresAtMs);
+        else if (frame.case === "error") protocolError = frame.value;
       });
       conn.ws.addEventListener("close", (ev) => end({ code: ev.code, reason: ev.reason, ...(protocolError ? { error: protocolError } : {}) }));
       this.sendBatches();

@@ -71,6 +71,9 @@ export function encodeServerFrame(frame: ServerFrameBody): Uint8Array {
 
 type Phase = "awaiting-hello" | "authenticating" | "ready" | "closed";
 
+/** Frames a client may send behind its Hello before the Welcome (a Subscribe, a first batch). */
+const MAX_EARLY_FRAMES = 2;
+
 /** The longest a timer can wait (setTimeout's limit); an expiry further out is re-armed. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -82,6 +85,8 @@ export class ProtocolSession {
   private expiryTimer: ReturnType<typeof setTimeout> | undefined;
   /** A Refresh being verified (one at a time). */
   private refreshing = false;
+  /** Frames that came behind the Hello while it was being authenticated. */
+  private early: ClientFrameBody[] = [];
 
   constructor(
     readonly transport: Transport,
@@ -123,7 +128,19 @@ export class ProtocolSession {
       if (this.phase !== "awaiting-hello") return this.fail(new WeirError("WEIR_ERR_BAD_FRAME", "Hello sent twice"));
       return this.onHello(frame.value);
     }
+    if (this.phase === "authenticating") {
+      // Sent right behind the Hello while its token is verified: handled after the Welcome.
+      if (this.early.length >= MAX_EARLY_FRAMES)
+        return this.fail(new WeirError("WEIR_ERR_BAD_FRAME", `more than ${MAX_EARLY_FRAMES} frames before the Welcome`));
+      this.early.push(frame);
+      return;
+    }
     if (this.phase !== "ready") return this.fail(new WeirError("WEIR_ERR_HELLO_REQUIRED"));
+    this.onFrame(frame);
+  }
+
+  /** A frame after the Welcome. */
+  private onFrame(frame: ClientFrameBody): void {
     if (frame.case === "ping") return this.send({ case: "pong", value: { $typeName: "weir.v1.Pong", nonce: frame.value.nonce } });
     if (frame.case === "refresh") return this.onRefresh(frame.value.token);
     this.endpoint.onFrame(frame);
@@ -207,6 +224,7 @@ export class ProtocolSession {
         sessionId: this.sessionId,
       },
     });
+    for (const frame of this.early.splice(0)) if (this.phase === "ready") this.onFrame(frame);
   }
 
   /** A new token for the same tenant: the connection carries on with its grants and expiry. */

@@ -183,6 +183,19 @@ describe("a connection with a token", () => {
     expect(transport.closed).toEqual({ code: 4419, reason: "WEIR_ERR_TOKEN_EXPIRED" });
   });
 
+  it("handles up to two frames sent behind the Hello while its token is verified, and refuses a third (4400)", async () => {
+    const publishFrame = (seq: bigint) => clientFrame({ case: "publish", value: { seq, events: [quoteEvent(`early-${seq}`)] } });
+    const ok = connect();
+    ok.conn.onMessage(helloFrame(await token({ weir_publish: ["*"] })), true);
+    ok.conn.onMessage(publishFrame(1n), true);
+    ok.conn.onMessage(publishFrame(2n), true);
+    await until(() => expect(ok.transport.framesOf("result").map((r) => r.seq)).toEqual([1n, 2n]));
+    const greedy = connect();
+    greedy.conn.onMessage(helloFrame(await token({})), true);
+    for (const seq of [1n, 2n, 3n]) greedy.conn.onMessage(publishFrame(seq), true);
+    expect(greedy.transport.closed).toEqual({ code: 4400, reason: "WEIR_ERR_BAD_FRAME" });
+  });
+
   it("is closed with 4401 when a Refresh carries another tenant's token, or a bad one", async () => {
     for (const next of [await token({ weir_tenant: "globex" }), "garbage"]) {
       const { transport, conn } = connect();
