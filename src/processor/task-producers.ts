@@ -11,7 +11,7 @@
  * can commit any more), `afterFence` reads the committed offset again; the owner skips what lies
  * below it (FencedOffsets).
  */
-import { Partitioners, type Kafka, type Message, type Producer } from "kafkajs";
+import { Partitioners, type Kafka, type Message, type Producer, type RecordMetadata } from "kafkajs";
 
 export type TaskCommit = {
   readonly topicMessages: ReadonlyArray<{ readonly topic: string; readonly messages: Message[] }>;
@@ -82,7 +82,14 @@ export class TaskProducers {
     if (topicMessages.length === 0 && !work.offsets) return;
     const tx = await producer.transaction();
     try {
-      if (topicMessages.length > 0) await tx.sendBatch({ topicMessages: topicMessages.map((t) => ({ topic: t.topic, messages: t.messages })), acks: -1 });
+      if (topicMessages.length > 0) {
+        const written = await tx.sendBatch({ topicMessages: topicMessages.map((t) => ({ topic: t.topic, messages: t.messages })), acks: -1 });
+        const missing = unconfirmedPartitions(topicMessages, written);
+        // kafkajs has resolved a send during a leader change without writing every partition's
+        // records (the chaos suite: a committed transaction whose records are nowhere in the log,
+        // not even aborted). Committing it would lose them: abort, and the batch is read again.
+        if (missing.length > 0) throw new Error(`Kafka confirmed no write for ${missing.join(", ")}; aborting the transaction`);
+      }
       if (work.offsets) {
         const { groupId, topic, offset } = work.offsets;
         await tx.sendOffsets({ consumerGroupId: groupId, topics: [{ topic, partitions: [{ partition, offset }] }] });
@@ -103,4 +110,20 @@ export class TaskProducers {
       }),
     );
   }
+}
+
+/**
+ * The topic-partitions that records were sent to by explicit partition but that the send's result
+ * does not confirm (absent, or with an error code). Records without a partition are left to the
+ * partitioner and cannot be checked this way.
+ */
+export function unconfirmedPartitions(
+  sent: ReadonlyArray<{ readonly topic: string; readonly messages: readonly Message[] }>,
+  written: readonly RecordMetadata[],
+): string[] {
+  const confirmed = new Set(written.filter((w) => w.errorCode === 0).map((w) => `${w.topicName}/${w.partition}`));
+  const missing = new Set<string>();
+  for (const t of sent)
+    for (const m of t.messages) if (m.partition !== undefined && !confirmed.has(`${t.topic}/${m.partition}`)) missing.add(`${t.topic}/${m.partition}`);
+  return [...missing];
 }
