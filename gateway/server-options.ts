@@ -5,7 +5,8 @@
  */
 import type { Config } from "../src/config.js";
 import type { Logger } from "../src/log.js";
-import type { Authenticator, Publisher } from "../src/protocol/ports.js";
+import type { Authenticator, Publisher, RefusalReport } from "../src/protocol/ports.js";
+import { SecurityAudit } from "../src/security/audit.js";
 import type { StreamSource } from "../src/subscribe/subscription.js";
 import type { WeirMetrics } from "../src/metrics/prometheus.js";
 import type { ServerOptions } from "./server.js";
@@ -26,6 +27,8 @@ export type ServerParts = {
 
 export function serverOptions(parts: ServerParts): ServerOptions {
   const { config, logger, authenticator, metrics } = parts;
+  const security = new SecurityAudit(logger, (code) => metrics.refused(code));
+  const audit = (refusal: RefusalReport) => security.record(refusal);
   return {
     host: config.host,
     port: config.port,
@@ -44,6 +47,7 @@ export function serverOptions(parts: ServerParts): ServerOptions {
       authenticator,
       serverId: config.gatewayId,
       log: logger,
+      audit,
       onPublisherError: (err, session) => logger.error({ err, session }, "publish failed unexpectedly"),
       limits: {
         connectionCredit: config.connectionCredit,
@@ -58,6 +62,7 @@ export function serverOptions(parts: ServerParts): ServerOptions {
       authenticator,
       source: parts.source,
       log: logger,
+      audit,
       onDelivered: (stream, seconds) => metrics.observeDelivery(stream, seconds),
       limits: { helloTimeoutMs: config.helloTimeoutMs, maxSendBufferBytes: config.maxSendBufferBytes, maxPending: config.subscriberMaxPending },
     },

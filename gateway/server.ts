@@ -36,6 +36,8 @@ type SubscriberData = { sub?: Subscription; closed: boolean };
 /** A uWS socket as the protocol classes see it; nothing is done to it once it closed. */
 function transportOf(ws: uWS.WebSocket<{ closed: boolean }>, data: { closed: boolean }): Transport {
   return {
+    // Read now: uWS frees the socket's address with the socket.
+    peer: Buffer.from(ws.getRemoteAddressAsText()).toString(),
     send: (bytes) => {
       if (!data.closed) ws.cork(() => ws.send(bytes, true));
     },

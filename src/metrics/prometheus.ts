@@ -85,6 +85,12 @@ export class WeirMetrics implements IngestObserver, ProcessorObserver {
     help: "Event ids found already published (duplicates dropped).",
     registers: [this.registry],
   });
+  private readonly refusalsTotal = new Counter({
+    name: "weir_security_refusals_total",
+    help: "Refusals a client caused, by Weir error code: failed authentication (WEIR_ERR_UNAUTHORIZED, WEIR_ERR_BAD_TOKEN), permission denials (WEIR_ERR_FORBIDDEN_*), protocol violations (WEIR_ERR_BAD_FRAME, ...). Each is also logged at warn with the peer address, at most once per code per 10 s.",
+    labelNames: ["code"] as const,
+    registers: [this.registry],
+  });
   private readonly unknownOutcomeTotal = new Counter({
     name: "weir_publish_unknown_outcome_events_total",
     help: "Events of a failed Kafka publish that were looked for in Kafka before their claims were let go, by what was found (written: confirmed, a retry is a DUPLICATE; absent: released).",
@@ -174,6 +180,11 @@ export class WeirMetrics implements IngestObserver, ProcessorObserver {
   dedupLookups(keys: number, hits: number): void {
     this.dedupLookupsTotal.inc(keys);
     if (hits > 0) this.dedupHits.inc(hits);
+  }
+
+  /** One refusal of the security audit trail. */
+  refused(code: string): void {
+    this.refusalsTotal.inc({ code });
   }
 
   unknownOutcome(written: number, absent: number): void {

@@ -7,7 +7,7 @@
  */
 import type { PublishBatch } from "../gen/weir/v1/protocol_pb.js";
 import { WeirError, isWeirError } from "../errors.js";
-import type { Authenticator, Publisher, SessionLog, Transport } from "./ports.js";
+import type { Authenticator, Publisher, RefusalReport, SessionLog, Transport } from "./ports.js";
 import { ProtocolSession, type ClientFrameBody, type Endpoint, type WelcomeFields } from "./session.js";
 
 export type IngestLimits = {
@@ -28,6 +28,8 @@ export type IngestSessionDeps = {
   /** The server's name in the Welcome (gateway id, relay id). */
   readonly serverId: string;
   readonly log?: SessionLog;
+  /** Every refusal, the connection's and each event's permission denials (the security audit trail). */
+  readonly audit?: (refusal: RefusalReport) => void;
   /** An unexpected publisher failure (a bug, not client input): the connection closes with 1011. */
   readonly onPublisherError?: (err: unknown, sessionId: string) => void;
 };
@@ -45,7 +47,13 @@ export class IngestSession implements Endpoint {
     const { authenticator, limits, log } = deps;
     this.session = new ProtocolSession(
       transport,
-      { authenticator, helloTimeoutMs: limits.helloTimeoutMs, maxSendBufferBytes: limits.maxSendBufferBytes, ...(log ? { log } : {}) },
+      {
+        authenticator,
+        helloTimeoutMs: limits.helloTimeoutMs,
+        maxSendBufferBytes: limits.maxSendBufferBytes,
+        ...(log ? { log } : {}),
+        ...(deps.audit ? { audit: deps.audit } : {}),
+      },
       this,
     );
   }
@@ -120,6 +128,13 @@ export class IngestSession implements Endpoint {
       .then(
         (results) => {
           this.credit += n;
+          const audit = this.deps.audit;
+          if (audit) {
+            for (const r of results) {
+              if (r.errorCode === "WEIR_ERR_FORBIDDEN_TYPE" || r.errorCode === "WEIR_ERR_TENANT_MISMATCH")
+                audit({ code: r.errorCode, tenant: this.session.tenant, peer: this.session.transport.peer ?? "" });
+            }
+          }
           this.session.send({ case: "result", value: { $typeName: "weir.v1.PublishResult", seq: batch.seq, results, credit: n } });
         },
         (err: unknown) => {

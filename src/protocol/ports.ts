@@ -10,6 +10,8 @@ import type { WeirError } from "../errors.js";
 import type { Grants } from "./grants.js";
 
 export interface Transport {
+  /** The client's address, for the audit trail ("" or absent when unknown). */
+  readonly peer?: string;
   send(bytes: Uint8Array): void;
   /** Close after flushing what was sent. */
   close(code: number, reason: string): void;
@@ -46,6 +48,9 @@ export interface Publisher {
   /** `grants`: the event types the connection may publish (absent: any); others are refused per event. */
   publish(tenant: string, events: readonly Envelope[], grants?: Grants): Promise<EventResult[]>;
 }
+
+/** A refusal a client caused, for the security audit trail (src/security/audit.ts). */
+export type RefusalReport = { readonly code: string; readonly closeCode?: number; readonly tenant: string; readonly peer: string };
 
 /** Where a session reports what it refused (pino's `debug(fields, msg)` fits). */
 export type SessionLog = { debug(fields: Record<string, unknown>, msg: string): void };

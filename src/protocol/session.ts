@@ -20,7 +20,7 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ClientFrameSchema, HelloSchema, ServerFrameSchema, type ClientFrame, type Hello, type ServerFrame, type Welcome } from "../gen/weir/v1/protocol_pb.js";
 import { WeirError, isWeirError } from "../errors.js";
-import type { AuthOutcome, Authenticator, Principal, SessionLog, Transport } from "./ports.js";
+import type { AuthOutcome, Authenticator, Principal, RefusalReport, SessionLog, Transport } from "./ports.js";
 import { PROTOCOL_VERSION } from "./version.js";
 
 export type ClientFrameBody = ClientFrame["frame"];
@@ -48,6 +48,8 @@ export type SessionOptions = {
    */
   readonly maxSendBufferBytes?: number;
   readonly log?: SessionLog;
+  /** Every refusal, for the security audit trail. */
+  readonly audit?: (refusal: RefusalReport) => void;
 };
 
 /** The close code of an error that ends a connection; one without its own is a server fault (1011). */
@@ -156,6 +158,7 @@ export class ProtocolSession {
     if (this.phase === "closed") return;
     const closeCode = closeCodeOf(error);
     this.opts.log?.debug({ session: this.sessionId, code: error.code }, error.message);
+    this.opts.audit?.({ code: error.code, closeCode, tenant: this.who.tenant, peer: this.transport.peer ?? "" });
     this.write({ case: "error", value: { $typeName: "weir.v1.ProtocolError", errorCode: error.code, message: error.message, closeCode } });
     this.end();
     this.transport.close(closeCode, error.code);

@@ -18,7 +18,7 @@ import { WeirError, isWeirError } from "../errors.js";
 import { encodeResumeToken } from "./resume-token.js";
 import { SubscriberQueue } from "./subscriber-queue.js";
 import type { StreamSpec } from "./streams.js";
-import type { Authenticator, SessionLog, Transport } from "../protocol/ports.js";
+import type { Authenticator, RefusalReport, SessionLog, Transport } from "../protocol/ports.js";
 import { ProtocolSession, encodeServerFrame, type ClientFrameBody, type Endpoint, type ServerFrameBody, type WelcomeFields } from "../protocol/session.js";
 import { granted } from "../protocol/grants.js";
 import type { TailRecord } from "./ports.js";
@@ -47,6 +47,8 @@ export type SubscriptionDeps = {
   readonly source: StreamSource;
   readonly limits: SubscriptionLimits;
   readonly log?: SessionLog;
+  /** Every refusal (the security audit trail). */
+  readonly audit?: (refusal: RefusalReport) => void;
   /** Event time → delivery, per delivery sent (metrics). */
   readonly onDelivered?: (stream: string, latencySeconds: number) => void;
 };
@@ -85,7 +87,12 @@ export class Subscription implements Endpoint {
   ) {
     this.session = new ProtocolSession(
       transport,
-      { authenticator: deps.authenticator, helloTimeoutMs: deps.limits.helloTimeoutMs, ...(deps.log ? { log: deps.log } : {}) },
+      {
+        authenticator: deps.authenticator,
+        helloTimeoutMs: deps.limits.helloTimeoutMs,
+        ...(deps.log ? { log: deps.log } : {}),
+        ...(deps.audit ? { audit: deps.audit } : {}),
+      },
       this,
     );
   }

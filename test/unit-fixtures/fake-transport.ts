@@ -7,6 +7,8 @@ type ServerCase = NonNullable<ServerFrame["frame"]["case"]>;
 type ServerValue<C extends ServerCase> = Extract<ServerFrame["frame"], { case: C }>["value"];
 
 export class FakeTransport implements Transport {
+  /** The client's address the audit trail reports. */
+  peer = "203.0.113.7";
   readonly sent: Uint8Array[] = [];
   closed: { code: number; reason: string } | undefined;
   /** What bufferedAmount() reports. */

@@ -6,21 +6,16 @@
  */
 import { logLevel as kafkaLogLevel, type LogEntry, type logCreator } from "kafkajs";
 import type { Logger } from "../../log.js";
+import { LogThrottle } from "../../log-throttle.js";
 
 export function kafkaLogCreator(logger: Logger, intervalMs = 10_000): logCreator {
-  const seen = new Map<string, { at: number; suppressed: number }>();
+  const throttle = new LogThrottle(intervalMs);
   return () =>
     ({ level, namespace, log }: LogEntry) => {
       const { message, timestamp: _timestamp, logger: _name, ...extra } = log;
-      const now = Date.now();
-      const last = seen.get(message);
-      if (last && now - last.at < intervalMs) {
-        last.suppressed++;
-        return;
-      }
-      if (seen.size > 1000) seen.clear();
-      seen.set(message, { at: now, suppressed: 0 });
-      const fields = { kafka: { namespace, ...extra, ...(last?.suppressed ? { suppressed: last.suppressed } : {}) } };
+      const { log: emit, suppressed } = throttle.admit(message);
+      if (!emit) return;
+      const fields = { kafka: { namespace, ...extra, ...(suppressed ? { suppressed } : {}) } };
       if (level <= kafkaLogLevel.ERROR) logger.error(fields, message);
       else if (level === kafkaLogLevel.WARN) logger.warn(fields, message);
       else logger.debug(fields, message);
