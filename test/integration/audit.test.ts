@@ -34,7 +34,8 @@ function closeCodeOf(send: (ws: WebSocket) => void): Promise<number> {
   });
 }
 
-const hello = (apiKey: string) => toBinary(ClientFrameSchema, create(ClientFrameSchema, { frame: { case: "hello", value: { protocolVersion: 1, tenant, apiKey } } }));
+const hello = (apiKey: string) =>
+  toBinary(ClientFrameSchema, create(ClientFrameSchema, { frame: { case: "hello", value: { protocolVersion: 1, tenant, apiKey } } }));
 
 test("every refused guess is counted, one line per code is logged with the peer address", async () => {
   const GUESSES = 300;
