@@ -7,6 +7,7 @@ import type { Config } from "../src/config.js";
 import type { Logger } from "../src/log.js";
 import type { Authenticator, Publisher, RefusalReport } from "../src/protocol/ports.js";
 import { SecurityAudit } from "../src/security/audit.js";
+import { FailedAuthThrottle } from "../src/security/failed-auth-throttle.js";
 import type { StreamSource } from "../src/subscribe/subscription.js";
 import type { WeirMetrics } from "../src/metrics/prometheus.js";
 import type { ServerOptions } from "./server.js";
@@ -28,7 +29,11 @@ export type ServerParts = {
 export function serverOptions(parts: ServerParts): ServerOptions {
   const { config, logger, authenticator, metrics } = parts;
   const security = new SecurityAudit(logger, (code) => metrics.refused(code));
-  const audit = (refusal: RefusalReport) => security.record(refusal);
+  const throttle = new FailedAuthThrottle({ maxFailures: config.authMaxFailures, windowMs: config.authFailureWindowMs });
+  const audit = (refusal: RefusalReport) => {
+    security.record(refusal);
+    if ((refusal.code === "WEIR_ERR_UNAUTHORIZED" || refusal.code === "WEIR_ERR_BAD_TOKEN") && refusal.peer) throttle.failed(refusal.peer);
+  };
   return {
     host: config.host,
     port: config.port,
@@ -36,6 +41,10 @@ export function serverOptions(parts: ServerParts): ServerOptions {
     maxSendBufferBytes: config.maxSendBufferBytes,
     logger,
     staticFiles: parts.staticFiles,
+    admitPeer: {
+      blockedFor: (peer) => throttle.blockedFor(peer),
+      refused: (peer) => security.record({ code: "WEIR_ERR_AUTH_THROTTLED", tenant: "", peer }),
+    },
     metrics: async () => ({ contentType: metrics.contentType, body: await metrics.text() }),
     stats: parts.stats,
     readiness: () => {

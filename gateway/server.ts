@@ -26,6 +26,11 @@ export type ServerOptions = {
   readonly stats: () => unknown;
   /** Static files served under /dashboard/ (path → content type and bytes). */
   readonly staticFiles?: ReadonlyMap<string, { type: string; body: Buffer }>;
+  /**
+   * Whether a client address must wait before it may connect again (ms; 0: it may), asked before
+   * each WebSocket upgrade; `refused` reports the answer for the audit trail.
+   */
+  readonly admitPeer?: { blockedFor(peer: string): number; refused(peer: string, waitMs: number): void };
   /** /readyz answers 200 only while this returns ready. */
   readonly readiness: () => { ready: boolean; checks: Record<string, boolean> };
 };
@@ -46,6 +51,25 @@ function transportOf(ws: uWS.WebSocket<{ closed: boolean }>, data: { closed: boo
     },
     bufferedAmount: () => (data.closed ? 0 : ws.getBufferedAmount()),
   };
+}
+
+/** Upgrades to a WebSocket, unless the client's address is throttled (HTTP 429, Retry-After). */
+function upgradeIfAdmitted<T>(opts: ServerOptions, res: uWS.HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t, data: T): void {
+  if (opts.admitPeer) {
+    const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
+    const waitMs = opts.admitPeer.blockedFor(peer);
+    if (waitMs > 0) {
+      opts.admitPeer.refused(peer, waitMs);
+      res.cork(() =>
+        res
+          .writeStatus("429 Too Many Requests")
+          .writeHeader("retry-after", String(Math.ceil(waitMs / 1000)))
+          .end(),
+      );
+      return;
+    }
+  }
+  res.upgrade<T>(data, req.getHeader("sec-websocket-key"), req.getHeader("sec-websocket-protocol"), req.getHeader("sec-websocket-extensions"), context);
 }
 
 export type RunningServer = {
@@ -73,15 +97,7 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
     maxBackpressure: opts.maxSendBufferBytes * 2,
     idleTimeout: 120,
     sendPingsAutomatically: true,
-    upgrade: (res, req, context) => {
-      res.upgrade<SocketData>(
-        { closed: false },
-        req.getHeader("sec-websocket-key"),
-        req.getHeader("sec-websocket-protocol"),
-        req.getHeader("sec-websocket-extensions"),
-        context,
-      );
-    },
+    upgrade: (res, req, context) => upgradeIfAdmitted<SocketData>(opts, res, req, context, { closed: false }),
     open: (ws) => {
       const data = ws.getUserData();
       const conn = new IngestSession(transportOf(ws, data), opts.connection);
@@ -113,15 +129,7 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
     maxBackpressure: opts.maxSendBufferBytes * 4,
     idleTimeout: 120,
     sendPingsAutomatically: true,
-    upgrade: (res, req, context) => {
-      res.upgrade<SubscriberData>(
-        { closed: false },
-        req.getHeader("sec-websocket-key"),
-        req.getHeader("sec-websocket-protocol"),
-        req.getHeader("sec-websocket-extensions"),
-        context,
-      );
-    },
+    upgrade: (res, req, context) => upgradeIfAdmitted<SubscriberData>(opts, res, req, context, { closed: false }),
     open: (ws) => {
       const data = ws.getUserData();
       data.sub = new Subscription(transportOf(ws, data), opts.subscription);

@@ -49,6 +49,14 @@ export const settings = {
     default: {},
     doc: 'JSON object: per API-key tenant, the event types it may publish and the streams it may subscribe to (patterns: a name, `prefix.*` or `*`), e.g. `{"acme":{"publish":["acme.v1.*"],"subscribe":["results.*"]}}`; a tenant not named may do everything. Token tenants get theirs from the token.',
   }),
+  authMaxFailures: int({
+    env: "WEIR_AUTH_MAX_FAILURES",
+    default: 20,
+    min: 1,
+    max: 1_000_000,
+    doc: "Refused handshakes (bad key or token) one client address may have per WEIR_AUTH_FAILURE_WINDOW_MS; past that its connections are turned away with HTTP 429 until the window ends.",
+  }),
+  authFailureWindowMs: int({ env: "WEIR_AUTH_FAILURE_WINDOW_MS", default: 60_000, min: 1000, max: 3600_000, doc: "The window of WEIR_AUTH_MAX_FAILURES." }),
   jwtJwksUrl: str({
     env: "WEIR_JWT_JWKS_URL",
     default: "",

@@ -36,6 +36,8 @@ export const errorSpecs = {
   WEIR_ERR_BAD_TOKEN: { message: "token refused: %s", close: 4401 },
   WEIR_ERR_TOKEN_EXPIRED: { message: "the connection's token expired without a Refresh", close: 4419 },
   WEIR_ERR_FORBIDDEN_STREAM: { message: "tenant %s may not subscribe to %s", close: 4402 },
+  // Before the upgrade: HTTP 429 with Retry-After, no WebSocket.
+  WEIR_ERR_AUTH_THROTTLED: { message: "too many refused handshakes from %s; try again in %s s" },
   WEIR_ERR_HELLO_REQUIRED: { message: "the first frame must be Hello", close: 4403 },
   WEIR_ERR_HELLO_TIMEOUT: { message: "no Hello within %s ms", close: 4408 },
   WEIR_ERR_BATCH_TOO_LARGE: { message: "batch of %s events exceeds max_batch_events %s", close: 4413 },
