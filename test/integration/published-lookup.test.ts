@@ -97,6 +97,9 @@ test("answers within its timeout, offsets included, when Kafka does not answer",
   });
   const lookup = new KafkaPublishedLookup(unreachable, { maxRecords: 1000, timeoutMs: 500 });
   const started = Date.now();
-  await expect(lookup.find([q("e-1", 1)])).rejects.toThrow(/looking up 1 events in Kafka took more than 500 ms/);
+  // Whichever deadline fires first (the request's, or the scan's inside it, both at 500 ms) answers.
+  await expect(lookup.find([q("e-1", 1)])).rejects.toThrow(
+    /looking up 1 events in Kafka took more than 500 ms|reading offsets in Kafka did not finish in time/,
+  );
   expect(Date.now() - started).toBeLessThan(2_000);
 });
