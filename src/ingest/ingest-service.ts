@@ -323,14 +323,14 @@ export class IngestService {
    * Settles the claims of a publish that failed without saying whether it wrote anything: those
    * Kafka has are confirmed (a retry is told DUPLICATE), the others released (a retry publishes).
    * The first look waits a little, so a record its new leader took over is readable; a lookup that
-   * cannot tell is tried again, with growing waits; after the last, the claims are left to their
-   * pending TTL and verified as stale ones (decision 0010).
+   * cannot tell is tried again every second; after the last, the claims are left to their pending
+   * TTL and verified as stale ones (decision 0010).
    */
   private async settleUnknown(attempt: Attempt, claimed: readonly Accepted[]): Promise<void> {
     const lookup = this.deps.lookup!;
     const queries = claimed.map((a) => this.staleOf(a, "", attempt.batch.tenant).query);
-    for (let i = 0, waitMs = UNKNOWN_OUTCOME_FIRST_LOOK_MS; i < UNKNOWN_OUTCOME_LOOKS; i++, waitMs *= 2) {
-      await new Promise((r) => setTimeout(r, waitMs));
+    for (let i = 0; i < UNKNOWN_OUTCOME_LOOKS; i++) {
+      await new Promise((r) => setTimeout(r, UNKNOWN_OUTCOME_LOOK_EVERY_MS));
       let found: Set<string>;
       try {
         found = await lookup.find(queries);
@@ -372,9 +372,13 @@ export class IngestService {
   }
 }
 
-/** When a failed publish is first looked for in Kafka, and how many looks (each waiting twice the last). */
-const UNKNOWN_OUTCOME_FIRST_LOOK_MS = 1_000;
-const UNKNOWN_OUTCOME_LOOKS = 6;
+/**
+ * A failed publish is looked for in Kafka a second after it failed, then every second while Kafka
+ * cannot tell (a broker restarting), for about two minutes: its events wait IN_PROGRESS meanwhile,
+ * so the look must come soon after Kafka is back, not after a long backoff.
+ */
+const UNKNOWN_OUTCOME_LOOK_EVERY_MS = 1_000;
+const UNKNOWN_OUTCOME_LOOKS = 120;
 
 /** Longest RETRY_AFTER the gateway asks for while another attempt of the event is in flight. */
 export const MAX_IN_PROGRESS_RETRY_MS = 2_000;

@@ -162,8 +162,9 @@ describe.each(kafkaClients)("WEIR_KAFKA_CLIENT=%s", (client) => {
       const sent = [...stream.sent, ...arriving.sent];
       const results = new Map([...stream.results, ...arriving.results]);
       expect(results.size).toBe(sent.length);
-      // The restart is shorter than the publish timeout, so every event is acked (none DUPLICATE).
-      const notAcked = [...results].filter(([, r]) => r.code !== ResultCode.ACK);
+      // Every event is in Kafka: ACK, or DUPLICATE when an attempt that timed out or failed had
+      // written it after all (a slow restart on a loaded machine; decision 0019) — never a refusal.
+      const notAcked = [...results].filter(([, r]) => r.code !== ResultCode.ACK && r.code !== ResultCode.DUPLICATE);
       expect(notAcked.map(([id, r]) => `${id}: ${ResultCode[r.code]} ${r.errorCode} ${r.reason}`)).toEqual([]);
       const records = await readTopics(stack.kafkaBrokers, eventTopics(), tenant);
       const counts = countById(records);
