@@ -36,9 +36,11 @@ export class EventChecker {
     this.validator = createValidator({ registry: registry.files });
   }
 
-  /** `grants`: the event types the connection may publish (absent: any). */
-  check(envelope: Envelope, tenant: string, grants?: Grants): CheckResult {
-    const bytes = envelopeBytes(envelope);
+  /**
+   * `grants`: the event types the connection may publish (absent: any). `bytes`: the envelope's
+   * size when the caller has it already (the batch counts it for admission).
+   */
+  check(envelope: Envelope, tenant: string, grants?: Grants, bytes = envelopeBytes(envelope)): CheckResult {
     if (bytes > this.maxEventBytes) return fail(new WeirError("WEIR_ERR_EVENT_TOO_LARGE", bytes, this.maxEventBytes));
     const control = controlCharField(envelope);
     if (control) return fail(new WeirError("WEIR_ERR_INVALID_ENVELOPE", `${control}: must not contain control characters [weir.no_control_chars]`));

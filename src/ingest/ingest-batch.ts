@@ -40,6 +40,8 @@ export function dedupKey(tenant: string, id: string): string {
 export class IngestBatch {
   /** Bytes of the batch's events, whole envelopes (envelopeBytes): what the admission counts. */
   readonly eventBytes: number;
+  /** Each event's envelopeBytes, counted once: the admission sums them, the checker bounds each. */
+  private readonly sizes: readonly number[];
   private readonly answered: Array<EventResult | undefined>;
   /** Later occurrences of an id → its first occurrence: answered from it when the batch closes. */
   private readonly repeats = new Map<number, number>();
@@ -55,7 +57,8 @@ export class IngestBatch {
     private readonly grants?: Grants,
   ) {
     let bytes = 0;
-    for (const env of events) bytes += envelopeBytes(env);
+    this.sizes = events.map((env) => envelopeBytes(env));
+    for (const n of this.sizes) bytes += n;
     this.eventBytes = bytes;
     this.answered = new Array<EventResult | undefined>(events.length);
   }
@@ -80,7 +83,7 @@ export class IngestBatch {
       }
       // An empty id is invalid; it is checked (and refused) on its own, never taken for a repeat.
       if (env.id) firstIndex.set(env.id, index);
-      const checked = checker.check(env, this.tenant, this.grants);
+      const checked = checker.check(env, this.tenant, this.grants, this.sizes[index]);
       if (checked.ok) accepted.push({ index, env, topic: checked.type.topic, key: dedupKey(this.tenant, env.id) });
       else refused.push({ index, env, error: checked.error });
     }

@@ -16,7 +16,16 @@ import type { EventChecker } from "./check-event.js";
 import { stopwatch, systemClock, type Clock } from "./clock.js";
 import { IngestBatch, type Accepted, type IngestStats, type Refused } from "./ingest-batch.js";
 import { LatencyWindow } from "./latency-window.js";
-import { NotPublishedError, type Claim, type DedupStore, type EventLog, type IngestObserver, type OutRecord, type PublishedLookup } from "./ports.js";
+import {
+  NotPublishedError,
+  type Claim,
+  type DedupStore,
+  type EventLog,
+  type IngestObserver,
+  type OutRecord,
+  type PublishedLookup,
+  type PublishedQuery,
+} from "./ports.js";
 import { deadLetterRecord, eventRecord } from "./records.js";
 import { StaleClaimVerifier, type StaleClaim } from "./stale-claims.js";
 import { AbandonedClaims } from "./abandoned-claims.js";
@@ -256,7 +265,7 @@ export class IngestService {
 
   /** An accepted event whose claim was found stale, with where its record would be in Kafka. */
   private staleOf(a: Accepted, staleValue: string, tenant: string): StaleAccepted {
-    return { ...a, staleValue, query: { topic: a.topic, tenant, id: a.env.id, timestampMs: timestampMs(a.env.eventTime!) } };
+    return { ...a, staleValue, query: publishedQuery(a, tenant) };
   }
 
   /**
@@ -328,7 +337,7 @@ export class IngestService {
    */
   private async settleUnknown(attempt: Attempt, claimed: readonly Accepted[]): Promise<void> {
     const lookup = this.deps.lookup!;
-    const queries = claimed.map((a) => this.staleOf(a, "", attempt.batch.tenant).query);
+    const queries = claimed.map((a) => publishedQuery(a, attempt.batch.tenant));
     for (let i = 0; i < UNKNOWN_OUTCOME_LOOKS; i++) {
       await new Promise((r) => setTimeout(r, UNKNOWN_OUTCOME_LOOK_EVERY_MS));
       let found: Set<string>;
@@ -370,6 +379,11 @@ export class IngestService {
       this.abandonedClaims.add(keys, token);
     });
   }
+}
+
+/** Where an accepted event's record would be in Kafka, for a PublishedLookup. */
+function publishedQuery(a: Accepted, tenant: string): PublishedQuery {
+  return { topic: a.topic, tenant, id: a.env.id, timestampMs: timestampMs(a.env.eventTime!) };
 }
 
 /**
