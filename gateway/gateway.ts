@@ -18,6 +18,7 @@ import { SchemaRegistry } from "../src/schema/registry.js";
 import { assertCompatible } from "../src/schema/compat.js";
 import { EventChecker } from "../src/ingest/check-event.js";
 import { Admission } from "../src/ingest/admission.js";
+import { TenantQuotas } from "../src/ingest/tenant-quotas.js";
 import { IngestService } from "../src/ingest/ingest-service.js";
 import { startProcessors, type RunningProcessors } from "../src/processor/processors.js";
 import { configuredJobs } from "../src/processor/jobs.js";
@@ -160,6 +161,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
             dedup: adapters.dedup,
             lookup: adapters.publishedLookup,
             admission,
+            quotas: tenantQuotas(config),
             checker: new EventChecker(registry, config.maxEventBytes, config.maxFutureSkewMs),
             onError: (what, err) => logger.warn({ err }, what),
             observer: metrics,
@@ -274,6 +276,10 @@ function urlOf(host: string, port: number): string {
 }
 
 /** Metrics whose levels are read at scrape time from the live parts. */
+function tenantQuotas(config: Config): TenantQuotas {
+  return new TenantQuotas({ eventsPerSec: config.tenantEventsPerSec, bytesPerSec: config.tenantBytesPerSec }, new Map(Object.entries(config.tenantQuotas)));
+}
+
 function gatewayMetrics(admission: Admission, server: () => RunningServer | undefined, hub: () => SubscriptionHub | undefined): WeirMetrics {
   return new WeirMetrics({
     inFlightEvents: () => admission.inFlightEvents,

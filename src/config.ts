@@ -18,6 +18,12 @@ export { resolveToolSettings, toolSettings, type ToolSettings } from "./config/t
 /** WEIR_TENANT_GRANTS: tenant → what it may publish and subscribe to. */
 const tenantGrantsSchema = z.record(z.string(), z.strictObject({ publish: z.array(z.string()).default([]), subscribe: z.array(z.string()).default([]) }));
 
+/** WEIR_TENANT_QUOTAS: tenant → its own events/s and bytes/s (0: no limit); others get the defaults. */
+const tenantQuotasSchema = z.record(
+  z.string(),
+  z.strictObject({ eventsPerSec: z.number().int().nonnegative().default(0), bytesPerSec: z.number().int().nonnegative().default(0) }),
+);
+
 /** WEIR_JOB_OPTIONS: job name → options (each checked by its job's schema when the job loads). */
 const jobOptionsSchema = z.record(z.string(), z.record(z.string(), z.unknown()));
 
@@ -98,6 +104,26 @@ export const settings = {
     min: 1024,
     max: 2 ** 31,
     doc: "Payload bytes in flight across all connections; beyond it events get RETRY_AFTER.",
+  }),
+  tenantEventsPerSec: int({
+    env: "WEIR_TENANT_EVENTS_PER_SEC",
+    default: 0,
+    min: 0,
+    max: 100_000_000,
+    doc: "Events per second one tenant may publish through this gateway (0: no limit); past it its batches are answered RETRY_AFTER `WEIR_ERR_QUOTA_EXCEEDED` with the wait, and other tenants are not slowed. Per gateway: with N gateways a tenant gets up to N times this.",
+  }),
+  tenantBytesPerSec: int({
+    env: "WEIR_TENANT_BYTES_PER_SEC",
+    default: 0,
+    min: 0,
+    max: 2 ** 40,
+    doc: "Event bytes (payload, attributes, ids) per second one tenant may publish through this gateway (0: no limit), as WEIR_TENANT_EVENTS_PER_SEC.",
+  }),
+  tenantQuotas: json({
+    env: "WEIR_TENANT_QUOTAS",
+    schema: tenantQuotasSchema,
+    default: {},
+    doc: 'JSON object: tenants with quotas of their own, e.g. `{"acme":{"eventsPerSec":5000,"bytesPerSec":10000000}}` (0 or absent: no limit); the rest get WEIR_TENANT_EVENTS_PER_SEC and WEIR_TENANT_BYTES_PER_SEC.',
   }),
   maxBatchEvents: int({ env: "WEIR_MAX_BATCH_EVENTS", default: 1000, min: 1, max: 100_000, doc: "Events in one PublishBatch frame." }),
   maxEventBytes: int({

@@ -30,6 +30,7 @@ export const errorSpecs = {
   WEIR_ERR_IN_PROGRESS: { message: "another attempt with this id is in flight", result: ResultCode.RETRY_AFTER, retryable: true },
   WEIR_ERR_UPSTREAM_UNAVAILABLE: { message: "the relay cannot store the event for its upstream: %s", result: ResultCode.RETRY_AFTER, retryable: true },
   WEIR_ERR_DRAINING: { message: "gateway is shutting down", result: ResultCode.RETRY_AFTER, retryable: true },
+  WEIR_ERR_QUOTA_EXCEEDED: { message: "tenant %s is over its quota (%s)", result: ResultCode.RETRY_AFTER, retryable: true },
   // Connection errors: a ProtocolError frame, then this close code.
   WEIR_ERR_BAD_FRAME: { message: "malformed frame: %s", close: 4400 },
   WEIR_ERR_UNAUTHORIZED: { message: "unknown tenant or bad API key", close: 4401 },

@@ -111,8 +111,8 @@ export class IngestBatch {
   }
 
   /** Answers every event still unanswered RETRY_AFTER (a batch refused as a whole). */
-  retryAll(error: WeirError): void {
-    for (const index of this.pending()) this.retry(index, error);
+  retryAll(error: WeirError, retryAfterMs = this.answers.retryAfterMs): void {
+    for (const index of this.pending()) this.retry(index, error, retryAfterMs);
   }
 
   /** Indexes of the events not answered yet (repeats of an id are answered with their first occurrence). */

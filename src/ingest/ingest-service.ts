@@ -31,6 +31,7 @@ import { StaleClaimVerifier, type StaleClaim } from "./stale-claims.js";
 import { AbandonedClaims } from "./abandoned-claims.js";
 import { raceTimeout } from "../deadline.js";
 import type { Grants } from "../protocol/grants.js";
+import type { TenantQuotas } from "./tenant-quotas.js";
 
 export type { IngestStats } from "./ingest-batch.js";
 
@@ -55,6 +56,8 @@ export type IngestDeps = {
   /** Replaced by `useChecker` when the gateway loads a new schema image. */
   readonly checker: EventChecker;
   readonly admission: Admission;
+  /** Per-tenant rate quotas; a batch over its tenant's quota is answered RETRY_AFTER with the wait. */
+  readonly quotas?: TenantQuotas;
   /** Every time the service reads (receipt times, latencies, round trips); the process clocks by default. */
   readonly clock?: Clock;
   /** Called with failures that are handled (nacked) but worth a log line. */
@@ -144,7 +147,7 @@ export class IngestService {
     const { events, tenant, eventBytes } = batch;
     const refusal = this.admit(batch);
     if (refusal) {
-      batch.retryAll(refusal);
+      batch.retryAll(refusal.error, refusal.retryAfterMs);
       return batch.results();
     }
 
@@ -171,10 +174,22 @@ export class IngestService {
    * work: under overload, refusing must stay much cheaper than accepting, or the refusals
    * themselves eat the capacity (see BENCHMARKS.md, overload).
    */
-  private admit(batch: IngestBatch): WeirError | undefined {
-    if (this.draining) return new WeirError("WEIR_ERR_DRAINING");
-    if (!this.deps.log.healthy) return new WeirError("WEIR_ERR_KAFKA_UNAVAILABLE", "sends are stalled");
-    if (!this.deps.admission.tryAcquire(batch.events.length, batch.eventBytes)) return new WeirError("WEIR_ERR_OVERLOADED");
+  private admit(batch: IngestBatch): { error: WeirError; retryAfterMs?: number } | undefined {
+    const { admission, quotas } = this.deps;
+    const { tenant, events, eventBytes } = batch;
+    if (this.draining) return { error: new WeirError("WEIR_ERR_DRAINING") };
+    if (!this.deps.log.healthy) return { error: new WeirError("WEIR_ERR_KAFKA_UNAVAILABLE", "sends are stalled") };
+    if (!admission.tryAcquire(events.length, eventBytes)) return { error: new WeirError("WEIR_ERR_OVERLOADED") };
+    // After the admission, so a batch the gateway could not take anyway does not spend quota.
+    const waitMs = quotas?.take(tenant, events.length, eventBytes) ?? 0;
+    if (waitMs > 0) {
+      admission.release(events.length, eventBytes);
+      const { eventsPerSec, bytesPerSec } = quotas!.quotaOf(tenant);
+      return {
+        error: new WeirError("WEIR_ERR_QUOTA_EXCEEDED", tenant, `${eventsPerSec || "unlimited"} events/s, ${bytesPerSec || "unlimited"} bytes/s`),
+        retryAfterMs: waitMs,
+      };
+    }
     return undefined;
   }
 

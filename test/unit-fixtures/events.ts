@@ -1,5 +1,6 @@
 /** Valid events of each scenario type, and the ingest service wired to fake ports. */
 import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
+import type { TenantQuotas } from "../../src/ingest/tenant-quotas.js";
 import { envelopeOf, type EnvelopeOptions } from "../../src/client/envelope.js";
 import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
 import { HttpAccessLogSchema } from "../../src/gen/weir/events/v1/access_log_pb.js";
@@ -85,6 +86,7 @@ export function ingestHarness(
     /** Verify stale claims against the fake log (without it, a stale claim counts as pending). */
     withLookup?: boolean;
     observer?: IngestObserver;
+    quotas?: TenantQuotas;
   } = {},
 ): Harness {
   const log = new FakeEventLog();
@@ -109,6 +111,7 @@ export function ingestHarness(
       ...(overrides.clock ? { clock: overrides.clock } : {}),
       ...(overrides.withLookup ? { lookup } : {}),
       ...(overrides.observer ? { observer: overrides.observer } : {}),
+      ...(overrides.quotas ? { quotas: overrides.quotas } : {}),
     },
     opts,
   );
