@@ -40,8 +40,8 @@ test("a tenant past its quota is answered RETRY_AFTER with the wait while anothe
   const flood = await IngestClient.connect({ url: gateway.url, ...A });
   const steady = await IngestClient.connect({ url: gateway.url, ...B });
   const [aResults, bResults] = await Promise.all([flood.publish(events(A.tenant, 3000)), steady.publish(events(B.tenant, 3000))]);
-  flood.close();
-  steady.close();
+  await flood.close();
+  await steady.close();
 
   const overQuota = aResults.filter((r) => r.errorCode === "WEIR_ERR_QUOTA_EXCEEDED");
   const acked = aResults.filter((r) => r.code === ResultCode.ACK);
