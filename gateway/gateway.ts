@@ -185,6 +185,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
           adapters.topicReaders,
           streamCatalog(registry, { jobs, rawTypes: config.subscribeRawTypes, conflate: config.subscribeConflate }),
           logger,
+          config.maxCatchUpReaders,
         ),
       (h) => h.close(),
     );

@@ -8,6 +8,7 @@ import type { Logger } from "../src/log.js";
 import type { Authenticator, Publisher, RefusalReport } from "../src/protocol/ports.js";
 import { SecurityAudit } from "../src/security/audit.js";
 import { FailedAuthThrottle } from "../src/security/failed-auth-throttle.js";
+import { ConnectionCaps } from "../src/security/connection-caps.js";
 import type { StreamSource } from "../src/subscribe/subscription.js";
 import type { WeirMetrics } from "../src/metrics/prometheus.js";
 import type { ServerOptions } from "./server.js";
@@ -30,6 +31,12 @@ export function serverOptions(parts: ServerParts): ServerOptions {
   const { config, logger, authenticator, metrics } = parts;
   const security = new SecurityAudit(logger, (code) => metrics.refused(code));
   const throttle = new FailedAuthThrottle({ maxFailures: config.authMaxFailures, windowMs: config.authFailureWindowMs });
+  const caps = new ConnectionCaps({
+    maxPreauth: config.maxPreauthConnections,
+    maxPreauthPerPeer: config.maxPreauthPerIp,
+    maxPerPeer: config.maxConnectionsPerIp,
+    maxPerTenant: { ingest: config.maxConnectionsPerTenant, subscribe: config.maxSubscriptionsPerTenant },
+  });
   const audit = (refusal: RefusalReport) => {
     security.record(refusal);
     if ((refusal.code === "WEIR_ERR_UNAUTHORIZED" || refusal.code === "WEIR_ERR_BAD_TOKEN") && refusal.peer) throttle.failed(refusal.peer);
@@ -41,9 +48,19 @@ export function serverOptions(parts: ServerParts): ServerOptions {
     maxSendBufferBytes: config.maxSendBufferBytes,
     logger,
     staticFiles: parts.staticFiles,
-    admitPeer: {
-      blockedFor: (peer) => throttle.blockedFor(peer),
-      refused: (peer) => security.record({ code: "WEIR_ERR_AUTH_THROTTLED", tenant: "", peer }),
+    admission: {
+      refusal: (peer) => {
+        const waitMs = throttle.blockedFor(peer);
+        if (waitMs > 0) {
+          security.record({ code: "WEIR_ERR_AUTH_THROTTLED", tenant: "", peer });
+          return { status: 429, retryAfterS: Math.ceil(waitMs / 1000) };
+        }
+        const refused = caps.refusal(peer);
+        if (!refused) return undefined;
+        security.record({ code: refused.error.code, tenant: "", peer });
+        return { status: refused.status, retryAfterS: 1 };
+      },
+      open: (peer, kind) => caps.open(peer, kind),
     },
     metrics: async () => ({ contentType: metrics.contentType, body: await metrics.text() }),
     stats: parts.stats,

@@ -11,6 +11,7 @@ import type { Transport } from "../src/protocol/ports.js";
 import { Subscription, type SubscriptionDeps } from "../src/subscribe/subscription.js";
 import type { Logger } from "../src/log.js";
 import { WeirError } from "../src/errors.js";
+import type { ConnectionKind, ConnectionSlot } from "../src/security/connection-caps.js";
 
 export type ServerOptions = {
   readonly host: string;
@@ -26,14 +27,19 @@ export type ServerOptions = {
   readonly stats: () => unknown;
   /** Static files served under /dashboard/ (path → content type and bytes). */
   readonly staticFiles?: ReadonlyMap<string, { type: string; body: Buffer }>;
-  /**
-   * Whether a client address must wait before it may connect again (ms; 0: it may), asked before
-   * each WebSocket upgrade; `refused` reports the answer for the audit trail.
-   */
-  readonly admitPeer?: { blockedFor(peer: string): number; refused(peer: string, waitMs: number): void };
+  /** Who may connect: asked before each WebSocket upgrade, and told of each connection opened. */
+  readonly admission?: UpgradeAdmission;
   /** /readyz answers 200 only while this returns ready. */
   readonly readiness: () => { ready: boolean; checks: Record<string, boolean> };
 };
+
+/** The server's connection policy (failed-auth throttling, connection caps), as the server sees it. */
+export interface UpgradeAdmission {
+  /** Undefined to upgrade; or the HTTP answer that turns the client away (the policy audits it). */
+  refusal(peer: string): { readonly status: 429 | 503; readonly retryAfterS: number } | undefined;
+  /** Counts an upgraded connection until its session releases the slot. */
+  open(peer: string, kind: ConnectionKind): ConnectionSlot;
+}
 
 type SocketData = { conn?: IngestSession; closed: boolean };
 type SubscriberData = { sub?: Subscription; closed: boolean };
@@ -53,23 +59,21 @@ function transportOf(ws: uWS.WebSocket<{ closed: boolean }>, data: { closed: boo
   };
 }
 
-/** Upgrades to a WebSocket, unless the client's address is throttled (HTTP 429, Retry-After). */
+const STATUS_LINES = { 429: "429 Too Many Requests", 503: "503 Service Unavailable" } as const;
+
+/** Upgrades to a WebSocket, unless the admission turns the client away (HTTP 429 or 503, Retry-After). */
 function upgradeIfAdmitted<T>(opts: ServerOptions, res: uWS.HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t, data: T): void {
-  if (opts.admitPeer) {
-    const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
-    const waitMs = opts.admitPeer.blockedFor(peer);
-    if (waitMs > 0) {
-      opts.admitPeer.refused(peer, waitMs);
-      res.cork(() =>
-        res
-          .writeStatus("429 Too Many Requests")
-          .writeHeader("retry-after", String(Math.ceil(waitMs / 1000)))
-          .end(),
-      );
-      return;
-    }
+  const refusal = opts.admission?.refusal(Buffer.from(res.getRemoteAddressAsText()).toString());
+  if (refusal) {
+    res.cork(() => res.writeStatus(STATUS_LINES[refusal.status]).writeHeader("retry-after", String(refusal.retryAfterS)).end());
+    return;
   }
   res.upgrade<T>(data, req.getHeader("sec-websocket-key"), req.getHeader("sec-websocket-protocol"), req.getHeader("sec-websocket-extensions"), context);
+}
+
+/** The connection's slot in the admission's caps (none without an admission). */
+function slotOf(opts: ServerOptions, transport: Transport, kind: ConnectionKind): ConnectionSlot | undefined {
+  return opts.admission?.open(transport.peer ?? "", kind);
 }
 
 export type RunningServer = {
@@ -100,7 +104,8 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
     upgrade: (res, req, context) => upgradeIfAdmitted<SocketData>(opts, res, req, context, { closed: false }),
     open: (ws) => {
       const data = ws.getUserData();
-      const conn = new IngestSession(transportOf(ws, data), opts.connection);
+      const transport = transportOf(ws, data);
+      const conn = new IngestSession(transport, opts.connection, slotOf(opts, transport, "ingest"));
       data.conn = conn;
       connections.add(conn);
     },
@@ -132,7 +137,8 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
     upgrade: (res, req, context) => upgradeIfAdmitted<SubscriberData>(opts, res, req, context, { closed: false }),
     open: (ws) => {
       const data = ws.getUserData();
-      data.sub = new Subscription(transportOf(ws, data), opts.subscription);
+      const transport = transportOf(ws, data);
+      data.sub = new Subscription(transport, opts.subscription, slotOf(opts, transport, "subscribe"));
       subscribers.add(data.sub);
     },
     message: (ws, message, isBinary) => ws.getUserData().sub?.onMessage(new Uint8Array(message.slice(0)), isBinary),

@@ -7,7 +7,7 @@
  */
 import type { PublishBatch } from "../gen/weir/v1/protocol_pb.js";
 import { WeirError, isWeirError } from "../errors.js";
-import type { Authenticator, Publisher, RefusalReport, SessionLog, Transport } from "./ports.js";
+import type { Authenticator, ConnectionSlot, Publisher, RefusalReport, SessionLog, Transport } from "./ports.js";
 import { ProtocolSession, type ClientFrameBody, type Endpoint, type WelcomeFields } from "./session.js";
 
 export type IngestLimits = {
@@ -43,6 +43,7 @@ export class IngestSession implements Endpoint {
   constructor(
     transport: Transport,
     private readonly deps: IngestSessionDeps,
+    slot?: ConnectionSlot,
   ) {
     const { authenticator, limits, log } = deps;
     this.session = new ProtocolSession(
@@ -53,6 +54,7 @@ export class IngestSession implements Endpoint {
         maxSendBufferBytes: limits.maxSendBufferBytes,
         ...(log ? { log } : {}),
         ...(deps.audit ? { audit: deps.audit } : {}),
+        ...(slot ? { slot } : {}),
       },
       this,
     );

@@ -49,6 +49,18 @@ export interface Publisher {
   publish(tenant: string, events: readonly Envelope[], grants?: Grants): Promise<EventResult[]>;
 }
 
+/**
+ * One connection's place in the server's connection caps (src/security/connection-caps.ts): told
+ * when the connection authenticates, which may refuse it (its tenant is at its cap), and released
+ * when it ends.
+ */
+export interface ConnectionSlot {
+  /** Undefined to go on, or the error that refuses the connection. */
+  authenticated(tenant: string): WeirError | undefined;
+  /** The connection ended; idempotent. */
+  release(): void;
+}
+
 /** A refusal a client caused, for the security audit trail (src/security/audit.ts). */
 export type RefusalReport = { readonly code: string; readonly closeCode?: number; readonly tenant: string; readonly peer: string };
 

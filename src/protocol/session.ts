@@ -12,6 +12,7 @@
  *   the token expired before a Refresh replaced it                          4419 WEIR_ERR_TOKEN_EXPIRED
  *   any other frame before the Welcome                                      4403 WEIR_ERR_HELLO_REQUIRED
  *   no Hello in time                                                        4408 WEIR_ERR_HELLO_TIMEOUT
+ *   the tenant is at its connection cap on this server                      1013 WEIR_ERR_TOO_MANY_CONNECTIONS
  *   another protocol version                                                4426 WEIR_ERR_UNSUPPORTED_VERSION
  * (test/protocol/refusals.test.ts runs one table against the gateway and the relay.)
  *
@@ -20,7 +21,7 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ClientFrameSchema, HelloSchema, ServerFrameSchema, type ClientFrame, type Hello, type ServerFrame, type Welcome } from "../gen/weir/v1/protocol_pb.js";
 import { WeirError, isWeirError } from "../errors.js";
-import type { AuthOutcome, Authenticator, Principal, RefusalReport, SessionLog, Transport } from "./ports.js";
+import type { AuthOutcome, Authenticator, ConnectionSlot, Principal, RefusalReport, SessionLog, Transport } from "./ports.js";
 import { PROTOCOL_VERSION } from "./version.js";
 
 export type ClientFrameBody = ClientFrame["frame"];
@@ -50,6 +51,8 @@ export type SessionOptions = {
   readonly log?: SessionLog;
   /** Every refusal, for the security audit trail. */
   readonly audit?: (refusal: RefusalReport) => void;
+  /** The connection's place in the server's connection caps: may refuse its tenant; released at the end. */
+  readonly slot?: ConnectionSlot;
 };
 
 /** The close code of an error that ends a connection; one without its own is a server fault (1011). */
@@ -208,6 +211,8 @@ export class ProtocolSession {
   }
 
   private welcome(principal: Principal): void {
+    const refusal = this.opts.slot?.authenticated(principal.tenant);
+    if (refusal) return this.fail(refusal);
     clearTimeout(this.helloTimer);
     this.phase = "ready";
     this.who = principal;
@@ -261,6 +266,7 @@ export class ProtocolSession {
     this.phase = "closed";
     clearTimeout(this.helloTimer);
     clearTimeout(this.expiryTimer);
+    this.opts.slot?.release();
     this.endpoint.onEnded();
   }
 }

@@ -2,6 +2,8 @@
  * The gateway's side of subscriptions: which streams exist, one shared TopicTail per topic with
  * subscribers (opened on the first, closed a while after the last leaves), and for subscribers
  * that start in the past a catch-up read that hands them over to the tail (see Subscription).
+ * Catch-up reads are the expensive part (each is a Kafka consumer with its own fetch buffers), so
+ * a gateway runs at most `maxCatchUps` at once; later ones wait their turn, connected, in order.
  */
 import type { Delivery, Subscribe } from "../gen/weir/v1/protocol_pb.js";
 import { WeirError } from "../errors.js";
@@ -24,12 +26,22 @@ export class SubscriptionHub implements StreamSource {
   private readonly topics = new Map<string, TopicState>();
   private readonly catchUps = new Map<Subscription, { stop(): Promise<void> }>();
   private readonly attached = new Set<Subscription>();
+  /** Catch-up reads started or starting (each holds one of maxCatchUps). */
+  private catchUpSlots = 0;
+  /** Subscribers waiting for a catch-up slot, first come first served. */
+  private readonly catchUpQueue = new Map<Subscription, (granted: boolean) => void>();
 
   constructor(
     private readonly readers: TopicReaders,
     private readonly catalog: ReadonlyMap<string, StreamSpec>,
     private readonly logger: Logger,
+    private readonly maxCatchUps = Number.POSITIVE_INFINITY,
   ) {}
+
+  /** Catch-up reads running, and subscribers waiting for one (metrics, tests). */
+  get catchUpLoad(): { running: number; waiting: number } {
+    return { running: this.catchUpSlots, waiting: this.catchUpQueue.size };
+  }
 
   stream(name: string): StreamSpec | undefined {
     return this.catalog.get(name);
@@ -61,36 +73,73 @@ export class SubscriptionHub implements StreamSource {
       state.live.add(sub);
       return;
     }
+    if (!(await this.catchUpSlot(sub))) return;
     const handOver = () => {
       if (sub.closed || !this.catchUps.has(sub) || !this.caughtUp(sub, tail)) return;
-      void this.catchUps.get(sub)!.stop();
-      this.catchUps.delete(sub);
+      this.stopCatchUp(sub);
       state.live.add(sub);
     };
-    const reader = await this.readers.startCatchUp(spec.topic, sub.next, {
-      // At the subscriber's pace (see Subscription.offerPaced): the catch-up read waits for it.
-      onRecords: async (partition, records, readAtMs) => {
-        await sub.offerPaced(partition, records, readAtMs);
-        handOver();
-      },
-      onEnd: (partition, next) => {
-        sub.advance(partition, next);
-        handOver();
-      },
-      onError: (err) => sub.fail(new WeirError("WEIR_ERR_SUBSCRIPTION_FAILED", String((err as Error)?.message ?? err))),
-    });
-    if (sub.closed) return void reader.stop();
+    if (sub.closed) return this.releaseCatchUpSlot();
+    let reader: { stop(): Promise<void> };
+    try {
+      reader = await this.readers.startCatchUp(spec.topic, sub.next, {
+        // At the subscriber's pace (see Subscription.offerPaced): the catch-up read waits for it.
+        onRecords: async (partition, records, readAtMs) => {
+          await sub.offerPaced(partition, records, readAtMs);
+          handOver();
+        },
+        onEnd: (partition, next) => {
+          sub.advance(partition, next);
+          handOver();
+        },
+        onError: (err) => sub.fail(new WeirError("WEIR_ERR_SUBSCRIPTION_FAILED", String((err as Error)?.message ?? err))),
+      });
+    } catch (err) {
+      this.releaseCatchUpSlot();
+      throw err;
+    }
+    if (sub.closed) {
+      this.releaseCatchUpSlot();
+      return void reader.stop();
+    }
     this.catchUps.set(sub, reader);
     handOver();
   }
 
+  /** Resolves true once `sub` holds a catch-up slot, false if it left while it waited. */
+  private catchUpSlot(sub: Subscription): Promise<boolean> {
+    if (this.catchUpSlots < this.maxCatchUps) {
+      this.catchUpSlots++;
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => this.catchUpQueue.set(sub, resolve));
+  }
+
+  /** Hands a freed slot to the first subscriber waiting, or returns it. */
+  private releaseCatchUpSlot(): void {
+    const next = this.catchUpQueue.entries().next();
+    if (next.done) {
+      this.catchUpSlots--;
+      return;
+    }
+    const [sub, grant] = next.value;
+    this.catchUpQueue.delete(sub);
+    grant(true);
+  }
+
+  private stopCatchUp(sub: Subscription): void {
+    const reader = this.catchUps.get(sub);
+    if (!reader) return;
+    this.catchUps.delete(sub);
+    void reader.stop();
+    this.releaseCatchUpSlot();
+  }
+
   detach(sub: Subscription): void {
     if (!this.attached.delete(sub)) return;
-    const reader = this.catchUps.get(sub);
-    if (reader) {
-      this.catchUps.delete(sub);
-      void reader.stop();
-    }
+    this.catchUpQueue.get(sub)?.(false);
+    this.catchUpQueue.delete(sub);
+    this.stopCatchUp(sub);
     if (!sub.spec) return;
     const state = this.topics.get(sub.spec.topic);
     if (!state) return;
@@ -107,6 +156,8 @@ export class SubscriptionHub implements StreamSource {
   }
 
   async close(): Promise<void> {
+    for (const grant of this.catchUpQueue.values()) grant(false);
+    this.catchUpQueue.clear();
     await Promise.all([...this.catchUps.values()].map((r) => r.stop()));
     this.catchUps.clear();
     await Promise.all([...this.topics].map(([topic, state]) => this.closeTopic(topic, state)));

@@ -18,7 +18,7 @@ import { WeirError, isWeirError } from "../errors.js";
 import { encodeResumeToken } from "./resume-token.js";
 import { SubscriberQueue } from "./subscriber-queue.js";
 import type { StreamSpec } from "./streams.js";
-import type { Authenticator, RefusalReport, SessionLog, Transport } from "../protocol/ports.js";
+import type { Authenticator, ConnectionSlot, RefusalReport, SessionLog, Transport } from "../protocol/ports.js";
 import { ProtocolSession, encodeServerFrame, type ClientFrameBody, type Endpoint, type ServerFrameBody, type WelcomeFields } from "../protocol/session.js";
 import { granted } from "../protocol/grants.js";
 import type { TailRecord } from "./ports.js";
@@ -84,6 +84,7 @@ export class Subscription implements Endpoint {
   constructor(
     private readonly transport: Transport,
     private readonly deps: SubscriptionDeps,
+    slot?: ConnectionSlot,
   ) {
     this.session = new ProtocolSession(
       transport,
@@ -92,6 +93,7 @@ export class Subscription implements Endpoint {
         helloTimeoutMs: deps.limits.helloTimeoutMs,
         ...(deps.log ? { log: deps.log } : {}),
         ...(deps.audit ? { audit: deps.audit } : {}),
+        ...(slot ? { slot } : {}),
       },
       this,
     );
