@@ -11,7 +11,11 @@ import { FailedAuthThrottle } from "../src/security/failed-auth-throttle.js";
 import { ConnectionCaps } from "../src/security/connection-caps.js";
 import type { StreamSource } from "../src/subscribe/subscription.js";
 import type { WeirMetrics } from "../src/metrics/prometheus.js";
-import type { ServerOptions } from "./server.js";
+import type { OpsAccess, ServerOptions } from "./server.js";
+import { basicCredentials, bearerMatcher, bearerToken } from "../src/security/ops-token.js";
+import { create } from "@bufbuild/protobuf";
+import { HelloSchema } from "../src/gen/weir/v1/protocol_pb.js";
+import { PROTOCOL_VERSION } from "../src/protocol/version.js";
 import type { StaticFile } from "./dashboard/files.js";
 
 export type ServerParts = {
@@ -26,6 +30,37 @@ export type ServerParts = {
   readonly readiness: () => Record<string, boolean>;
   readonly stats: () => unknown;
 };
+
+/**
+ * Who may read /metrics and /v1/stats: anyone while no metrics token is set; else the bearer of
+ * that token, and for /v1/stats also a tenant with its own credentials (a token, or Basic
+ * tenant:key). Refusals count as failed authentications (audited, throttled per address).
+ */
+export function opsAccess(
+  metricsToken: string,
+  authenticator: Authenticator,
+  failures: { blockedFor(peer: string): number; refused(peer: string): void },
+): OpsAccess | undefined {
+  if (!metricsToken) return undefined;
+  const isMetricsToken = bearerMatcher(metricsToken);
+  return {
+    allowed: async (page, authorization, peer) => {
+      if (failures.blockedFor(peer) > 0) return false;
+      if (isMetricsToken(authorization)) return true;
+      const bearer = bearerToken(authorization);
+      if (page === "stats") {
+        const basic = basicCredentials(authorization);
+        const hello = create(HelloSchema, { protocolVersion: PROTOCOL_VERSION, ...(basic ?? { token: bearer }) });
+        if (basic || bearer) {
+          const outcome = await Promise.resolve(authenticator.authenticate(hello)).catch((err: unknown) => err);
+          if (!(outcome instanceof Error)) return true;
+        }
+      }
+      failures.refused(peer);
+      return false;
+    },
+  };
+}
 
 export function serverOptions(parts: ServerParts): ServerOptions {
   const { config, logger, authenticator, metrics } = parts;
@@ -61,7 +96,13 @@ export function serverOptions(parts: ServerParts): ServerOptions {
         return { status: refused.status, retryAfterS: 1 };
       },
       open: (peer, kind) => caps.open(peer, kind),
+      refusedOrigin: (peer) => security.record({ code: "WEIR_ERR_FORBIDDEN_ORIGIN", tenant: "", peer }),
     },
+    allowedOrigins: config.allowedOrigins,
+    opsAccess: opsAccess(config.metricsToken, authenticator, {
+      blockedFor: (peer) => throttle.blockedFor(peer),
+      refused: (peer) => audit({ code: "WEIR_ERR_UNAUTHORIZED", tenant: "", peer }),
+    }),
     metrics: async () => ({ contentType: metrics.contentType, body: await metrics.text() }),
     stats: parts.stats,
     readiness: () => {

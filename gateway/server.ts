@@ -11,6 +11,7 @@ import type { Transport } from "../src/protocol/ports.js";
 import { Subscription, type SubscriptionDeps } from "../src/subscribe/subscription.js";
 import type { Logger } from "../src/log.js";
 import { WeirError } from "../src/errors.js";
+import { originAllowed, writeSecurityHeaders, type PageKind } from "./http-security.js";
 import type { ConnectionKind, ConnectionSlot } from "../src/security/connection-caps.js";
 
 export type ServerOptions = {
@@ -29,14 +30,25 @@ export type ServerOptions = {
   readonly staticFiles?: ReadonlyMap<string, { type: string; body: Buffer }>;
   /** Who may connect: asked before each WebSocket upgrade, and told of each connection opened. */
   readonly admission?: UpgradeAdmission;
+  /** Browser origins allowed besides the gateway's own (empty: any); see http-security.ts. */
+  readonly allowedOrigins?: readonly string[];
+  /** Who may read /metrics and /v1/stats, from the request's Authorization header (absent: anyone). */
+  readonly opsAccess?: OpsAccess;
   /** /readyz answers 200 only while this returns ready. */
   readonly readiness: () => { ready: boolean; checks: Record<string, boolean> };
 };
 
-/** The server's connection policy (failed-auth throttling, connection caps), as the server sees it. */
+/** Access to the operational pages; refusals are audited by the implementation. */
+export interface OpsAccess {
+  allowed(page: "metrics" | "stats", authorization: string, peer: string): boolean | Promise<boolean>;
+}
+
+/** The server's connection policy (failed-auth throttling, connection caps, origins), as the server sees it. */
 export interface UpgradeAdmission {
   /** Undefined to upgrade; or the HTTP answer that turns the client away (the policy audits it). */
   refusal(peer: string): { readonly status: 429 | 503; readonly retryAfterS: number } | undefined;
+  /** A browser origin that is not allowed tried to connect (for the audit trail). */
+  refusedOrigin?(peer: string, origin: string): void;
   /** Counts an upgraded connection until its session releases the slot. */
   open(peer: string, kind: ConnectionKind): ConnectionSlot;
 }
@@ -61,11 +73,23 @@ function transportOf(ws: uWS.WebSocket<{ closed: boolean }>, data: { closed: boo
 
 const STATUS_LINES = { 429: "429 Too Many Requests", 503: "503 Service Unavailable" } as const;
 
-/** Upgrades to a WebSocket, unless the admission turns the client away (HTTP 429 or 503, Retry-After). */
+/**
+ * Upgrades to a WebSocket, unless the browser origin is not allowed (HTTP 403) or the admission
+ * turns the client away (HTTP 429 or 503, Retry-After).
+ */
 function upgradeIfAdmitted<T>(opts: ServerOptions, res: uWS.HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t, data: T): void {
-  const refusal = opts.admission?.refusal(Buffer.from(res.getRemoteAddressAsText()).toString());
+  const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
+  const origin = req.getHeader("origin");
+  if (!originAllowed(origin, req.getHeader("host"), opts.allowedOrigins ?? [])) {
+    opts.admission?.refusedOrigin?.(peer, origin);
+    res.cork(() => writeSecurityHeaders(res.writeStatus("403 Forbidden"), "api", false).end("origin not allowed"));
+    return;
+  }
+  const refusal = opts.admission?.refusal(peer);
   if (refusal) {
-    res.cork(() => res.writeStatus(STATUS_LINES[refusal.status]).writeHeader("retry-after", String(refusal.retryAfterS)).end());
+    res.cork(() =>
+      writeSecurityHeaders(res.writeStatus(STATUS_LINES[refusal.status]), "api", false).writeHeader("retry-after", String(refusal.retryAfterS)).end(),
+    );
     return;
   }
   res.upgrade<T>(data, req.getHeader("sec-websocket-key"), req.getHeader("sec-websocket-protocol"), req.getHeader("sec-websocket-extensions"), context);
@@ -153,41 +177,60 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
     },
   });
 
-  app.get("/healthz", (res) => {
-    res.cork(() => res.writeHeader("content-type", "text/plain").end("ok"));
-  });
-  app.get("/readyz", (res) => {
-    const { ready, checks } = opts.readiness();
-    res.cork(() =>
-      res
-        .writeStatus(ready ? "200 OK" : "503 Service Unavailable")
-        .writeHeader("content-type", "application/json")
-        .end(JSON.stringify({ ready, checks })),
-    );
-  });
-  app.get("/metrics", (res) => {
+  /** Answers with the security headers; `body` runs corked, after the status line. */
+  const answer = (res: uWS.HttpResponse, kind: PageKind, status: string, then: (res: uWS.HttpResponse) => void) =>
+    res.cork(() => then(writeSecurityHeaders(res.writeStatus(status), kind, false)));
+
+  /** Serves `page` to whoever opsAccess allows (401 otherwise); `body` may be async. */
+  const opsPage = (page: "metrics" | "stats", body: () => Promise<{ contentType: string; text: string }>) => (res: uWS.HttpResponse, req: uWS.HttpRequest) => {
+    // uWS frees the request when the handler returns: read what is needed first.
+    const authorization = req.getHeader("authorization");
+    const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
     let aborted = false;
     res.onAborted(() => (aborted = true));
-    opts.metrics().then(
-      ({ contentType, body }) => {
-        if (!aborted) res.cork(() => res.writeHeader("content-type", contentType).end(body));
-      },
-      () => {
-        if (!aborted) res.cork(() => res.writeStatus("500 Internal Server Error").end("metrics failed"));
-      },
+    void (async () => {
+      let reply: { status: string; contentType: string; text: string };
+      try {
+        const allowed = (await opts.opsAccess?.allowed(page, authorization, peer)) ?? true;
+        reply = allowed
+          ? { status: "200 OK", ...(await body()) }
+          : { status: "401 Unauthorized", contentType: "text/plain", text: `${page} needs a bearer token` };
+      } catch {
+        reply = { status: "500 Internal Server Error", contentType: "text/plain", text: `${page} failed` };
+      }
+      if (aborted) return;
+      answer(res, "api", reply.status, (r) => {
+        if (reply.status === "401 Unauthorized") r.writeHeader("www-authenticate", 'Bearer realm="weir"');
+        r.writeHeader("content-type", reply.contentType).end(reply.text);
+      });
+    })();
+  };
+
+  app.get("/healthz", (res) => void answer(res, "api", "200 OK", (r) => void r.writeHeader("content-type", "text/plain").end("ok")));
+  app.get("/readyz", (res) => {
+    const { ready, checks } = opts.readiness();
+    answer(
+      res,
+      "api",
+      ready ? "200 OK" : "503 Service Unavailable",
+      (r) => void r.writeHeader("content-type", "application/json").end(JSON.stringify({ ready, checks })),
     );
   });
-  app.get("/v1/stats", (res) => {
-    res.cork(() => res.writeHeader("content-type", "application/json").writeHeader("cache-control", "no-store").end(JSON.stringify(opts.stats())));
-  });
+  app.get(
+    "/metrics",
+    opsPage("metrics", async () => {
+      const { contentType, body } = await opts.metrics();
+      return { contentType, text: body };
+    }),
+  );
+  app.get(
+    "/v1/stats",
+    opsPage("stats", () => Promise.resolve({ contentType: "application/json", text: JSON.stringify(opts.stats()) })),
+  );
   for (const [path, file] of opts.staticFiles ?? []) {
-    app.get(path, (res) => {
-      res.cork(() => res.writeHeader("content-type", file.type).end(file.body));
-    });
+    app.get(path, (res) => void answer(res, "page", "200 OK", (r) => void r.writeHeader("content-type", file.type).end(file.body)));
   }
-  app.any("/*", (res) => {
-    res.cork(() => res.writeStatus("404 Not Found").end("not found"));
-  });
+  app.any("/*", (res) => void answer(res, "api", "404 Not Found", (r) => void r.end("not found")));
 
   return new Promise((resolve, reject) => {
     app.listen(opts.host, opts.port, (token) => {

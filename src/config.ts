@@ -347,6 +347,16 @@ export const settings = {
     max: 10_000_000,
     doc: "Deliveries (or, conflating, keys) a subscriber may have waiting while its socket is backed up; beyond it the subscriber is closed with 4409.",
   }),
+  metricsToken: str({
+    env: "WEIR_METRICS_TOKEN",
+    default: "",
+    doc: "When set, GET /metrics needs `Authorization: Bearer <this>` and GET /v1/stats needs it or a tenant's own credentials (a token, or Basic tenant:key), both in `weir gateway` and `weir processor`; empty leaves them open (local use). Set it wherever the port is reachable by others.",
+  }),
+  allowedOrigins: list({
+    env: "WEIR_ALLOWED_ORIGINS",
+    default: [],
+    doc: "Comma-separated browser origins (e.g. `https://app.example.com`) whose pages may open WebSockets to the gateway, besides its own dashboard; others get HTTP 403. Empty: any origin (credentials still decide who is served).",
+  }),
   metricsPort: int({
     env: "WEIR_METRICS_PORT",
     default: 9464,

@@ -40,6 +40,7 @@ export const errorSpecs = {
   // Before the upgrade: HTTP 429 with Retry-After, no WebSocket.
   WEIR_ERR_AUTH_THROTTLED: { message: "too many refused handshakes from %s; try again in %s s" },
   // Before the upgrade (HTTP 429 or 503), or after the Hello for a tenant at its cap (close 1013: try again later).
+  WEIR_ERR_FORBIDDEN_ORIGIN: { message: "origin %s may not connect" },
   WEIR_ERR_TOO_MANY_CONNECTIONS: { message: "too many connections: %s", close: 1013 },
   WEIR_ERR_HELLO_REQUIRED: { message: "the first frame must be Hello", close: 4403 },
   WEIR_ERR_HELLO_TIMEOUT: { message: "no Hello within %s ms", close: 4408 },

@@ -29,7 +29,7 @@ export async function runProcessor(): Promise<number> {
   const failed = new Promise<number>((resolve) => (fatal = resolve));
   const metrics = new WeirMetrics();
   const running: RunningProcessors = await startProcessors(config, logger, metrics, () => fatal(1));
-  const server = await serveMetrics(metrics, config.host, config.metricsPort, () => running.health());
+  const server = await serveMetrics(metrics, config.host, config.metricsPort, () => running.health(), config.metricsToken);
   logger.info({ url: `http://${config.host}:${server.port}/metrics` }, "metrics");
   const code = await Promise.race([stop, failed]);
   const timer = setTimeout(() => {

@@ -7,9 +7,13 @@
  *   results.risk-limits  "risk" snapshots per account and "breaches" transitions → exposure table
  *   GET /v1/stats        every second → acked events/s, batch latency, subscribers, processors
  *
- * Credentials come from the query string: /dashboard?tenant=demo&key=demo-key (optionally
- * &minutes=N, how much history to load, default 60). Each subscription starts N minutes back and
- * after a drop resumes from the last delivery's resume token (no gap, no repeat).
+ * Credentials never travel in the address's query string (servers and proxies log it): they are
+ * typed into the sign-in form, or handed over once in the fragment (/dashboard#tenant=demo&key=…,
+ * never sent to a server, removed from the address at once), and kept in this tab's
+ * sessionStorage. A key or a token (JWT) both work; /v1/stats is fetched with them too (it needs
+ * them once WEIR_METRICS_TOKEN is set). ?minutes=N sets how much history to load (default 60):
+ * each subscription starts N minutes back and after a drop resumes from the last delivery's
+ * resume token (no gap, no repeat).
  * Every figure is also in data-* attributes, so tests read content rather than pixels.
  * Frames are encoded and decoded by ./codec.ts (protobuf-es and the generated schemas): the
  * gateway serves this file bundled with it (files.ts), browsers never load it as it is.
@@ -17,14 +21,41 @@
 import { decodeServerFrame, encodeHello, encodeSubscribe } from "./codec.js";
 
 const params = new URLSearchParams(location.search);
-const tenant = params.get("tenant") ?? "";
-const apiKey = params.get("key") ?? "";
+const STORAGE_KEY = "weir.dashboard.credentials";
+const { tenant, apiKey, token } = credentials();
 const historyMinutes = Math.max(1, Number(params.get("minutes")) || 60);
 const MINUTE = 60_000;
 /** Close codes after which reconnecting cannot help (bad credentials, unknown stream, …). */
 const FATAL = new Set([4400, 4401, 4403, 4404, 4410, 4422, 4426]);
 
 const $ = (selector) => document.querySelector(selector);
+
+/** Tenant and key or token: from the fragment once (then stripped), else from this tab's storage. */
+function credentials() {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const secret = fragment.get("key") ?? fragment.get("token") ?? "";
+  if (fragment.get("tenant") && secret) {
+    sessionStorage.setItem(STORAGE_KEY, JSON.stringify({ tenant: fragment.get("tenant"), secret }));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  let stored;
+  try {
+    stored = JSON.parse(sessionStorage.getItem(STORAGE_KEY) ?? "{}") ?? {};
+  } catch {
+    stored = {};
+  }
+  const storedSecret = typeof stored.secret === "string" ? stored.secret : "";
+  // A JWT is three base64url parts; anything else is an API key.
+  const isToken = /^[\w-]+\.[\w-]+\.[\w-]*$/.test(storedSecret);
+  return { tenant: typeof stored.tenant === "string" ? stored.tenant : "", apiKey: isToken ? "" : storedSecret, token: isToken ? storedSecret : "" };
+}
+
+/** The Authorization header /v1/stats is fetched with (none without credentials). */
+function statsAuthorization() {
+  if (token) return { authorization: `Bearer ${token}` };
+  if (tenant && apiKey) return { authorization: `Basic ${btoa(String.fromCharCode(...new TextEncoder().encode(`${tenant}:${apiKey}`)))}` };
+  return {};
+}
 const text = new TextDecoder();
 
 // ---- small DOM and formatting helpers ------------------------------------------------------
@@ -234,7 +265,7 @@ function openStream(stream, onDelivery) {
     ws.binaryType = "arraybuffer";
     let error;
     ws.onopen = () => {
-      ws.send(encodeHello({ tenant, apiKey }));
+      ws.send(encodeHello({ tenant, apiKey, token }));
       ws.send(encodeSubscribe({ stream, ...(resumeToken !== undefined ? { resumeToken } : { fromTimestampMs: Date.now() - historyMinutes * MINUTE }) }));
     };
     ws.onmessage = (ev) => {
@@ -331,7 +362,7 @@ function renderStats(s) {
 
 async function pollStats() {
   try {
-    const res = await fetch("/v1/stats", { cache: "no-store" });
+    const res = await fetch("/v1/stats", { cache: "no-store", headers: statsAuthorization() });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     renderStats(await res.json());
     $("#stats").dataset.state = "ok";
@@ -347,9 +378,21 @@ renderErrorRate();
 renderAlerts();
 renderRisk();
 void pollStats();
-if (!tenant || !apiKey) {
-  notice("Add your credentials to the address: /dashboard?tenant=<tenant>&key=<api key>");
+$("#sign-in").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const form = new FormData(ev.target);
+  sessionStorage.setItem(STORAGE_KEY, JSON.stringify({ tenant: String(form.get("tenant") ?? ""), secret: String(form.get("secret") ?? "") }));
+  location.reload();
+});
+$("#sign-out").addEventListener("click", () => {
+  sessionStorage.removeItem(STORAGE_KEY);
+  location.reload();
+});
+if (params.has("key") || params.has("token")) notice("Credentials in the address's query string are not read (servers log it): sign in below.");
+if (!tenant || (!apiKey && !token)) {
+  $("#sign-in").hidden = false;
 } else {
+  $("#sign-out").hidden = false;
   $("#tenant").textContent = `tenant ${tenant}`;
   openStream("results.error-rate", onErrorRate);
   openStream("alerts", onAlert);

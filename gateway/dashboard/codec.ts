@@ -7,12 +7,13 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ClientFrameSchema, ServerFrameSchema, type ServerFrame } from "../../src/gen/weir/v1/protocol_pb.js";
 import { PROTOCOL_VERSION } from "../../src/protocol/version.js";
 
-export type HelloInit = { tenant: string; apiKey: string; clientId?: string };
+/** An API key or a token (JWT): one of the two is set. */
+export type HelloInit = { tenant: string; apiKey: string; token?: string; clientId?: string };
 
-export function encodeHello({ tenant, apiKey, clientId = "weir-dashboard" }: HelloInit): Uint8Array {
+export function encodeHello({ tenant, apiKey, token = "", clientId = "weir-dashboard" }: HelloInit): Uint8Array {
   return toBinary(
     ClientFrameSchema,
-    create(ClientFrameSchema, { frame: { case: "hello", value: { protocolVersion: PROTOCOL_VERSION, tenant, apiKey, clientId } } }),
+    create(ClientFrameSchema, { frame: { case: "hello", value: { protocolVersion: PROTOCOL_VERSION, tenant, apiKey, token, clientId } } }),
   );
 }
 

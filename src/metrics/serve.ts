@@ -4,6 +4,7 @@
  * readiness (503: its dependencies or its own progress are not there yet).
  */
 import { createServer } from "node:http";
+import { bearerMatcher } from "../security/ops-token.js";
 import type { AddressInfo } from "node:net";
 import type { WeirMetrics } from "./prometheus.js";
 
@@ -14,7 +15,10 @@ export async function serveMetrics(
   host: string,
   port: number,
   health: ProcessHealth = () => ({ live: true, ready: true }),
+  /** When set, /metrics needs it as a bearer token (WEIR_METRICS_TOKEN); the health pages stay open. */
+  metricsToken = "",
 ): Promise<{ port: number; close(): Promise<void> }> {
+  const authorized = metricsToken ? bearerMatcher(metricsToken) : () => true;
   const server = createServer((req, res) => {
     if (req.method !== "GET") return void res.writeHead(405).end("method not allowed");
     if (req.url === "/healthz" || req.url === "/readyz") {
@@ -23,6 +27,8 @@ export async function serveMetrics(
       return void res.writeHead(ok ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify(h));
     }
     if (req.url !== "/metrics") return void res.writeHead(404).end("not found");
+    if (!authorized(req.headers.authorization ?? ""))
+      return void res.writeHead(401, { "www-authenticate": 'Bearer realm="weir"' }).end("metrics needs a bearer token");
     metrics.text().then(
       (body) => res.writeHead(200, { "content-type": metrics.contentType }).end(body),
       () => res.writeHead(500).end("metrics failed"),

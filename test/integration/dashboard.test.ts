@@ -58,6 +58,8 @@ beforeAll(async () => {
     { kafkaBrokers: stack.kafkaBrokers, redisUrl: stack.redisUrl },
     {
       apiKeys: [`${tenant}:secret`],
+      // /v1/stats then needs credentials: the page sends its tenant's (Basic tenant:key).
+      metricsToken: "dashboard-test-metrics-token",
       processorInGateway: true,
       processorThreads: 1,
       processorGroupPrefix: `weir-test-${run}`,
@@ -147,7 +149,9 @@ function view() {
 }
 
 async function openDashboard(): Promise<void> {
-  await page.goto(`${origin()}/dashboard?tenant=${encodeURIComponent(tenant)}&key=secret`);
+  // Credentials in the fragment: handed to the page, never sent to a server, stripped at once.
+  await page.goto(`${origin()}/dashboard#tenant=${encodeURIComponent(tenant)}&key=secret`);
+  expect(page.url()).not.toContain("secret");
   await waitForPage("three live subscriptions", () => document.querySelectorAll('#streams li[data-state="live"]').length === 3, {}, 60_000);
 }
 
