@@ -214,7 +214,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         s.closeAll(new WeirError("WEIR_ERR_SHUTDOWN"));
       },
     );
-    logger.info({ url: urlOf(config.host, server.port), eventTypes: registry.eventTypes().length }, "gateway listening");
+    logger.info({ url: urlOf(config.host, server.port, config.tlsCertFile !== ""), eventTypes: registry.eventTypes().length }, "gateway listening");
     // After the ingest side is up: the jobs' start (restores, global-table bootstrap) must not
     // keep clients from publishing.
     if (config.processorInGateway && config.processorJobs.length > 0) {
@@ -241,7 +241,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     config,
     instanceId,
     port: server.port,
-    url: urlOf(config.host, server.port),
+    url: urlOf(config.host, server.port, config.tlsCertFile !== ""),
     service,
     admission,
     server,
@@ -272,8 +272,8 @@ export function gatewayInstanceId(gatewayId: string): string {
   return `${gatewayId}~${randomBytes(4).toString("hex")}`;
 }
 
-function urlOf(host: string, port: number): string {
-  return `ws://${host.includes(":") ? `[${host}]` : host}:${port}/v1/ingest`;
+function urlOf(host: string, port: number, tls: boolean): string {
+  return `${tls ? "wss" : "ws"}://${host.includes(":") ? `[${host}]` : host}:${port}/v1/ingest`;
 }
 
 /** Metrics whose levels are read at scrape time from the live parts. */

@@ -79,6 +79,9 @@ export function serverOptions(parts: ServerParts): ServerOptions {
   return {
     host: config.host,
     port: config.port,
+    ...(config.tlsCertFile
+      ? { tls: { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, ...(config.tlsKeyPassphrase ? { passphrase: config.tlsKeyPassphrase } : {}) } }
+      : {}),
     maxFrameBytes: config.maxFrameBytes,
     maxSendBufferBytes: config.maxSendBufferBytes,
     logger,

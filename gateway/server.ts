@@ -5,6 +5,7 @@
  * uWS rules kept here: message buffers are valid only during the callback (copied once),
  * a closed socket is never touched again, and shutdown closes the listen socket first.
  */
+import { readFileSync } from "node:fs";
 import uWS from "uWebSockets.js";
 import { IngestSession, type IngestSessionDeps } from "../src/protocol/ingest-session.js";
 import type { Transport } from "../src/protocol/ports.js";
@@ -17,6 +18,8 @@ import type { ConnectionKind, ConnectionSlot } from "../src/security/connection-
 export type ServerOptions = {
   readonly host: string;
   readonly port: number;
+  /** Serve TLS only (wss://, https://) with this PEM certificate and key. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly passphrase?: string };
   readonly maxFrameBytes: number;
   readonly maxSendBufferBytes: number;
   readonly connection: IngestSessionDeps;
@@ -111,10 +114,38 @@ export type RunningServer = {
   closeAll(error: WeirError): void;
 };
 
+/**
+ * uWS's TLS app. It reads the files itself and, given files it cannot use, throws only "App
+ * construction failed": the files are read here first, so the boot stops with which file and why.
+ */
+function tlsApp(tls: NonNullable<ServerOptions["tls"]>): uWS.TemplatedApp {
+  for (const [what, file] of [
+    ["WEIR_TLS_CERT_FILE", tls.certFile],
+    ["WEIR_TLS_KEY_FILE", tls.keyFile],
+  ] as const) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (err) {
+      throw new WeirError("WEIR_ERR_CONFIG", `${what}: cannot read ${file}: ${(err as Error).message}`);
+    }
+    if (!text.includes("-----BEGIN ")) throw new WeirError("WEIR_ERR_CONFIG", `${what}: ${file} is not PEM`);
+  }
+  try {
+    return uWS.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile, ...(tls.passphrase ? { passphrase: tls.passphrase } : {}) });
+  } catch (err) {
+    throw new WeirError(
+      "WEIR_ERR_CONFIG",
+      `WEIR_TLS_CERT_FILE ${tls.certFile} and WEIR_TLS_KEY_FILE ${tls.keyFile} are not a usable certificate and private key (${(err as Error).message})`,
+    );
+  }
+}
+
 export function startServer(opts: ServerOptions): Promise<RunningServer> {
   const connections = new Set<IngestSession>();
   const subscribers = new Set<Subscription>();
-  const app = uWS.App();
+  const app = opts.tls ? tlsApp(opts.tls) : uWS.App();
+  const tls = opts.tls !== undefined;
 
   app.ws<SocketData>("/v1/ingest", {
     compression: uWS.DISABLED,
@@ -179,7 +210,7 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   /** Answers with the security headers; `body` runs corked, after the status line. */
   const answer = (res: uWS.HttpResponse, kind: PageKind, status: string, then: (res: uWS.HttpResponse) => void) =>
-    res.cork(() => then(writeSecurityHeaders(res.writeStatus(status), kind, false)));
+    res.cork(() => then(writeSecurityHeaders(res.writeStatus(status), kind, tls)));
 
   /** Serves `page` to whoever opsAccess allows (401 otherwise); `body` may be async. */
   const opsPage = (page: "metrics" | "stats", body: () => Promise<{ contentType: string; text: string }>) => (res: uWS.HttpResponse, req: uWS.HttpRequest) => {

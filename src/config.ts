@@ -347,6 +347,13 @@ export const settings = {
     max: 10_000_000,
     doc: "Deliveries (or, conflating, keys) a subscriber may have waiting while its socket is backed up; beyond it the subscriber is closed with 4409.",
   }),
+  tlsCertFile: str({
+    env: "WEIR_TLS_CERT_FILE",
+    default: "",
+    doc: "PEM certificate (chain) of the gateway's TLS listener; with WEIR_TLS_KEY_FILE set, the gateway serves wss:// and https:// only (HSTS on). Empty: plain ws:// (put TLS in front of it).",
+  }),
+  tlsKeyFile: str({ env: "WEIR_TLS_KEY_FILE", default: "", doc: "PEM private key of WEIR_TLS_CERT_FILE." }),
+  tlsKeyPassphrase: str({ env: "WEIR_TLS_KEY_PASSPHRASE", default: "", doc: "Passphrase of WEIR_TLS_KEY_FILE, if it is encrypted." }),
   metricsToken: str({
     env: "WEIR_METRICS_TOKEN",
     default: "",
@@ -399,6 +406,9 @@ export function resolveConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEn
   }
   if (config.maxEventBytes > config.maxFrameBytes) {
     throw new WeirError("WEIR_ERR_CONFIG", "WEIR_MAX_EVENT_BYTES must not exceed WEIR_MAX_FRAME_BYTES");
+  }
+  if (Boolean(config.tlsCertFile) !== Boolean(config.tlsKeyFile)) {
+    throw new WeirError("WEIR_ERR_CONFIG", "WEIR_TLS_CERT_FILE and WEIR_TLS_KEY_FILE go together");
   }
   parseApiKeys(config.apiKeys);
   if (config.jwtJwks) {
