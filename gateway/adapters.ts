@@ -18,6 +18,8 @@ import { createEventLog, type ConnectableEventLog } from "../src/adapters/kafka/
 import { RedisDedupStore } from "../src/adapters/redis/redis-dedup-store.js";
 import { KafkaPublishedLookup } from "../src/adapters/kafka/published-lookup.js";
 import { kafkajsTopicReaders } from "../src/adapters/kafka/kafkajs-topic-readers.js";
+import { kafkaSecurityOf, kafkajsSecurity, type KafkaSecurity } from "../src/adapters/kafka/kafka-security.js";
+import { readConfigFile } from "../src/config/read-file.js";
 import type { TopicReaders } from "../src/subscribe/ports.js";
 
 export type GatewayAdapters = {
@@ -32,8 +34,8 @@ export function topicsOf(registry: SchemaRegistry, deadLetterTopic: string): Top
   return [...registry.eventTypes().map((t) => ({ topic: t.topic, partitions: t.partitions })), { topic: deadLetterTopic, partitions: 1 }];
 }
 
-const kafkajsClient = (config: Config, role: string) =>
-  new Kafka({ brokers: [...config.kafkaBrokers], clientId: `${config.kafkaClientId}-${role}`, logLevel: kafkaLogLevel.NOTHING });
+const kafkajsClient = (config: Config, role: string, security: KafkaSecurity) =>
+  new Kafka({ brokers: [...config.kafkaBrokers], clientId: `${config.kafkaClientId}-${role}`, logLevel: kafkaLogLevel.NOTHING, ...kafkajsSecurity(security) });
 
 /** `instanceId`: this process (gatewayInstanceId), whose heartbeat keeps its dedup claims alive. */
 export async function openAdapters(
@@ -43,11 +45,13 @@ export async function openAdapters(
   logger: Logger,
   instanceId: string,
 ): Promise<GatewayAdapters> {
+  const security = kafkaSecurityOf(config);
   const dedup = await lifecycle.step(
     "redis",
     async () => {
       const store = new RedisDedupStore({
         url: config.redisUrl,
+        ...(config.redisTlsCaFile ? { tlsCaPem: readConfigFile("WEIR_REDIS_TLS_CA_FILE", config.redisTlsCaFile) } : {}),
         dedupTtlMs: config.dedupTtlMs,
         pendingTtlMs: config.dedupPendingTtlMs,
         ownerTtlMs: config.dedupOwnerTtlMs,
@@ -73,6 +77,7 @@ export async function openAdapters(
         publishTimeoutMs: config.kafkaPublishTimeoutMs,
         dedupPendingTtlMs: config.dedupPendingTtlMs,
         logger,
+        security,
       });
       try {
         await log.ensureTopics(topicsOf(registry, config.deadLetterTopic));
@@ -90,9 +95,9 @@ export async function openAdapters(
   // does not count towards any claim's age: the batch's fresh claims are published without waiting
   // for it, and a take-over stamps the claim with the Redis time of the compare-and-swap, right
   // before the second publish starts.
-  const publishedLookup = new KafkaPublishedLookup(kafkajsClient(config, "lookup"), {
+  const publishedLookup = new KafkaPublishedLookup(kafkajsClient(config, "lookup", security), {
     maxRecords: config.dedupVerifyMaxRecords,
     timeoutMs: config.kafkaPublishTimeoutMs,
   });
-  return { eventLog, dedup, publishedLookup, topicReaders: kafkajsTopicReaders(kafkajsClient(config, "subscribe")) };
+  return { eventLog, dedup, publishedLookup, topicReaders: kafkajsTopicReaders(kafkajsClient(config, "subscribe", security)) };
 }

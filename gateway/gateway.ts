@@ -18,6 +18,7 @@ import { SchemaRegistry } from "../src/schema/registry.js";
 import { assertCompatible } from "../src/schema/compat.js";
 import { EventChecker } from "../src/ingest/check-event.js";
 import { Admission } from "../src/ingest/admission.js";
+import { kafkaSecurityOf } from "../src/adapters/kafka/kafka-security.js";
 import { TenantQuotas } from "../src/ingest/tenant-quotas.js";
 import { IngestService } from "../src/ingest/ingest-service.js";
 import { startProcessors, type RunningProcessors } from "../src/processor/processors.js";
@@ -114,7 +115,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       .step(
         "health checks",
         async () => {
-          const kafka = kafkaProbe(config.kafkaBrokers, `${config.kafkaClientId}-health`, config.healthDeadlineMs);
+          const kafka = kafkaProbe(config.kafkaBrokers, `${config.kafkaClientId}-health`, config.healthDeadlineMs, kafkaSecurityOf(config));
           const p = new DependencyProbes(
             [
               { name: "redis", check: () => adapters.dedup.ping() },

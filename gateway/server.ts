@@ -5,13 +5,13 @@
  * uWS rules kept here: message buffers are valid only during the callback (copied once),
  * a closed socket is never touched again, and shutdown closes the listen socket first.
  */
-import { readFileSync } from "node:fs";
 import uWS from "uWebSockets.js";
 import { IngestSession, type IngestSessionDeps } from "../src/protocol/ingest-session.js";
 import type { Transport } from "../src/protocol/ports.js";
 import { Subscription, type SubscriptionDeps } from "../src/subscribe/subscription.js";
 import type { Logger } from "../src/log.js";
 import { WeirError } from "../src/errors.js";
+import { readConfigFile } from "../src/config/read-file.js";
 import { originAllowed, writeSecurityHeaders, type PageKind } from "./http-security.js";
 import type { ConnectionKind, ConnectionSlot } from "../src/security/connection-caps.js";
 
@@ -123,12 +123,7 @@ function tlsApp(tls: NonNullable<ServerOptions["tls"]>): uWS.TemplatedApp {
     ["WEIR_TLS_CERT_FILE", tls.certFile],
     ["WEIR_TLS_KEY_FILE", tls.keyFile],
   ] as const) {
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch (err) {
-      throw new WeirError("WEIR_ERR_CONFIG", `${what}: cannot read ${file}: ${(err as Error).message}`);
-    }
+    const text = readConfigFile(what, file);
     if (!text.includes("-----BEGIN ")) throw new WeirError("WEIR_ERR_CONFIG", `${what}: ${file} is not PEM`);
   }
   try {

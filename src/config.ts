@@ -42,8 +42,36 @@ export const settings = {
     allowed: ["kafkajs", "confluent", "platformatic"],
     doc: "Kafka client library behind the event log: kafkajs, confluent (@confluentinc/kafka-javascript, librdkafka; optional native package) or platformatic (@platformatic/kafka).",
   }),
+  kafkaSecurityProtocol: str({
+    env: "WEIR_KAFKA_SECURITY_PROTOCOL",
+    default: "plaintext",
+    allowed: ["plaintext", "ssl", "sasl_plaintext", "sasl_ssl"],
+    doc: "How every Kafka client of the gateway and processors reaches the brokers: plaintext, ssl (TLS), sasl_plaintext or sasl_ssl (SASL over TLS).",
+  }),
+  kafkaSaslMechanism: str({
+    env: "WEIR_KAFKA_SASL_MECHANISM",
+    default: "scram-sha-512",
+    allowed: ["scram-sha-512", "scram-sha-256", "plain"],
+    doc: "SASL mechanism with sasl_plaintext and sasl_ssl.",
+  }),
+  kafkaSaslUsername: str({ env: "WEIR_KAFKA_SASL_USERNAME", default: "", doc: "SASL user (needed with sasl_plaintext and sasl_ssl)." }),
+  kafkaSaslPassword: str({ env: "WEIR_KAFKA_SASL_PASSWORD", default: "", doc: "SASL password." }),
+  kafkaSslCaFile: str({
+    env: "WEIR_KAFKA_SSL_CA_FILE",
+    default: "",
+    doc: "PEM file of the CA(s) that signed the brokers' certificates, with ssl and sasl_ssl; empty: the system's roots.",
+  }),
   kafkaClientId: str({ env: "WEIR_KAFKA_CLIENT_ID", default: "weir-gateway", doc: "Kafka client id." }),
-  redisUrl: str({ env: "WEIR_REDIS_URL", default: "redis://127.0.0.1:6379", doc: "Redis URL for idempotency keys." }),
+  redisUrl: str({
+    env: "WEIR_REDIS_URL",
+    default: "redis://127.0.0.1:6379",
+    doc: "Redis URL for idempotency keys: `redis://` or, over TLS, `rediss://`; an ACL user and password go in it (`rediss://weir:<password>@host:6380`).",
+  }),
+  redisTlsCaFile: str({
+    env: "WEIR_REDIS_TLS_CA_FILE",
+    default: "",
+    doc: "PEM file of the CA that signed Redis's certificate, for a `rediss://` URL; empty: the system's roots.",
+  }),
   apiKeys: list({
     env: "WEIR_API_KEYS",
     default: ["demo:demo-key"],

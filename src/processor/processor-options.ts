@@ -1,4 +1,5 @@
 /** What a Processor is given: its job, where it runs, and how it is supervised (decision 0016). */
+import type { KafkaSecurity } from "../adapters/kafka/kafka-security.js";
 import type { Logger } from "../log.js";
 import type { RuntimeJob } from "../jobs/runtime-job.js";
 import type { ProcessorObserver } from "../metrics/prometheus.js";
@@ -6,6 +7,8 @@ import type { WatchLimits } from "./progress-watch.js";
 
 export type ProcessorOptions = {
   readonly brokers: readonly string[];
+  /** How its Kafka clients reach the brokers (TLS, SASL); default plaintext. */
+  readonly security?: KafkaSecurity;
   /** The job, bound to its options and schema image. */
   readonly job: RuntimeJob;
   /** Where the job is defined (module URL or package specifier): the worker threads import it. */

@@ -15,6 +15,7 @@
  * every instance reads in full; each task remembers the offset it applied per source in its
  * changelogged state and, when restored, catches up from there to where the feed is.
  */
+import { kafkajsSecurity } from "../adapters/kafka/kafka-security.js";
 import { randomUUID } from "node:crypto";
 import { Kafka, logLevel, type Consumer, type EachBatchPayload } from "kafkajs";
 import { kafkaLogCreator } from "../adapters/kafka/kafkajs-logs.js";
@@ -112,6 +113,7 @@ export class Processor {
     this.kafka = new Kafka({
       brokers: [...opts.brokers],
       clientId: `weir-processor-${job.name}-${this.instanceId}`,
+      ...kafkajsSecurity(opts.security),
       ...(opts.logger ? { logLevel: logLevel.WARN, logCreator: kafkaLogCreator(opts.logger) } : { logLevel: logLevel.NOTHING }),
     });
     this.admin = lazyAdmin(this.kafka);

@@ -4,6 +4,7 @@
  * for alerts when WEIR_WEBHOOK_URL is set (it runs wherever the jobs run: its consumer group
  * shares the alerts among the processes).
  */
+import { kafkaSecurityOf } from "../adapters/kafka/kafka-security.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
 import { configuredJobs } from "./jobs.js";
@@ -30,10 +31,12 @@ export async function startProcessors(
   onFatal?: (err: Error) => void,
 ): Promise<RunningProcessors> {
   const jobs = await configuredJobs(config); // a bad job module or option fails before anything starts
+  const security = kafkaSecurityOf(config);
   const processors = jobs.map(
     ({ runtime, module }) =>
       new Processor({
         brokers: config.kafkaBrokers,
+        security,
         job: runtime,
         module,
         ...(config.schemaImage ? { schemaImage: config.schemaImage } : {}),
@@ -61,6 +64,7 @@ export async function startProcessors(
   const webhook = config.webhookUrl
     ? new WebhookSink({
         brokers: config.kafkaBrokers,
+        security,
         url: config.webhookUrl,
         groupId: `${config.processorGroupPrefix}-webhook`,
         log: (line) => logger.info({ sink: "webhook" }, line),

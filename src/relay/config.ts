@@ -10,6 +10,7 @@ import { z } from "zod";
 import { filePathLabel, parseWithSchema } from "../config/schema-check.js";
 import type { RelayRule } from "./rules.js";
 import { DEFAULT_HELLO_TIMEOUT_MS } from "../protocol/version.js";
+import { controlCharAt } from "../ingest/envelope-bytes.js";
 
 export type RelayConfig = {
   /** Where devices connect: ws://host:port/v1/ingest. */
@@ -25,7 +26,22 @@ export type RelayConfig = {
   /** Events a device may have unanswered (its credit). */
   readonly credit: number;
   readonly maxBatchEvents: number;
+  /**
+   * The largest event, counted as the gateway counts it (src/ingest/envelope-bytes.ts) on the
+   * envelope the relay forwards — with its device-tenant id prefix and attribute. The default is
+   * the gateway's WEIR_MAX_EVENT_BYTES default: keep it at or under the cloud's setting, or
+   * events the relay acked are refused TOO_LARGE upstream.
+   */
   readonly maxEventBytes: number;
+  /** How far an event_time may be ahead of the relay's clock (the gateway's WEIR_MAX_FUTURE_SKEW_MS). */
+  readonly maxFutureSkewMs: number;
+  /**
+   * A buf image (FileDescriptorSet) with the event types devices may send, checked as the gateway
+   * checks them (WEIR_SCHEMA_IMAGE: give the relay the cloud's image); "" for the built-in types.
+   */
+  readonly schemaImage: string;
+  /** Upstream refusals kept for devices to read (GET /v1/refusals): per device tenant, and tenants at most. */
+  readonly refusalLog: { readonly perTenant: number; readonly maxTenants: number };
   /** Events stored and not yet acked upstream before devices wait (the outbox's bound in memory). */
   readonly maxBufferedEvents: number;
   /** Upstream batching linger. */
@@ -40,9 +56,24 @@ export type RelayConfig = {
 const nonEmpty = z.string().min(1);
 
 /** `tenant:key`, split at the first ':' (keys may contain ':'). */
-const devicePair = z.string().refine((pair) => pair.indexOf(":") > 0 && pair.indexOf(":") < pair.length - 1, {
-  error: (issue) => `${JSON.stringify(issue.input)} is not tenant:key`,
-});
+const devicePair = z
+  .string()
+  .refine((pair) => pair.indexOf(":") > 0 && pair.indexOf(":") < pair.length - 1, {
+    error: (issue) => `${JSON.stringify(issue.input)} is not tenant:key`,
+    abort: true,
+  })
+  // Upstream ids are "<device tenant>/<id>" (relay.ts): a "/" in a tenant would make two devices' ids meet.
+  .refine((pair) => !tenantOf(pair).includes("/"), {
+    error: (issue) => `tenant ${JSON.stringify(tenantOf(String(issue.input)))} must not contain "/"`,
+    abort: true,
+  })
+  .refine((pair) => controlCharAt(tenantOf(pair)) < 0, {
+    error: (issue) => `tenant ${JSON.stringify(tenantOf(String(issue.input)))} must not contain control characters`,
+  });
+
+function tenantOf(pair: string): string {
+  return pair.slice(0, pair.indexOf(":"));
+}
 
 const upstreamUrl = z.string().refine((url) => /^wss?:\/\//.test(url), { error: (issue) => `${JSON.stringify(issue.input)} is not a ws:// or wss:// URL` });
 
@@ -65,7 +96,10 @@ const relayConfigSchema = z.strictObject({
   maxEventBytes: z
     .int()
     .min(1)
-    .default(1 << 20),
+    .default(256 * 1024),
+  maxFutureSkewMs: z.int().min(0).default(3600_000),
+  schemaImage: z.string().default(""),
+  refusalLog: z.strictObject({ perTenant: z.int().min(1).default(1000), maxTenants: z.int().min(1).default(10_000) }).prefault({}),
   maxBufferedEvents: z.int().min(1).default(100_000),
   lingerMs: z.int().min(0).default(20),
   helloTimeoutMs: z.int().min(100).default(DEFAULT_HELLO_TIMEOUT_MS),

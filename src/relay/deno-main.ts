@@ -1,17 +1,23 @@
 /**
- * The edge relay on Deno: `deno run … deno-main.js relay.json` (`weir relay --config relay.json`
- * bundles and starts it). Devices connect to ws://host:port/v1/ingest; GET /v1/stats shows the
- * relay's and its upstream's figures; logs are JSON lines on stdout (pino's shape).
+ * The edge relay on Deno: `deno run … deno-main.js relay.json schema.binpb` (`weir relay --config
+ * relay.json` bundles and starts it; the second argument is the schema image events are checked
+ * against: relay.json's schemaImage, or the built-in one written next to the bundle). Devices
+ * connect to ws://host:port/v1/ingest; GET /v1/refusals gives a device (HTTP Basic, its own
+ * tenant:key) what the cloud refused of its events after the relay ACKed them; GET /v1/stats
+ * shows the relay's and its upstream's figures; logs are JSON lines on stdout (pino's shape).
  */
 import { FileOutbox } from "../client/file-outbox.js";
 import { WeirClient } from "../client/weir-client.js";
 import { parseRelayConfig } from "./config.js";
 import { Relay, type RelayLog } from "./relay.js";
+import { SchemaRegistry } from "../schema/registry.js";
+import type { EventResult } from "../gen/weir/v1/protocol_pb.js";
 
 /** The few Deno APIs the relay uses (this file is type-checked by Node's tsc, without Deno's types). */
 declare const Deno: {
   args: string[];
   readTextFile(path: string): Promise<string>;
+  readFile(path: string): Promise<Uint8Array>;
   serve(
     opts: { hostname: string; port: number; onListen?: (addr: { hostname: string; port: number }) => void },
     handler: (req: Request) => Response | Promise<Response>,
@@ -25,6 +31,17 @@ const log: RelayLog = (level, msg, fields = {}) => console.log(JSON.stringify({ 
 
 const configPath = Deno.args[0] ?? "relay.json";
 const config = parseRelayConfig(JSON.parse(await Deno.readTextFile(configPath)), configPath);
+// Read here (not by the registry's own file loader) so that the built-in image can sit next to the bundle.
+const imagePath = Deno.args[1] ?? config.schemaImage;
+if (!imagePath) throw new Error("the relay needs a schema image: deno-main.js <relay.json> <schema.binpb>");
+const registry = SchemaRegistry.fromImage(
+  await Deno.readFile(imagePath).catch((err: unknown) => {
+    throw new Error(`cannot read the schema image ${imagePath}: ${String(err)}`);
+  }),
+  imagePath,
+);
+// Goes to the relay once it exists; the upstream answers nothing before (it connects in a later turn).
+let upstreamResult: (r: EventResult) => void = () => {};
 const outbox = await FileOutbox.open(config.outbox);
 const upstream = await WeirClient.open({
   urls: config.upstream.urls,
@@ -40,9 +57,11 @@ const upstream = await WeirClient.open({
       ...(e.kind === "connect-failed" ? { error: e.error, retryInMs: Math.round(e.retryInMs) } : {}),
       ...(e.kind === "disconnected" ? { code: e.close.code } : {}),
     }),
-  onResult: (r) => r.errorCode && log("warn", "upstream refused an event", { id: r.id, errorCode: r.errorCode, reason: r.reason }),
+  onResult: (r) => upstreamResult(r),
 });
-const relay = new Relay(config, upstream, log);
+const relay = new Relay(config, upstream, log, { registry });
+upstreamResult = (r) => relay.upstreamResult(r);
+log("info", "schema image loaded", { source: imagePath, eventTypes: registry.eventTypes().length });
 if (upstream.stats.recovered > 0) log("info", "events recovered from the outbox", { events: upstream.stats.recovered });
 
 const server = Deno.serve(
@@ -58,6 +77,7 @@ const server = Deno.serve(
       relay.accept(socket);
       return response;
     }
+    if (path === "/v1/refusals") return relay.refusalsResponse(req);
     if (path === "/v1/stats") return Response.json(relay.snapshot());
     if (path === "/healthz") return new Response("ok\n");
     return new Response("not found\n", { status: 404 });

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { parseRelayConfig } from "./config.js";
 import { relayCommand, writeRelayBundle, type DenoCommand } from "./deno-command.js";
 import type { Relay } from "./relay.js";
+import type { Refusal } from "./refusals.js";
 
 export type RelaySnapshot = ReturnType<Relay["snapshot"]>;
 
@@ -25,6 +26,8 @@ export type RelayProcess = {
   readonly url: string;
   /** GET /v1/stats. */
   stats(): Promise<RelaySnapshot>;
+  /** GET /v1/refusals as the device `tenant` (its key): what the cloud refused of its events after the relay ACKed them. */
+  refusals(tenant: string, apiKey: string, sinceMs?: number): Promise<Refusal[]>;
   /** SIGTERM (the outbox keeps what is unanswered); resolves once it exited. */
   stop(): Promise<void>;
 };
@@ -56,10 +59,19 @@ export async function startRelayProcess(
     process: child,
     url: `ws://${base}/v1/ingest`,
     stats,
+    refusals: (tenant, apiKey, sinceMs) => fetchRefusals(`http://${base}`, tenant, apiKey, sinceMs),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill("SIGTERM");
       await once(child, "exit");
     },
   };
+}
+
+/** GET <base>/v1/refusals with a device's credentials (HTTP Basic); throws on any status but 200. */
+export async function fetchRefusals(base: string, tenant: string, apiKey: string, sinceMs?: number): Promise<Refusal[]> {
+  const url = `${base}/v1/refusals${sinceMs === undefined ? "" : `?sinceMs=${sinceMs}`}`;
+  const res = await fetch(url, { headers: { authorization: `Basic ${Buffer.from(`${tenant}:${apiKey}`).toString("base64")}` } });
+  if (res.status !== 200) throw new Error(`GET ${url}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as Refusal[];
 }

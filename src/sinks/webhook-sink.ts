@@ -10,6 +10,7 @@
  * Nothing is dropped silently: an alert the receiver refuses (non-retryable 4xx) and a record that
  * is not an AlertRecord are copied, with the reason, to the refused topic and logged, then committed.
  */
+import { kafkajsSecurity, type KafkaSecurity } from "../adapters/kafka/kafka-security.js";
 import { Kafka, logLevel, type Consumer, type EachMessagePayload, type IHeaders, type Producer } from "kafkajs";
 import { ensureTopicsWithKafkajs } from "../adapters/kafka/kafkajs-topics.js";
 import { ALERTS_TOPIC, ALERTS_TOPIC_PARTITIONS, REFUSED_ALERTS_TOPIC, headers as recordHeaders, type AlertRecord } from "../kafka-contract.js";
@@ -17,6 +18,8 @@ import { deliverAlert, type DeliveryOptions, type DeliveryResult } from "./webho
 
 export type WebhookSinkOptions = {
   brokers: readonly string[];
+  /** How its consumer reaches the brokers (TLS, SASL); default plaintext. */
+  security?: KafkaSecurity;
   /** The webhook endpoint. */
   url: string;
   /** Extra request headers, e.g. Authorization. */
@@ -50,7 +53,7 @@ export class WebhookSink {
     this.topic = opts.topic ?? ALERTS_TOPIC;
     this.refusedTopic = opts.refusedTopic ?? REFUSED_ALERTS_TOPIC;
     this.log = opts.log ?? (() => {});
-    this.kafka = new Kafka({ brokers: [...opts.brokers], clientId: "weir-webhook", logLevel: logLevel.NOTHING });
+    this.kafka = new Kafka({ brokers: [...opts.brokers], clientId: "weir-webhook", logLevel: logLevel.NOTHING, ...kafkajsSecurity(opts.security) });
   }
 
   stats(): WebhookSinkStats {

@@ -28,7 +28,15 @@ export interface KafkaNodeOptions {
    * while the brokers and other clients keep talking directly.
    */
   front?: { port: number; advertisedPort: number };
+  /**
+   * A third client listener (SECURE) speaking SASL_SSL with SCRAM-SHA-512, for clients configured
+   * the way production ones are: TLS with `keystorePemFile` (the server's private key and
+   * certificate chain, PEM), and one SCRAM user created when the storage is formatted.
+   */
+  secure?: KafkaSecureListener;
 }
+
+export type KafkaSecureListener = { port: number; keystorePemFile: string; username: string; password: string };
 
 /** A node's place in a KRaft cluster of several broker+controller nodes with a static quorum. */
 export interface KafkaClusterMember {
@@ -90,13 +98,26 @@ function serverProperties(opts: KafkaNodeOptions): string {
   const quorum: Record<string, string | number> = opts.cluster
     ? { "controller.quorum.voters": opts.cluster.voters.map((v) => `${v.id}@127.0.0.1:${v.controllerPort}`).join(",") }
     : { "controller.quorum.bootstrap.servers": `127.0.0.1:${opts.controllerPort}` };
-  const front = opts.front;
+  const { front, secure } = opts;
+  const extra = [
+    ...(front ? [{ name: "FRONT", port: front.port, advertised: front.advertisedPort, protocol: "PLAINTEXT" }] : []),
+    ...(secure ? [{ name: "SECURE", port: secure.port, advertised: secure.port, protocol: "SASL_SSL" }] : []),
+  ];
+  const listed = (port: (l: (typeof extra)[number]) => number) => extra.map((l) => `,${l.name}://127.0.0.1:${port(l)}`).join("");
   const props: Record<string, string | number | boolean> = {
     "process.roles": "broker,controller",
     "node.id": opts.cluster?.nodeId ?? 1,
-    listeners: `PLAINTEXT://127.0.0.1:${opts.port},CONTROLLER://127.0.0.1:${opts.controllerPort}${front ? `,FRONT://127.0.0.1:${front.port}` : ""}`,
-    "advertised.listeners": `PLAINTEXT://127.0.0.1:${opts.port},CONTROLLER://127.0.0.1:${opts.controllerPort}${front ? `,FRONT://127.0.0.1:${front.advertisedPort}` : ""}`,
-    "listener.security.protocol.map": `PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${front ? ",FRONT:PLAINTEXT" : ""}`,
+    listeners: `PLAINTEXT://127.0.0.1:${opts.port},CONTROLLER://127.0.0.1:${opts.controllerPort}${listed((l) => l.port)}`,
+    "advertised.listeners": `PLAINTEXT://127.0.0.1:${opts.port},CONTROLLER://127.0.0.1:${opts.controllerPort}${listed((l) => l.advertised)}`,
+    "listener.security.protocol.map": `PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${extra.map((l) => `,${l.name}:${l.protocol}`).join("")}`,
+    ...(secure
+      ? {
+          "listener.name.secure.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+          "listener.name.secure.scram-sha-512.sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+          "listener.name.secure.ssl.keystore.type": "PEM",
+          "listener.name.secure.ssl.keystore.location": secure.keystorePemFile,
+        }
+      : {}),
     "controller.listener.names": "CONTROLLER",
     "inter.broker.listener.name": "PLAINTEXT",
     ...quorum,
@@ -167,7 +188,8 @@ async function formatOnce(opts: KafkaNodeOptions, jars: KafkaJars): Promise<void
   writeFileSync(p.clusterId, `${clusterId}\n`);
   // A static quorum (controller.quorum.voters) is formatted as it is; a single node as a standalone dynamic one.
   const quorum = opts.cluster ? [] : ["--standalone"];
-  const args = ["-cp", jars.classpath, "kafka.tools.StorageTool", "format", ...quorum, "-t", clusterId, "-c", p.config, "-g"];
+  const scram = opts.secure ? ["--add-scram", `SCRAM-SHA-512=[name=${opts.secure.username},password=${opts.secure.password}]`] : [];
+  const args = ["-cp", jars.classpath, "kafka.tools.StorageTool", "format", ...quorum, ...scram, "-t", clusterId, "-c", p.config, "-g"];
   // A bad CDS archive crashes the JVM at once; format is cheap enough to simply retry without it.
   await runJava([...cdsUseArgs(jars), ...args], opts.dir, p.processLog).catch(() => runJava(args, opts.dir, p.processLog));
 }
@@ -193,7 +215,8 @@ export async function startKafkaNode(opts: KafkaNodeOptions): Promise<{ pid: num
   mkdirSync(opts.dir, { recursive: true });
   // A broker of this dir that was killed by someone else may have left a half-written CDS dump behind.
   await finishCdsDump(jars, opts.dir, true);
-  for (const port of [opts.port, opts.controllerPort, ...(opts.front ? [opts.front.port] : [])]) await waitPortFree(port, `kafka (${opts.dir})`);
+  for (const port of [opts.port, opts.controllerPort, ...(opts.front ? [opts.front.port] : []), ...(opts.secure ? [opts.secure.port] : [])])
+    await waitPortFree(port, `kafka (${opts.dir})`);
   writeFileSync(p.config, serverProperties(opts));
   const log4j = writeLog4jConfig(opts.dir, p.brokerLog);
   await formatOnce(opts, jars);

@@ -9,6 +9,33 @@ export interface RedisNodeOptions {
   dir: string;
   port: number;
   startTimeoutMs?: number;
+  /**
+   * Redis as production runs it: a TLS port besides the plain one, and ACL users only (the default
+   * user off, so the plain port is useless without a password too). The one user may touch only
+   * Weir's keys (`weir:*`) and no dangerous command (INFO aside: ioredis's ready check needs it).
+   */
+  secure?: RedisSecureOptions;
+}
+
+export type RedisSecureOptions = { tlsPort: number; certFile: string; keyFile: string; caFile: string; username: string; password: string };
+
+function secureArgs(s: RedisSecureOptions): string[] {
+  return [
+    ...[
+      "--tls-port",
+      String(s.tlsPort),
+      "--tls-cert-file",
+      s.certFile,
+      "--tls-key-file",
+      s.keyFile,
+      "--tls-ca-cert-file",
+      s.caFile,
+      "--tls-auth-clients",
+      "no",
+    ],
+    ...["--user", "default", "off"],
+    ...["--user", s.username, "on", `>${s.password}`, "resetkeys", "~weir:*", "resetchannels", "+@all", "-@dangerous", "+info"],
+  ];
 }
 
 // redis-server rewrites its process title to "redis-server 127.0.0.1:<port>", so match on that.
@@ -57,6 +84,7 @@ export async function startRedisNode(opts: RedisNodeOptions): Promise<{ pid: num
         "yes",
         "--logfile",
         "",
+        ...(opts.secure ? secureArgs(opts.secure) : []),
       ],
       cwd: opts.dir,
       logFile: p.log,
@@ -88,7 +116,8 @@ export function redisPing(port: number, timeoutMs = 1_000): Promise<boolean> {
     socket.on("connect", () => socket.write("*1\r\n$4\r\nPING\r\n"));
     socket.on("data", (chunk) => {
       reply += chunk.toString();
-      if (reply.includes("\r\n")) done(reply.startsWith("+PONG"));
+      // NOAUTH: a Redis with ACL users only (RedisNodeOptions.secure) is up and answering.
+      if (reply.includes("\r\n")) done(reply.startsWith("+PONG") || reply.startsWith("-NOAUTH"));
     });
   });
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePorts } from "./free-port.js";
@@ -24,8 +24,24 @@ export interface TestStackOptions {
    * (`TestBroker.frontTarget`). Clients given `frontBrokerList` then reach Kafka only through the fronts.
    */
   fronts?: readonly number[];
+  /**
+   * Also serve clients the way production does (one broker only): Kafka on a SASL_SSL listener with
+   * a SCRAM-SHA-512 user, Redis on a TLS port with an ACL user (and its default user off). The
+   * certificate and key (PEM) must name 127.0.0.1. Reached through `TestStack.secure`.
+   */
+  secure?: TestStackSecurity;
   log?: (line: string) => void;
 }
+
+export type TestStackSecurity = {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string;
+  readonly kafkaUser: string;
+  readonly kafkaPassword: string;
+  readonly redisUser: string;
+  readonly redisPassword: string;
+};
 
 export interface StopOptions {
   /** SIGKILL at once instead of a graceful SIGTERM, to simulate a crash. */
@@ -62,6 +78,8 @@ export interface TestStack {
   replicationFactor: number;
   /** redis://127.0.0.1:<port> */
   redisUrl: string;
+  /** With `secure`: the SASL_SSL listener's 127.0.0.1:<port>, and rediss://<user>:<password>@127.0.0.1:<tls port>. */
+  secure?: { readonly kafkaBrokers: string; readonly redisUrl: string };
   redisPort: number;
   /** Stop every broker; their data and ports are kept for startKafka(). */
   stopKafka(opts?: StopOptions): Promise<void>;
@@ -85,8 +103,15 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
   const rDir = join(dataDir, "redis");
   const count = opts.brokers ?? 1;
   if (opts.fronts && opts.fronts.length !== count) throw new Error(`startTestStack: ${opts.fronts.length} fronts for ${count} brokers`);
-  const ports = await freePorts(3 * count + 1);
+  if (opts.secure && count !== 1) throw new Error("startTestStack: `secure` takes one broker");
+  const ports = await freePorts(3 * count + 3);
   const redisPort = ports[3 * count]!;
+  const [secureKafkaPort, redisTlsPort] = [ports[3 * count + 1]!, ports[3 * count + 2]!];
+  const secure = opts.secure;
+  mkdirSync(kDir, { recursive: true });
+  const keystorePemFile = join(kDir, "secure-keystore.pem");
+  // Kafka's PEM keystore: the private key and the certificate chain in one file.
+  if (secure) writeFileSync(keystorePemFile, readFileSync(secure.keyFile, "utf8") + readFileSync(secure.certFile, "utf8"));
   const jars = await ensureKafkaJars(opts.log ? { log: opts.log } : {});
   const nodePorts = Array.from({ length: count }, (_, i) => ({
     port: ports[3 * i]!,
@@ -94,7 +119,17 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     ...(opts.fronts ? { front: { port: ports[3 * i + 2]!, advertisedPort: opts.fronts[i]! } } : {}),
   }));
   const nodes: KafkaNodeOptions[] =
-    count === 1 ? [{ dir: kDir, ...nodePorts[0]!, jars, quickStart: true }] : clusterNodeOptions({ dir: kDir, nodes: nodePorts, jars, quickStart: true });
+    count === 1
+      ? [
+          {
+            dir: kDir,
+            ...nodePorts[0]!,
+            jars,
+            quickStart: true,
+            ...(secure ? { secure: { port: secureKafkaPort, keystorePemFile, username: secure.kafkaUser, password: secure.kafkaPassword } } : {}),
+          },
+        ]
+      : clusterNodeOptions({ dir: kDir, nodes: nodePorts, jars, quickStart: true });
 
   const signal = (pid: number | undefined, sig: NodeJS.Signals) => {
     try {
@@ -138,6 +173,14 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     replicationFactor: count >= 3 ? 3 : 1,
     redisUrl: redisUrl(redisPort),
     redisPort,
+    ...(secure
+      ? {
+          secure: {
+            kafkaBrokers: kafkaBrokers(secureKafkaPort),
+            redisUrl: `rediss://${encodeURIComponent(secure.redisUser)}:${encodeURIComponent(secure.redisPassword)}@127.0.0.1:${redisTlsPort}`,
+          },
+        }
+      : {}),
     stopKafka: async (o = {}) => {
       await Promise.all(brokers.map((b) => b.stop(o)));
     },
@@ -149,7 +192,22 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
       await stopRedisNode(rDir, o.kill ? 0 : 10_000);
     },
     startRedis: async () => {
-      await startRedisNode({ dir: rDir, port: redisPort });
+      await startRedisNode({
+        dir: rDir,
+        port: redisPort,
+        ...(secure
+          ? {
+              secure: {
+                tlsPort: redisTlsPort,
+                certFile: secure.certFile,
+                keyFile: secure.keyFile,
+                caFile: secure.caFile,
+                username: secure.redisUser,
+                password: secure.redisPassword,
+              },
+            }
+          : {}),
+      });
     },
     redisPid: () => redisPid(rDir),
     pause: (service) => {

@@ -9,6 +9,7 @@
  * same sequence numbers, so a broker restart delays records and the broker drops the retried
  * duplicates. The package is optional (a native build): it is loaded only when this adapter is.
  */
+import { librdkafkaSecurity, type KafkaSecurity } from "./kafka-security.js";
 import { NotPublishedError, type EventLog, type OutRecord, type TopicSpec } from "../../ingest/ports.js";
 import { StallBreaker, bufferOf, importClientPackage, topicMaxMessageBytes, type AdapterOptions } from "./send-control.js";
 
@@ -76,8 +77,14 @@ const topicAlreadyExists = 36;
 const maxQueuedMessages = 10_000_000;
 
 /** The librdkafka producer settings of the adapter (also used by the raw producer benchmark). */
-export function confluentProducerConfig(opts: { brokers: readonly string[]; clientId: string; deliveryTimeoutMs: number }): Record<string, unknown> {
+export function confluentProducerConfig(opts: {
+  brokers: readonly string[];
+  clientId: string;
+  deliveryTimeoutMs: number;
+  security?: KafkaSecurity;
+}): Record<string, unknown> {
   return {
+    ...librdkafkaSecurity(opts.security),
     "bootstrap.servers": opts.brokers.join(","),
     "client.id": opts.clientId,
     "enable.idempotence": true,
@@ -196,7 +203,12 @@ export class ConfluentEventLog implements EventLog {
   private async newProducer(): Promise<RdProducer> {
     const producer = await connectConfluentProducer(
       this.mod!,
-      confluentProducerConfig({ brokers: this.opts.brokers, clientId: this.opts.clientId, deliveryTimeoutMs: this.opts.deliveryTimeoutMs }),
+      confluentProducerConfig({
+        brokers: this.opts.brokers,
+        clientId: this.opts.clientId,
+        deliveryTimeoutMs: this.opts.deliveryTimeoutMs,
+        ...(this.opts.security ? { security: this.opts.security } : {}),
+      }),
     );
     producer.on("delivery-report", (err, report) => {
       if (report.opaque instanceof Delivery) report.opaque.report(err);
@@ -232,7 +244,11 @@ export class ConfluentEventLog implements EventLog {
 
   async ensureTopics(topics: readonly TopicSpec[]): Promise<void> {
     this.mod ??= await loadConfluent();
-    const admin = this.mod.RdKafka.AdminClient.create({ "bootstrap.servers": this.opts.brokers.join(","), "client.id": `${this.opts.clientId}-admin` });
+    const admin = this.mod.RdKafka.AdminClient.create({
+      ...librdkafkaSecurity(this.opts.security),
+      "bootstrap.servers": this.opts.brokers.join(","),
+      "client.id": `${this.opts.clientId}-admin`,
+    });
     try {
       const existing = new Set(
         await new Promise<string[]>((resolve, reject) => admin.listTopics({ timeout: 30_000 }, (err, names) => (err ? reject(err) : resolve(names)))),

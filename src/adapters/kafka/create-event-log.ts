@@ -5,6 +5,7 @@
  */
 import { WeirError } from "../../errors.js";
 import type { EventLog } from "../../ingest/ports.js";
+import type { KafkaSecurity } from "./kafka-security.js";
 import type { Logger } from "../../log.js";
 
 export const kafkaClients = ["kafkajs", "confluent", "platformatic"] as const;
@@ -24,6 +25,7 @@ export type EventLogSettings = {
   /** The age after which an unconfirmed dedup claim is verified against Kafka by other gateways (WEIR_DEDUP_PENDING_TTL_MS); config ensures it exceeds publishTimeoutMs. */
   readonly dedupPendingTtlMs: number;
   readonly logger: Logger;
+  readonly security?: KafkaSecurity;
 };
 
 export function isKafkaClient(name: string): name is KafkaClient {
@@ -42,7 +44,14 @@ export function deliveryTimeoutMs(publishTimeoutMs: number, dedupPendingTtlMs: n
 }
 
 export async function createEventLog(s: EventLogSettings): Promise<ConnectableEventLog> {
-  const common = { brokers: s.brokers, clientId: s.clientId, replicationFactor: s.replicationFactor, stallMs: s.stallMs, logger: s.logger };
+  const common = {
+    brokers: s.brokers,
+    clientId: s.clientId,
+    replicationFactor: s.replicationFactor,
+    stallMs: s.stallMs,
+    logger: s.logger,
+    ...(s.security ? { security: s.security } : {}),
+  };
   const deliveryTimeout = deliveryTimeoutMs(s.publishTimeoutMs, s.dedupPendingTtlMs);
   switch (s.client) {
     case "kafkajs": {

@@ -4,11 +4,13 @@
  * simply tried again next round, on a new connection if the old one broke).
  */
 import { Kafka, logLevel } from "kafkajs";
+import { kafkajsSecurity, type KafkaSecurity } from "./kafka-security.js";
 
 export type KafkaProbe = { check(): Promise<void>; close(): Promise<void> };
 
-export function kafkaProbe(brokers: readonly string[], clientId: string, timeoutMs: number): KafkaProbe {
+export function kafkaProbe(brokers: readonly string[], clientId: string, timeoutMs: number, security?: KafkaSecurity): KafkaProbe {
   const kafka = new Kafka({
+    ...kafkajsSecurity(security),
     brokers: [...brokers],
     clientId,
     logLevel: logLevel.NOTHING,

@@ -10,6 +10,7 @@
  * the failed batch may have been written, and kafkajs would reuse its sequence numbers for other
  * records, which the broker would then drop as duplicates or refuse as out of order forever.
  */
+import { kafkajsSecurity } from "./kafka-security.js";
 import { Kafka, Partitioners, logLevel as kafkaLogLevel, type Message, type Producer } from "kafkajs";
 import type { EventLog, OutRecord, TopicSpec } from "../../ingest/ports.js";
 import { ensureTopicsWithKafkajs } from "./kafkajs-topics.js";
@@ -41,6 +42,7 @@ export class KafkajsEventLog implements EventLog {
       logLevel: kafkaLogLevel.WARN,
       logCreator: kafkaLogCreator(opts.logger),
       retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 10 },
+      ...kafkajsSecurity(opts.security),
     });
     this.producer = this.newProducer();
     this.breaker = new StallBreaker(opts.stallMs);

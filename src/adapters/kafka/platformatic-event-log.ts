@@ -14,6 +14,7 @@
  * batch may have been written, and reusing its sequence numbers for other records would make
  * the broker drop those as duplicates.
  */
+import { platformaticSecurity, type KafkaSecurity } from "./kafka-security.js";
 import type { Admin, Producer, ProducerOptions } from "@platformatic/kafka";
 import type { EventLog, OutRecord, TopicSpec } from "../../ingest/ports.js";
 import { GroupCommit, StallBreaker, bufferOf, importClientPackage, maxSendBytes, topicMaxMessageBytes, type AdapterOptions } from "./send-control.js";
@@ -43,9 +44,10 @@ const toBuffer = (s?: string) => (s === undefined ? undefined : Buffer.from(s));
 /** The producer settings of the adapter (also used by the raw producer benchmark). */
 export function platformaticProducerOptions(
   mod: PlatformaticModule,
-  opts: { brokers: readonly string[]; clientId: string; deliveryTimeoutMs: number },
+  opts: { brokers: readonly string[]; clientId: string; deliveryTimeoutMs: number; security?: KafkaSecurity },
 ): ProducerOptions<string, Buffer, string, string> {
   return {
+    ...platformaticSecurity(opts.security),
     clientId: opts.clientId,
     bootstrapBrokers: [...opts.brokers],
     idempotent: true,
@@ -135,6 +137,7 @@ export class PlatformaticEventLog implements EventLog {
   async ensureTopics(topics: readonly TopicSpec[]): Promise<void> {
     this.mod ??= await loadPlatformatic();
     const admin: Admin = new this.mod.Admin({
+      ...platformaticSecurity(this.opts.security),
       clientId: `${this.opts.clientId}-admin`,
       bootstrapBrokers: [...this.opts.brokers],
       retries: 20,

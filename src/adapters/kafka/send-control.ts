@@ -2,6 +2,7 @@
  * Pieces the EventLog adapters share: the circuit breaker over pending sends, the group commit
  * for clients that must keep one send in flight, and loading an optional client package.
  */
+import type { KafkaSecurity } from "./kafka-security.js";
 import { WeirError } from "../../errors.js";
 import type { OutRecord } from "../../ingest/ports.js";
 import type { Logger } from "../../log.js";
@@ -14,6 +15,8 @@ export type AdapterOptions = {
   /** A send pending longer than this, or one that failed this recently, makes `healthy` false. */
   readonly stallMs: number;
   readonly logger: Logger;
+  /** How the client reaches the brokers (TLS, SASL); default plaintext. */
+  readonly security?: KafkaSecurity;
 };
 
 /**

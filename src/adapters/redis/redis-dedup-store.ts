@@ -156,7 +156,10 @@ export function packKeys(keys: readonly string[]): string {
 }
 
 export type RedisDedupOptions = {
+  /** redis:// or rediss:// (TLS), with an ACL user and password in it if Redis has them. */
   readonly url: string;
+  /** PEM of the CA that signed Redis's certificate (rediss:// only); absent: the system's roots. */
+  readonly tlsCaPem?: string;
   readonly keyPrefix?: string;
   /** Lifetime of a published id (the idempotency window), and of a claim. */
   readonly dedupTtlMs: number;
@@ -216,6 +219,7 @@ export class RedisDedupStore implements DedupStore {
       // Keep trying to reconnect, at most every second: Redis coming back must heal the gateway.
       retryStrategy: (attempt) => Math.min(50 * attempt, 1000),
       lazyConnect: true,
+      ...(opts.tlsCaPem && opts.url.startsWith("rediss:") ? { tls: { ca: opts.tlsCaPem } } : {}),
     });
     // Errors surface through commands and `healthy`; an unhandled 'error' event would crash.
     redis.on("error", () => {});
