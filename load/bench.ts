@@ -1,6 +1,10 @@
 /**
  * `npm run bench`: brings up the local stack, then measures, one JSON line per scenario:
  *   raw-uws        the same frames into a bare uWebSockets.js server (receive limit)
+ *   kafka-limit    Kafka's own ProducerPerformance (Java client, acks=all, idempotent) with records of the
+ *                  gateway's size: what the broker takes on this machine (the ceiling)
+ *   hand-relay     a relay a user would write by hand (`ws` + kafkajs, acks after Kafka, several batches in
+ *                  flight, no validation or dedup), driven like gateway-max: the baseline to beat
  *   raw-producer   records of the same size, key and headers straight into the Kafka client (produce limit),
  *                  and the idle round trip of one batch through the Kafka adapter (latency floor)
  *   gateway-max    closed-loop max rate through a gateway process: acked events/s, ack latency, CPU, RSS
@@ -21,7 +25,7 @@
  *                  edge), the relay forwarding to a gateway: device ack latency, the forwarding rate
  *   subscribe-fanout   one stream to 1,000 subscribers (--fanout-subscribers) on two threads at
  *                  100 and 200 events/s (--fanout-rates): delivery latency, deliveries/s, gateway CPU and RSS
- * and the ratios gateway/raw. raw-producer, gateway-max and gateway-20k run for each Kafka client
+ * and the ratios of gateway-max to each of them. raw-producer, gateway-max and gateway-20k run for each Kafka client
  * (the shootout); overload runs with the first. Options: --duration S (default 12, of which --warmup S, default 2, is not counted), --only a,b,
  * --clients confluent,kafkajs,platformatic (default: all three, the default client first).
  * The subscribe scenarios use the first client.
@@ -45,6 +49,7 @@ import { round } from "./bench/histogram.js";
 import { subscribeBench, type Latencies, type SubscribeBenchResult } from "./bench/subscribe-latency.js";
 import { edgeClientRate, edgeFailover, type EdgeClientResult, type OutboxKind } from "./bench/edge-client.js";
 import { startBenchRelay } from "./bench/relay-process.js";
+import { kafkaProducerPerformance } from "./bench/producer-perf.js";
 
 const { values } = parseArgs({
   options: {
@@ -140,6 +145,59 @@ const latency = (r: LoadResult) => ({
 });
 
 let rawUwsEventsPerSec: number | undefined;
+let kafkaLimitPerSec: number | undefined;
+let handRelayPerSec: number | undefined;
+/** The access-log payload size of the frames (what every scenario's records carry). */
+const recordBytes = Math.round(frameFactory("x", eventsPerFrame).bytesPerFrame / eventsPerFrame) - 60;
+
+if (wanted("kafka-limit")) {
+  const r = await kafkaProducerPerformance({ brokers: stack.kafkaBrokers, recordBytes, records: 2_000_000 });
+  kafkaLimitPerSec = r.recordsPerSec;
+  emit({
+    scenario: "kafka-limit",
+    tool: "ProducerPerformance",
+    recordsPerSec: Math.round(r.recordsPerSec),
+    recordBytes,
+    avgLatencyMs: r.avgLatencyMs,
+    p99LatencyMs: r.p99LatencyMs,
+  });
+}
+
+if (wanted("hand-relay")) {
+  const child = spawn(process.execPath, ["--import", "tsx", "load/bench/hand-relay.ts"], {
+    env: { ...process.env, BENCH_BROKERS: stack.kafkaBrokers },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const first = await lines.next();
+  if (first.done) throw new Error("hand-relay exited before printing its port");
+  const port = Number(first.value.split(" ")[1]);
+  const cpu0 = cpuSeconds(child.pid!);
+  const result = await runLoad({
+    url: `ws://127.0.0.1:${port}/`,
+    mode: "closed",
+    threads: 1,
+    connectionsPerThread: 8,
+    window: 1000,
+    eventsPerFrame,
+    durationMs,
+    warmupMs,
+    idPrefix: `${runId}h`,
+    tenant,
+    apiKey,
+  });
+  const cpu = (cpuSeconds(child.pid!) - cpu0) / (durationMs / 1000);
+  child.kill("SIGTERM");
+  await once(child, "exit");
+  handRelayPerSec = result.acked / result.seconds;
+  emit({
+    scenario: "hand-relay",
+    eventsPerSec: Math.round(handRelayPerSec),
+    ...latency(result),
+    relayCpuCores: round(cpu),
+    vsKafkaLimit: kafkaLimitPerSec ? round(handRelayPerSec / kafkaLimitPerSec) : null,
+  });
+}
 
 if (wanted("raw-uws")) {
   const child = spawn(process.execPath, ["--import", "tsx", "load/bench/raw-uws-server.ts"], { stdio: ["ignore", "pipe", "inherit"] });
@@ -176,8 +234,6 @@ if (wanted("raw-uws")) {
 for (const client of clients) {
   let rawProducerPerSec: number | undefined;
   if (wanted("raw-producer")) {
-    // The same payload size as the gateway's records (the frames' access-log payloads).
-    const recordBytes = Math.round(frameFactory("x", eventsPerFrame).bytesPerFrame / eventsPerFrame) - 60;
     const r = await rawProducerRate(client, { brokers: stack.kafkaBrokers, topic: "weir.bench.raw", recordBytes, records: 200_000, batch: 500 });
     rawProducerPerSec = r.recordsPerSec;
     emit({ scenario: "raw-producer", client, recordsPerSec: Math.round(r.recordsPerSec), recordBytes, batch: 500 });
@@ -207,6 +263,8 @@ for (const client of clients) {
       gatewayPeakRssMiB: round(peakRss, 0),
       vsRawProducer: rawProducerPerSec ? round(rate / rawProducerPerSec) : null,
       vsRawUws: rawUwsEventsPerSec ? round(rate / rawUwsEventsPerSec) : null,
+      vsHandRelay: handRelayPerSec ? round(rate / handRelayPerSec) : null,
+      vsKafkaLimit: kafkaLimitPerSec ? round(rate / kafkaLimitPerSec) : null,
     });
   }
 

@@ -21,40 +21,45 @@ export function kafkaHome(cacheDir = weirCacheDir()): string {
   return join(cacheDir, `kafka-${KAFKA_VERSION}`);
 }
 
-const POM = `<?xml version="1.0" encoding="UTF-8"?>
+/** A pom whose runtime dependencies are the jars of one cache directory. */
+function pom(artifactId: string, dependencies: ReadonlyArray<readonly [group: string, artifact: string, version: string]>): string {
+  const deps = dependencies
+    .map(([g, a, v]) => `    <dependency>\n      <groupId>${g}</groupId>\n      <artifactId>${a}</artifactId>\n      <version>${v}</version>\n    </dependency>`)
+    .join("\n");
+  return `<?xml version="1.0" encoding="UTF-8"?>
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
   <groupId>dev.weir</groupId>
-  <artifactId>weir-kafka-runtime</artifactId>
+  <artifactId>${artifactId}</artifactId>
   <version>${KAFKA_VERSION}</version>
   <packaging>pom</packaging>
   <dependencies>
-    <dependency>
-      <groupId>org.apache.kafka</groupId>
-      <artifactId>kafka_2.13</artifactId>
-      <version>${KAFKA_VERSION}</version>
-    </dependency>
-    <dependency>
-      <groupId>org.apache.logging.log4j</groupId>
-      <artifactId>log4j-slf4j-impl</artifactId>
-      <version>${LOG4J_VERSION}</version>
-    </dependency>
-    <dependency>
-      <groupId>org.apache.logging.log4j</groupId>
-      <artifactId>log4j-core</artifactId>
-      <version>${LOG4J_VERSION}</version>
-    </dependency>
+${deps}
   </dependencies>
 </project>
 `;
+}
+
+const BROKER_POM = pom("weir-kafka-runtime", [
+  ["org.apache.kafka", "kafka_2.13", KAFKA_VERSION],
+  ["org.apache.logging.log4j", "log4j-slf4j-impl", LOG4J_VERSION],
+  ["org.apache.logging.log4j", "log4j-core", LOG4J_VERSION],
+]);
+
+/** Kafka's own tools (ProducerPerformance for the bench's broker limit), apart from the broker's classpath. */
+const TOOLS_POM = pom("weir-kafka-tools", [
+  ["org.apache.kafka", "kafka-tools", KAFKA_VERSION],
+  ["org.apache.logging.log4j", "log4j-slf4j-impl", LOG4J_VERSION],
+  ["org.apache.logging.log4j", "log4j-core", LOG4J_VERSION],
+]);
 
 // The marker holds a hash of the pom, so changing a version above refetches instead of reusing stale jars.
 const MARKER = ".complete";
-const POM_HASH = createHash("sha256").update(POM).digest("hex");
+const hashOf = (text: string) => createHash("sha256").update(text).digest("hex");
 
-function cacheIsComplete(home: string): boolean {
+function cacheIsComplete(home: string, pomText: string): boolean {
   try {
-    return readFileSync(join(home, MARKER), "utf8").trim() === POM_HASH && existsSync(join(home, "libs"));
+    return readFileSync(join(home, MARKER), "utf8").trim() === hashOf(pomText) && existsSync(join(home, "libs"));
   } catch {
     return false;
   }
@@ -71,26 +76,34 @@ export interface KafkaJars {
  * mvn writes into a private temp dir that is renamed into place, so two processes racing here
  * (CLI and a test globalSetup) never see a half-copied libs dir.
  */
-export async function ensureKafkaJars(opts: { cacheDir?: string; log?: (msg: string) => void } = {}): Promise<KafkaJars> {
-  const home = kafkaHome(opts.cacheDir);
+export function ensureKafkaJars(opts: { cacheDir?: string; log?: (msg: string) => void } = {}): Promise<KafkaJars> {
+  return ensureMavenJars(kafkaHome(opts.cacheDir), BROKER_POM, `Kafka ${KAFKA_VERSION}`, opts.log);
+}
+
+/** Kafka's tools jars (kafka-tools and its dependencies), cached beside the broker's. */
+export function ensureKafkaToolsJars(opts: { cacheDir?: string; log?: (msg: string) => void } = {}): Promise<KafkaJars> {
+  return ensureMavenJars(join(opts.cacheDir ?? weirCacheDir(), `kafka-tools-${KAFKA_VERSION}`), TOOLS_POM, `Kafka tools ${KAFKA_VERSION}`, opts.log);
+}
+
+async function ensureMavenJars(home: string, pomText: string, what: string, log?: (msg: string) => void): Promise<KafkaJars> {
   const libsDir = join(home, "libs");
   const result = { libsDir, classpath: join(libsDir, "*") };
-  if (cacheIsComplete(home)) return result;
+  if (cacheIsComplete(home, pomText)) return result;
 
   if (!commandExists("mvn")) throw new Error("mvn not found on PATH: apt-get install -y maven");
   mkdirSync(home, { recursive: true });
-  writeFileSync(join(home, "pom.xml"), POM);
+  writeFileSync(join(home, "pom.xml"), pomText);
   const tmpLibs = join(home, `libs.tmp-${process.pid}`);
   rmSync(tmpLibs, { recursive: true, force: true });
-  opts.log?.(`fetching Kafka ${KAFKA_VERSION} jars from Maven Central into ${libsDir} (first run only)`);
+  log?.(`fetching ${what} jars from Maven Central into ${libsDir} (first run only)`);
   try {
     await runMvn(home, ["-B", "-q", "dependency:copy-dependencies", "-DincludeScope=runtime", `-DoutputDirectory=${tmpLibs}`]);
     // Another process may have finished first; its result is equivalent, so keep it.
-    if (!cacheIsComplete(home)) {
+    if (!cacheIsComplete(home, pomText)) {
       rmSync(join(home, MARKER), { force: true });
       rmSync(libsDir, { recursive: true, force: true });
       renameSync(tmpLibs, libsDir);
-      writeFileSync(join(home, MARKER), `${POM_HASH}\n`);
+      writeFileSync(join(home, MARKER), `${hashOf(pomText)}\n`);
     }
   } finally {
     rmSync(tmpLibs, { recursive: true, force: true });
