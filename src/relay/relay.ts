@@ -216,7 +216,11 @@ export class Relay implements Publisher {
         if (refusal) {
           this.stats.refused++;
           count(this.stats.refusedByCode, refusal.code);
-          return create(EventResultSchema, { id: env.id, code: refusal.spec.result, errorCode: refusal.code, reason: refusal.message });
+          const reason =
+            refusal.code === "WEIR_ERR_EVENT_TOO_LARGE"
+              ? `${refusal.message}, counted as forwarded: the relay adds ${envelopeBytes(up) - envelopeBytes(env)} bytes ("${tenant}/" before the id, the ${DEVICE_TENANT_ATTRIBUTE} attribute)`
+              : refusal.message;
+          return create(EventResultSchema, { id: env.id, code: refusal.spec.result, errorCode: refusal.code, reason });
         }
         const decision = decide(this.config.rules, env, tenant);
         try {

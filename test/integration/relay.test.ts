@@ -108,8 +108,10 @@ test("devices → relay (uplink cut, relay restarted) → gateway → Kafka: eve
 
   const records = await readTopics(services.kafkaBrokers, [QUOTE_TOPIC, "weir.events.http-access-log"], run);
   const counts = countById(records);
-  const missing = quoteIds.filter((id) => counts.get(id) !== 1);
-  expect({ quotes: quoteIds.length, missingOrTwice: missing.length, dropped: droppedIds.filter((id) => counts.has(id)).length }).toEqual({
+  // Upstream, a device's id is qualified by its device tenant (src/relay/relay.ts, upstreamId).
+  const upstreamId = (id: string) => `site-7/${id}`;
+  const missing = quoteIds.filter((id) => counts.get(upstreamId(id)) !== 1);
+  expect({ quotes: quoteIds.length, missingOrTwice: missing.length, dropped: droppedIds.filter((id) => counts.has(upstreamId(id))).length }).toEqual({
     quotes: 3 * perDevice,
     missingOrTwice: 0,
     dropped: 0,

@@ -30,7 +30,7 @@ test("a minimal config gets working local defaults", () => {
   expect(c.relayId).toMatch(/^relay-[0-9a-f]{8}$/);
   expect(c.credit).toBe(1000);
   expect(c.maxBatchEvents).toBe(500);
-  expect(c.maxEventBytes).toBe(1 << 20);
+  expect(c.maxEventBytes).toBe(256 * 1024);
   expect(c.maxBufferedEvents).toBe(100_000);
   expect(c.lingerMs).toBe(20);
   expect(c.rules).toEqual([]);
