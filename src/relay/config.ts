@@ -14,7 +14,8 @@ import { controlCharAt } from "../ingest/envelope-bytes.js";
 
 export type RelayConfig = {
   /** Where devices connect: ws://host:port/v1/ingest. */
-  readonly listen: { readonly host: string; readonly port: number };
+  /** With certFile and keyFile (PEM), devices connect over TLS only (wss://). */
+  readonly listen: { readonly host: string; readonly port: number; readonly certFile?: string; readonly keyFile?: string };
   /** `tenant:key` pairs devices may say Hello with. */
   readonly devices: ReadonlyMap<string, string>;
   /** The cloud gateways (failover list) and the tenant the relay publishes as. */
@@ -86,7 +87,15 @@ const relayRule = z.discriminatedUnion("action", [
 ]);
 
 const relayConfigSchema = z.strictObject({
-  listen: z.strictObject({ host: nonEmpty.default("127.0.0.1"), port: z.int().min(0).max(65535).default(8787) }).prefault({}),
+  listen: z
+    .strictObject({
+      host: nonEmpty.default("127.0.0.1"),
+      port: z.int().min(0).max(65535).default(8787),
+      certFile: nonEmpty.optional(),
+      keyFile: nonEmpty.optional(),
+    })
+    .refine((l) => (l.certFile === undefined) === (l.keyFile === undefined), "certFile and keyFile go together")
+    .prefault({}),
   devices: z.array(devicePair).min(1, 'must list "tenant:key" pairs'),
   upstream: z.strictObject({ urls: z.array(upstreamUrl).min(1, "must list ws:// or wss:// URLs"), tenant: nonEmpty, apiKey: nonEmpty }),
   outbox: nonEmpty.default("weir-relay-outbox.log"),

@@ -28,6 +28,10 @@ export async function writeRelayBundle(dir: string): Promise<string> {
   return path;
 }
 
+/** The relay's TLS certificate and key, which its sandbox may read. */
+const tlsFiles = (config: RelayConfig) =>
+  config.listen.certFile && config.listen.keyFile ? [resolve(config.listen.certFile), resolve(config.listen.keyFile)] : [];
+
 export type DenoCommand = { readonly command: string; readonly args: string[]; readonly env: Record<string, string> };
 
 /**
@@ -45,7 +49,7 @@ export function relayCommand(bundle: string, configPath: string, config: RelayCo
     args: [
       ...DENO_RUN_OFFLINE,
       "--allow-net",
-      `--allow-read=${resolve(configPath)},${outboxDir},${image}`,
+      `--allow-read=${[resolve(configPath), outboxDir, image, ...tlsFiles(config)].join(",")}`,
       `--allow-write=${outboxDir}`,
       bundle,
       resolve(configPath),

@@ -2,7 +2,7 @@
  * The edge relay on Deno: `deno run … deno-main.js relay.json schema.binpb` (`weir relay --config
  * relay.json` bundles and starts it; the second argument is the schema image events are checked
  * against: relay.json's schemaImage, or the built-in one written next to the bundle). Devices
- * connect to ws://host:port/v1/ingest; GET /v1/refusals gives a device (HTTP Basic, its own
+ * connect to ws://host:port/v1/ingest (wss:// with listen.certFile and keyFile); GET /v1/refusals gives a device (HTTP Basic, its own
  * tenant:key) what the cloud refused of its events after the relay ACKed them; GET /v1/stats
  * shows the relay's and its upstream's figures; logs are JSON lines on stdout (pino's shape).
  */
@@ -19,7 +19,7 @@ declare const Deno: {
   readTextFile(path: string): Promise<string>;
   readFile(path: string): Promise<Uint8Array>;
   serve(
-    opts: { hostname: string; port: number; onListen?: (addr: { hostname: string; port: number }) => void },
+    opts: { hostname: string; port: number; cert?: string; key?: string; onListen?: (addr: { hostname: string; port: number }) => void },
     handler: (req: Request) => Response | Promise<Response>,
   ): { shutdown(): Promise<void>; finished: Promise<void> };
   upgradeWebSocket(req: Request): { socket: WebSocket; response: Response };
@@ -64,11 +64,15 @@ upstreamResult = (r) => relay.upstreamResult(r);
 log("info", "schema image loaded", { source: imagePath, eventTypes: registry.eventTypes().length });
 if (upstream.stats.recovered > 0) log("info", "events recovered from the outbox", { events: upstream.stats.recovered });
 
+// TLS when relay.json names a certificate and key: devices then reach the relay over wss:// only.
+const { certFile, keyFile } = config.listen;
+const tls = certFile && keyFile ? { cert: await Deno.readTextFile(certFile), key: await Deno.readTextFile(keyFile) } : undefined;
 const server = Deno.serve(
   {
     hostname: config.listen.host,
     port: config.listen.port,
-    onListen: (addr) => log("info", "relay ready", { url: `ws://${addr.hostname}:${addr.port}/v1/ingest`, relayId: config.relayId }),
+    ...tls,
+    onListen: (addr) => log("info", "relay ready", { url: `${tls ? "wss" : "ws"}://${addr.hostname}:${addr.port}/v1/ingest`, relayId: config.relayId }),
   },
   (req) => {
     const path = new URL(req.url).pathname;

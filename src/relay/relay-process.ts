@@ -5,6 +5,8 @@
 import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
 import { once } from "node:events";
 import { writeFileSync } from "node:fs";
+import http from "node:http";
+import https from "node:https";
 import { join } from "node:path";
 import { parseRelayConfig } from "./config.js";
 import { relayCommand, writeRelayBundle, type DenoCommand } from "./deno-command.js";
@@ -34,14 +36,18 @@ export type RelayProcess = {
 
 /** Starts the relay for `config` (listen.port must be set) and resolves once it answers /v1/stats. */
 export async function startRelayProcess(
-  config: Record<string, unknown> & { listen: { host?: string; port: number } },
+  config: Record<string, unknown> & { listen: { host?: string; port: number; certFile?: string } },
   dir: string,
   stdio: StdioOptions = "ignore",
+  /** The CA that signed listen.certFile, when it is not one the system trusts (tests). */
+  ca?: string,
 ): Promise<RelayProcess> {
   const { command, args, env } = await prepareRelay(config, dir);
   const child = spawn(command, args, { env, stdio });
-  const base = `${config.listen.host ?? "127.0.0.1"}:${config.listen.port}`;
-  const stats = async () => (await (await fetch(`http://${base}/v1/stats`)).json()) as RelaySnapshot;
+  const tls = config.listen.certFile !== undefined;
+  const address = `${config.listen.host ?? "127.0.0.1"}:${config.listen.port}`;
+  const base = `${tls ? "https" : "http"}://${address}`;
+  const stats = async () => (await getJson(`${base}/v1/stats`, {}, ca)).body as RelaySnapshot;
   const deadline = Date.now() + 30_000;
   while (
     !(await stats().then(
@@ -57,9 +63,9 @@ export async function startRelayProcess(
   }
   return {
     process: child,
-    url: `ws://${base}/v1/ingest`,
+    url: `${tls ? "wss" : "ws"}://${address}/v1/ingest`,
     stats,
-    refusals: (tenant, apiKey, sinceMs) => fetchRefusals(`http://${base}`, tenant, apiKey, sinceMs),
+    refusals: (tenant, apiKey, sinceMs) => fetchRefusals(base, tenant, apiKey, sinceMs, ca),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill("SIGTERM");
@@ -69,9 +75,31 @@ export async function startRelayProcess(
 }
 
 /** GET <base>/v1/refusals with a device's credentials (HTTP Basic); throws on any status but 200. */
-export async function fetchRefusals(base: string, tenant: string, apiKey: string, sinceMs?: number): Promise<Refusal[]> {
+export async function fetchRefusals(base: string, tenant: string, apiKey: string, sinceMs?: number, ca?: string): Promise<Refusal[]> {
   const url = `${base}/v1/refusals${sinceMs === undefined ? "" : `?sinceMs=${sinceMs}`}`;
-  const res = await fetch(url, { headers: { authorization: `Basic ${Buffer.from(`${tenant}:${apiKey}`).toString("base64")}` } });
-  if (res.status !== 200) throw new Error(`GET ${url}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as Refusal[];
+  const res = await getJson(url, { authorization: `Basic ${Buffer.from(`${tenant}:${apiKey}`).toString("base64")}` }, ca);
+  if (res.status !== 200) throw new Error(`GET ${url}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body as Refusal[];
+}
+
+/** GET with node:http(s) (fetch cannot be told to trust one extra CA); the body parsed as JSON when it is. */
+function getJson(url: string, headers: Record<string, string>, ca?: string): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const get = url.startsWith("https:") ? https.get : http.get;
+    const req = get(url, { headers, ...(ca ? { ca } : {}) }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (text += chunk));
+      res.on("end", () => {
+        let body: unknown = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // not JSON: the text itself
+        }
+        resolve({ status: res.statusCode ?? 0, body });
+      });
+    });
+    req.on("error", reject);
+  });
 }
