@@ -36,7 +36,7 @@ export type RelayProcess = {
 
 /** Starts the relay for `config` (listen.port must be set) and resolves once it answers /v1/stats. */
 export async function startRelayProcess(
-  config: Record<string, unknown> & { listen: { host?: string; port: number; certFile?: string } },
+  config: Record<string, unknown> & { listen: { host?: string; port: number; certFile?: string; keyFile?: string } },
   dir: string,
   stdio: StdioOptions = "ignore",
   /** The CA that signed listen.certFile, when it is not one the system trusts (tests). */
