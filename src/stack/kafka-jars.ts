@@ -24,7 +24,9 @@ export function kafkaHome(cacheDir = weirCacheDir()): string {
 /** A pom whose runtime dependencies are the jars of one cache directory. */
 function pom(artifactId: string, dependencies: ReadonlyArray<readonly [group: string, artifact: string, version: string]>): string {
   const deps = dependencies
-    .map(([g, a, v]) => `    <dependency>\n      <groupId>${g}</groupId>\n      <artifactId>${a}</artifactId>\n      <version>${v}</version>\n    </dependency>`)
+    .map(
+      ([g, a, v]) => `    <dependency>\n      <groupId>${g}</groupId>\n      <artifactId>${a}</artifactId>\n      <version>${v}</version>\n    </dependency>`,
+    )
     .join("\n");
   return `<?xml version="1.0" encoding="UTF-8"?>
 <project xmlns="http://maven.apache.org/POM/4.0.0">
