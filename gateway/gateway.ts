@@ -19,6 +19,7 @@ import { assertCompatible } from "../src/schema/compat.js";
 import { EventChecker } from "../src/ingest/check-event.js";
 import { Admission } from "../src/ingest/admission.js";
 import { kafkaSecurityOf } from "../src/adapters/kafka/kafka-security.js";
+import { processShare } from "../src/config/process-share.js";
 import { TenantQuotas } from "../src/ingest/tenant-quotas.js";
 import { IngestService } from "../src/ingest/ingest-service.js";
 import { startProcessors, type RunningProcessors } from "../src/processor/processors.js";
@@ -52,6 +53,8 @@ export type Gateway = {
   readonly processors: RunningProcessors | undefined;
   /** starting, ready, draining or stopped. */
   readonly state: Lifecycle["state"];
+  /** This process's own figures (what /v1/stats shows for a gateway of one process). */
+  localStats(): unknown;
   /** Loads another schema image; refused (WEIR_ERR_SCHEMA_INCOMPATIBLE) if it breaks the running one. */
   reloadSchemas(path: string): Promise<void>;
   /** Drains in-flight events (up to drainTimeoutMs), closes every socket, then Kafka and Redis. */
@@ -62,14 +65,29 @@ export type GatewayOptions = ConfigOptions & {
   logger?: Logger;
   /** The processor jobs in this process cannot go on (default: logged only); `weir gateway` exits non-zero. */
   onFatal?: (err: Error) => void;
+  /**
+   * This gateway is one of several processes sharing its port (`weir gateway` with
+   * WEIR_INGEST_PROCESSES > 1, decision 0022): its bounds are its share of the config's, and its
+   * /metrics and /v1/stats answer for the whole group.
+   */
+  group?: ProcessGroupView;
+};
+
+/** What a gateway of a process group needs from the group. */
+export type ProcessGroupView = {
+  readonly processes: number;
+  /** Every process's metrics, merged (Prometheus text). */
+  metrics(): Promise<{ contentType: string; body: string }>;
+  /** Every process's /v1/stats, merged. */
+  stats(): Promise<unknown>;
 };
 
 /** How long one resource may take to close on stop before it is given up and the next one closes. */
 const CLOSE_TIMEOUT_MS = 10_000;
 
 export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
-  const { logger: givenLogger, onFatal, ...configOptions } = options;
-  const config = resolveConfig(configOptions);
+  const { logger: givenLogger, onFatal, group, ...configOptions } = options;
+  const config = processShare(resolveConfig(configOptions), group?.processes ?? 1);
   const logger = givenLogger ?? createLogger(config.logLevel, { gateway: config.gatewayId });
   const lifecycle = new Lifecycle({ closeTimeoutMs: CLOSE_TIMEOUT_MS, onCloseError: (name, err) => logger.warn({ err }, `closing ${name}`) });
   let registry = config.schemaImage ? SchemaRegistry.fromFile(config.schemaImage) : SchemaRegistry.builtin();
@@ -208,6 +226,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
               accepting: lifecycle.state === "starting" || lifecycle.state === "ready",
             }),
             stats,
+            ...(group ? { group } : {}),
           }),
         ),
       (s) => {
@@ -250,6 +269,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     metrics,
     logger,
     processors,
+    localStats: stats,
     get state() {
       return lifecycle.state;
     },

@@ -29,6 +29,8 @@ export type ServerParts = {
   /** Named checks; ready when all hold. */
   readonly readiness: () => Record<string, boolean>;
   readonly stats: () => unknown;
+  /** One process of a group sharing the port: the ops pages answer for the whole group. */
+  readonly group?: { metrics(): Promise<{ contentType: string; body: string }>; stats(): Promise<unknown> };
 };
 
 /**
@@ -106,8 +108,8 @@ export function serverOptions(parts: ServerParts): ServerOptions {
       blockedFor: (peer) => throttle.blockedFor(peer),
       refused: (peer) => audit({ code: "WEIR_ERR_UNAUTHORIZED", tenant: "", peer }),
     }),
-    metrics: async () => ({ contentType: metrics.contentType, body: await metrics.text() }),
-    stats: parts.stats,
+    metrics: parts.group ? () => parts.group!.metrics() : async () => ({ contentType: metrics.contentType, body: await metrics.text() }),
+    stats: parts.group ? () => parts.group!.stats() : parts.stats,
     readiness: () => {
       const checks = parts.readiness();
       return { ready: Object.values(checks).every(Boolean), checks };

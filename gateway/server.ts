@@ -28,6 +28,7 @@ export type ServerOptions = {
   /** GET /metrics: Prometheus text. */
   readonly metrics: () => Promise<{ contentType: string; body: string }>;
   /** GET /v1/stats: live figures as JSON (the dashboard polls it). */
+  /** (May return a promise: a process group's figures come from every process.) */
   readonly stats: () => unknown;
   /** Static files served under /dashboard/ (path → content type and bytes). */
   readonly staticFiles?: ReadonlyMap<string, { type: string; body: Buffer }>;
@@ -251,7 +252,7 @@ export function startServer(opts: ServerOptions): Promise<RunningServer> {
   );
   app.get(
     "/v1/stats",
-    opsPage("stats", () => Promise.resolve({ contentType: "application/json", text: JSON.stringify(opts.stats()) })),
+    opsPage("stats", async () => ({ contentType: "application/json", text: JSON.stringify(await opts.stats()) })),
   );
   for (const [path, file] of opts.staticFiles ?? []) {
     app.get(path, (res) => void answer(res, "page", "200 OK", (r) => void r.writeHeader("content-type", file.type).end(file.body)));

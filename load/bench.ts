@@ -5,6 +5,8 @@
  *                  gateway's size: what the broker takes on this machine (the ceiling)
  *   hand-relay     a relay a user would write by hand (`ws` + kafkajs, acks after Kafka, several batches in
  *                  flight, no validation or dedup), driven like gateway-max: the baseline to beat
+ *   gateway-scaling  gateway-max with 1, 2, … (cores) ingest processes (WEIR_INGEST_PROCESSES), with
+ *                  the gateway's and the broker's CPU (the broker shares the machine)
  *   raw-producer   records of the same size, key and headers straight into the Kafka client (produce limit),
  *                  and the idle round trip of one batch through the Kafka adapter (latency floor)
  *   gateway-max    closed-loop max rate through a gateway process: acked events/s, ack latency, CPU, RSS
@@ -281,6 +283,32 @@ for (const client of clients) {
       retried: result.retried,
       gatewayCpuCores: round(cpu),
       gatewayPeakRssMiB: round(peakRss, 0),
+    });
+  }
+}
+
+if (wanted("gateway-scaling")) {
+  const client = clients[0]!;
+  const brokerPid = stack.kafka.pid;
+  for (let processes = 1; processes <= machine.cores; processes++) {
+    const broker0 = brokerPid ? cpuSeconds(brokerPid) : 0;
+    const { result, cpu, peakRss } = await throughGateway(
+      client,
+      { mode: "closed", threads: 1, connectionsPerThread: 8 * processes, window: 1000, durationMs },
+      { WEIR_INGEST_PROCESSES: String(processes) },
+    );
+    const rate = result.acked / result.seconds;
+    emit({
+      scenario: "gateway-scaling",
+      client,
+      processes,
+      eventsPerSec: Math.round(rate),
+      ...latency(result),
+      gatewayCpuCores: round(cpu),
+      // Over the whole run including start and stop: the broker's share of the machine, roughly.
+      brokerCpuCores: brokerPid ? round((cpuSeconds(brokerPid) - broker0) / (durationMs / 1000)) : null,
+      gatewayPeakRssMiB: round(peakRss, 0),
+      vsHandRelay: handRelayPerSec ? round(rate / handRelayPerSec) : null,
     });
   }
 }

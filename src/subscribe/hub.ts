@@ -161,6 +161,7 @@ export class SubscriptionHub implements StreamSource {
     await Promise.all([...this.catchUps.values()].map((r) => r.stop()));
     this.catchUps.clear();
     await Promise.all([...this.topics].map(([topic, state]) => this.closeTopic(topic, state)));
+    await this.readers.close?.();
   }
 
   private topicState(topic: string): TopicState {

@@ -49,4 +49,6 @@ export interface TopicReaders {
   /** A subscriber's own read from `from` (per partition), read_committed, until stopped. */
   startCatchUp(topic: string, from: readonly number[], handler: CatchUpHandler): Promise<{ stop(): Promise<void> }>;
   offsets(topic: string, partitions: number, atTimestampMs?: number): Promise<TopicOffsets>;
+  /** Closes what the readers keep open between calls (after every tail and catch-up stopped). */
+  close?(): Promise<void>;
 }

@@ -21,6 +21,8 @@ export async function startGatewayChild(opts: {
     WEIR_API_KEYS: opts.apiKeys.join(","),
     WEIR_PROCESSOR_IN_GATEWAY: "false",
     WEIR_METRICS_PORT: "0",
+    // One process unless a test asks for a group (a SIGKILL then kills exactly one gateway process).
+    WEIR_INGEST_PROCESSES: "1",
     ...opts.env,
   });
   await child.waitForLog(/^gateway ready$/);

@@ -18,7 +18,16 @@ const maxFrameBytes = 64 * 1024;
 let gateway: Gateway;
 
 beforeAll(async () => {
-  gateway = await gatewayFor(services, { apiKeys: [`${tenant}:k`], connectionCredit: 100, maxBatchEvents: 100, maxFrameBytes, maxEventBytes: 16 * 1024 });
+  // The flood below opens 200 connections at once: room for all their handshakes, so each gets its
+  // protocol close code (past WEIR_MAX_PREAUTH_CONNECTIONS they would be turned away with 503).
+  gateway = await gatewayFor(services, {
+    apiKeys: [`${tenant}:k`],
+    connectionCredit: 100,
+    maxBatchEvents: 100,
+    maxFrameBytes,
+    maxEventBytes: 16 * 1024,
+    maxPreauthConnections: 1000,
+  });
 });
 afterAll(async () => {
   await gateway?.close();

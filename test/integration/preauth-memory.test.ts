@@ -2,10 +2,9 @@
  * Memory an unauthenticated client can pin (issue 15's finding: 300 sockets, each sending a
  * partial 8 MiB frame and never a Hello, took a gateway from 402 MiB to 1.8 GiB). Against a
  * gateway child with its default limits (WEIR_MAX_FRAME_BYTES 4 MiB: uWS buffers frames up to
- * 8 MiB; WEIR_MAX_PREAUTH_CONNECTIONS 32; WEIR_MAX_PREAUTH_PER_IP 16), 300 such attackers from 30
- * loopback addresses: at most 32 are upgraded, the rest are turned away with HTTP 429 or 503; the
- * gateway's RSS grows by less than the documented bound (32 × 8 MiB, plus room for the process's
- * own buffers); the attackers are closed at the Hello timeout; a real client publishes after.
+ * 8 MiB; WEIR_MAX_PREAUTH_CONNECTIONS 64), 300 such attackers from 30 loopback addresses: at
+ * most 64 are upgraded, the rest are turned away with HTTP 503; the gateway's RSS grows by less
+ * than the documented bound (64 × 8 MiB, plus room for the process's own buffers); the attackers are closed at the Hello timeout; a real client publishes after.
  */
 import net from "node:net";
 import { readFileSync } from "node:fs";
@@ -20,7 +19,7 @@ const MB = 1024 * 1024;
 const FRAME = 8 * MB - 64; // under uWS's maxPayloadLength (2 × WEIR_MAX_FRAME_BYTES)
 const ATTACKERS = 300;
 const ADDRESSES = 30;
-const PREAUTH_CAP = 32;
+const PREAUTH_CAP = 64;
 const tenant = `preauth-${Date.now().toString(36)}`;
 const services = { kafkaBrokers: inject("kafkaBrokers"), redisUrl: inject("redisUrl") };
 let gateway: GatewayChild;
@@ -87,7 +86,7 @@ async function sendPartialFrame(socket: net.Socket): Promise<void> {
   }
 }
 
-test("300 unauthenticated sockets each sending a partial 8 MiB frame: at most 32 upgraded, RSS within 32 × 8 MiB, all closed at the Hello timeout, a real client served after", async () => {
+test("300 unauthenticated sockets each sending a partial 8 MiB frame: at most 64 upgraded, RSS within 64 × 8 MiB, all closed at the Hello timeout, a real client served after", async () => {
   const port = Number(new URL(gateway.url).port);
   const pid = gateway.process.pid!;
   const rss0 = rssOf(pid);
@@ -113,7 +112,7 @@ test("300 unauthenticated sockets each sending a partial 8 MiB frame: at most 32
   expect(upgraded).toBeGreaterThan(0);
   expect(upgraded).toBeLessThanOrEqual(PREAUTH_CAP);
   expect(refused.length + upgraded).toBe(ATTACKERS);
-  // The bound: 32 frames of 8 MiB, plus 64 MiB for the process's own buffers and allocator slack.
+  // The bound: 64 frames of 8 MiB, plus 64 MiB for the process's own buffers and allocator slack.
   expect(peak - rss0).toBeLessThan(PREAUTH_CAP * 8 * MB + 64 * MB);
 
   // Nothing of it is left in the way of a real client.

@@ -22,7 +22,9 @@ let leaving: GatewayChild;
 let staying: Gateway;
 
 beforeAll(async () => {
-  const settings = { WEIR_SUBSCRIBE_CONFLATE: "" };
+  // Room for all 100 handshakes at once: past WEIR_MAX_PREAUTH_CONNECTIONS some would be turned
+  // away (503) and fail over to the other gateway before the SIGTERM this test is about.
+  const settings = { WEIR_SUBSCRIBE_CONFLATE: "", WEIR_MAX_PREAUTH_CONNECTIONS: "1000" };
   [leaving, staying] = await Promise.all([
     startGatewayChild({ services, gatewayId: `${run}-leaving`, apiKeys: [`${tenant}:k`], env: settings }),
     gatewayFor(services, { apiKeys: [`${tenant}:k`], subscribeConflate: [] }),

@@ -8,35 +8,35 @@
  * - a topic's offsets (oldest kept, end, first at a time).
  */
 import { randomUUID } from "node:crypto";
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
+import { lazyAdmin } from "./lazy-admin.js";
 import type { CatchUpHandler, TailListener, TailRecord, TopicOffsets, TopicReaders, TopicTail } from "../../subscribe/ports.js";
 
 export function kafkajsTopicReaders(kafka: Kafka): TopicReaders {
+  // One admin connection for every subscriber's start: a gateway SIGTERMed with 100 subscribers
+  // sends them all to another at once, and an admin per subscriber (100 connects) stalled a third
+  // of them for over a minute.
+  const admin = lazyAdmin(kafka);
   return {
     openTail: (topic) => KafkajsTopicTail.open(kafka, topic),
     startCatchUp: (topic, from, handler) => startCatchUp(kafka, topic, from, handler),
-    offsets: (topic, partitions, atTimestampMs) => topicOffsets(kafka, topic, partitions, atTimestampMs),
+    offsets: async (topic, partitions, atTimestampMs) => topicOffsets(await admin.get(), topic, partitions, atTimestampMs),
+    close: () => admin.close(),
   };
 }
 
-async function topicOffsets(kafka: Kafka, topic: string, partitions: number, atTimestampMs?: number): Promise<TopicOffsets> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    const low = new Array<number>(partitions).fill(0);
-    const high = new Array<number>(partitions).fill(0);
-    for (const o of offsets) {
-      low[o.partition] = Number(o.low);
-      high[o.partition] = Number(o.high);
-    }
-    if (atTimestampMs === undefined) return { low, high };
-    const at = await admin.fetchTopicOffsetsByTimestamp(topic, atTimestampMs);
-    const atTime = Array.from({ length: partitions }, (_, p) => Number(at.find((x) => x.partition === p)?.offset ?? -1));
-    return { low, high, atTime };
-  } finally {
-    await admin.disconnect();
+async function topicOffsets(admin: Admin, topic: string, partitions: number, atTimestampMs?: number): Promise<TopicOffsets> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  const low = new Array<number>(partitions).fill(0);
+  const high = new Array<number>(partitions).fill(0);
+  for (const o of offsets) {
+    low[o.partition] = Number(o.low);
+    high[o.partition] = Number(o.high);
   }
+  if (atTimestampMs === undefined) return { low, high };
+  const at = await admin.fetchTopicOffsetsByTimestamp(topic, atTimestampMs);
+  const atTime = Array.from({ length: partitions }, (_, p) => Number(at.find((x) => x.partition === p)?.offset ?? -1));
+  return { low, high, atTime };
 }
 
 function headersOf(m: KafkaMessage): Record<string, string> {
