@@ -2,7 +2,8 @@
  * The processor killed mid-stream (SIGKILL, no cleanup) and restarted: opening its tasks'
  * producers again aborts the transaction it left open, its tasks are restored from the changelog, and the results read read_committed still hold every final window exactly once with
  * the counts sent. On a private stack: its event times would make the shared topic's other
- * processor tests see late records.
+ * processor tests see late records. Part of `npm run chaos` (about a minute): the short chaos
+ * form in `npm test` kills a processor mid-stream too and checks every final window.
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { Kafka, logLevel } from "kafkajs";
@@ -11,8 +12,15 @@ import { ResultCode } from "../../src/client/index.js";
 import type { Gateway } from "../../gateway/gateway.js";
 import { startTestStack, type TestStack } from "../../src/stack/index.js";
 import { changelogTopic } from "../../src/kafka-contract.js";
-import { gatewayFor, streamAll, waitFor } from "./support.js";
-import { accessLog, accessLogMinute, expectFinalWindowsExactlyOnce, startProcessorChild, type ProcessorChild, type WindowCounts } from "./processor-child.js";
+import { gatewayFor, streamAll, waitFor } from "../integration/support.js";
+import {
+  accessLog,
+  accessLogMinute,
+  expectFinalWindowsExactlyOnce,
+  startProcessorChild,
+  type ProcessorChild,
+  type WindowCounts,
+} from "../integration/processor-child.js";
 
 const run = `pcr-${Date.now().toString(36)}`;
 const tenant = `processor-crash-${run}`;
