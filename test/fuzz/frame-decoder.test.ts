@@ -11,27 +11,15 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ClientFrameSchema } from "../../src/gen/weir/v1/protocol_pb.js";
 import { WeirError, errorSpecs } from "../../src/errors.js";
 import { decodeClientFrame } from "../../src/protocol/session.js";
-import { IngestSession, type IngestLimits } from "../../src/protocol/ingest-session.js";
+import { IngestSession } from "../../src/protocol/ingest-session.js";
 import { apiKeyAuthenticator } from "../../src/protocol/api-key-authenticator.js";
 import { PROTOCOL_VERSION } from "../../src/protocol/version.js";
 import { ingestHarness } from "../unit-fixtures/events.js";
 import { clientFrame } from "../unit-fixtures/fake-transport.js";
 import { flushMicrotasks } from "../unit-fixtures/fake-ports.js";
 import { FUZZ_RUNS, FUZZ_SEED, fuzzTimeout, reportCases } from "./settings.js";
-import { IngestModel, RecordingTransport, expectRefusalShape, expectResultsMatch, mutatedFrame, observed, validFrame } from "./harness.js";
+import { CREDENTIALS, LIMITS, IngestModel, RecordingTransport, expectRefusalShape, expectResultsMatch, mutatedFrame, observed, validFrame } from "./harness.js";
 
-const CREDENTIALS = new Map([
-  ["acme", "s3cret-key"],
-  ["globex", "other-key"],
-]);
-const LIMITS: IngestLimits = {
-  connectionCredit: 4,
-  maxBatchEvents: 3,
-  maxEventBytes: 1024,
-  maxFrameBytes: 65_536,
-  maxSendBufferBytes: 1 << 20,
-  helloTimeoutMs: 600_000,
-};
 const KNOWN_CASES = [undefined, "hello", "publish", "ping", "refresh", "subscribe"];
 
 /** Bytes of any kind: random, a valid frame, a damaged one. */

@@ -12,27 +12,14 @@
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Hello } from "../../src/gen/weir/v1/protocol_pb.js";
-import { IngestSession, type IngestLimits } from "../../src/protocol/ingest-session.js";
+import { IngestSession } from "../../src/protocol/ingest-session.js";
 import { apiKeyAuthenticator } from "../../src/protocol/api-key-authenticator.js";
 import type { Authenticator } from "../../src/protocol/ports.js";
 import { ingestHarness } from "../unit-fixtures/events.js";
 import { clientFrame } from "../unit-fixtures/fake-transport.js";
 import { flushMicrotasks } from "../unit-fixtures/fake-ports.js";
 import { FUZZ_RUNS, FUZZ_SEED, fuzzTimeout, reportCases } from "./settings.js";
-import { IngestModel, RecordingTransport, expectRefusalShape, expectResultsMatch, observed, sessionArb } from "./harness.js";
-
-const CREDENTIALS = new Map([
-  ["acme", "s3cret-key"],
-  ["globex", "other-key"],
-]);
-const LIMITS: IngestLimits = {
-  connectionCredit: 4,
-  maxBatchEvents: 3,
-  maxEventBytes: 1024,
-  maxFrameBytes: 65_536,
-  maxSendBufferBytes: 1 << 20,
-  helloTimeoutMs: 600_000,
-};
+import { CREDENTIALS, LIMITS, IngestModel, RecordingTransport, expectRefusalShape, expectResultsMatch, observed, sessionArb } from "./harness.js";
 
 /** The API-key authenticator answering in a later turn, as a token check (JWKS, clock) does. */
 function later(inner: Authenticator): Authenticator {

@@ -14,6 +14,7 @@ import { EnvelopeSchema, type Envelope } from "../../src/gen/weir/v1/envelope_pb
 import { WeirError, errorSpecs, type ErrorCode, type ErrorSpec } from "../../src/errors.js";
 import { decodeClientFrame, type ClientFrameBody } from "../../src/protocol/session.js";
 import { PROTOCOL_VERSION } from "../../src/protocol/version.js";
+import type { IngestLimits } from "../../src/protocol/ingest-session.js";
 import { FakeTransport, clientFrame } from "../unit-fixtures/fake-transport.js";
 import { quoteEvent } from "../unit-fixtures/events.js";
 
@@ -155,6 +156,20 @@ export function envelopeArb(tenants: readonly string[]): fc.Arbitrary<Envelope> 
 
 /** `tenant:key` pairs a server accepts. */
 export type Credentials = ReadonlyMap<string, string>;
+
+/** The ingest sessions' credentials and limits, small so that credit and batch limits are hit often. */
+export const CREDENTIALS: Credentials = new Map([
+  ["acme", "s3cret-key"],
+  ["globex", "other-key"],
+]);
+export const LIMITS: IngestLimits = {
+  connectionCredit: 4,
+  maxBatchEvents: 3,
+  maxEventBytes: 1024,
+  maxFrameBytes: 65_536,
+  maxSendBufferBytes: 1 << 20,
+  helloTimeoutMs: 600_000,
+};
 
 export function helloFrame(credentials: Credentials): fc.Arbitrary<Uint8Array> {
   const pairs = [...credentials];

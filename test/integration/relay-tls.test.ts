@@ -7,7 +7,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import WebSocketNode from "ws";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import type { Gateway } from "../../gateway/gateway.js";
 import { IngestClient, ResultCode, type WebSocketConstructor } from "../../src/client/index.js";
@@ -16,7 +15,7 @@ import { startRelayProcess, type RelayProcess } from "../../src/relay/relay-proc
 import { freePort } from "../../src/stack/index.js";
 import { quoteEvent, QUOTE_TOPIC } from "../unit-fixtures/events.js";
 import { countById, gatewayFor, readTopics, waitFor } from "./support.js";
-import { makeTestCertificates, type TestCertificates } from "./tls-certs.js";
+import { makeTestCertificates, trustingWebSocket, type TestCertificates } from "./tls-certs.js";
 
 const services = { kafkaBrokers: inject("kafkaBrokers"), redisUrl: inject("redisUrl") };
 const run = `relay-tls-${Date.now()}`;
@@ -28,12 +27,7 @@ let TrustingWebSocket: WebSocketConstructor;
 
 beforeAll(async () => {
   certs = makeTestCertificates();
-  const ca = certs.ca;
-  TrustingWebSocket = class extends WebSocketNode {
-    constructor(url: string) {
-      super(url, { ca });
-    }
-  } as unknown as WebSocketConstructor;
+  TrustingWebSocket = trustingWebSocket(certs.ca);
   gateway = await gatewayFor(services, { apiKeys: [`${run}:cloud-key`] });
   relay = await startRelayProcess(
     {

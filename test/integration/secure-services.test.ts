@@ -8,7 +8,6 @@
  * The plaintext listener and the plain Redis port exist only for this test's own reader.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import WebSocketNode from "ws";
 import net from "node:net";
 import { Redis } from "ioredis";
 import { Kafka, logLevel, type KafkaConfig } from "kafkajs";
@@ -19,7 +18,7 @@ import { createRng } from "../../src/generators/rng.js";
 import { startTestStack, type TestStack } from "../../src/stack/index.js";
 import type { Gateway } from "../../gateway/gateway.js";
 import { countById, eventTopics, gatewayFor, readTopics, waitFor } from "./support.js";
-import { makeTestCertificates, type TestCertificates } from "./tls-certs.js";
+import { makeTestCertificates, trustingWebSocket, type TestCertificates } from "./tls-certs.js";
 
 const run = `secure-${Date.now().toString(36)}`;
 const users = { kafkaUser: "weir-gateway", kafkaPassword: "kafka-secret-0", redisUser: "weir", redisPassword: "redis-secret-0" };
@@ -30,12 +29,7 @@ let TrustingWebSocket: WebSocketConstructor;
 beforeAll(async () => {
   certs = makeTestCertificates();
   stack = await startTestStack({ secure: { certFile: certs.certFile, keyFile: certs.keyFile, caFile: certs.caFile, ...users } });
-  const ca = certs.ca;
-  TrustingWebSocket = class extends WebSocketNode {
-    constructor(url: string) {
-      super(url, { ca });
-    }
-  } as unknown as WebSocketConstructor;
+  TrustingWebSocket = trustingWebSocket(certs.ca);
 }, 180_000);
 afterAll(async () => {
   await stack?.close();

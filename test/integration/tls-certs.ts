@@ -7,6 +7,8 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import WebSocketNode from "ws";
+import type { WebSocketConstructor } from "../../src/client/index.js";
 
 export type TestCertificates = {
   readonly dir: string;
@@ -51,4 +53,13 @@ export function makeTestCertificates(): TestCertificates {
     ca: readFileSync(at("ca.pem"), "utf8"),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** `ws` trusting `ca` as well (what NODE_EXTRA_CA_CERTS, or a certificate from a public CA, gives a client). */
+export function trustingWebSocket(ca: string): WebSocketConstructor {
+  return class extends WebSocketNode {
+    constructor(url: string) {
+      super(url, { ca });
+    }
+  } as unknown as WebSocketConstructor;
 }

@@ -13,7 +13,7 @@ import { accessLogEvent } from "../../src/generators/access-log.js";
 import { createRng } from "../../src/generators/rng.js";
 import type { Gateway } from "../../gateway/gateway.js";
 import { countById, eventTopics, gatewayFor, readTopics, waitFor } from "./support.js";
-import { makeTestCertificates, type TestCertificates } from "./tls-certs.js";
+import { makeTestCertificates, trustingWebSocket, type TestCertificates } from "./tls-certs.js";
 
 const tenant = `tls-${Date.now().toString(36)}`;
 const auth = { tenant, apiKey: "key" };
@@ -26,12 +26,7 @@ let TrustingWebSocket: WebSocketConstructor;
 beforeAll(async () => {
   certs = makeTestCertificates();
   gateway = await gatewayFor(services, { apiKeys: [`${tenant}:key`], tlsCertFile: certs.certFile, tlsKeyFile: certs.keyFile });
-  const ca = certs.ca;
-  TrustingWebSocket = class extends WebSocketNode {
-    constructor(url: string) {
-      super(url, { ca });
-    }
-  } as unknown as WebSocketConstructor;
+  TrustingWebSocket = trustingWebSocket(certs.ca);
 });
 afterAll(async () => {
   await gateway?.close();
