@@ -19,7 +19,11 @@ export type RelayConfig = {
   /** `tenant:key` pairs devices may say Hello with. */
   readonly devices: ReadonlyMap<string, string>;
   /** The cloud gateways (failover list) and the tenant the relay publishes as. */
-  readonly upstream: { readonly urls: readonly string[]; readonly tenant: string; readonly apiKey: string };
+  /**
+   * The cloud gateways and the relay's credentials there: an API key, or a file holding a token
+   * (JWT) that something else keeps fresh (read again at each connect and before each expiry).
+   */
+  readonly upstream: { readonly urls: readonly string[]; readonly tenant: string; readonly apiKey?: string; readonly tokenFile?: string };
   /** The relay's durable outbox file (events stored here are acked to devices). */
   readonly outbox: string;
   /** Name in Welcome.gateway_id and logs. */
@@ -97,7 +101,14 @@ const relayConfigSchema = z.strictObject({
     .refine((l) => (l.certFile === undefined) === (l.keyFile === undefined), "certFile and keyFile go together")
     .prefault({}),
   devices: z.array(devicePair).min(1, 'must list "tenant:key" pairs'),
-  upstream: z.strictObject({ urls: z.array(upstreamUrl).min(1, "must list ws:// or wss:// URLs"), tenant: nonEmpty, apiKey: nonEmpty }),
+  upstream: z
+    .strictObject({
+      urls: z.array(upstreamUrl).min(1, "must list ws:// or wss:// URLs"),
+      tenant: nonEmpty,
+      apiKey: nonEmpty.optional(),
+      tokenFile: nonEmpty.optional(),
+    })
+    .refine((u) => (u.apiKey === undefined) !== (u.tokenFile === undefined), "needs apiKey or tokenFile (one of them)"),
   outbox: nonEmpty.default("weir-relay-outbox.log"),
   relayId: nonEmpty.default(() => `relay-${crypto.randomUUID().slice(0, 8)}`),
   credit: z.int().min(1).default(1000),

@@ -32,6 +32,9 @@ export async function writeRelayBundle(dir: string): Promise<string> {
 const tlsFiles = (config: RelayConfig) =>
   config.listen.certFile && config.listen.keyFile ? [resolve(config.listen.certFile), resolve(config.listen.keyFile)] : [];
 
+/** The upstream token's file, which the relay reads again before each expiry. */
+const tokenFiles = (config: RelayConfig) => (config.upstream.tokenFile ? [resolve(config.upstream.tokenFile)] : []);
+
 export type DenoCommand = { readonly command: string; readonly args: string[]; readonly env: Record<string, string> };
 
 /**
@@ -49,7 +52,7 @@ export function relayCommand(bundle: string, configPath: string, config: RelayCo
     args: [
       ...DENO_RUN_OFFLINE,
       "--allow-net",
-      `--allow-read=${[resolve(configPath), outboxDir, image, ...tlsFiles(config)].join(",")}`,
+      `--allow-read=${[resolve(configPath), outboxDir, image, ...tlsFiles(config), ...tokenFiles(config)].join(",")}`,
       `--allow-write=${outboxDir}`,
       bundle,
       resolve(configPath),

@@ -46,7 +46,9 @@ const outbox = await FileOutbox.open(config.outbox);
 const upstream = await WeirClient.open({
   urls: config.upstream.urls,
   tenant: config.upstream.tenant,
-  apiKey: config.upstream.apiKey,
+  // A token file is read again at each connect and before each expiry: whatever renews it on disk
+  // (an agent, a projected service-account token) renews the relay's connection in band.
+  ...(config.upstream.tokenFile ? { token: async () => (await Deno.readTextFile(config.upstream.tokenFile!)).trim() } : { apiKey: config.upstream.apiKey! }),
   clientId: config.relayId,
   outbox,
   maxBufferedEvents: config.maxBufferedEvents,
