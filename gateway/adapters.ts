@@ -27,6 +27,8 @@ export type GatewayAdapters = {
   readonly dedup: DedupStore & { readonly healthy: boolean; ping(): Promise<void> };
   readonly publishedLookup: PublishedLookup;
   readonly topicReaders: TopicReaders;
+  /** How every Kafka client of the gateway reaches the brokers (read once from the config). */
+  readonly kafkaSecurity: KafkaSecurity;
 };
 
 /** The topics the gateway writes for a schema image: one per event type, and the dead-letter topic. */
@@ -99,5 +101,5 @@ export async function openAdapters(
     maxRecords: config.dedupVerifyMaxRecords,
     timeoutMs: config.kafkaPublishTimeoutMs,
   });
-  return { eventLog, dedup, publishedLookup, topicReaders: kafkajsTopicReaders(kafkajsClient(config, "subscribe", security)) };
+  return { eventLog, dedup, publishedLookup, topicReaders: kafkajsTopicReaders(kafkajsClient(config, "subscribe", security)), kafkaSecurity: security };
 }

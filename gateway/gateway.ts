@@ -18,7 +18,6 @@ import { SchemaRegistry } from "../src/schema/registry.js";
 import { assertCompatible } from "../src/schema/compat.js";
 import { EventChecker } from "../src/ingest/check-event.js";
 import { Admission } from "../src/ingest/admission.js";
-import { kafkaSecurityOf } from "../src/adapters/kafka/kafka-security.js";
 import { processShare } from "../src/config/process-share.js";
 import { TenantQuotas } from "../src/ingest/tenant-quotas.js";
 import { IngestService } from "../src/ingest/ingest-service.js";
@@ -133,7 +132,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       .step(
         "health checks",
         async () => {
-          const kafka = kafkaProbe(config.kafkaBrokers, `${config.kafkaClientId}-health`, config.healthDeadlineMs, kafkaSecurityOf(config));
+          const kafka = kafkaProbe(config.kafkaBrokers, `${config.kafkaClientId}-health`, config.healthDeadlineMs, adapters.kafkaSecurity);
           const p = new DependencyProbes(
             [
               { name: "redis", check: () => adapters.dedup.ping() },

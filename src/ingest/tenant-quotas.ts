@@ -27,11 +27,6 @@ export class TenantQuotas {
     private readonly nowMs: () => number = () => performance.now(),
   ) {}
 
-  /** Whether any tenant is limited at all (no quota: nothing to check per batch). */
-  get enabled(): boolean {
-    return limited(this.defaults) || [...this.overrides.values()].some(limited);
-  }
-
   quotaOf(tenant: string): Quota {
     return this.overrides.get(tenant) ?? this.defaults;
   }

@@ -28,6 +28,7 @@ import { systemClock, type Clock } from "../ingest/clock.js";
 import { SchemaRegistry } from "../schema/registry.js";
 import { splitTenantKey, tenantKey } from "../kafka-contract.js";
 import { RefusalLog, type Refusal } from "./refusals.js";
+import { basicCredentials } from "../protocol/http-credentials.js";
 
 /** The largest message Deno's WebSocket takes (64 MiB), less room for the frame's own fields. */
 const MAX_FRAME_BYTES = 64 * 1024 * 1024 - 64 * 1024;
@@ -271,7 +272,7 @@ export class Relay implements Publisher {
     if (req.method !== "GET") return new Response("method not allowed\n", { status: 405, headers: { ...headers, allow: "GET" } });
     const credentials = basicCredentials(req.headers.get("authorization"));
     const outcome = credentials
-      ? await this.authenticator.authenticate(create(HelloSchema, { tenant: credentials.tenant, apiKey: credentials.key }))
+      ? await this.authenticator.authenticate(create(HelloSchema, { tenant: credentials.tenant, apiKey: credentials.apiKey }))
       : new WeirError("WEIR_ERR_UNAUTHORIZED");
     if (outcome instanceof WeirError) {
       return new Response("device credentials required (Authorization: Basic base64(tenant:key))\n", {
@@ -320,18 +321,4 @@ function count(byCode: Record<string, number>, code: string): void {
 /** Characters as protovalidate's max_len counts them (code points). */
 function codePoints(s: string): number {
   return [...s].length;
-}
-
-/** `Basic base64(tenant:key)` (UTF-8), split at the first ':'; undefined if it is not that. */
-function basicCredentials(header: string | null): { tenant: string; key: string } | undefined {
-  const encoded = /^Basic +([A-Za-z0-9+/=]+) *$/i.exec(header ?? "")?.[1];
-  if (!encoded) return undefined;
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0)));
-  } catch {
-    return undefined;
-  }
-  const i = text.indexOf(":");
-  return i > 0 ? { tenant: text.slice(0, i), key: text.slice(i + 1) } : undefined;
 }

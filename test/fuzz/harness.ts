@@ -17,6 +17,7 @@ import { PROTOCOL_VERSION } from "../../src/protocol/version.js";
 import type { IngestLimits } from "../../src/protocol/ingest-session.js";
 import { FakeTransport, clientFrame } from "../unit-fixtures/fake-transport.js";
 import { quoteEvent } from "../unit-fixtures/events.js";
+import { SMALL_INGEST_LIMITS } from "../unit-fixtures/session-limits.js";
 
 // ---- transport ----
 
@@ -162,14 +163,7 @@ export const CREDENTIALS: Credentials = new Map([
   ["acme", "s3cret-key"],
   ["globex", "other-key"],
 ]);
-export const LIMITS: IngestLimits = {
-  connectionCredit: 4,
-  maxBatchEvents: 3,
-  maxEventBytes: 1024,
-  maxFrameBytes: 65_536,
-  maxSendBufferBytes: 1 << 20,
-  helloTimeoutMs: 600_000,
-};
+export const LIMITS: IngestLimits = { ...SMALL_INGEST_LIMITS, maxSendBufferBytes: 1 << 20, helloTimeoutMs: 600_000 };
 
 export function helloFrame(credentials: Credentials): fc.Arbitrary<Uint8Array> {
   const pairs = [...credentials];

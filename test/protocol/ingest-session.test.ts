@@ -6,19 +6,13 @@ import { ResultCode } from "../../src/gen/weir/v1/protocol_pb.js";
 import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
 import { ingestHarness, quoteEvent } from "../unit-fixtures/events.js";
 import { clientFrame, FakeTransport } from "../unit-fixtures/fake-transport.js";
+import { SMALL_INGEST_LIMITS } from "../unit-fixtures/session-limits.js";
 import { flushMicrotasks, track, until } from "../unit-fixtures/fake-ports.js";
 
 const TENANT = "acme";
 const API_KEY = "s3cret-key";
 
-const defaultLimits: IngestLimits = {
-  connectionCredit: 4,
-  maxBatchEvents: 3,
-  maxEventBytes: 1024,
-  maxFrameBytes: 65_536,
-  maxSendBufferBytes: 4096,
-  helloTimeoutMs: 60_000,
-};
+const defaultLimits: IngestLimits = SMALL_INGEST_LIMITS;
 
 const open: IngestSession[] = [];
 

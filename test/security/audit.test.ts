@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { SMALL_INGEST_LIMITS } from "../unit-fixtures/session-limits.js";
 import { SecurityAudit } from "../../src/security/audit.js";
 import { LogThrottle } from "../../src/log-throttle.js";
 import { IngestSession } from "../../src/protocol/ingest-session.js";
@@ -50,7 +51,7 @@ describe("SecurityAudit", () => {
     const conn = new IngestSession(transport, {
       publisher: ingestHarness().service,
       authenticator: apiKeyAuthenticator(new Map([["acme", "k"]])),
-      limits: { connectionCredit: 4, maxBatchEvents: 4, maxEventBytes: 1024, maxFrameBytes: 65_536, maxSendBufferBytes: 4096, helloTimeoutMs: 60_000 },
+      limits: { ...SMALL_INGEST_LIMITS, maxBatchEvents: 4 },
       serverId: "gw",
       audit: (r) => reports.push(r),
     });

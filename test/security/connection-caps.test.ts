@@ -4,6 +4,7 @@ import { IngestSession } from "../../src/protocol/ingest-session.js";
 import { apiKeyAuthenticator } from "../../src/protocol/api-key-authenticator.js";
 import { PROTOCOL_VERSION } from "../../src/protocol/version.js";
 import { ingestHarness } from "../unit-fixtures/events.js";
+import { SMALL_INGEST_LIMITS } from "../unit-fixtures/session-limits.js";
 import { clientFrame, FakeTransport } from "../unit-fixtures/fake-transport.js";
 
 const limits: ConnectionLimits = { maxPreauth: 4, maxPreauthPerPeer: 2, maxPerPeer: 3, maxPerTenant: { ingest: 2, subscribe: 1 } };
@@ -64,20 +65,12 @@ describe("ConnectionCaps", () => {
 
 describe("a session with a connection slot", () => {
   const authenticator = apiKeyAuthenticator(new Map([["acme", "k"]]));
-  const limitsOfSession = {
-    connectionCredit: 4,
-    maxBatchEvents: 3,
-    maxEventBytes: 1024,
-    maxFrameBytes: 65_536,
-    maxSendBufferBytes: 4096,
-    helloTimeoutMs: 60_000,
-  };
   const hello = clientFrame({ case: "hello", value: { protocolVersion: PROTOCOL_VERSION, tenant: "acme", apiKey: "k" } });
   const connect = (caps: ConnectionCaps) => {
     const transport = new FakeTransport();
     const conn = new IngestSession(
       transport,
-      { publisher: ingestHarness().service, authenticator, limits: limitsOfSession, serverId: "gw" },
+      { publisher: ingestHarness().service, authenticator, limits: SMALL_INGEST_LIMITS, serverId: "gw" },
       caps.open(transport.peer, "ingest"),
     );
     return { transport, conn };
