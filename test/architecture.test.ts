@@ -109,3 +109,19 @@ describe("one definition", () => {
     expect(definedIn(pattern)).toEqual(["src/kafka-contract.ts"]);
   });
 });
+
+describe("settings", () => {
+  it("are read from the environment only in the settings module (src/config*)", () => {
+    // Passing the environment on to a child (`...process.env`, `env: process.env`) is not a read;
+    // naming a variable is. PATH handed to a sandboxed child is the one exception.
+    const reads = SHIPPED.flatMap(sourceFiles)
+      .filter((f) => !/^src\/config(\/|\.ts$)/.test(f))
+      .flatMap((file) =>
+        readFileSync(join(ROOT, file), "utf8")
+          .split("\n")
+          .filter((line) => /process\.env(\.[A-Za-z_]+|\[)/.test(line) && !/process\.env\.PATH\b/.test(line))
+          .map((line) => `${file}: ${line.trim()}`),
+      );
+    expect(reads).toEqual([]);
+  });
+});

@@ -14,10 +14,8 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { AggregatorRegistry } from "prom-client";
 import { startGateway, type Gateway, type ProcessGroupView } from "../gateway.js";
+import { INGEST_WORKER_ENV } from "../../src/config/process-share.js";
 import { mergeStats } from "../group-stats.js";
-
-/** Set by the primary on the processes it forks: the group's size. */
-export const WORKER_ENV = "WEIR_INGEST_WORKER_OF";
 
 /** One process's registry as JSON (what AggregatorRegistry.aggregate merges), and its /v1/stats. */
 type Collected = { metrics: object[]; stats: unknown };
@@ -111,7 +109,7 @@ export async function startIngestGroup(
 
   const spawnWorker = (index: number) => {
     const child = fork(process.argv[1]!, process.argv.slice(2), {
-      env: { ...process.env, WEIR_PORT: String(port), WEIR_PROCESSOR_IN_GATEWAY: "false", [WORKER_ENV]: String(processes) },
+      env: { ...process.env, WEIR_PORT: String(port), WEIR_PROCESSOR_IN_GATEWAY: "false", [INGEST_WORKER_ENV]: String(processes) },
       stdio: "inherit",
     });
     const channel = new Channel(

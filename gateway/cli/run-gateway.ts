@@ -6,13 +6,14 @@
 import { availableParallelism } from "node:os";
 import { resolveConfig } from "../../src/config.js";
 import { startGateway, type Gateway } from "../gateway.js";
-import { WORKER_ENV, startIngestGroup, startIngestWorker } from "./ingest-group.js";
+import { ingestWorkerOf } from "../../src/config/process-share.js";
+import { startIngestGroup, startIngestWorker } from "./ingest-group.js";
 
 export async function runGateway(): Promise<number> {
   let fatal: (code: number) => void = () => {};
   const failed = new Promise<number>((resolve) => (fatal = resolve));
   const onFatal = () => fatal(1);
-  const workerOf = Number(process.env[WORKER_ENV] ?? 0);
+  const workerOf = ingestWorkerOf();
   const processes = workerOf || resolveConfig().ingestProcesses || availableParallelism();
 
   let gateway: Gateway;

@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { Kafka, logLevel, type Message } from "kafkajs";
 import { SchemaRegistry } from "../../src/schema/registry.js";
-import { headers } from "../../src/kafka-contract.js";
+import { headers, splitTenantKey } from "../../src/kafka-contract.js";
 import { ensureTopicsWithKafkajs } from "../../src/adapters/kafka/kafkajs-topics.js";
 import { Processor } from "../../src/processor/processor.js";
 import { configuredJobs } from "../../src/processor/jobs.js";
@@ -30,7 +30,11 @@ export async function produceWorkload(brokers: string, records: readonly RawReco
       for (const r of records.slice(i, i + 2000)) {
         const topic = registry.eventType(r.type)!.topic;
         if (!byTopic.has(topic)) byTopic.set(topic, []);
-        byTopic.get(topic)!.push({ key: r.key, value: Buffer.from(r.value), timestamp: String(r.timestampMs), headers: { [headers.type]: r.type } });
+        // As the gateway writes them: the tenant's own key, the tenant in a header.
+        const key = splitTenantKey(r.key)?.key ?? r.key;
+        byTopic
+          .get(topic)!
+          .push({ key, value: Buffer.from(r.value), timestamp: String(r.timestampMs), headers: { [headers.type]: r.type, [headers.tenant]: r.tenant } });
       }
       await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
     }

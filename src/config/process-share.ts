@@ -9,6 +9,15 @@
  */
 import type { Config } from "../config.js";
 
+/** Set by a group's primary on the processes it forks: the group's size (internal, not a user setting). */
+export const INGEST_WORKER_ENV = "WEIR_INGEST_WORKER_OF";
+
+/** The group size this process was forked into, or 0 when it was not forked by a primary. */
+export function ingestWorkerOf(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env[INGEST_WORKER_ENV] ?? 0);
+  return Number.isInteger(n) && n > 1 ? n : 0;
+}
+
 export function processShare(config: Config, processes: number): Config {
   if (processes <= 1) return config;
   /** A bound of 0 means "none" for these settings and stays 0. */
