@@ -12,6 +12,7 @@ import { WeirError } from "../errors.js";
 import type { EventType, SchemaRegistry } from "../schema/registry.js";
 import { systemClock, type Clock } from "./clock.js";
 import { controlCharAt, envelopeBytes } from "./envelope-bytes.js";
+import { surelyValidEnvelope } from "./envelope-rules.js";
 import { payloadViolation, timestampViolation } from "./payload-hygiene.js";
 import { granted, type Grants } from "../protocol/grants.js";
 
@@ -47,9 +48,9 @@ export class EventChecker {
     if (envelope.tenant !== "" && envelope.tenant !== tenant) {
       return fail(new WeirError("WEIR_ERR_TENANT_MISMATCH", envelope.tenant, tenant));
     }
-    const envelopeResult = this.validator.validate(EnvelopeSchema, envelope);
-    if (envelopeResult.kind !== "valid") {
-      return fail(new WeirError("WEIR_ERR_INVALID_ENVELOPE", envelopeResult.error.message));
+    if (!surelyValidEnvelope(envelope)) {
+      const envelopeResult = this.validator.validate(EnvelopeSchema, envelope);
+      if (envelopeResult.kind !== "valid") return fail(new WeirError("WEIR_ERR_INVALID_ENVELOPE", envelopeResult.error.message));
     }
     const timeViolation = timestampViolation(envelope.eventTime!.seconds, envelope.eventTime!.nanos);
     if (timeViolation) return fail(new WeirError("WEIR_ERR_INVALID_ENVELOPE", `event_time: ${timeViolation} [weir.timestamp_range]`));

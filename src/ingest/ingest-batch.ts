@@ -6,8 +6,7 @@
  * The batch also keeps what Kafka has yet to settle for it, so the gateway-wide admission is held
  * until then (docs/decisions/0004-credit-and-admission.md), even after the client stopped waiting.
  */
-import { create } from "@bufbuild/protobuf";
-import { EventResultSchema, ResultCode, type EventResult } from "../gen/weir/v1/protocol_pb.js";
+import { ResultCode, type EventResult } from "../gen/weir/v1/protocol_pb.js";
 import type { Envelope } from "../gen/weir/v1/envelope_pb.js";
 import { WeirError } from "../errors.js";
 import type { EventChecker } from "./check-event.js";
@@ -30,9 +29,18 @@ export type BatchAnswers = {
 };
 
 /** An event's answer, less its id. */
-type Answer = { readonly code: ResultCode; readonly errorCode?: string; readonly reason?: string; readonly retryAfterMs?: number };
+export type Answer = { readonly code: ResultCode; readonly errorCode?: string; readonly reason?: string; readonly retryAfterMs?: number };
 
 /** The idempotency key of an event: ids are unique per tenant. */
+/**
+ * An EventResult as a plain object with every field set: what `create(EventResultSchema, …)`
+ * returns, without its reflection walk per call (one result per event: `create` measured 4% of
+ * the gateway's main thread at its maximum rate). test/ingest/ingest-batch.test.ts checks the two agree.
+ */
+export function eventResult(id: string, a: Answer): EventResult {
+  return { $typeName: "weir.v1.EventResult", id, code: a.code, errorCode: a.errorCode ?? "", reason: a.reason ?? "", retryAfterMs: a.retryAfterMs ?? 0 };
+}
+
 export function dedupKey(tenant: string, id: string): string {
   return `${tenant}:${id}`;
 }
@@ -135,7 +143,7 @@ export class IngestBatch {
       const id = this.events[index]!.id;
       const published = firstResult.code === ResultCode.ACK || firstResult.code === ResultCode.DUPLICATE;
       if (published) this.answers.stats.duplicate++;
-      this.answered[index] = published ? create(EventResultSchema, { id, code: ResultCode.DUPLICATE }) : create(EventResultSchema, { ...firstResult, id });
+      this.answered[index] = published ? eventResult(id, { code: ResultCode.DUPLICATE }) : { ...firstResult, id };
     }
     this.closed = this.answered as EventResult[];
     return this.closed;
@@ -157,6 +165,6 @@ export class IngestBatch {
     if (this.repeats.has(index)) throw new Error(`event ${index} repeats an id: it is answered with its first occurrence`);
     if (this.answered[index] !== undefined) throw new Error(`event ${index} of the batch is already answered`);
     this.answers.stats[outcome]++;
-    this.answered[index] = create(EventResultSchema, { ...result, id: this.events[index]!.id });
+    this.answered[index] = eventResult(this.events[index]!.id, result);
   }
 }

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { ResultCode } from "../../src/gen/weir/v1/protocol_pb.js";
+import { create, equals, toBinary } from "@bufbuild/protobuf";
+import { EventResultSchema, ResultCode } from "../../src/gen/weir/v1/protocol_pb.js";
 import type { Envelope } from "../../src/gen/weir/v1/envelope_pb.js";
 import { WeirError } from "../../src/errors.js";
 import type { EventChecker } from "../../src/ingest/check-event.js";
-import { IngestBatch, type IngestStats } from "../../src/ingest/ingest-batch.js";
+import { IngestBatch, eventResult, type Answer, type IngestStats } from "../../src/ingest/ingest-batch.js";
 import { deferred } from "../unit-fixtures/fake-ports.js";
 import { QUOTE_TOPIC, invalidQuoteEvent, quoteEvent, sharedChecker } from "../unit-fixtures/events.js";
 
@@ -185,5 +186,20 @@ describe("IngestBatch: settling", () => {
     second.reject(new Error("delivery timed out"));
     await done;
     expect(settled).toBe(true);
+  });
+});
+
+describe("eventResult", () => {
+  it.each<Answer>([
+    { code: ResultCode.ACK },
+    { code: ResultCode.DUPLICATE },
+    { code: ResultCode.RETRY_AFTER, errorCode: "WEIR_ERR_OVERLOADED", reason: "busy", retryAfterMs: 250 },
+    { code: ResultCode.INVALID, errorCode: "WEIR_ERR_INVALID_PAYLOAD", reason: "status: must be ≥ 100" },
+  ])("is the message create() makes, field for field and on the wire (%o)", (answer) => {
+    const made = create(EventResultSchema, { ...answer, id: "e-1" });
+    const plain = eventResult("e-1", answer);
+    expect(plain).toStrictEqual(made);
+    expect(equals(EventResultSchema, plain, made)).toBe(true);
+    expect(toBinary(EventResultSchema, plain)).toEqual(toBinary(EventResultSchema, made));
   });
 });
