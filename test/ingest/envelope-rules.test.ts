@@ -11,8 +11,8 @@ import { FUZZ_RUNS, FUZZ_SEED } from "../fuzz/settings.js";
 const validator = createValidator();
 
 /** The string rules envelope.proto sets on a field, as numbers (absent: undefined). */
-function stringRules(name: string): { minLen?: number; maxLen?: number } {
-  const rules = getOption(EnvelopeSchema.field[name]!, fieldRules);
+function stringRules(name: keyof typeof EnvelopeSchema.field): { minLen?: number; maxLen?: number } {
+  const rules = getOption(EnvelopeSchema.field[name], fieldRules);
   if (rules.type.case !== "string") throw new Error(`${name} has no string rules`);
   // An unset bound reads as 0 (no minimum; a maximum of 0 would refuse every string and is not used).
   const { minLen, maxLen } = rules.type.value;
@@ -26,8 +26,8 @@ describe("surelyValidEnvelope", () => {
     expect(stringRules("type")).toEqual(ENVELOPE_RULES.type);
     expect(stringRules("partitionKey")).toEqual(ENVELOPE_RULES.partitionKey);
     expect(stringRules("traceparent")).toEqual(ENVELOPE_RULES.traceparent);
-    expect(getOption(EnvelopeSchema.field.eventTime!, fieldRules).required).toBe(true);
-    const map = getOption(EnvelopeSchema.field.attributes!, fieldRules);
+    expect(getOption(EnvelopeSchema.field.eventTime, fieldRules).required).toBe(true);
+    const map = getOption(EnvelopeSchema.field.attributes, fieldRules);
     if (map.type.case !== "map") throw new Error("attributes has no map rules");
     expect(Number(map.type.value.maxPairs)).toBe(ENVELOPE_RULES.attributes.maxPairs);
     const keys = map.type.value.keys?.type;
