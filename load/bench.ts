@@ -3,8 +3,9 @@
  *   raw-uws        the same frames into a bare uWebSockets.js server (receive limit)
  *   kafka-limit    Kafka's own ProducerPerformance (Java client, acks=all, idempotent) with records of the
  *                  gateway's size: what the broker takes on this machine (the ceiling)
- *   hand-relay     a relay a user would write by hand (`ws` + kafkajs, acks after Kafka, several batches in
- *                  flight, no validation or dedup), driven like gateway-max: the baseline to beat
+ *   hand-relay     a relay a user would write by hand (`ws` + a Kafka client, acks after Kafka, several batches
+ *                  in flight, no validation or dedup), driven like gateway-max: the baseline to beat; on the
+ *                  gateway's default client (confluent, its KafkaJS API) and on kafkajs
  *   gateway-scaling  gateway-max with 1, 2, … (cores) ingest processes (WEIR_INGEST_PROCESSES), with
  *                  the gateway's and the broker's CPU (the broker shares the machine)
  *   raw-producer   records of the same size, key and headers straight into the Kafka client (produce limit),
@@ -14,7 +15,8 @@
  *   overload       3× the sustained rate against a small in-flight bound: shed rate, admitted latency, RSS
  *   engine         windowing, CEP and risk jobs on 1 and 2 worker threads (no Kafka): events/s
  *   processor      the same jobs through the processor runtime on a private Kafka (consumer group,
- *                  threads, exactly-once transactions), 1 and 2 threads: input records/s
+ *                  threads, exactly-once transactions), 1 and 2 threads: input records/s; each example job also
+ *                  keyed by the producers' key (load/bench/jobs/*-by-record-key.ts): the repartition step's cost
  *   subscribe-latency  event → subscriber latency p50/p99/p999 of a raw event stream at paced
  *                  5k/10k/20k events/s (--rates), one subscriber on its own thread
  *   tracing        gateway-max with tracing off, then on (OTLP to a local Jaeger, default sampling
