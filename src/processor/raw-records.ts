@@ -37,7 +37,12 @@ export function rawRecordOf(m: KafkaMessage, topic: string, partition: number, a
     value: m.value ?? Buffer.alloc(0),
   };
   if (global) return { ...record, source: `${topic}/${partition}`, offset: Number(m.offset) };
-  const position = headerString(m.headers?.[headers.source]);
-  const at = position?.lastIndexOf("@") ?? -1;
-  return position && at > 0 ? { ...record, source: position.slice(0, at), offset: Number(position.slice(at + 1)) } : record;
+  const position = sourcePosition(headerString(m.headers?.[headers.source]));
+  return position ? { ...record, ...position } : record;
+}
+
+/** A repartitioned record's `weir.source` header ("topic/partition@offset"): where it was re-keyed from. */
+export function sourcePosition(header: string | undefined): { source: string; offset: number } | undefined {
+  const at = header?.lastIndexOf("@") ?? -1;
+  return header && at > 0 ? { source: header.slice(0, at), offset: Number(header.slice(at + 1)) } : undefined;
 }

@@ -102,6 +102,10 @@ test("SIGKILLed mid-stream: fraud results exactly the engine's, every alert at t
   const fraud = (await exampleJob("fraud")).runtime;
   const records = byPartition(await readTopics(stack.kafkaBrokers, [input()]), (t) => fraud.isStream(t));
   const expected = replay(fraud, await partitionsOf(stack.kafkaBrokers, input()), [(p) => records.get(p) ?? []]);
+  // Copies of a re-keyed record (kafkajs's transactional producer has written a batch twice within
+  // one transaction): the tasks and the replay apply each source position once.
+  const positions = [...records.values()].flat().flatMap((r) => (r.source !== undefined ? [`${r.source}@${r.offset}`] : []));
+  process.stderr.write(`repartitioned records ${positions.length}, copies skipped by position ${positions.length - new Set(positions).size}\n`);
   const alerts = alertsOf(fraud, expected);
   expect(alerts.length).toBeGreaterThan(5);
   expect(await resultsOf(stack.kafkaBrokers, "fraud")).toEqual(expected);

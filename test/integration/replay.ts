@@ -5,7 +5,8 @@
  * threads, no Kafka). Integration tests compare the results topic (read_committed) with it.
  */
 import { Kafka, logLevel } from "kafkajs";
-import { resultsTopic, tenantKey, type AlertRecord, type WatermarkMarker } from "../../src/kafka-contract.js";
+import { headers, resultsTopic, tenantKey, type AlertRecord, type WatermarkMarker } from "../../src/kafka-contract.js";
+import { sourcePosition } from "../../src/processor/raw-records.js";
 import type { RuntimeJob } from "../../src/jobs/runtime-job.js";
 import { ShardRuntime, WATERMARK_MARKER_TYPE, type TaskOutput } from "../../src/processor/shard-runtime.js";
 import type { RawRecord } from "../../src/processor/thread-messages.js";
@@ -22,7 +23,10 @@ export function byPartition(records: readonly ReadRecord[], accepts: (type: stri
     const key = global || !tenant ? r.key : tenantKey(tenant, r.key);
     const raw: RawRecord = { type, partition: r.partition, key, tenant, timestampMs: Number(r.timestamp), value: r.value };
     if (!out.has(r.partition)) out.set(r.partition, []);
-    out.get(r.partition)!.push(global ? { ...raw, source: `${r.topic}/${r.partition}`, offset: Number(r.offset) } : raw);
+    // A re-keyed record carries where it came from, as the processor reads it: a task applies each
+    // source position once, so a copy the repartition step's producer wrote twice is skipped here too.
+    const position = global ? { source: `${r.topic}/${r.partition}`, offset: Number(r.offset) } : sourcePosition(r.headers[headers.source]);
+    out.get(r.partition)!.push(position ? { ...raw, ...position } : raw);
   }
   return out;
 }
