@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RecordMetadata } from "kafkajs";
-import { unconfirmedPartitions } from "../../src/processor/task-producers.js";
+import { sendChunks, unconfirmedPartitions } from "../../src/processor/task-producers.js";
 
 const meta = (topicName: string, partition: number, errorCode = 0): RecordMetadata => ({ topicName, partition, errorCode, baseOffset: "0" });
 
@@ -28,5 +28,30 @@ describe("unconfirmedPartitions: a transactional send kafkajs resolved without w
 
   it("cannot check records left to the partitioner (no explicit partition)", () => {
     expect(unconfirmedPartitions([{ topic: "results", messages: [{ key: "k", value: "v" }] }], [])).toEqual([]);
+  });
+});
+
+describe("sendChunks: a transaction's records in sends of a bounded size", () => {
+  const topics = [
+    { topic: "results", messages: Array.from({ length: 5 }, (_, i) => `r${i}`) },
+    { topic: "changelog", messages: Array.from({ length: 3 }, (_, i) => `c${i}`) },
+  ];
+
+  it("keeps every record once, in order, at most `max` per send, a topic split where it must be", () => {
+    const chunks = sendChunks(topics, 3);
+    expect(chunks.map((c) => c.reduce((n, t) => n + t.messages.length, 0))).toEqual([3, 3, 2]);
+    expect(chunks).toEqual([
+      [{ topic: "results", messages: ["r0", "r1", "r2"] }],
+      [
+        { topic: "results", messages: ["r3", "r4"] },
+        { topic: "changelog", messages: ["c0"] },
+      ],
+      [{ topic: "changelog", messages: ["c1", "c2"] }],
+    ]);
+  });
+
+  it("sends everything at once when it fits, and nothing for no records", () => {
+    expect(sendChunks(topics, 100)).toEqual([topics]);
+    expect(sendChunks([], 100)).toEqual([]);
   });
 });
