@@ -32,7 +32,7 @@ import { openAdapters, topicsOf } from "./adapters.js";
 import { DependencyProbes } from "../src/health/dependency-probes.js";
 import { kafkaProbe } from "../src/adapters/kafka/kafka-probe.js";
 import { startServer, type RunningServer } from "./server.js";
-import { serverOptions } from "./server-options.js";
+import { serverOptions, type GroupPages } from "./server-options.js";
 import { dashboardFiles } from "./dashboard/files.js";
 
 export type Gateway = {
@@ -72,14 +72,8 @@ export type GatewayOptions = ConfigOptions & {
   group?: ProcessGroupView;
 };
 
-/** What a gateway of a process group needs from the group. */
-export type ProcessGroupView = {
-  readonly processes: number;
-  /** Every process's metrics, merged (Prometheus text). */
-  metrics(): Promise<{ contentType: string; body: string }>;
-  /** Every process's /v1/stats, merged. */
-  stats(): Promise<unknown>;
-};
+/** What a gateway of a process group needs from the group: its size, and the group's ops pages. */
+export type ProcessGroupView = GroupPages & { readonly processes: number };
 
 /** How long one resource may take to close on stop before it is given up and the next one closes. */
 const CLOSE_TIMEOUT_MS = 10_000;

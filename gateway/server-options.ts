@@ -31,7 +31,15 @@ export type ServerParts = {
   readonly readiness: () => Record<string, boolean>;
   readonly stats: () => unknown;
   /** One process of a group sharing the port: the ops pages answer for the whole group. */
-  readonly group?: { metrics(): Promise<{ contentType: string; body: string }>; stats(): Promise<unknown> };
+  readonly group?: GroupPages;
+};
+
+/** A process group's ops pages, merged over its processes (gateway/cli/ingest-group.ts). */
+export type GroupPages = {
+  /** Every process's metrics, merged (Prometheus text). */
+  metrics(): Promise<{ contentType: string; body: string }>;
+  /** Every process's /v1/stats, merged. */
+  stats(): Promise<unknown>;
 };
 
 /**
@@ -109,8 +117,9 @@ export function serverOptions(parts: ServerParts): ServerOptions {
       blockedFor: (peer) => throttle.blockedFor(peer),
       refused: (peer) => audit({ code: "WEIR_ERR_UNAUTHORIZED", tenant: "", peer }),
     }),
-    metrics: parts.group ? () => parts.group!.metrics() : async () => ({ contentType: metrics.contentType, body: await metrics.text() }),
-    stats: parts.group ? () => parts.group!.stats() : parts.stats,
+    ...(parts.group
+      ? { metrics: () => parts.group!.metrics(), stats: () => parts.group!.stats() }
+      : { metrics: async () => ({ contentType: metrics.contentType, body: await metrics.text() }), stats: parts.stats }),
     readiness: () => {
       const checks = parts.readiness();
       return { ready: Object.values(checks).every(Boolean), checks };

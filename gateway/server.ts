@@ -27,8 +27,7 @@ export type ServerOptions = {
   readonly logger: Logger;
   /** GET /metrics: Prometheus text. */
   readonly metrics: () => Promise<{ contentType: string; body: string }>;
-  /** GET /v1/stats: live figures as JSON (the dashboard polls it). */
-  /** (May return a promise: a process group's figures come from every process.) */
+  /** GET /v1/stats: live figures as JSON (the dashboard polls it); a promise for a process group, whose figures come from every process. */
   readonly stats: () => unknown;
   /** Static files served under /dashboard/ (path → content type and bytes). */
   readonly staticFiles?: ReadonlyMap<string, { type: string; body: Buffer }>;

@@ -166,9 +166,10 @@ if (wanted("kafka-limit")) {
   });
 }
 
-/** The hand-written relay's rate per Kafka client (the gateway's ratio is against the relay on its own client). */
+/** The hand-written relay's rate per Kafka client (the gateway's ratio is against the relay on its own client, else the confluent one). */
 const handRelay = new Map<KafkaClient, number>();
-const handRelayPerSecOf = (client: KafkaClient) => handRelay.get(client) ?? handRelay.get("confluent");
+/** `rate` as a share of a limit measured in this run (null when that scenario did not run). */
+const ratio = (rate: number, of: number | undefined) => (of ? round(rate / of) : null);
 
 if (wanted("hand-relay")) {
   // On the gateway's default client (the issue's "same Kafka client"), and on kafkajs, which a
@@ -208,7 +209,7 @@ if (wanted("hand-relay")) {
       ...latency(result),
       failed: result.failed,
       relayCpuCores: round(cpu),
-      vsKafkaLimit: kafkaLimitPerSec ? round(rate / kafkaLimitPerSec) : null,
+      vsKafkaLimit: ratio(rate, kafkaLimitPerSec),
     });
   }
 }
@@ -275,10 +276,10 @@ for (const client of clients) {
       failed: result.failed,
       gatewayCpuCores: round(cpu),
       gatewayPeakRssMiB: round(peakRss, 0),
-      vsRawProducer: rawProducerPerSec ? round(rate / rawProducerPerSec) : null,
-      vsRawUws: rawUwsEventsPerSec ? round(rate / rawUwsEventsPerSec) : null,
-      vsHandRelay: handRelayPerSecOf(client) ? round(rate / handRelayPerSecOf(client)!) : null,
-      vsKafkaLimit: kafkaLimitPerSec ? round(rate / kafkaLimitPerSec) : null,
+      vsRawProducer: ratio(rate, rawProducerPerSec),
+      vsRawUws: ratio(rate, rawUwsEventsPerSec),
+      vsHandRelay: ratio(rate, handRelay.get(client) ?? handRelay.get("confluent")),
+      vsKafkaLimit: ratio(rate, kafkaLimitPerSec),
     });
   }
 
@@ -320,7 +321,7 @@ if (wanted("gateway-scaling")) {
       // Over the whole run including start and stop: the broker's share of the machine, roughly.
       brokerCpuCores: brokerPid ? round((cpuSeconds(brokerPid) - broker0) / (durationMs / 1000)) : null,
       gatewayPeakRssMiB: round(peakRss, 0),
-      vsHandRelay: handRelayPerSecOf(client) ? round(rate / handRelayPerSecOf(client)!) : null,
+      vsHandRelay: ratio(rate, handRelay.get(client) ?? handRelay.get("confluent")),
     });
   }
 }

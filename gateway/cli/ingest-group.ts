@@ -39,27 +39,25 @@ class Channel {
   request(kind: Request["kind"], timeoutMs: number): Promise<unknown> {
     const id = ++this.next;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiting.delete(id);
-        resolve(undefined);
-      }, timeoutMs);
-      this.waiting.set(id, (value) => {
+      // Answered, timed out or not sent: whichever comes first settles the request and forgets it.
+      const settle = (value: unknown) => {
         clearTimeout(timer);
+        this.waiting.delete(id);
         resolve(value);
-      });
+      };
+      const timer = setTimeout(() => settle(undefined), timeoutMs);
+      this.waiting.set(id, settle);
       try {
         this.send({ kind, id });
       } catch {
-        this.waiting.get(id)?.(undefined);
+        settle(undefined);
       }
     });
   }
 
   onMessage(m: Message): void {
     if (m.kind === "reply") {
-      const done = this.waiting.get(m.id);
-      this.waiting.delete(m.id);
-      done?.(m.value);
+      this.waiting.get(m.id)?.(m.value);
       return;
     }
     void this.answer(m.kind).then((value) => {

@@ -98,22 +98,29 @@ export async function engineRate(
   const [configured] = await configuredJobs({ processorJobs: [`weir/examples/jobs/${job}`], jobOptions: {}, schemaImage: "" });
   const pool = new ShardedEnginePool({ job: configured!.runtime, module: configured!.module, threads });
   const records = asTasksTakeThem(configured!.runtime, workload);
-  const slice = configured!.runtime.repartition
-    ? (from: number) => withMarkers(records.slice(from, from + batch))
-    : (from: number) => records.slice(from, from + batch);
   // A table partition that never gets a record (risk: 5 symbols over 6 quote partitions) holds
   // its readers back until the processor's idle advance moves them on, 30 s behind the newest
   // record; the bench advances the same way after each batch.
   const hasTables = [...configured!.runtime.inputs.values()].some((i) => i.kind === "table");
-  const idleWatermark = (from: number) => (hasTables ? Math.max(...records.slice(from, from + batch).map((r) => r.timestampMs)) - IDLE_LAG_MS : undefined);
+  // The batches as the processor would hand them over, made before the clock starts.
+  const batches: Array<{ records: RawRecord[]; idleWatermarkMs: number | undefined }> = [];
+  for (let from = 0; from < records.length; from += batch) {
+    const part = records.slice(from, from + batch);
+    const maxEventTimeMs = part.reduce((max, r) => Math.max(max, r.timestampMs), Number.NEGATIVE_INFINITY);
+    batches.push({
+      records: configured!.runtime.repartition ? withMarkers(part) : part,
+      idleWatermarkMs: hasTables ? maxEventTimeMs - IDLE_LAG_MS : undefined,
+    });
+  }
   try {
-    await pool.process(slice(0), idleWatermark(0)); // warm-up: threads, module loading, JIT
+    const [warmUp, ...timed] = batches;
+    await pool.process(warmUp!.records, warmUp!.idleWatermarkMs); // threads, module loading, JIT
     let outputs = 0;
     const started = performance.now();
     // Up to `threads` batches in flight, as a consumer would pipeline them.
     const inFlight: Array<Promise<unknown>> = [];
-    for (let i = batch; i < records.length; i += batch) {
-      inFlight.push(pool.process(slice(i), idleWatermark(i)).then((rs) => rs.forEach((r) => (outputs += r.outputs.length))));
+    for (const b of timed) {
+      inFlight.push(pool.process(b.records, b.idleWatermarkMs).then((rs) => rs.forEach((r) => (outputs += r.outputs.length))));
       if (inFlight.length >= threads) await inFlight.shift();
     }
     await Promise.all(inFlight);

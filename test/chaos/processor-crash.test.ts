@@ -14,7 +14,7 @@ import { startTestStack, type TestStack } from "../../src/stack/index.js";
 import { changelogTopic } from "../../src/kafka-contract.js";
 import { gatewayFor, streamAll, waitFor } from "../integration/support.js";
 import {
-  accessLog,
+  pastLastMinute,
   accessLogMinute,
   expectFinalWindowsExactlyOnce,
   startProcessorChild,
@@ -84,7 +84,7 @@ test("SIGKILLed mid-stream and restarted: every final window exactly once, exact
   const flushed = await streamAll(
     gateway.url,
     auth,
-    hosts.map((h) => accessLog(`${run}-${n++}`, h, 200, t0 + minutes * 60_000 + 10_000)),
+    pastLastMinute(hosts, t0 + minutes * 60_000, () => `${run}-${n++}`),
     { connections: 1 },
   );
   expect(flushed.every((r) => r.code === ResultCode.ACK)).toBe(true);

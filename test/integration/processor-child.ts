@@ -139,6 +139,14 @@ export function accessLogMinute(opts: {
   return events;
 }
 
+/**
+ * One event per host 10 s after `endMs` (the end of the last minute sent): moves every
+ * partition's watermark past that minute, so its windows close; its own window stays open.
+ */
+export function pastLastMinute(hosts: readonly string[], endMs: number, id: () => string): Envelope[] {
+  return hosts.map((h) => accessLog(id(), h, 200, endMs + 10_000));
+}
+
 export type ResultRecord = {
   partition: number;
   key: string;

@@ -22,7 +22,7 @@ import { gatewayFor, streamAll, waitFor } from "./support.js";
 import {
   ASSIGNED,
   RESTORED,
-  accessLog,
+  pastLastMinute,
   accessLogMinute,
   expectFinalWindowsExactlyOnce,
   latestAssignment,
@@ -201,7 +201,7 @@ test("two instances, one SIGKILLed mid-stream: the survivor takes over its parti
   const flushed = await streamAll(
     gateway.url,
     auth,
-    hosts.map((h) => accessLog(`${run}-${n++}`, h, 200, t0 + minutes * 60_000 + 10_000)),
+    pastLastMinute(hosts, t0 + minutes * 60_000, () => `${run}-${n++}`),
     { connections: 1 },
   );
   expect(flushed.every((r) => r.code === ResultCode.ACK)).toBe(true);
