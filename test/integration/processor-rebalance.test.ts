@@ -197,7 +197,6 @@ test("two instances, one SIGKILLed mid-stream: the survivor takes over its parti
     expect(results.length).toBe(events.length);
     expect(results.every((r) => r.code === ResultCode.ACK)).toBe(true);
   }
-  // One later event per host moves every partition's watermark past the last minute's end; its own window stays open.
   const flushed = await streamAll(
     gateway.url,
     auth,
