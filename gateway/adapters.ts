@@ -18,6 +18,7 @@ import { createEventLog, type ConnectableEventLog } from "../src/adapters/kafka/
 import { RedisDedupStore } from "../src/adapters/redis/redis-dedup-store.js";
 import { KafkaPublishedLookup } from "../src/adapters/kafka/published-lookup.js";
 import { kafkajsTopicReaders } from "../src/adapters/kafka/kafkajs-topic-readers.js";
+import { withTailThread } from "../src/adapters/kafka/tail-thread.js";
 import { kafkaSecurityOf, kafkajsSecurity, type KafkaSecurity } from "../src/adapters/kafka/kafka-security.js";
 import { readConfigFile } from "../src/config/read-file.js";
 import type { TopicReaders } from "../src/subscribe/ports.js";
@@ -101,5 +102,9 @@ export async function openAdapters(
     maxRecords: config.dedupVerifyMaxRecords,
     timeoutMs: config.kafkaPublishTimeoutMs,
   });
-  return { eventLog, dedup, publishedLookup, topicReaders: kafkajsTopicReaders(kafkajsClient(config, "subscribe", security)), kafkaSecurity: security };
+  const readers = kafkajsTopicReaders(kafkajsClient(config, "subscribe", security));
+  const topicReaders = config.subscriptionReaderThread
+    ? withTailThread(readers, { brokers: config.kafkaBrokers, clientId: `${config.kafkaClientId}-tail`, security }, logger)
+    : readers;
+  return { eventLog, dedup, publishedLookup, topicReaders, kafkaSecurity: security };
 }

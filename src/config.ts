@@ -375,6 +375,11 @@ export const settings = {
     max: 10_000,
     doc: "Subscribers that start in the past each read the backlog with a Kafka consumer of their own; at most this many run on a gateway at once, and later ones wait (connected, in order) for one to finish.",
   }),
+  subscriptionReaderThread: bool({
+    env: "WEIR_SUBSCRIPTION_READER_THREAD",
+    default: true,
+    doc: "Subscriptions' live Kafka reads (fetching and decoding every record of a subscribed topic) run on a thread of their own, off the ingest thread; false keeps them on the main thread.",
+  }),
   subscriberMaxPending: int({
     env: "WEIR_SUBSCRIBER_MAX_PENDING",
     default: 10_000,

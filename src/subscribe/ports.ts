@@ -16,8 +16,11 @@ export type TailRecord = {
 };
 
 export interface TailListener {
-  /** Records of one partition in offset order; `next` is the partition's next offset after them. */
-  onRecords(partition: number, records: readonly TailRecord[], next: number, readAtMs: number): void;
+  /**
+   * Records of one partition in offset order; `next` is the partition's next offset after them.
+   * A promise returned holds the tail's next batch back until it settles (the tail thread's bound).
+   */
+  onRecords(partition: number, records: readonly TailRecord[], next: number, readAtMs: number): void | Promise<void>;
 }
 
 /**

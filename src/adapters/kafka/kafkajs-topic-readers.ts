@@ -18,7 +18,7 @@ export function kafkajsTopicReaders(kafka: Kafka): TopicReaders {
   // of them for over a minute.
   const admin = lazyAdmin(kafka);
   return {
-    openTail: (topic) => KafkajsTopicTail.open(kafka, topic),
+    openTail: (topic) => openKafkajsTail(kafka, topic),
     startCatchUp: (topic, from, handler) => startCatchUp(kafka, topic, from, handler),
     offsets: async (topic, partitions, atTimestampMs) => topicOffsets(await admin.get(), topic, partitions, atTimestampMs),
     close: () => admin.close(),
@@ -59,6 +59,15 @@ function tailRecordOf(partition: number, m: KafkaMessage): TailRecord {
   };
 }
 
+/**
+ * A live tail of `topic` from `from` (per partition), or from the topic's end (the last stable
+ * offsets, read_committed) when `from` is not given. (The tail thread reopens a tail where the
+ * gateway stood when the thread had to be restarted.)
+ */
+export function openKafkajsTail(kafka: Kafka, topic: string, from?: readonly number[]): Promise<TopicTail> {
+  return KafkajsTopicTail.open(kafka, topic, from);
+}
+
 class KafkajsTopicTail implements TopicTail {
   private readonly listeners = new Set<TailListener>();
   private consumer: Consumer | undefined;
@@ -69,7 +78,12 @@ class KafkajsTopicTail implements TopicTail {
     readonly next: number[],
   ) {}
 
-  static async open(kafka: Kafka, topic: string): Promise<KafkajsTopicTail> {
+  static async open(kafka: Kafka, topic: string, from?: readonly number[]): Promise<KafkajsTopicTail> {
+    if (from) {
+      const tail = new KafkajsTopicTail(topic, [...from]);
+      await tail.start(kafka);
+      return tail;
+    }
     const admin = kafka.admin();
     await admin.connect();
     let ends: Array<{ partition: number; high: string }>;
@@ -109,17 +123,21 @@ class KafkajsTopicTail implements TopicTail {
     });
     await consumer.run({
       autoCommit: false,
-      // Synchronous: listeners take the records at once (kafkajs wants a promise back).
-      eachBatch: ({ batch }) => {
+      // Listeners take the records at once; one that returns a promise holds the next batch back.
+      eachBatch: async ({ batch }) => {
         const p = batch.partition;
         const readAtMs = Date.now();
         // Only what lies at or after the dispatch position (a fetch issued before a seek took effect may repeat some).
         const records = batch.messages.filter((m) => Number(m.offset) >= this.next[p]!).map((m) => tailRecordOf(p, m));
         const next = Math.max(this.next[p]!, Number(batch.lastOffset()) + 1);
         this.next[p] = next;
-        if (records.length === 0 && batch.messages.length > 0) return Promise.resolve();
-        for (const l of [...this.listeners]) l.onRecords(p, records, next, readAtMs);
-        return Promise.resolve();
+        if (records.length === 0 && batch.messages.length > 0) return;
+        const held: Array<Promise<void>> = [];
+        for (const l of [...this.listeners]) {
+          const taken = l.onRecords(p, records, next, readAtMs);
+          if (taken) held.push(taken);
+        }
+        if (held.length > 0) await Promise.all(held);
       },
     });
   }
