@@ -293,6 +293,11 @@ export const settings = {
     max: 256,
     doc: "Worker threads per job; input partition p runs on thread p % threads.",
   }),
+  stateDir: str({
+    env: "WEIR_STATE_DIR",
+    default: "",
+    doc: "Directory where processor tasks keep their state on disk (LMDB; a directory per job group and partition): state larger than memory, and a restart restores from the local copy plus the changelog's tail instead of the whole changelog. One directory per processor process. Empty: state in memory.",
+  }),
   processorGroupPrefix: str({
     env: "WEIR_PROCESSOR_GROUP_PREFIX",
     default: "weir-processor",

@@ -10,7 +10,10 @@ import { ShardRuntime, type TaskOutput } from "../src/processor/shard-runtime.js
 import { SchemaRegistry } from "../src/schema/registry.js";
 import { loadJobs } from "../src/jobs/load-jobs.js";
 import { RuntimeJob } from "../src/jobs/runtime-job.js";
-import { unpackRecords, type ShardOutput, type ShardResult, type ShardTask, type WorkerSetup } from "../src/processor/thread-messages.js";
+import { unpackRecords, type LocalState, type ShardOutput, type ShardResult, type ShardTask, type WorkerSetup } from "../src/processor/thread-messages.js";
+import { LmdbTaskState } from "../src/adapters/state/lmdb-task-state.js";
+import { GLOBAL_POSITIONS_STORE } from "../src/processor/shard-runtime.js";
+import { JOB_IDENTITY_STORE } from "../src/jobs/runtime-job.js";
 
 /** job → partition → task */
 const tasks = new Map<string, Map<number, ShardRuntime>>();
@@ -28,6 +31,28 @@ const runtimes = new Map(
 );
 // A worker thread has its own tracer provider: spans are exported as they end (threads end unflushed).
 if (data.tracing?.endpoint) await startTracing({ ...data.tracing, serviceName: "weir-engine", exportEachSpan: true });
+
+/** Jobs whose tasks keep their state on disk: job → directory (a subdirectory per partition). */
+const stateDirs = new Map(data.jobs.flatMap((j) => (j.stateDir ? [[j.name, j.stateDir] as const] : [])));
+/** job → partition → the task's state on disk, kept open while the thread lives (a revoked task may come back). */
+const localStates = new Map<string, Map<number, LmdbTaskState>>();
+
+function localStateOf(job: string, partition: number): LmdbTaskState {
+  let byPartition = localStates.get(job);
+  if (!byPartition) localStates.set(job, (byPartition = new Map<number, LmdbTaskState>()));
+  let state = byPartition.get(partition);
+  if (!state) byPartition.set(partition, (state = LmdbTaskState.open(`${stateDirs.get(job)!}/${partition}`)));
+  return state;
+}
+
+/** Where a task's local copy stands, with what the processor reads of a restored state. */
+function localView(state: LmdbTaskState): LocalState {
+  const checkpoint = state.checkpoint();
+  return {
+    ...(checkpoint ? { checkpoint: checkpoint.changelogOffset, checkpointAtMs: checkpoint.writtenAtMs } : {}),
+    entries: state.entriesOf([JOB_IDENTITY_STORE, GLOBAL_POSITIONS_STORE]),
+  };
+}
 
 function tasksOf(job: string): Map<number, ShardRuntime> {
   let byPartition = tasks.get(job);
@@ -57,8 +82,27 @@ export default function runShardTask(task: ShardTask): ShardResult {
   const runtime = runtimes.get(task.job);
   if (!runtime) throw new Error(`worker: no job ${task.job}`);
   const byPartition = tasksOf(task.job);
-  for (const p of task.revoke ?? []) byPartition.delete(p);
-  if (task.restore) byPartition.set(task.restore.partition, new ShardRuntime(runtime, task.restore.entries, task.restore.partition));
+  const onDisk = localStates.get(task.job);
+  for (const [p, changelogOffset] of task.durable ?? []) onDisk?.get(p)?.flush(changelogOffset);
+  for (const p of task.revoke ?? []) {
+    byPartition.delete(p);
+    onDisk?.get(p)?.discardPending();
+  }
+  let local: LocalState | undefined;
+  if (task.openLocal) local = localView(localStateOf(task.job, task.openLocal.partition));
+  const restore = task.restore;
+  if (restore && !stateDirs.has(task.job)) byPartition.set(restore.partition, new ShardRuntime(runtime, restore.entries, restore.partition));
+  else if (restore) {
+    byPartition.delete(restore.partition);
+    const state = localStateOf(task.job, restore.partition);
+    state.discardPending();
+    if (restore.mode === "replace") state.clear();
+    state.applyCommitted(restore.entries, restore.done ? restore.changelogOffset : undefined);
+    if (restore.done) {
+      byPartition.set(restore.partition, new ShardRuntime(runtime, [], restore.partition, state));
+      local = localView(state);
+    }
+  }
   const taskFor = (partition: number) => {
     let t = byPartition.get(partition);
     if (!t) byPartition.set(partition, (t = new ShardRuntime(runtime, [], partition)));
@@ -92,5 +136,5 @@ export default function runShardTask(task: ShardTask): ShardResult {
     if (t) collect(p, (out) => t.advanceWatermark(watermarkMs, out));
   }
   const changes = [...byPartition].map(([partition, t]) => ({ partition, changes: t.takeChanges() })).filter((c) => c.changes.length > 0);
-  return { outputs, changes };
+  return { outputs, changes, ...(local ? { local } : {}) };
 }

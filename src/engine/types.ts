@@ -21,7 +21,11 @@ export interface KeyValueStore<S> {
   get(key: string): S | undefined;
   put(key: string, value: S): void;
   delete(key: string): void;
-  /** Every entry, in key order (deterministic). */
+  /**
+   * Every entry, in key order (deterministic), as it was when the iteration began: puts and
+   * deletes during the iteration do not change what it yields (operators update entries as they
+   * walk them). Lazy where the store is on disk, so a walk never holds the whole state in memory.
+   */
   entries(): Iterable<[string, S]>;
 }
 

@@ -3,13 +3,55 @@
  * partitions (read_committed, tombstones removed), and, when the state was written by another
  * version of the job, that state migrated entry by entry by the job's `migrate`.
  */
-import type { Kafka } from "kafkajs";
+import type { Kafka, KafkaMessage } from "kafkajs";
 import { readCommitted } from "../adapters/kafka/read-committed.js";
 import { decodeState } from "../engine/state-codec.js";
 import { JOB_IDENTITY_KEY, JOB_IDENTITY_STORE, type JobIdentity, type RuntimeJob } from "../jobs/runtime-job.js";
 import { GLOBAL_POSITIONS_STORE } from "./shard-runtime.js";
 import { changelogKey } from "./task-messages.js";
 import type { StoreChange } from "./thread-messages.js";
+
+/** A changelog record as a store entry (value null: a tombstone); undefined for a key that is not a store entry's. */
+function storeChangeOf(m: KafkaMessage): StoreChange | undefined {
+  const k = m.key?.toString("utf8") ?? "";
+  const sep = k.indexOf("\u0000");
+  if (sep < 0) return undefined;
+  return [k.slice(0, sep), k.slice(sep + 1), m.value === null ? null : decodeState(m.value.toString("utf8"))];
+}
+
+/**
+ * One changelog partition, from `from` (or its beginning) to its end, handed over in steps of one
+ * fetch each, in changelog order (every record, not only the latest per key): a restore of state
+ * on disk never holds the whole changelog in memory.
+ */
+export async function readChangelogSteps(
+  kafka: Kafka,
+  topic: string,
+  partition: number,
+  from: number | undefined,
+  onStep: (entries: StoreChange[]) => Promise<void>,
+): Promise<void> {
+  let step: StoreChange[] = [];
+  const flush = async () => {
+    if (step.length === 0) return;
+    const entries = step;
+    step = [];
+    await onStep(entries);
+  };
+  await readCommitted(
+    kafka,
+    topic,
+    (_, m) => {
+      const change = storeChangeOf(m);
+      if (change) step.push(change);
+    },
+    {
+      ...(from === undefined ? { partitions: [partition] } : { ranges: new Map([[`${topic}/${partition}`, { from, to: Number.MAX_SAFE_INTEGER }]]) }),
+      afterBatch: flush,
+    },
+  );
+  await flush();
+}
 
 /** The latest value per (store, key) of changelog partitions, tombstones removed. */
 export async function readChangelog(kafka: Kafka, topic: string, partitions: readonly number[]): Promise<Map<number, Map<string, StoreChange>>> {
@@ -20,11 +62,11 @@ export async function readChangelog(kafka: Kafka, topic: string, partitions: rea
     (partition, m) => {
       let state = out.get(partition);
       if (!state) out.set(partition, (state = new Map<string, StoreChange>()));
-      const k = m.key?.toString("utf8") ?? "";
-      const sep = k.indexOf("\u0000");
-      if (sep < 0) return;
-      if (m.value === null) state.delete(k);
-      else state.set(k, [k.slice(0, sep), k.slice(sep + 1), decodeState(m.value.toString("utf8"))]);
+      const change = storeChangeOf(m);
+      if (!change) return;
+      const k = changelogKey(change[0], change[1]);
+      if (change[2] === null) state.delete(k);
+      else state.set(k, change);
     },
     { partitions },
   );

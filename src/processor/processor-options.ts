@@ -57,6 +57,12 @@ export type ProcessorOptions = {
   readonly tracing?: { readonly endpoint: string };
   /** Replication factor of the topics it creates (default: the broker's). */
   readonly replicationFactor?: number;
+  /**
+   * Where tasks keep their state on disk (LMDB, a directory per job group and partition): state
+   * larger than memory, and restarts that restore from the local copy plus the changelog's tail.
+   * One directory per processor process. Absent: state in memory, restored from the whole changelog.
+   */
+  readonly stateDir?: string;
   readonly log?: (line: string) => void;
   /** Where kafkajs's own warnings and errors go (default: nowhere), and outages of Kafka. */
   readonly logger?: Logger;

@@ -17,6 +17,7 @@
  */
 import { kafkajsSecurity } from "../adapters/kafka/kafka-security.js";
 import { randomUUID } from "node:crypto";
+import { join } from "node:path";
 import { Kafka, logLevel, type Consumer, type EachBatchPayload } from "kafkajs";
 import { kafkaLogCreator } from "../adapters/kafka/kafkajs-logs.js";
 import { DependencyProbes } from "../health/dependency-probes.js";
@@ -36,11 +37,11 @@ import { TaskProducers } from "./task-producers.js";
 import { ProcessSpans } from "./process-spans.js";
 import { DEFAULT_SUPERVISION, FETCH_BYTES_PER_PARTITION, type ProcessorOptions, type Supervision } from "./processor-options.js";
 export { DEFAULT_SUPERVISION, type ProcessorOptions, type Supervision } from "./processor-options.js";
-import { migratedState, readChangelog } from "./changelog.js";
+import { restoreInMemory, restoreOnDisk } from "./task-restore.js";
 import { raceTimeout } from "../deadline.js";
 import { FencedOffsets } from "./fenced-offsets.js";
 import { lazyAdmin, type LazyAdmin } from "../adapters/kafka/lazy-admin.js";
-import type { RawRecord, StoreChange } from "./thread-messages.js";
+import type { RawRecord } from "./thread-messages.js";
 
 export class Processor {
   private readonly spec: RuntimeJob;
@@ -170,6 +171,7 @@ export class Processor {
       threads: this.opts.threads ?? 2,
       ...(this.opts.schemaImage ? { schemaImage: this.opts.schemaImage } : {}),
       ...(this.opts.tracing ? { tracing: this.opts.tracing } : {}),
+      ...(this.opts.stateDir ? { stateDir: join(this.opts.stateDir, encodeURIComponent(this.groupId)) } : {}),
     });
     await this.startRuntime();
     await this.probes.start();
@@ -540,7 +542,7 @@ export class Processor {
     started = performance.now(),
   ): Promise<void> {
     const perTask = taskMessages(this.spec, threads, batch?.partition);
-    await Promise.all(
+    const written = await Promise.all(
       [...perTask].map(([p, t]) =>
         this.producers.commit(p, {
           topicMessages: [
@@ -552,6 +554,13 @@ export class Processor {
         }),
       ),
     );
+    // Every transaction committed: disk-state tasks may write the step to disk (checkpoint: where
+    // the step's changelog records begin).
+    const stepStarts = new Map<number, number>();
+    for (const w of written.flat())
+      if (w.topicName === this.changelog && w.baseOffset !== undefined)
+        stepStarts.set(w.partition, Math.min(stepStarts.get(w.partition) ?? Number.POSITIVE_INFINITY, Number(w.baseOffset)));
+    for (const [p, offset] of stepStarts) this.pool!.markDurable(p, offset);
     const byStream = new Map<string, number>();
     for (const t of threads) {
       for (const o of t.outputs) {
@@ -601,11 +610,11 @@ export class Processor {
   private async restore(partitions: number[]): Promise<void> {
     const started = Date.now();
     await this.producers.open(partitions);
-    const entries = await readChangelog(this.kafka, this.changelog, partitions);
+    const source = { kafka: this.kafka, admin: this.admin, changelog: this.changelog, pool: this.pool!, job: this.spec, log: this.log };
+    const { states, summary } = this.pool!.onDisk ? await restoreOnDisk(source, partitions) : await restoreInMemory(source, partitions);
     const behind = new Map<string, number>(); // global source -> lowest offset applied by a restored task
     for (const p of partitions) {
-      const state = entries.get(p) ?? new Map<string, StoreChange>();
-      await this.pool!.restore(p, migratedState(this.spec, p, state, this.log));
+      const state = states.get(p)!;
       this.restored.add(p);
       // Where the task's stream stood: an idle partition closes its windows after a restart too.
       const progress = state.get(changelogKey(JOB_IDENTITY_STORE, TASK_PROGRESS_KEY))?.[2] as TaskProgress | undefined;
@@ -619,9 +628,7 @@ export class Processor {
       }
     }
     const caughtUp = await this.catchUpGlobals(behind);
-    this.log(
-      `restored partitions ${partitions.join(",")} (${[...entries.values()].reduce((n, m) => n + m.size, 0)} entries${caughtUp ? `, ${caughtUp} global records` : ""}) in ${Date.now() - started} ms`,
-    );
+    this.log(`restored partitions ${partitions.join(",")} (${summary}${caughtUp ? `, ${caughtUp} global records` : ""}) in ${Date.now() - started} ms`);
   }
 
   /** Replays global records the restored tasks have not applied, up to the feed's position. */

@@ -41,6 +41,7 @@ export async function startProcessors(
         module,
         ...(config.schemaImage ? { schemaImage: config.schemaImage } : {}),
         threads: config.processorThreads,
+        ...(config.stateDir ? { stateDir: config.stateDir } : {}),
         groupId: `${config.processorGroupPrefix}-${runtime.name}`,
         instanceId: config.gatewayId,
         replicationFactor: config.topicReplication,

@@ -1,12 +1,13 @@
 /**
  * One task — one job on one input partition, as in Kafka Streams — inside a worker thread: the
- * job's operator over in-memory stores, fed records in arrival order. A task's state is exactly
+ * job's operator over its stores (in memory, or on disk: TaskState), fed records in arrival order. A task's state is exactly
  * what its changelog partition holds, so a partition can move to another processor with its state.
  * Besides the job's own stores a task keeps, in the "__job" store, its job's identity (name and
  * version: state of another version is refused or migrated at restore, in the processor) and its
  * highest event time (so a restarted processor can close idle partitions' windows).
  */
-import { MemoryStore, type Emitter } from "../engine/types.js";
+import type { Emitter, KeyValueStore } from "../engine/types.js";
+import { MemoryTaskState, type TaskState } from "./task-state.js";
 import { REJECTED_STREAM, type JobOperator, type Rejected } from "../jobs/job-operator.js";
 import { SourceWatermarks, TASK_SOURCES_KEY } from "../jobs/source-watermarks.js";
 import { JOB_IDENTITY_KEY, JOB_IDENTITY_STORE, type JobIdentity, type RuntimeJob } from "../jobs/runtime-job.js";
@@ -40,15 +41,19 @@ export type TaskRecord = {
 };
 
 export class ShardRuntime {
-  private readonly stores = new Map<string, MemoryStore<unknown>>();
   private readonly operator: JobOperator;
   private readonly sources: SourceWatermarks;
   private maxEventTimeMs: number;
 
+  /**
+   * `restore`: entries to put before anything else (the memory state's restore); `state`: where
+   * the stores live (a disk state comes with its restored entries on it already).
+   */
   constructor(
     private readonly job: RuntimeJob,
     restore: readonly StoreChange[] = [],
     partition?: number,
+    private readonly state: TaskState = new MemoryTaskState(),
   ) {
     for (const [store, key, value] of restore) {
       if (value === null) this.storeOf(store).delete(key);
@@ -63,7 +68,7 @@ export class ShardRuntime {
     // Restored entries are already in the changelog; migrated ones (and their tombstones) are not yet.
     if (!migrated) this.takeChanges();
     this.operator = job.createOperator(
-      { store: <S>(name: string) => this.storeOf(name) as MemoryStore<S> },
+      { store: <S>(name: string) => this.storeOf(name) as KeyValueStore<S> },
       partition === undefined ? undefined : { partition, partitions: job.partitions },
     );
     // A new task (or one migrated from an earlier version) records whose state this is.
@@ -71,10 +76,8 @@ export class ShardRuntime {
       meta.put(JOB_IDENTITY_KEY, { name: job.name, version: job.version } satisfies JobIdentity);
   }
 
-  private storeOf(name: string): MemoryStore<unknown> {
-    let store = this.stores.get(name);
-    if (!store) this.stores.set(name, (store = new MemoryStore()));
-    return store;
+  private storeOf(name: string): KeyValueStore<unknown> {
+    return this.state.store(name);
   }
 
   /**
@@ -134,10 +137,6 @@ export class ShardRuntime {
 
   /** Store entries changed since the last call (value null = deleted). */
   takeChanges(): StoreChange[] {
-    const changes: StoreChange[] = [];
-    for (const [name, store] of this.stores) {
-      for (const [key, value] of store.takeChanges()) changes.push([name, key, value ?? null]);
-    }
-    return changes;
+    return this.state.takeChanges();
   }
 }

@@ -10,7 +10,17 @@ import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
 import type { RuntimeJob } from "../jobs/runtime-job.js";
 import { WATERMARK_MARKER_TYPE } from "./shard-runtime.js";
-import { packRecords, transferablesOf, type RawRecord, type ShardResult, type ShardTask, type StoreChange, type WorkerSetup } from "./thread-messages.js";
+import {
+  packRecords,
+  transferablesOf,
+  type LocalState,
+  type RawRecord,
+  type RestoreStep,
+  type ShardResult,
+  type ShardTask,
+  type StoreChange,
+  type WorkerSetup,
+} from "./thread-messages.js";
 
 export type ShardedPoolOptions = {
   readonly job: RuntimeJob;
@@ -24,6 +34,8 @@ export type ShardedPoolOptions = {
   readonly maxQueue?: number;
   /** Tracing in the worker threads (OTLP endpoint; none: off). */
   readonly tracing?: { readonly endpoint: string };
+  /** Where the tasks keep their state on disk (a directory per partition); absent: in memory. */
+  readonly stateDir?: string;
 };
 
 export type ThreadResults = ReadonlyArray<ShardResult & { readonly thread: number }>;
@@ -33,14 +45,17 @@ const workerFile = fileURLToPath(new URL("../../workers/engine-worker.mjs", impo
 export class ShardedEnginePool {
   private readonly job: RuntimeJob;
   private readonly pools: Piscina[];
+  /** Per thread: committed steps of disk-state tasks, told to the thread with its next task. */
+  private readonly durable: Array<Array<readonly [number, number]>>;
 
   constructor(private readonly opts: ShardedPoolOptions) {
     this.job = opts.job;
     const setup: WorkerSetup = {
-      jobs: [{ name: opts.job.name, module: opts.module, options: opts.job.options }],
+      jobs: [{ name: opts.job.name, module: opts.module, options: opts.job.options, ...(opts.stateDir ? { stateDir: opts.stateDir } : {}) }],
       schemaImage: opts.schemaImage,
       tracing: opts.tracing,
     };
+    this.durable = Array.from({ length: opts.threads }, () => []);
     this.pools = Array.from(
       { length: opts.threads },
       () =>
@@ -56,6 +71,29 @@ export class ShardedEnginePool {
           ...(opts.tracing ? { atomics: "disabled" as const } : {}),
         }),
     );
+  }
+
+  /** Whether the tasks keep their state on disk. */
+  get onDisk(): boolean {
+    return this.opts.stateDir !== undefined;
+  }
+
+  /** Runs a task on a thread, with the durable marks waiting for it. */
+  private async run(thread: number, task: ShardTask, transferList?: ArrayBuffer[]): Promise<ShardResult> {
+    const durable = this.durable[thread]!.splice(0);
+    const withMarks = durable.length > 0 ? { ...task, durable } : task;
+    try {
+      return (await this.pools[thread]!.run(withMarks, transferList ? { transferList } : {})) as ShardResult;
+    } catch (err) {
+      // Not delivered: the marks wait for the next task (a lost mark only means a longer replay).
+      this.durable[thread]!.unshift(...durable);
+      throw err;
+    }
+  }
+
+  /** Disk state: the task's last step is committed, its changelog writes from `changelogOffset` on. */
+  markDurable(partition: number, changelogOffset: number): void {
+    if (this.onDisk) this.durable[this.threadOf(partition)]!.push([partition, changelogOffset]);
   }
 
   threadOf(partition: number): number {
@@ -79,7 +117,7 @@ export class ShardedEnginePool {
       perThread.map(async (list, thread) => {
         const packed = list.length > 0 ? packRecords(list) : undefined;
         const task: ShardTask = { job: this.job.name, ...(packed ? { records: packed } : {}), ...(watermarkMs !== undefined ? { watermarkMs } : {}) };
-        const result = (await this.pools[thread]!.run(task, packed ? { transferList: transferablesOf(packed) } : {})) as ShardResult;
+        const result = await this.run(thread, task, packed ? transferablesOf(packed) : undefined);
         return { ...result, thread };
       }),
     );
@@ -95,7 +133,7 @@ export class ShardedEnginePool {
     }
     return Promise.all(
       [...perThread].map(async ([thread, list]) => {
-        const result = (await this.pools[thread]!.run({ job: this.job.name, watermarks: list } satisfies ShardTask)) as ShardResult;
+        const result = await this.run(thread, { job: this.job.name, watermarks: list });
         return { ...result, thread };
       }),
     );
@@ -103,14 +141,22 @@ export class ShardedEnginePool {
 
   /** Gives a partition task its state, restored from its changelog partition, before it processes more. */
   async restore(partition: number, entries: readonly StoreChange[]): Promise<void> {
-    await this.pools[this.threadOf(partition)]!.run({ job: this.job.name, restore: { partition, entries } } satisfies ShardTask);
+    await this.run(this.threadOf(partition), { job: this.job.name, restore: { partition, entries } });
+  }
+
+  /** Disk state: where a task's local copy stands. */
+  async openLocal(partition: number): Promise<LocalState> {
+    return (await this.run(this.threadOf(partition), { job: this.job.name, openLocal: { partition } })).local!;
+  }
+
+  /** Disk state: one step of a task's restore; the last one answers with where the task stands. */
+  async restoreStep(step: RestoreStep): Promise<LocalState | undefined> {
+    return (await this.run(this.threadOf(step.partition), { job: this.job.name, restore: step })).local;
   }
 
   /** Drops partition tasks revoked in a rebalance. */
   async revoke(partitions: readonly number[]): Promise<void> {
-    await Promise.all(
-      this.pools.map((pool, thread) => pool.run({ job: this.job.name, revoke: partitions.filter((p) => this.threadOf(p) === thread) } satisfies ShardTask)),
-    );
+    await Promise.all(this.pools.map((_, thread) => this.run(thread, { job: this.job.name, revoke: partitions.filter((p) => this.threadOf(p) === thread) })));
   }
 
   async close(): Promise<void> {

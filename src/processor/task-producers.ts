@@ -74,16 +74,18 @@ export class TaskProducers {
     return opening;
   }
 
-  /** One transaction on the task's producer; aborted (and rethrown) on any failure. */
-  async commit(partition: number, work: TaskCommit): Promise<void> {
+  /** One transaction on the task's producer, answering where its records went; aborted (and rethrown) on any failure. */
+  async commit(partition: number, work: TaskCommit): Promise<RecordMetadata[]> {
     const producer = this.producers.get(partition);
     if (!producer) throw new Error(`no producer for task ${partition}: not restored here`);
     const topicMessages = work.topicMessages.filter((t) => t.messages.length > 0);
-    if (topicMessages.length === 0 && !work.offsets) return;
+    if (topicMessages.length === 0 && !work.offsets) return [];
     const tx = await producer.transaction();
+    const sent: RecordMetadata[] = [];
     try {
       for (const chunk of sendChunks(topicMessages, MAX_MESSAGES_PER_SEND)) {
         const written = await tx.sendBatch({ topicMessages: chunk, acks: -1 });
+        sent.push(...written);
         const missing = unconfirmedPartitions(chunk, written);
         // kafkajs has resolved a send during a leader change without writing every partition's
         // records (the chaos suite: a committed transaction whose records are nowhere in the log,
@@ -95,6 +97,7 @@ export class TaskProducers {
         await tx.sendOffsets({ consumerGroupId: groupId, topics: [{ topic, partitions: [{ partition, offset }] }] });
       }
       await tx.commit();
+      return sent;
     } catch (err) {
       await tx.abort().catch(() => {});
       throw err;

@@ -45,7 +45,13 @@ export type PackedRecords = {
 /** What every worker thread of a pool is started with. */
 export type WorkerSetup = {
   /** The jobs the thread runs: where each is defined (a module URL or package specifier) and its options as given. */
-  readonly jobs: ReadonlyArray<{ readonly name: string; readonly module: string; readonly options: unknown }>;
+  readonly jobs: ReadonlyArray<{
+    readonly name: string;
+    readonly module: string;
+    readonly options: unknown;
+    /** Where the job's tasks keep their state on disk (a directory per partition); absent: in memory. */
+    readonly stateDir?: string;
+  }>;
   /** The schema image the jobs' types come from (undefined: the built-in scenario types). */
   readonly schemaImage: string | undefined;
   readonly tracing: { readonly endpoint: string } | undefined;
@@ -54,10 +60,32 @@ export type WorkerSetup = {
 /** A store entry: value null = deleted. */
 export type StoreChange = readonly [store: string, key: string, value: unknown];
 
+/** A disk-state task's restore, in steps (the changelog may not fit in memory): see ShardTask.restore. */
+export type RestoreStep = {
+  readonly partition: number;
+  /** Changelog entries in changelog order. */
+  readonly entries: readonly StoreChange[];
+  /** "replace": the local copy is dropped first (it cannot be used); "append": on top of it. */
+  readonly mode?: "replace" | "append";
+  /** The last step: the task starts, and the local checkpoint becomes `changelogOffset`. */
+  readonly done?: boolean;
+  readonly changelogOffset?: number;
+};
+
 export type ShardTask = {
   readonly job: string;
-  /** Replace a partition task's state with these entries (on assignment), before anything else. */
-  readonly restore?: { readonly partition: number; readonly entries: readonly StoreChange[] };
+  /**
+   * Disk state: these tasks' last steps are committed in Kafka, their changelog writes starting at
+   * `changelogOffset`: their writes go to disk with that checkpoint. Applied before anything else.
+   */
+  readonly durable?: ReadonlyArray<readonly [partition: number, changelogOffset: number]>;
+  /** Disk state: open a task's local copy and report where it stands (ShardResult.local). */
+  readonly openLocal?: { readonly partition: number };
+  /**
+   * Memory state: replace a partition task's state with these entries (on assignment), before
+   * anything else. Disk state: one step of the restore (RestoreStep).
+   */
+  readonly restore?: RestoreStep;
   /** Drop these partition tasks (revoked in a rebalance). */
   readonly revoke?: readonly number[];
   readonly records?: PackedRecords;
@@ -77,7 +105,15 @@ export type ShardOutput = {
   readonly traceparent?: string;
 };
 
+/**
+ * A disk-state task's local copy: its checkpoint, and the entries of its identity and source
+ * positions stores (what the processor reads of a restored state).
+ */
+export type LocalState = { readonly checkpoint?: number; readonly checkpointAtMs?: number; readonly entries: StoreChange[] };
+
 export type ShardResult = {
+  /** The answer to openLocal, and to a disk restore's last step. */
+  readonly local?: LocalState;
   readonly outputs: ShardOutput[];
   /** Keys changed by this task, per input partition: what goes to that changelog partition. */
   readonly changes: Array<{ readonly partition: number; readonly changes: StoreChange[] }>;

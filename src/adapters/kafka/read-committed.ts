@@ -20,6 +20,8 @@ export async function readCommitted(
      */
     ranges?: ReadonlyMap<string, { readonly from: number; readonly to: number }>;
     timeoutMs?: number;
+    /** Awaited after each fetched batch's records were handed over: a reader that writes them somewhere slower holds the read back. */
+    afterBatch?: () => Promise<void>;
   } = {},
 ): Promise<void> {
   const list = typeof topics === "string" ? [topics] : topics;
@@ -65,10 +67,10 @@ export async function readCommitted(
       consumer
         .run({
           autoCommit: false,
-          // Synchronous: onRecord takes each record at once (kafkajs wants a promise back).
-          eachBatch: ({ batch }) => {
+          // onRecord takes each record at once; afterBatch, if any, before the next batch.
+          eachBatch: async ({ batch }) => {
             const key = `${batch.topic}/${batch.partition}`;
-            if (!wanted.has(key) || !pending.has(key)) return Promise.resolve();
+            if (!wanted.has(key) || !pending.has(key)) return;
             const range = ranges?.get(key);
             for (const m of batch.messages) {
               const offset = Number(m.offset);
@@ -76,8 +78,8 @@ export async function readCommitted(
               if (range && offset > range.to) break;
               onRecord(batch.partition, m, batch.topic);
             }
+            await opts.afterBatch?.();
             if (range && Number(batch.lastOffset()) >= range.to) done(key, resolve, timer);
-            return Promise.resolve();
           },
         })
         .catch(reject);

@@ -131,7 +131,7 @@ export class CepOperator<T, C = undefined, N extends string = string> implements
   advanceWatermark(watermarkMs: number, out: Emitter<CepOutput<T, N>>): void {
     if (watermarkMs <= this.globalWatermarkMs) return;
     this.globalWatermarkMs = watermarkMs;
-    for (const [key, state] of [...this.store.entries()]) {
+    for (const [key, state] of this.store.entries()) {
       if (state.pending.length === 0 && state.runs.length === 0) continue;
       const released = this.release(key, state, out);
       if (released) this.store.put(key, released);

@@ -235,7 +235,7 @@ export class WindowedAggregate<I, A, R> implements Operator<I, WindowedOutput<I,
     const { allowedLatenessMs } = this.options;
     const emissions: Array<Emission<R> & { key: string }> = [];
     let nextDueMs = Number.POSITIVE_INFINITY;
-    for (const [key, state] of [...this.stores.windows.entries()]) {
+    for (const [key, state] of this.stores.windows.entries()) {
       let changed = false;
       const kept: StoredWindow<A>[] = [];
       for (const w of state.windows) {
