@@ -29,6 +29,9 @@
  *                  edge), the relay forwarding to a gateway: device ack latency, the forwarding rate
  *   subscribe-fanout   one stream to 1,000 subscribers (--fanout-subscribers) on two threads at
  *                  100 and 200 events/s (--fanout-rates): delivery latency, deliveries/s, gateway CPU and RSS
+ *   state-restore  (only with --only) a job with --state-keys entries of state (default 1,000,000) on a private
+ *                  Kafka, then its processor restarted: from the local copy on disk + the changelog's tail, from
+ *                  the whole changelog in memory and onto an empty disk; heap --state-heap-mib (default 128)
  * and the ratios of gateway-max to each of them. raw-producer, gateway-max and gateway-20k run for each Kafka client
  * (the shootout); overload runs with the first. Options: --duration S (default 12, of which --warmup S, default 2, is not counted), --only a,b,
  * --clients confluent,kafkajs,platformatic (default: all three, the default client first).
@@ -48,6 +51,7 @@ import { frameFactory } from "./bench/frames.js";
 import { produceLatency } from "./bench/produce-latency.js";
 import { engineRate, engineWorkload } from "./bench/engine.js";
 import { processorRate, produceWorkload } from "./bench/processor.js";
+import { stateRestoreBench } from "./bench/state-restore.js";
 import { SchemaRegistry } from "../src/schema/registry.js";
 import { round } from "./bench/histogram.js";
 import { subscribeBench, type Latencies, type SubscribeBenchResult } from "./bench/subscribe-latency.js";
@@ -65,6 +69,8 @@ const { values } = parseArgs({
     "events-per-frame": { type: "string", default: "100" },
     "fanout-subscribers": { type: "string", default: "1000" },
     "fanout-rates": { type: "string", default: "100,200" },
+    "state-keys": { type: "string", default: "1000000" },
+    "state-heap-mib": { type: "string", default: "128" },
   },
 });
 const durationMs = Number(values.duration) * 1000;
@@ -389,6 +395,11 @@ if (wanted("processor")) {
       await own.close();
     }
   }
+}
+
+if (only?.has("state-restore")) {
+  // Not in the default run (minutes, a private Kafka): --only state-restore.
+  await stateRestoreBench(Number(values["state-keys"]), Number(values["state-heap-mib"]), emit);
 }
 
 // Subscriptions: a fresh gateway per run, its own tenant (nothing else on the stream), subscriber

@@ -96,8 +96,8 @@ export class LmdbTaskState implements TaskState {
   /** Opens (creating it if needed) the state kept in directory `path`. */
   static open(path: string): LmdbTaskState {
     mkdirSync(path, { recursive: true });
-    // Durability comes from the changelog: LMDB need not fsync every commit (noSync), only stay consistent.
-    const root = open<unknown, string>({ path, maxDbs: 256, compression: false, noSync: true });
+    // LMDB's own syncing stays on: without it a machine crash may leave a corrupt copy, not merely an old one.
+    const root = open<unknown, string>({ path, maxDbs: 256, compression: false });
     return new LmdbTaskState(root, path);
   }
 
