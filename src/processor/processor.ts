@@ -95,6 +95,8 @@ export class Processor {
   /** Restarts since the last committed step. */
   private failedRestarts = 0;
   private fatal: Error | undefined;
+  /** Disk state: writes of committed steps still running (close waits for them). */
+  private readonly diskWrites = new Set<Promise<void>>();
   private readonly counters = { records: 0, outputs: new Map<string, number>(), last: new Map<string, unknown>() };
 
   constructor(private readonly opts: ProcessorOptions) {
@@ -397,6 +399,7 @@ export class Processor {
     await this.consumer?.disconnect().catch(() => {});
     await this.feed?.close();
     await this.chain.catch(() => {});
+    await Promise.all(this.diskWrites);
     await this.producers.close();
     await this.pool?.close();
     await this.admin.close();
@@ -554,13 +557,14 @@ export class Processor {
         }),
       ),
     );
-    // Every transaction committed: disk-state tasks may write the step to disk (checkpoint: where
-    // the step's changelog records begin).
-    const stepStarts = new Map<number, number>();
-    for (const w of written.flat())
-      if (w.topicName === this.changelog && w.baseOffset !== undefined)
-        stepStarts.set(w.partition, Math.min(stepStarts.get(w.partition) ?? Number.POSITIVE_INFINITY, Number(w.baseOffset)));
-    for (const [p, offset] of stepStarts) this.pool!.markDurable(p, offset);
+    // Every transaction committed: disk-state tasks write the step to disk, their checkpoint where
+    // the step's changelog records end. Not awaited: a thread takes it before anything sent later.
+    const ends = new Map<number, number>();
+    [...perTask.keys()].forEach((p, i) => {
+      const end = written[i]!.get(`${this.changelog}/${p}`);
+      if (end !== undefined) ends.set(p, end);
+    });
+    this.writeToDisk(ends);
     const byStream = new Map<string, number>();
     for (const t of threads) {
       for (const o of t.outputs) {
@@ -570,6 +574,17 @@ export class Processor {
       }
     }
     this.opts.observer?.committed(this.spec.name, records, byStream, (performance.now() - started) / 1000);
+  }
+
+  /**
+   * Disk state: committed steps to disk, in the background. A write that fails (a full disk) would
+   * leave the steps in memory for ever: the runtime restarts instead, and restores from the copy.
+   */
+  private writeToDisk(ends: ReadonlyMap<number, number>): void {
+    if (ends.size === 0) return;
+    const write = this.pool!.markDurable(ends).catch((err: unknown) => this.restart(`writing committed state to disk failed: ${(err as Error).message}`));
+    this.diskWrites.add(write);
+    void write.finally(() => this.diskWrites.delete(write));
   }
 
   /** Moves idle partitions' watermarks on with the clock (see idleAdvanceMs), committing what that closes. */

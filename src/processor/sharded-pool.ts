@@ -45,8 +45,6 @@ const workerFile = fileURLToPath(new URL("../../workers/engine-worker.mjs", impo
 export class ShardedEnginePool {
   private readonly job: RuntimeJob;
   private readonly pools: Piscina[];
-  /** Per thread: committed steps of disk-state tasks, told to the thread with its next task. */
-  private readonly durable: Array<Array<readonly [number, number]>>;
 
   constructor(private readonly opts: ShardedPoolOptions) {
     this.job = opts.job;
@@ -55,7 +53,6 @@ export class ShardedEnginePool {
       schemaImage: opts.schemaImage,
       tracing: opts.tracing,
     };
-    this.durable = Array.from({ length: opts.threads }, () => []);
     this.pools = Array.from(
       { length: opts.threads },
       () =>
@@ -78,22 +75,20 @@ export class ShardedEnginePool {
     return this.opts.stateDir !== undefined;
   }
 
-  /** Runs a task on a thread, with the durable marks waiting for it. */
   private async run(thread: number, task: ShardTask, transferList?: ArrayBuffer[]): Promise<ShardResult> {
-    const durable = this.durable[thread]!.splice(0);
-    const withMarks = durable.length > 0 ? { ...task, durable } : task;
-    try {
-      return (await this.pools[thread]!.run(withMarks, transferList ? { transferList } : {})) as ShardResult;
-    } catch (err) {
-      // Not delivered: the marks wait for the next task (a lost mark only means a longer replay).
-      this.durable[thread]!.unshift(...durable);
-      throw err;
-    }
+    return (await this.pools[thread]!.run(task, transferList ? { transferList } : {})) as ShardResult;
   }
 
-  /** Disk state: the task's last step is committed, its changelog writes from `changelogOffset` on. */
-  markDurable(partition: number, changelogOffset: number): void {
-    if (this.onDisk) this.durable[this.threadOf(partition)]!.push([partition, changelogOffset]);
+  /**
+   * Disk state: these tasks' last steps are committed, their changelog records ending before
+   * the given offsets. Each thread concerned is told at once, ahead of anything sent to it later
+   * (a thread runs its tasks in the order they were sent), and writes those steps to disk.
+   */
+  async markDurable(ends: ReadonlyMap<number, number>): Promise<void> {
+    if (!this.onDisk || ends.size === 0) return;
+    const perThread = new Map<number, Array<readonly [number, number]>>();
+    for (const [p, offset] of ends) perThread.set(this.threadOf(p), [...(perThread.get(this.threadOf(p)) ?? []), [p, offset]]);
+    await Promise.all([...perThread].map(([thread, durable]) => this.run(thread, { job: this.job.name, durable })));
   }
 
   threadOf(partition: number): number {

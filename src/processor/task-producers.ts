@@ -74,18 +74,21 @@ export class TaskProducers {
     return opening;
   }
 
-  /** One transaction on the task's producer, answering where its records went; aborted (and rethrown) on any failure. */
-  async commit(partition: number, work: TaskCommit): Promise<RecordMetadata[]> {
+  /**
+   * One transaction on the task's producer; aborted (and rethrown) on any failure. Answers, per
+   * "topic/partition" its records were sent to by explicit partition, the offset after the last.
+   */
+  async commit(partition: number, work: TaskCommit): Promise<Map<string, number>> {
     const producer = this.producers.get(partition);
     if (!producer) throw new Error(`no producer for task ${partition}: not restored here`);
     const topicMessages = work.topicMessages.filter((t) => t.messages.length > 0);
-    if (topicMessages.length === 0 && !work.offsets) return [];
+    const ends = new Map<string, number>();
+    if (topicMessages.length === 0 && !work.offsets) return ends;
     const tx = await producer.transaction();
-    const sent: RecordMetadata[] = [];
     try {
       for (const chunk of sendChunks(topicMessages, MAX_MESSAGES_PER_SEND)) {
         const written = await tx.sendBatch({ topicMessages: chunk, acks: -1 });
-        sent.push(...written);
+        for (const [at, end] of endOffsets(chunk, written)) ends.set(at, Math.max(ends.get(at) ?? 0, end));
         const missing = unconfirmedPartitions(chunk, written);
         // kafkajs has resolved a send during a leader change without writing every partition's
         // records (the chaos suite: a committed transaction whose records are nowhere in the log,
@@ -97,7 +100,7 @@ export class TaskProducers {
         await tx.sendOffsets({ consumerGroupId: groupId, topics: [{ topic, partitions: [{ partition, offset }] }] });
       }
       await tx.commit();
-      return sent;
+      return ends;
     } catch (err) {
       await tx.abort().catch(() => {});
       throw err;
@@ -146,6 +149,23 @@ export function sendChunks<M>(
   }
   if (size > 0) chunks.push(current);
   return chunks;
+}
+
+/** Per "topic/partition" a send wrote to by explicit partition: the offset after its records there. */
+export function endOffsets(
+  sent: ReadonlyArray<{ readonly topic: string; readonly messages: readonly Message[] }>,
+  written: readonly RecordMetadata[],
+): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const t of sent)
+    for (const m of t.messages) if (m.partition !== undefined) counts.set(`${t.topic}/${m.partition}`, (counts.get(`${t.topic}/${m.partition}`) ?? 0) + 1);
+  const ends = new Map<string, number>();
+  for (const w of written) {
+    const at = `${w.topicName}/${w.partition}`;
+    const n = counts.get(at);
+    if (n !== undefined && w.baseOffset !== undefined && w.errorCode === 0) ends.set(at, Number(w.baseOffset) + n);
+  }
+  return ends;
 }
 
 /**

@@ -57,7 +57,8 @@ export async function restoreOnDisk(src: RestoreSource, partitions: readonly num
     const from = usableCheckpoint(local, low, high, (identity) => identity === undefined || src.job.checkIdentity(identity) === "same");
     if (from !== undefined) fromCheckpoint.push(p);
     let mode: "replace" | "append" = from === undefined ? "replace" : "append";
-    if (from === undefined || from < high) {
+    // A committed transaction takes at least two offsets (records and its marker): one left is only a marker.
+    if (from === undefined || high - from > 1) {
       await readChangelogSteps(src.kafka, src.changelog, p, from, async (entries) => {
         replayed += entries.length;
         await src.pool.restoreStep({ partition: p, entries, mode });

@@ -75,8 +75,8 @@ export type RestoreStep = {
 export type ShardTask = {
   readonly job: string;
   /**
-   * Disk state: these tasks' last steps are committed in Kafka, their changelog writes starting at
-   * `changelogOffset`: their writes go to disk with that checkpoint. Applied before anything else.
+   * Disk state: these tasks' steps so far are committed in Kafka, their changelog records ending
+   * before `changelogOffset`: their writes go to disk with that checkpoint. Applied before anything else.
    */
   readonly durable?: ReadonlyArray<readonly [partition: number, changelogOffset: number]>;
   /** Disk state: open a task's local copy and report where it stands (ShardResult.local). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RecordMetadata } from "kafkajs";
-import { sendChunks, unconfirmedPartitions } from "../../src/processor/task-producers.js";
+import { endOffsets, sendChunks, unconfirmedPartitions } from "../../src/processor/task-producers.js";
 
 const meta = (topicName: string, partition: number, errorCode = 0): RecordMetadata => ({ topicName, partition, errorCode, baseOffset: "0" });
 
@@ -53,5 +53,36 @@ describe("sendChunks: a transaction's records in sends of a bounded size", () =>
   it("sends everything at once when it fits, and nothing for no records", () => {
     expect(sendChunks(topics, 100)).toEqual([topics]);
     expect(sendChunks([], 100)).toEqual([]);
+  });
+});
+
+describe("endOffsets: where a send's records end, per partition (a disk-state task's checkpoint)", () => {
+  it("is the base offset plus the records sent there, for records sent by explicit partition only", () => {
+    const sent = [
+      {
+        topic: "log",
+        messages: [
+          { value: "a", partition: 0 },
+          { value: "b", partition: 0 },
+          { value: "c", partition: 3 },
+        ],
+      },
+      { topic: "alerts", messages: [{ value: "x", key: "k" }] },
+    ];
+    const written: RecordMetadata[] = [
+      { topicName: "log", partition: 0, errorCode: 0, baseOffset: "40" },
+      { topicName: "log", partition: 3, errorCode: 0, baseOffset: "7" },
+      { topicName: "alerts", partition: 1, errorCode: 0, baseOffset: "9" },
+    ];
+    expect(endOffsets(sent, written)).toEqual(
+      new Map([
+        ["log/0", 42],
+        ["log/3", 8],
+      ]),
+    );
+  });
+
+  it("leaves out a partition whose write failed", () => {
+    expect(endOffsets([{ topic: "log", messages: [{ value: "a", partition: 0 }] }], [{ ...meta("log", 0, 6), baseOffset: "5" }])).toEqual(new Map());
   });
 });

@@ -22,7 +22,7 @@ const STORES_KEY = "stores";
 /** A pending delete (a store value is never undefined: it is JSON data). A pending entry is a value or this. */
 const DELETED = Symbol("deleted");
 
-/** The local checkpoint: replaying the changelog partition from `changelogOffset` on brings the state up to date. */
+/** The local checkpoint: the state holds every changelog record before `changelogOffset`; replaying from there brings it up to date. */
 export type LocalCheckpoint = { readonly changelogOffset: number; readonly writtenAtMs: number };
 
 /** Code point order, which is LMDB's order for string keys (their UTF-8 bytes). */
