@@ -83,6 +83,8 @@ export async function stateRestoreBench(keys: number, heapMiB: number, emit: (ro
     const processed = await runChild({ ...base, MODE: "process", EXPECTED: String(2 * keys), STATE_DIR: copy }, heapMiB);
     emit({ scenario: "state-restore", step: "process, state on disk", keys, ...outcome(processed), stateOnDiskMiB: Math.round(duBytes(copy) / 2 ** 20) });
     emit({ scenario: "state-restore", step: "check: every host's state in the changelog", keys, ...(await checkHosts(stack.kafkaBrokers, base.GROUP, keys)) });
+    const inMemoryRun = await runChild({ ...base, GROUP: `${base.GROUP}-memory`, MODE: "process", EXPECTED: String(2 * keys) });
+    emit({ scenario: "state-restore", step: "process, state in memory (no heap limit; another group)", keys, ...outcome(inMemoryRun) });
     const fromCopy = await runChild({ ...base, MODE: "restore", STATE_DIR: copy }, heapMiB);
     emit({ scenario: "state-restore", step: "restart: local copy + changelog tail", keys, ...outcome(fromCopy) });
     const inMemory = await runChild({ ...base, MODE: "restore" });

@@ -1,4 +1,5 @@
 /** What a Processor is given: its job, where it runs, and how it is supervised (decision 0016). */
+import { getHeapStatistics } from "node:v8";
 import type { KafkaSecurity } from "../adapters/kafka/kafka-security.js";
 import type { Logger } from "../log.js";
 import type { RuntimeJob } from "../jobs/runtime-job.js";
@@ -6,12 +7,19 @@ import type { ProcessorObserver } from "../metrics/prometheus.js";
 import type { WatchLimits } from "./progress-watch.js";
 
 /**
- * How much a processor's consumers fetch per partition at once (kafkajs' default is 1 MiB). A
- * task step is one transaction whatever its size, and a transaction costs ~25 ms of round trips
- * here, so a lagging processor (a restart, a backlog, the benchmark) gains from larger steps; a
- * caught-up one fetches what has arrived, which stays small.
+ * How much a processor's consumers fetch at once: per partition and per fetch (kafkajs' defaults
+ * are 1 MiB and 10 MiB). A task step is one transaction whatever its size, and a transaction costs
+ * ~25 ms of round trips here, so a lagging processor (a restart, a backlog, the benchmark) gains
+ * from larger steps; a caught-up one fetches what has arrived, which stays small. Up to 4 MiB per
+ * partition and 32 MiB per fetch, but never more than 1/32 of the heap per fetch: kafkajs decodes
+ * a fetch into objects several times its size (small records: ~5×), and a processor run with a
+ * small heap (--max-old-space-size, state on disk) must not run out of it on one fetch.
  */
-export const FETCH_BYTES_PER_PARTITION = 4 * 1024 * 1024;
+export function fetchBytes(heapLimitBytes = getHeapStatistics().heap_size_limit): { perPartition: number; total: number } {
+  const MiB = 1024 * 1024;
+  const total = Math.max(MiB, Math.min(32 * MiB, Math.floor(heapLimitBytes / 32)));
+  return { perPartition: Math.min(4 * MiB, total), total };
+}
 
 export type ProcessorOptions = {
   readonly brokers: readonly string[];

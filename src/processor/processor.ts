@@ -35,7 +35,7 @@ import { GLOBAL_POSITIONS_STORE, TASK_PROGRESS_KEY, WATERMARK_MARKER_TYPE, type 
 import { ShardedEnginePool, type ThreadResults } from "./sharded-pool.js";
 import { TaskProducers } from "./task-producers.js";
 import { ProcessSpans } from "./process-spans.js";
-import { DEFAULT_SUPERVISION, FETCH_BYTES_PER_PARTITION, type ProcessorOptions, type Supervision } from "./processor-options.js";
+import { DEFAULT_SUPERVISION, fetchBytes, type ProcessorOptions, type Supervision } from "./processor-options.js";
 export { DEFAULT_SUPERVISION, type ProcessorOptions, type Supervision } from "./processor-options.js";
 import { restoreInMemory, restoreOnDisk } from "./task-restore.js";
 import { raceTimeout } from "../deadline.js";
@@ -214,8 +214,8 @@ export class Processor {
     const consumer = (this.consumer = this.kafka.consumer({
       groupId: this.groupId,
       readUncommitted: false,
-      maxBytesPerPartition: FETCH_BYTES_PER_PARTITION,
-      maxBytes: 8 * FETCH_BYTES_PER_PARTITION,
+      maxBytesPerPartition: fetchBytes().perPartition,
+      maxBytes: fetchBytes().total,
       sessionTimeout,
       heartbeatInterval: Math.floor(sessionTimeout / 5),
       // kafkajs restarts a crashed consumer by itself; never one a restart has replaced.

@@ -26,7 +26,7 @@ import { partitionOf } from "../jobs/partitioner.js";
 import { DEFAULT_SOURCE_IDLE_MS } from "../jobs/source-watermarks.js";
 import type { RuntimeJob } from "../jobs/runtime-job.js";
 import { TaskProducers } from "./task-producers.js";
-import { FETCH_BYTES_PER_PARTITION } from "./processor-options.js";
+import { fetchBytes } from "./processor-options.js";
 import { ProcessSpans } from "./process-spans.js";
 
 export type RepartitionerOptions = {
@@ -95,8 +95,8 @@ export class Repartitioner {
     const consumer = (this.consumer = this.kafka.consumer({
       groupId,
       readUncommitted: false,
-      maxBytesPerPartition: FETCH_BYTES_PER_PARTITION,
-      maxBytes: 8 * FETCH_BYTES_PER_PARTITION,
+      maxBytesPerPartition: fetchBytes().perPartition,
+      maxBytes: fetchBytes().total,
       sessionTimeout: sessionTimeoutMs,
       heartbeatInterval: Math.floor(sessionTimeoutMs / 5),
       retry: { restartOnFailure: () => Promise.resolve(!this.closed) },
