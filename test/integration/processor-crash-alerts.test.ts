@@ -4,7 +4,14 @@
  * exactly what the engine makes of the input topic, and the webhook has every alert; an alert the
  * killed sink had POSTed but not yet committed is sent again with the same Idempotency-Key, so a
  * receiver honouring the key acts on each alert once. On a private stack.
+ *
+ * The processor keeps its tasks' state on disk (WEIR_STATE_DIR, decision 0026): the restarted one
+ * finds the killed one's local copies, written up to its last step that committed, and replays the
+ * changelog from there. (The memory state across a SIGKILL: processor-rebalance.test.ts.)
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { Kafka, logLevel } from "kafkajs";
 import { createRng } from "../../src/generators/rng.js";
@@ -34,6 +41,7 @@ let gateway: Gateway;
 let webhook: WebhookInbox;
 let child: ProcessorChild | undefined;
 let log = "";
+const stateDir = mkdtempSync(join(tmpdir(), "weir-crash-state-"));
 
 function startChild(): ProcessorChild {
   if (child) log += child.log;
@@ -45,7 +53,7 @@ function startChild(): ProcessorChild {
     instanceId: run,
     webhookUrl: webhook.url,
     // Source partitions and tasks without records close their patterns after 2 s (the job says 60 s).
-    env: { WEIR_PROCESSOR_IDLE_ADVANCE_MS: "2000", WEIR_PROCESSOR_SOURCE_IDLE_MS: "2000" },
+    env: { WEIR_PROCESSOR_IDLE_ADVANCE_MS: "2000", WEIR_PROCESSOR_SOURCE_IDLE_MS: "2000", WEIR_STATE_DIR: stateDir },
   });
 }
 
@@ -59,6 +67,7 @@ afterAll(async () => {
   await gateway?.close();
   await webhook?.close();
   await stack?.close();
+  rmSync(stateDir, { recursive: true, force: true });
 }, 60_000);
 
 test("SIGKILLed mid-stream: fraud results exactly the engine's, every alert at the webhook, re-sends only with the same key", async () => {
@@ -98,6 +107,9 @@ test("SIGKILLed mid-stream: fraud results exactly the engine's, every alert at t
   } finally {
     await admin.disconnect();
   }
+
+  // The restarted processor took its tasks' local copies (written by the killed one) and replayed the tail.
+  expect(child.log).toMatch(/restored partitions [0-9,]+ \(on disk: partitions [0-9,]+ from their local checkpoints, [0-9]+ changelog records replayed/);
 
   const fraud = (await exampleJob("fraud")).runtime;
   const records = byPartition(await readTopics(stack.kafkaBrokers, [input()]), (t) => fraud.isStream(t));
