@@ -38,6 +38,7 @@ import { ProcessSpans } from "./process-spans.js";
 import { DEFAULT_SUPERVISION, fetchBytes, type ProcessorOptions, type Supervision } from "./processor-options.js";
 export { DEFAULT_SUPERVISION, type ProcessorOptions, type Supervision } from "./processor-options.js";
 import { restoreInMemory, restoreOnDisk } from "./task-restore.js";
+import { lockStateDir } from "../adapters/state/state-dir-lock.js";
 import { raceTimeout } from "../deadline.js";
 import { FencedOffsets } from "./fenced-offsets.js";
 import { lazyAdmin, type LazyAdmin } from "../adapters/kafka/lazy-admin.js";
@@ -95,6 +96,8 @@ export class Processor {
   /** Restarts since the last committed step. */
   private failedRestarts = 0;
   private fatal: Error | undefined;
+  /** Disk state: this process's hold on the job's state directory. */
+  private stateLock: { release(): void } | undefined;
   /** Disk state: writes of committed steps still running (close waits for them). */
   private readonly diskWrites = new Set<Promise<void>>();
   private readonly counters = { records: 0, outputs: new Map<string, number>(), last: new Map<string, unknown>() };
@@ -167,13 +170,15 @@ export class Processor {
 
   async start(): Promise<void> {
     await this.ensureTopics();
+    const stateDir = this.opts.stateDir ? join(this.opts.stateDir, encodeURIComponent(this.groupId)) : undefined;
+    if (stateDir) this.stateLock = lockStateDir(stateDir);
     this.pool = new ShardedEnginePool({
       job: this.spec,
       module: this.opts.module,
       threads: this.opts.threads ?? 2,
       ...(this.opts.schemaImage ? { schemaImage: this.opts.schemaImage } : {}),
       ...(this.opts.tracing ? { tracing: this.opts.tracing } : {}),
-      ...(this.opts.stateDir ? { stateDir: join(this.opts.stateDir, encodeURIComponent(this.groupId)) } : {}),
+      ...(stateDir ? { stateDir } : {}),
     });
     await this.startRuntime();
     await this.probes.start();
@@ -402,6 +407,7 @@ export class Processor {
     await Promise.all(this.diskWrites);
     await this.producers.close();
     await this.pool?.close();
+    this.stateLock?.release();
     await this.admin.close();
   }
 
