@@ -57,6 +57,8 @@ export async function startChaosWorld(opts: { rate: number; prefix: string; log:
   const services = { kafkaBrokers: stack.frontBrokerList.join(","), redisUrl: `redis://127.0.0.1:${redisProxy.port}` };
   const common = { WEIR_TOPIC_REPLICATION: "3", WEIR_LOG_LEVEL: "warn" };
   const outboxDir = mkdtempSync(join(tmpdir(), "weir-chaos-outbox-"));
+  // CHAOS_STATE_ON_DISK=1: the processors keep their tasks' state on disk, one directory each (decision 0026).
+  const stateDir = process.env.CHAOS_STATE_ON_DISK === "1" ? mkdtempSync(join(tmpdir(), "weir-chaos-state-")) : undefined;
   const unexpectedExits: string[] = [];
   let closing = false;
 
@@ -69,7 +71,7 @@ export async function startChaosWorld(opts: { rate: number; prefix: string; log:
       groupPrefix: "weir-chaos",
       instanceId: `chaos-proc-${i}`,
       threads: 1,
-      env: { ...common, WEIR_LOG_LEVEL: "info", WEIR_PROCESSOR_STALL_MS: "15000" },
+      env: { ...common, WEIR_LOG_LEVEL: "info", WEIR_PROCESSOR_STALL_MS: "15000", ...(stateDir ? { WEIR_STATE_DIR: join(stateDir, String(i)) } : {}) },
     });
 
   const gateways = await Promise.all([0, 1].map(gatewayAt));
@@ -148,6 +150,7 @@ export async function startChaosWorld(opts: { rate: number; prefix: string; log:
       await Promise.all([redisProxy, ...kafkaProxies].map((p) => p.close()));
       await stack.close();
       rmSync(outboxDir, { recursive: true, force: true });
+      if (stateDir) rmSync(stateDir, { recursive: true, force: true });
     },
   };
 

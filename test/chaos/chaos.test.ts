@@ -2,7 +2,8 @@
  * `npm run chaos`: every fault of the suite, CHAOS_RUNS times (default 3), each run on a fresh
  * world. Done when: 0 lost, 0 duplicated, every final window exactly once, no consumer group of the
  * job stalled with records waiting for 30 s or more, in every run. The figures go to
- * RELIABILITY.md (printed as a Markdown table per run).
+ * RELIABILITY.md (printed as a Markdown table per run). CHAOS_STATE_ON_DISK=1 runs the processors
+ * with their state on disk (WEIR_STATE_DIR, one directory each).
  */
 import { expect, test } from "vitest";
 import { FAULTS } from "./faults.js";
