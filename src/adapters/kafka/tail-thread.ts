@@ -133,8 +133,8 @@ export class TailThread {
     if (e.kind === "opened") {
       const tail = opening?.tail ?? this.open.get(e.id);
       if (!tail) return this.send({ kind: "close", id: e.id }); // closed meanwhile
+      // A reopened tail (after a thread restart) keeps the position it had dispatched; a new one starts where the thread opened it.
       if (opening) {
-        // A reopened tail (after a thread restart) keeps the position it had dispatched.
         tail.next = [...e.next];
         this.opening.delete(e.id);
         this.open.set(e.id, tail);
