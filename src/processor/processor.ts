@@ -551,26 +551,23 @@ export class Processor {
     started = performance.now(),
   ): Promise<void> {
     const perTask = taskMessages(this.spec, threads, batch?.partition);
-    const written = await Promise.all(
-      [...perTask].map(([p, t]) =>
-        this.producers.commit(p, {
+    // Per task, where its changelog records of this step end (if it wrote any).
+    const changelogEnds = await Promise.all(
+      [...perTask].map(async ([p, t]) => {
+        const ends = await this.producers.commit(p, {
           topicMessages: [
             { topic: this.results, messages: t.results },
             { topic: ALERTS_TOPIC, messages: t.alerts },
             { topic: this.changelog, messages: t.changelog },
           ],
           ...(batch && batch.partition === p ? { offsets: batch.offsets } : {}),
-        }),
-      ),
+        });
+        return [p, ends.get(`${this.changelog}/${p}`)] as const;
+      }),
     );
     // Every transaction committed: disk-state tasks write the step to disk, their checkpoint where
     // the step's changelog records end. Not awaited: a thread takes it before anything sent later.
-    const ends = new Map<number, number>();
-    [...perTask.keys()].forEach((p, i) => {
-      const end = written[i]!.get(`${this.changelog}/${p}`);
-      if (end !== undefined) ends.set(p, end);
-    });
-    this.writeToDisk(ends);
+    this.writeToDisk(new Map(changelogEnds.filter((e): e is readonly [number, number] => e[1] !== undefined)));
     const byStream = new Map<string, number>();
     for (const t of threads) {
       for (const o of t.outputs) {

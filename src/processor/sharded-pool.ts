@@ -87,7 +87,11 @@ export class ShardedEnginePool {
   async markDurable(ends: ReadonlyMap<number, number>): Promise<void> {
     if (!this.onDisk || ends.size === 0) return;
     const perThread = new Map<number, Array<readonly [number, number]>>();
-    for (const [p, offset] of ends) perThread.set(this.threadOf(p), [...(perThread.get(this.threadOf(p)) ?? []), [p, offset]]);
+    for (const [p, offset] of ends) {
+      const marks = perThread.get(this.threadOf(p)) ?? [];
+      marks.push([p, offset]);
+      perThread.set(this.threadOf(p), marks);
+    }
     await Promise.all([...perThread].map(([thread, durable]) => this.run(thread, { job: this.job.name, durable })));
   }
 

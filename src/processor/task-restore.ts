@@ -54,7 +54,7 @@ export async function restoreOnDisk(src: RestoreSource, partitions: readonly num
     const end = ends.find((e) => e.partition === p);
     const [low, high] = [Number(end?.low ?? 0), Number(end?.high ?? 0)];
     const local = await src.pool.openLocal(p);
-    const from = usableCheckpoint(local, low, high, (identity) => identity === undefined || src.job.checkIdentity(identity) === "same");
+    const from = usableCheckpoint(local, low, high, (identity) => src.job.checkIdentity(identity) === "same");
     if (from !== undefined) fromCheckpoint.push(p);
     let mode: "replace" | "append" = from === undefined ? "replace" : "append";
     // A committed transaction takes at least two offsets (records and its marker): one left is only a marker.

@@ -149,42 +149,61 @@ export function pastLastMinute(hosts: readonly string[], endMs: number, id: () =
 
 export type ResultRecord = {
   partition: number;
+  /** The tenant the result belongs to (from its tenant-qualified key), and its own key. */
+  tenant: string;
   key: string;
   stream: string;
   value: { kind: string; key: string; windowStartMs: number; result?: WindowCounts };
 };
 
 /**
+ * The job's results topic read_committed to its end, tenants split from the keys (checked against
+ * the `weir.tenant` header); only the records `keep` accepts (a test sharing the topic keeps its own).
+ */
+export async function readResults(kafka: Kafka, job: string, keep: (o: ResultRecord) => boolean = () => true): Promise<ResultRecord[]> {
+  const outputs: ResultRecord[] = [];
+  await readCommitted(kafka, resultsTopic(job), (partition, msg) => {
+    // Keys are tenant-qualified ("tenant/host"); the tenant is also a header.
+    const owner = splitTenantKey(msg.key!.toString());
+    const value = JSON.parse(msg.value!.toString()) as ResultRecord["value"];
+    const record = {
+      partition,
+      tenant: owner!.tenant,
+      key: owner!.key,
+      stream: String(msg.headers?.["weir.stream"] ?? ""),
+      value: { ...value, key: splitTenantKey(value.key)!.key },
+    };
+    if (!keep(record)) return;
+    expect(msg.headers?.["weir.tenant"]?.toString()).toBe(owner?.tenant);
+    outputs.push(record);
+  });
+  return outputs;
+}
+
+/** "host|windowStart" of every final window among `outputs`. */
+export const finalWindows = (outputs: readonly ResultRecord[]): Set<string> =>
+  new Set(outputs.filter((o) => o.value.kind === "final").map((o) => `${o.key}|${o.value.windowStartMs}`));
+
+/**
  * Reads the job's results topic read_committed, again every second, until it holds a final window
  * for every key of `expected` ("host|windowStart"); then asserts that it holds nothing else — no
  * updates, no late records, no window twice — and exactly the expected counts. Returns the records.
- * (A killed instance's open transaction holds back read_committed readers of its partitions until
- * the broker aborts it at its transaction timeout, so give `timeoutMs` room for that.)
+ * `keep`: only these records count (a test on the shared topic keeps its tenant's). (A killed
+ * instance's open transaction holds back read_committed readers of its partitions until the broker
+ * aborts it at its transaction timeout, so give `timeoutMs` room for that.)
  */
 export async function expectFinalWindowsExactlyOnce(
   brokers: string,
   job: string,
   expected: ReadonlyMap<string, WindowCounts>,
-  opts: { timeoutMs?: number; context?: () => string } = {},
+  opts: { timeoutMs?: number; context?: () => string; keep?: (o: ResultRecord) => boolean } = {},
 ): Promise<ResultRecord[]> {
   const kafka = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING, clientId: "weir-test-results" });
   const deadline = Date.now() + (opts.timeoutMs ?? 150_000);
-  let outputs: ResultRecord[] = [];
+  let outputs: ResultRecord[];
   for (;;) {
-    outputs = [];
-    await readCommitted(kafka, resultsTopic(job), (partition, msg) => {
-      // Keys are tenant-qualified ("tenant/host"); the tenant is also a header.
-      const owner = splitTenantKey(msg.key!.toString());
-      const value = JSON.parse(msg.value!.toString()) as ResultRecord["value"];
-      expect(msg.headers?.["weir.tenant"]?.toString()).toBe(owner?.tenant);
-      outputs.push({
-        partition,
-        key: owner!.key,
-        stream: String(msg.headers?.["weir.stream"] ?? ""),
-        value: { ...value, key: splitTenantKey(value.key)!.key },
-      });
-    });
-    const finals = new Set(outputs.filter((o) => o.value.kind === "final").map((o) => `${o.key}|${o.value.windowStartMs}`));
+    outputs = await readResults(kafka, job, opts.keep);
+    const finals = finalWindows(outputs);
     if ([...expected.keys()].every((k) => finals.has(k))) break;
     if (Date.now() > deadline) {
       const missing = [...expected.keys()].filter((k) => !finals.has(k));
