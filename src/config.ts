@@ -298,6 +298,18 @@ export const settings = {
     default: "",
     doc: "Directory where processor tasks keep their state on disk (LMDB; a directory per job group and partition): state larger than memory, and a restart restores from the local copy plus the changelog's tail instead of the whole changelog. One directory per processor process. Empty: state in memory.",
   }),
+  remoteRegions: list({
+    env: "WEIR_REMOTE_REGIONS",
+    default: [],
+    doc: "Other regions whose topics MirrorMaker 2 replicates into this region's Kafka as `<region>.<topic>` (e.g. `b`): every job here also reads those regions' events, and drops an event id it has seen from any region (decision 0027). Empty: one region.",
+  }),
+  crossRegionDedupHours: int({
+    env: "WEIR_CROSS_REGION_DEDUP_HOURS",
+    default: 24,
+    min: 1,
+    max: 24 * 30,
+    doc: "With WEIR_REMOTE_REGIONS: how long (in event time, behind a task's latest event) a job remembers an event id, so the same event from another region is dropped; a copy arriving later than this counts twice.",
+  }),
   processorGroupPrefix: str({
     env: "WEIR_PROCESSOR_GROUP_PREFIX",
     default: "weir-processor",

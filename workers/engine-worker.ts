@@ -26,7 +26,7 @@ const runtimes = new Map(
   data.jobs.map((j) => {
     const found = loaded.get(j.name);
     if (!found) throw new Error(`worker: module ${j.module} has no job ${j.name}`);
-    return [j.name, RuntimeJob.resolve(found.job, j.options, registry)] as const;
+    return [j.name, RuntimeJob.resolve(found.job, j.options, registry, j.regions)] as const;
   }),
 );
 // A worker thread has its own tracer provider: spans are exported as they end (threads end unflushed).
@@ -122,7 +122,13 @@ export default function runShardTask(task: ShardTask): ShardResult {
       const source = r.source !== undefined ? { name: r.source, offset: r.offset! } : undefined;
       const run = () => {
         for (const p of targets)
-          collect(p, (out) => taskFor(p).process({ type: r.type, key: r.key, tenant: r.tenant, payload: r.value, timestampMs: r.timestampMs }, out, source));
+          collect(p, (out) =>
+            taskFor(p).process(
+              { type: r.type, key: r.key, tenant: r.tenant, payload: r.value, timestampMs: r.timestampMs, ...(r.id ? { id: r.id } : {}) },
+              out,
+              source,
+            ),
+          );
       };
       if (!isSampled(r.traceparent)) run();
       else traced(task.job, r.traceparent, outputs, run);

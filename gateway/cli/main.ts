@@ -1,4 +1,5 @@
 /** `weir` command line: gateway, processor, relay, stack, demo. */
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 const help = `weir — edge-to-cloud streaming gateway
@@ -9,7 +10,9 @@ Usage:
   weir stack up [--data-dir D] [--with jaeger] [--brokers 3]
                                start local Kafka (KRaft) and Redis (and Jaeger) on loopback; prints WEIR_* settings
                                (--brokers 3: three brokers, replication 3, min.insync.replicas 2)
-  weir stack down              stop them
+  weir stack up --regions 2    two regions (a Kafka and a Redis each) and MirrorMaker 2 between them, both ways;
+                               prints region a's settings, region b's are in <data dir>/region-b/env
+  weir stack down [--purge]    stop them (--purge: and delete their data)
   weir stack status            show whether they run
   weir relay --config F        run an edge relay on Deno (devices → store and forward → gateways; see README)
   weir schema build --proto DIR --out FILE
@@ -29,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
       events: { type: "string" },
       with: { type: "string" },
       brokers: { type: "string" },
+      regions: { type: "string" },
+      purge: { type: "boolean" },
       config: { type: "string" },
       proto: { type: "string" },
       out: { type: "string" },
@@ -52,14 +57,26 @@ async function main(argv: string[]): Promise<number> {
     case "stack": {
       const stack = await import("../../src/stack/index.js");
       const opts = dataDir ? { dataDir } : {};
-      if (sub === "up") {
+      const root = resolve(dataDir ?? stack.defaultDataDir());
+      const regions = stack.regionsIn(root);
+      if (sub === "up" && values.regions !== undefined) {
+        const count = Number(values.regions);
+        if (!(Number.isInteger(count) && count >= 2 && count <= 3)) {
+          console.error(`weir stack up: --regions must be 2 or 3, not ${values.regions}`);
+          return 2;
+        }
+        await stack.regionsUp(root, count, { withJaeger: values.with === "jaeger" });
+      } else if (sub === "up" && regions.length > 0) await stack.regionsUp(root, regions.length, { withJaeger: values.with === "jaeger" });
+      else if (sub === "down" && regions.length > 0) await stack.regionsDown(root, { purge: values.purge === true });
+      else if (sub === "status" && regions.length > 0) return (await stack.regionsStatus(root, {})) ? 0 : 1;
+      else if (sub === "up") {
         const brokers = values.brokers === undefined ? undefined : Number(values.brokers);
         if (brokers !== undefined && !(Number.isInteger(brokers) && brokers >= 1 && brokers <= 9)) {
           console.error(`weir stack up: --brokers must be a whole number from 1 to 9, not ${values.brokers}`);
           return 2;
         }
         await stack.stackUp({ ...opts, withJaeger: values.with === "jaeger", ...(brokers !== undefined ? { brokers } : {}) });
-      } else if (sub === "down") await stack.stackDown(opts);
+      } else if (sub === "down") await stack.stackDown({ ...opts, purge: values.purge === true });
       else if (sub === "status") return (await stack.stackStatus(opts)) ? 0 : 1;
       else {
         console.error(`weir stack: expected up, down or status\n\n${help}`);

@@ -115,7 +115,7 @@ export function checkValue(key: string, setting: Setting, value: unknown): unkno
 export function defaultText(setting: Setting): string {
   switch (setting.kind) {
     case "list":
-      return setting.default.join(",");
+      return setting.default.length === 0 ? "(empty)" : setting.default.join(",");
     case "json":
       return JSON.stringify(setting.default);
     case "string":

@@ -33,6 +33,18 @@ export const JOB_IDENTITY_STORE = "__job";
 export const JOB_IDENTITY_KEY = "identity";
 export type JobIdentity = { readonly name: string; readonly version: number };
 
+/**
+ * Where a job runs among regions (decision 0027): the other regions whose topics MirrorMaker 2
+ * replicates here as `<region>.<topic>`. The job reads its inputs from every region, and its
+ * tasks drop a stream event whose id they have seen within `dedupWindowMs` of event time.
+ */
+export type JobRegions = { readonly remote: readonly string[]; readonly dedupWindowMs: number };
+
+const REGION_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** A topic of another region, as MirrorMaker 2's default replication policy names it here. */
+export const mirroredTopic = (region: string, topic: string): string => `${region}.${topic}`;
+
 export class RuntimeJob {
   readonly name: string;
   readonly version: number;
@@ -40,7 +52,9 @@ export class RuntimeJob {
   readonly inputs: ReadonlyMap<string, ResolvedInput>;
   /** Whether stream records go through the repartition topic first (a declared key, or streams on several topics). */
   readonly repartition: boolean;
-  /** Topics of the stream inputs, and of the table inputs. */
+  /** The other regions the job also reads (undefined: one region). */
+  readonly regions: JobRegions | undefined;
+  /** Topics of the stream inputs, and of the table inputs (with their mirrors of the other regions). */
   readonly streamTopics: readonly string[];
   readonly tableTopics: readonly string[];
   /** Wall-clock idle time after which a partition's watermark follows the clock (undefined: never). */
@@ -53,6 +67,8 @@ export class RuntimeJob {
     /** The options as checked (zod's output). */
     readonly options: unknown,
     registry: SchemaRegistry,
+    /** Absent or no remote region: the job reads this region's topics only. */
+    regions?: JobRegions,
   ) {
     this.name = job.name;
     this.version = job.version;
@@ -73,11 +89,17 @@ export class RuntimeJob {
       });
     }
     this.inputs = inputs;
+    const bad = regions?.remote.find((r) => !REGION_NAME.test(r));
+    if (bad !== undefined) throw new WeirError("WEIR_ERR_CONFIG", `WEIR_REMOTE_REGIONS: region name "${bad}" must be 1-64 letters, digits, _ or -`);
+    this.regions = regions && regions.remote.length > 0 ? regions : undefined;
+    const everyRegion = (topic: string) => [topic, ...(this.regions?.remote ?? []).map((r) => mirroredTopic(r, topic))];
     const streams = [...inputs.values()].filter((i) => i.kind === "stream");
-    this.streamTopics = [...new Set(streams.map((i) => i.topic))];
-    this.tableTopics = [...new Set([...inputs.values()].filter((i) => i.kind === "table").map((i) => i.topic))];
-    const shared = this.tableTopics.find((t) => this.streamTopics.includes(t));
+    const localStreamTopics = [...new Set(streams.map((i) => i.topic))];
+    const localTableTopics = [...new Set([...inputs.values()].filter((i) => i.kind === "table").map((i) => i.topic))];
+    const shared = localTableTopics.find((t) => localStreamTopics.includes(t));
     if (shared) throw new WeirError("WEIR_ERR_JOB", job.name, `topic ${shared} holds both a stream and a table input of the job`);
+    this.streamTopics = localStreamTopics.flatMap(everyRegion);
+    this.tableTopics = localTableTopics.flatMap(everyRegion);
     this.repartition = streams.some((i) => i.jobKey !== undefined) || this.streamTopics.length > 1;
     this.idleAfterMs = job.idle === undefined || job.idle === "never" ? undefined : job.idle.afterMs;
     const step = job.step({ options });
@@ -89,11 +111,11 @@ export class RuntimeJob {
   }
 
   /** Checks a job's options (from WEIR_JOB_OPTIONS) and binds the job to a schema image. */
-  static resolve(job: AnyJob, rawOptions: unknown, registry: SchemaRegistry): RuntimeJob {
+  static resolve(job: AnyJob, rawOptions: unknown, registry: SchemaRegistry, regions?: JobRegions): RuntimeJob {
     const options: unknown = job.options
       ? parseWithSchema(job.options, rawOptions ?? {}, envPathLabel(`WEIR_JOB_OPTIONS.${job.name}`))
       : refuseOptions(job, rawOptions);
-    return new RuntimeJob(job, options, registry);
+    return new RuntimeJob(job, options, registry, regions);
   }
 
   /** The operator of one task (`task`: its partition of how many), over the task's stores; a repartitioned job's watermark comes from its sources. */
@@ -105,7 +127,9 @@ export class RuntimeJob {
   /** The partitions ("topic/partition") a table input is read from. */
   tableSources(name: string): string[] {
     const input = [...this.inputs.values()].find((i) => i.name === name && i.kind === "table");
-    return input ? Array.from({ length: input.partitions }, (_, p) => `${input.topic}/${p}`) : [];
+    if (!input) return [];
+    const topics = [input.topic, ...(this.regions?.remote ?? []).map((r) => mirroredTopic(r, input.topic))];
+    return topics.flatMap((topic) => Array.from({ length: input.partitions }, (_, p) => `${topic}/${p}`));
   }
 
   /** The alert an output makes, if its stream is an alert stream. */

@@ -16,7 +16,9 @@ export type ConfiguredJob = {
   readonly module: string;
 };
 
-export async function configuredJobs(config: Pick<Config, "processorJobs" | "jobOptions" | "schemaImage">): Promise<ConfiguredJob[]> {
+export async function configuredJobs(
+  config: Pick<Config, "processorJobs" | "jobOptions" | "schemaImage"> & Partial<Pick<Config, "remoteRegions" | "crossRegionDedupHours">>,
+): Promise<ConfiguredJob[]> {
   const loaded = await loadJobs(config.processorJobs);
   for (const name of Object.keys(config.jobOptions)) {
     if (!loaded.has(name))
@@ -26,5 +28,6 @@ export async function configuredJobs(config: Pick<Config, "processorJobs" | "job
       );
   }
   const registry = config.schemaImage ? SchemaRegistry.fromFile(config.schemaImage) : SchemaRegistry.builtin();
-  return [...loaded.values()].map(({ job, module }) => ({ runtime: RuntimeJob.resolve(job, config.jobOptions[job.name], registry), module }));
+  const regions = config.remoteRegions?.length ? { remote: config.remoteRegions, dedupWindowMs: (config.crossRegionDedupHours ?? 24) * 3_600_000 } : undefined;
+  return [...loaded.values()].map(({ job, module }) => ({ runtime: RuntimeJob.resolve(job, config.jobOptions[job.name], registry, regions), module }));
 }

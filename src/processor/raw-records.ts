@@ -19,7 +19,15 @@ function headerString(v: IHeaders[string] | null): string | undefined {
  * header): kafkajs's transactional producer has been seen to write a batch twice within one
  * transaction when it retried a send (the chaos suite's broker kills), and the task drops the copy.
  */
-export function rawRecordOf(m: KafkaMessage, topic: string, partition: number, accepts: (type: string) => boolean, global = false): RawRecord | undefined {
+export function rawRecordOf(
+  m: KafkaMessage,
+  topic: string,
+  partition: number,
+  accepts: (type: string) => boolean,
+  global = false,
+  /** Keep the event's id (the `weir.id` header): a job reading several regions drops ids it has seen. */
+  withId = false,
+): RawRecord | undefined {
   // A repartition topic's watermark marker (WatermarkMarker): for the task of this partition.
   if (!global && headerString(m.headers?.[headers.control]) === "watermark") {
     return { type: WATERMARK_MARKER_TYPE, partition, key: "", tenant: "", timestampMs: Number(m.timestamp), value: m.value ?? Buffer.alloc(0) };
@@ -37,8 +45,10 @@ export function rawRecordOf(m: KafkaMessage, topic: string, partition: number, a
     value: m.value ?? Buffer.alloc(0),
   };
   if (global) return { ...record, source: `${topic}/${partition}`, offset: Number(m.offset) };
+  const id = withId ? headerString(m.headers?.[headers.id]) : undefined;
+  const identified = id ? { ...record, id } : record;
   const position = sourcePosition(headerString(m.headers?.[headers.source]));
-  return position ? { ...record, ...position } : record;
+  return position ? { ...identified, ...position } : identified;
 }
 
 /** A repartitioned record's `weir.source` header ("topic/partition@offset"): where it was re-keyed from. */

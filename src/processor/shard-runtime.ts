@@ -23,6 +23,16 @@ export type TaskOutput = { stream: string; key: string; value: unknown; timestam
  * knows exactly which of those records it has seen. (The name predates repartitioned sources.)
  */
 export const GLOBAL_POSITIONS_STORE = "__global_positions";
+/**
+ * A job that reads several regions (RuntimeJob.regions): the ids of the stream events a task has
+ * applied, with their event times. The same event may reach a region twice (sent to region A,
+ * retried to region B after A failed, and later mirrored from A); the task applies the first
+ * copy and drops the others. Changelogged like any store, so a restore keeps the ids.
+ */
+export const EVENT_IDS_STORE = "__event_ids";
+/** In JOB_IDENTITY_STORE: the event time below which EVENT_IDS_STORE was last pruned. */
+const EVENT_IDS_PRUNED_KEY = "eventIdsPrunedTo";
+
 /** In JOB_IDENTITY_STORE: `{ maxEventTimeMs }` of the task's stream records. */
 export const TASK_PROGRESS_KEY = "progress";
 export type TaskProgress = { readonly maxEventTimeMs: number };
@@ -38,6 +48,8 @@ export type TaskRecord = {
   readonly tenant: string;
   readonly payload: Uint8Array;
   readonly timestampMs: number;
+  /** The event's id, when the job reads several regions. */
+  readonly id?: string;
 };
 
 export class ShardRuntime {
@@ -96,6 +108,7 @@ export class ShardRuntime {
       if (seen !== undefined && source.offset <= seen) return;
       positions.put(source.name, source.offset);
     }
+    if (input.kind === "stream" && record.id !== undefined && this.job.regions && !this.firstCopy(record.id, record.timestampMs)) return;
     const own = input.kind === "stream" ? (splitTenantKey(record.key)?.key ?? record.key) : record.key;
     let value: unknown;
     try {
@@ -119,6 +132,26 @@ export class ShardRuntime {
         ? { input: input.name, tenant: record.tenant, key: own, value, source: source.name }
         : { input: input.name, tenant: record.tenant, key: own, value };
     this.operator.process({ key: record.key, value: jobRecord, timestampMs: record.timestampMs }, this.emitter(out));
+  }
+
+  /**
+   * Whether this is the first copy of an event this task sees (and remembers its id). Ids older
+   * than the dedup window behind the task's latest event time are forgotten, a quarter window at
+   * a time: one pass over the ids per quarter window of event time.
+   */
+  private firstCopy(id: string, timestampMs: number): boolean {
+    const ids = this.storeOf(EVENT_IDS_STORE) as KeyValueStore<number>;
+    if (ids.get(id) !== undefined) return false;
+    ids.put(id, timestampMs);
+    const windowMs = this.job.regions!.dedupWindowMs;
+    const meta = this.storeOf(JOB_IDENTITY_STORE);
+    const prunedTo = (meta.get(EVENT_IDS_PRUNED_KEY) as number | undefined) ?? Number.NEGATIVE_INFINITY;
+    const horizon = Math.max(this.maxEventTimeMs, timestampMs) - windowMs;
+    if (horizon - prunedTo >= windowMs / 4) {
+      for (const [key, at] of ids.entries()) if (at < horizon) ids.delete(key);
+      meta.put(EVENT_IDS_PRUNED_KEY, horizon);
+    }
+    return true;
   }
 
   /** A source partition's progress (repartitioned jobs): the operator's watermark follows the lowest source. */

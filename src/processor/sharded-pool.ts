@@ -49,7 +49,15 @@ export class ShardedEnginePool {
   constructor(private readonly opts: ShardedPoolOptions) {
     this.job = opts.job;
     const setup: WorkerSetup = {
-      jobs: [{ name: opts.job.name, module: opts.module, options: opts.job.options, ...(opts.stateDir ? { stateDir: opts.stateDir } : {}) }],
+      jobs: [
+        {
+          name: opts.job.name,
+          module: opts.module,
+          options: opts.job.options,
+          ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+          ...(opts.job.regions ? { regions: opts.job.regions } : {}),
+        },
+      ],
       schemaImage: opts.schemaImage,
       tracing: opts.tracing,
     };

@@ -3,6 +3,7 @@
  * travel packed in one buffer per task and are transferred, not copied; outputs and state
  * changes come back as plain data (they are small and JSON-shaped by the engine's contract).
  */
+import type { JobRegions } from "../jobs/runtime-job.js";
 
 /** A raw event as consumed from Kafka: its input partition decides the task that processes it. */
 export type RawRecord = {
@@ -23,6 +24,8 @@ export type RawRecord = {
   readonly offset?: number;
   /** A sampled trace this record continues (the processor's span for it). */
   readonly traceparent?: string;
+  /** The event's id, for a job that reads several regions (RuntimeJob.regions): a task drops ids it has seen. */
+  readonly id?: string;
 };
 
 export type PackedRecords = {
@@ -37,6 +40,8 @@ export type PackedRecords = {
   readonly sourceOffsets: Float64Array;
   /** "" when the record is not traced. */
   readonly traceparents: string[];
+  /** Event ids (RawRecord.id); absent when no record has one. */
+  readonly ids?: string[];
   /** offsets[i]..offsets[i+1] is record i's payload in `bytes`. */
   readonly offsets: Uint32Array;
   readonly bytes: Uint8Array;
@@ -51,6 +56,8 @@ export type WorkerSetup = {
     readonly options: unknown;
     /** Where the job's tasks keep their state on disk (a directory per partition); absent: in memory. */
     readonly stateDir?: string;
+    /** The other regions the job reads (RuntimeJob.regions). */
+    readonly regions?: JobRegions;
   }>;
   /** The schema image the jobs' types come from (undefined: the built-in scenario types). */
   readonly schemaImage: string | undefined;
@@ -139,7 +146,9 @@ export function packRecords(records: readonly RawRecord[]): PackedRecords {
   offsets[records.length] = at;
   const sources = records.map((r) => r.source ?? "");
   const traceparents = records.map((r) => r.traceparent ?? "");
+  const ids = records.some((r) => r.id !== undefined) ? records.map((r) => r.id ?? "") : undefined;
   return {
+    ...(ids ? { ids } : {}),
     types: records.map((r) => r.type),
     partitions,
     keys: records.map((r) => r.key),
@@ -164,7 +173,8 @@ export function* unpackRecords(p: PackedRecords): Generator<RawRecord> {
       value: p.bytes.subarray(p.offsets[i], p.offsets[i + 1]),
     };
     const traced = p.traceparents[i] ? { ...record, traceparent: p.traceparents[i]! } : record;
-    yield p.sources[i] ? { ...traced, source: p.sources[i]!, offset: p.sourceOffsets[i]! } : traced;
+    const identified = p.ids?.[i] ? { ...traced, id: p.ids[i]! } : traced;
+    yield p.sources[i] ? { ...identified, source: p.sources[i]!, offset: p.sourceOffsets[i]! } : identified;
   }
 }
 

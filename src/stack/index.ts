@@ -25,5 +25,16 @@ export {
   stackUp,
 } from "./stack.js";
 export { type StopOptions, type TestStack, type TestStackOptions, startTestStack } from "./test-stack.js";
+export {
+  MIRRORED_TOPICS,
+  mirrorMakerPaths,
+  mirrorMakerPid,
+  mm2Properties,
+  startMirrorMaker,
+  stopMirrorMaker,
+  type MirrorMakerOptions,
+  type MirrorRegion,
+} from "./mirror-maker.js";
+export { type RegionInfo, regionDir, regionsDown, regionsIn, regionsStatus, regionsUp } from "./regions.js";
 export { JAEGER_VERSION, ensureJaegerBinary, jaegerBinary } from "./jaeger-node.js";
 export { type TestJaeger, startTestJaeger } from "./test-jaeger.js";

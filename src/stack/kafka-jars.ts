@@ -55,6 +55,13 @@ const TOOLS_POM = pom("weir-kafka-tools", [
   ["org.apache.logging.log4j", "log4j-core", LOG4J_VERSION],
 ]);
 
+/** MirrorMaker 2 (Apache Kafka's connect-mirror, run in dedicated mode), apart from the broker's classpath. */
+const MIRROR_POM = pom("weir-kafka-mirror", [
+  ["org.apache.kafka", "connect-mirror", KAFKA_VERSION],
+  ["org.apache.logging.log4j", "log4j-slf4j-impl", LOG4J_VERSION],
+  ["org.apache.logging.log4j", "log4j-core", LOG4J_VERSION],
+]);
+
 // The marker holds a hash of the pom, so changing a version above refetches instead of reusing stale jars.
 const MARKER = ".complete";
 const hashOf = (text: string) => createHash("sha256").update(text).digest("hex");
@@ -85,6 +92,11 @@ export function ensureKafkaJars(opts: { cacheDir?: string; log?: (msg: string) =
 /** Kafka's tools jars (kafka-tools and its dependencies), cached beside the broker's. */
 export function ensureKafkaToolsJars(opts: { cacheDir?: string; log?: (msg: string) => void } = {}): Promise<KafkaJars> {
   return ensureMavenJars(join(opts.cacheDir ?? weirCacheDir(), `kafka-tools-${KAFKA_VERSION}`), TOOLS_POM, `Kafka tools ${KAFKA_VERSION}`, opts.log);
+}
+
+/** MirrorMaker 2's jars (connect-mirror and its dependencies), cached beside the broker's. */
+export function ensureMirrorMakerJars(opts: { cacheDir?: string; log?: (msg: string) => void } = {}): Promise<KafkaJars> {
+  return ensureMavenJars(join(opts.cacheDir ?? weirCacheDir(), `kafka-mirror-${KAFKA_VERSION}`), MIRROR_POM, `MirrorMaker ${KAFKA_VERSION}`, opts.log);
 }
 
 async function ensureMavenJars(home: string, pomText: string, what: string, log?: (msg: string) => void): Promise<KafkaJars> {

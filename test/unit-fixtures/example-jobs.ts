@@ -3,7 +3,13 @@ import { configuredJobs, type ConfiguredJob } from "../../src/processor/jobs.js"
 
 export type ExampleJob = "error-rate" | "fraud" | "risk-limits";
 
-export async function exampleJob(name: ExampleJob, options?: Record<string, unknown>): Promise<ConfiguredJob> {
-  const [job] = await configuredJobs({ processorJobs: [`weir/examples/jobs/${name}`], jobOptions: options ? { [name]: options } : {}, schemaImage: "" });
+/** `remoteRegions`: the job also reads those regions' mirrored topics (WEIR_REMOTE_REGIONS). */
+export async function exampleJob(name: ExampleJob, options?: Record<string, unknown>, remoteRegions?: string[]): Promise<ConfiguredJob> {
+  const [job] = await configuredJobs({
+    processorJobs: [`weir/examples/jobs/${name}`],
+    jobOptions: options ? { [name]: options } : {},
+    schemaImage: "",
+    ...(remoteRegions ? { remoteRegions, crossRegionDedupHours: 1 } : {}),
+  });
   return job!;
 }
