@@ -1,8 +1,8 @@
 /**
  * MirrorMaker 2 between local regions: Apache Kafka's connect-mirror in dedicated mode (one JVM,
  * `org.apache.kafka.connect.mirror.MirrorMaker`), with an mm2.properties Weir writes. Every flow
- * between two regions is on, both ways: Weir's public topics (events, dead letters, results,
- * alerts) are replicated as `<source region>.<topic>` (DefaultReplicationPolicy), which is also the
+ * between two regions is on, both ways: Weir's public topics (events, reference data, dead
+ * letters, results, alerts) are replicated as `<source region>.<topic>` (DefaultReplicationPolicy), which is also the
  * loop prevention: the topic patterns never match a remote topic, so nothing comes back.
  * Checkpoints and group offset sync are on, so a consumer group can move to the other region at
  * translated offsets.
@@ -17,10 +17,13 @@ import { commandExists, livePid, spawnDetached, stopPid, waitHealthy, type StopR
 const NEEDLE = "org.apache.kafka.connect.mirror.MirrorMaker";
 
 /**
- * The topics a region replicates to the others: its own events, dead letters, results and alerts
- * (a job's changelog and repartition topics are its region's own: each region runs its jobs).
+ * The topics a region replicates to the others: Weir's own namespace, `weir.*` (events and
+ * reference data, dead letters, results, alerts). Event types whose schema names a topic outside it
+ * need their topics added to the mm2.properties flows. A job's changelog and repartition topics are
+ * its region's own (each region runs its jobs), and MirrorMaker's internal topics stay home.
  */
-export const MIRRORED_TOPICS = String.raw`weir\.events\..*|weir\.dead-letter|weir\.results\..*|weir\.alerts|weir\.alerts\.refused`;
+export const MIRRORED_TOPICS = String.raw`weir\..*`;
+export const NOT_MIRRORED_TOPICS = String.raw`.*\.changelog, .*\.repartition, .*[\-\.]internal, .*\.replica, __.*`;
 
 /** A region: its name (the prefix of its topics in the other regions) and its Kafka. */
 export type MirrorRegion = { readonly name: string; readonly brokers: string };
@@ -55,7 +58,7 @@ export function mm2Properties(regions: readonly MirrorRegion[], replication = 1)
   for (const from of names) {
     for (const to of names) {
       if (from === to) continue;
-      lines.push(`${from}->${to}.enabled = true`, `${from}->${to}.topics = ${MIRRORED_TOPICS}`);
+      lines.push(`${from}->${to}.enabled = true`, `${from}->${to}.topics = ${MIRRORED_TOPICS}`, `${from}->${to}.topics.exclude = ${NOT_MIRRORED_TOPICS}`);
     }
   }
   lines.push(
