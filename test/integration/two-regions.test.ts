@@ -1,11 +1,13 @@
 /**
  * Scenario 3 across two regions (decision 0027), on two real Kafka clusters with MirrorMaker 2
- * between them: a client streams reference data, trades and quotes to region A; A's broker and
- * gateway are SIGKILLed mid-stream; the client fails over to region B's gateway and re-sends what
- * A left unanswered, with the same ids. B's risk job reads B's topics and A's mirrored into B.
- * Once A's broker is back (the fail-back: MirrorMaker copies what A had acked but not mirrored
- * yet), B's view holds every trade exactly once — one risk snapshot per trade — and its final
- * positions and P&L per account equal an independent calculation from what the client sent.
+ * between them. Each region runs the risk job over both regions' events. A client streams
+ * reference data, then trades and quotes, to region A; A's gateway, broker and processor are
+ * SIGKILLed mid-stream; the client fails over to region B's gateway and re-sends what A left
+ * unanswered, with the same ids, and a device that lost A's answers re-sends 200 events A had
+ * taken. Once A's broker and processor are back (the fail-back: MirrorMaker copies what A had
+ * acked but not mirrored yet, and B's events to A), each region's view holds every trade exactly
+ * once — one risk snapshot per trade — with final positions and P&L per account equal to an
+ * independent calculation from what was sent.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -58,26 +60,29 @@ afterAll(async () => {
   await Promise.all([regionA?.close(), regionB?.close()]);
 });
 
-test("region A killed mid-stream: the client fails over to B; B's view has every trade once and exact positions and P&L", async () => {
+test("region A killed mid-stream: the client fails over to B; B's view, and A's after the fail-back, have every trade once and exact positions and P&L", async () => {
   const gateway = (region: string, stack: TestStack) =>
     startGatewayChild({ services: stack, gatewayId: `${run}-${region}`, apiKeys: [`${tenant}:k`], env: { WEIR_DEDUP_OWNER_TTL_MS: "2000" } });
   const [gatewayA, gatewayB] = await Promise.all([gateway("a", regionA), gateway("b", regionB)]);
   children.push(gatewayA, gatewayB);
-  // Region B's risk job, reading region A's topics too; idle sources (A's, once A is gone) stop
-  // holding its event time back after 2 s, and idle partitions close after 2 s.
-  const processorB = startProcessorChild({
-    brokers: regionB.kafkaBrokers,
-    job: "risk-limits",
-    groupPrefix: `${run}-b`,
-    instanceId: `${run}-processor-b`,
-    env: {
-      WEIR_REMOTE_REGIONS: "a",
-      WEIR_JOB_OPTIONS: JSON.stringify(jobOptions),
-      WEIR_PROCESSOR_SOURCE_IDLE_MS: "2000",
-      WEIR_PROCESSOR_IDLE_ADVANCE_MS: "2000",
-    },
-  });
-  children.push(processorB);
+  // Each region runs the risk job over both regions' events; idle sources (A's, once A is gone)
+  // stop holding its event time back after 2 s, and idle partitions close after 2 s.
+  const processor = (region: "a" | "b", stack: TestStack) =>
+    startProcessorChild({
+      brokers: stack.kafkaBrokers,
+      job: "risk-limits",
+      groupPrefix: `${run}-${region}`,
+      instanceId: `${run}-processor-${region}`,
+      env: {
+        WEIR_REMOTE_REGIONS: region === "a" ? "b" : "a",
+        WEIR_JOB_OPTIONS: JSON.stringify(jobOptions),
+        WEIR_PROCESSOR_SOURCE_IDLE_MS: "2000",
+        WEIR_PROCESSOR_IDLE_ADVANCE_MS: "2000",
+      },
+    });
+  const processorA = processor("a", regionA);
+  const processorB = processor("b", regionB);
+  children.push(processorA, processorB);
 
   const rng = createRng(17);
   const baseTimeMs = Date.now() - 600_000;
@@ -119,7 +124,7 @@ test("region A killed mid-stream: the client fails over to B; B's view has every
     if (!killed && client.stats.acked >= reference.length + 1000) {
       ackedByA = client.stats.acked - reference.length;
       downAt = Date.now();
-      killed = gatewayA.kill("SIGKILL").then(() => regionA.brokers[0]!.stop({ kill: true }));
+      killed = Promise.all([gatewayA.kill("SIGKILL").then(() => regionA.brokers[0]!.stop({ kill: true })), processorA.kill("SIGKILL")]);
     }
   }
   const results = await Promise.all(answers);
@@ -140,8 +145,11 @@ test("region A killed mid-stream: the client fails over to B; B's view has every
   const again = await streamAll(gatewayB.url, { tenant, apiKey: "k" }, resent, { connections: 1 });
   expect(again.every((r) => r.code === ResultCode.ACK)).toBe(true);
 
-  // Fail-back: region A's broker returns; MirrorMaker copies what A had and B has not seen.
+  // Fail-back: region A's broker returns; MirrorMaker copies what A had and B has not seen, and
+  // what B took while A was gone to A; A's risk job starts again from its own changelog and offsets.
   await regionA.brokers[0]!.start();
+  const processorA2 = processor("a", regionA);
+  children.push(processorA2);
   console.log(`two regions: A failed after ${ackedByA} trades and quotes answered (of ${answers.length}), down ${Date.now() - downAt} ms`);
 
   // The independent calculation, from what the client sent.
@@ -164,25 +172,50 @@ test("region A killed mid-stream: the client fails over to B; B's view has every
   const history = markHistory(quotes);
   const expectedBooks = books(trades);
 
-  // B's view: the risk job's results in region B, read committed.
-  let snapshots: RiskSnapshot[] = [];
-  const last = new Map<string, MtmUpdate>();
-  await waitFor(
-    async () => {
-      const outputs = (await resultsOf(regionB.kafkaBrokers, "risk-limits")).filter((o) => splitTenantKey(o.key)?.tenant === tenant);
-      snapshots = outputs.filter((o) => o.stream === "risk").map((o) => o.value as RiskSnapshot);
-      last.clear();
-      for (const o of outputs) if (o.stream === "mtm") last.set(`${(o.value as MtmUpdate).account}|${(o.value as MtmUpdate).symbol}`, o.value as MtmUpdate);
-      return (
-        new Set(snapshots.map((s) => s.tradeId)).size === trades.length &&
-        [...expectedBooks].every(
-          ([key, b]) => last.get(key)?.quantity === b.qty && last.get(key)?.mark === markAsOf(history, key.split("|")[1]!, Number.POSITIVE_INFINITY)?.mid,
-        )
-      );
-    },
-    "every trade and every position's final mark-to-market in region B",
-    180_000,
-  );
+  /** A region's view: the risk job's results there, read committed — every trade once, every final position exact. */
+  const expectExactView = async (region: string, brokers: string) => {
+    let snapshots: RiskSnapshot[] = [];
+    const last = new Map<string, MtmUpdate>();
+    await waitFor(
+      async () => {
+        const outputs = (await resultsOf(brokers, "risk-limits")).filter((o) => splitTenantKey(o.key)?.tenant === tenant);
+        snapshots = outputs.filter((o) => o.stream === "risk").map((o) => o.value as RiskSnapshot);
+        last.clear();
+        for (const o of outputs) if (o.stream === "mtm") last.set(`${(o.value as MtmUpdate).account}|${(o.value as MtmUpdate).symbol}`, o.value as MtmUpdate);
+        return (
+          new Set(snapshots.map((s) => s.tradeId)).size === trades.length &&
+          [...expectedBooks].every(
+            ([key, b]) => last.get(key)?.quantity === b.qty && last.get(key)?.mark === markAsOf(history, key.split("|")[1]!, Number.POSITIVE_INFINITY)?.mid,
+          )
+        );
+      },
+      `every trade and every position's final mark-to-market in region ${region}`,
+      180_000,
+    );
+    // Every trade exactly once.
+    const perTrade = new Map<string, number>();
+    for (const s of snapshots) if (s.tradeId !== undefined) perTrade.set(s.tradeId, (perTrade.get(s.tradeId) ?? 0) + 1);
+    expect([...perTrade.keys()].sort()).toEqual(trades.map((t) => t.tradeId).sort());
+    expect([...perTrade].filter(([, n]) => n > 1)).toEqual([]);
+    // Final positions, market value and P&L per account and symbol: the replay's. Realised and
+    // unrealised P&L each depend on the order trades were applied in (a trade from A that reached B
+    // after B's own later trades is applied late); their sum does not.
+    expect([...last.keys()].sort()).toEqual([...expectedBooks.keys()].sort());
+    for (const [key, b] of expectedBooks) {
+      const symbol = key.split("|")[1]!;
+      const want = finalFigures(symbol, b, markAsOf(history, symbol, Number.POSITIVE_INFINITY)!.mid);
+      const got = last.get(key)!;
+      expect(got.quantity, `${region}: ${key}`).toBe(b.qty);
+      expect(relErr(got.marketValue, want.marketValue), `${region}: ${key} market value`).toBeLessThanOrEqual(1e-9);
+      const pnl = (got.realisedPnl ?? 0) + (got.unrealisedPnl ?? 0);
+      expect(
+        relErr(pnl, want.realisedPnl + want.unrealisedPnl),
+        `${region}: ${key} P&L ${pnl} vs ${want.realisedPnl + want.unrealisedPnl}`,
+      ).toBeLessThanOrEqual(1e-9);
+    }
+  };
+
+  await expectExactView("B", regionB.kafkaBrokers);
 
   // Events that reached B twice: published by A before it died (mirrored once A was back) and
   // re-sent by the client to B. B's job applied one copy of each.
@@ -194,25 +227,8 @@ test("region A killed mid-stream: the client fails over to B; B's view has every
   console.log(`two regions: ${inB.length} trade records in B for ${regionsOf.size} trades; ${both} in both regions' topics`);
   expect(both).toBeGreaterThanOrEqual(resent.filter((e) => e.type === TradeSchema.typeName).length);
 
-  // Every trade exactly once in B's view.
-  const perTrade = new Map<string, number>();
-  for (const s of snapshots) if (s.tradeId !== undefined) perTrade.set(s.tradeId, (perTrade.get(s.tradeId) ?? 0) + 1);
-  expect([...perTrade.keys()].sort()).toEqual(trades.map((t) => t.tradeId).sort());
-  expect([...perTrade].filter(([, n]) => n > 1)).toEqual([]);
-
-  // Final positions, market value and P&L per account and symbol: the replay's. Realised and
-  // unrealised P&L each depend on the order trades were applied in (a trade from A that reached B
-  // after B's own later trades is applied late); their sum does not.
-  expect([...last.keys()].sort()).toEqual([...expectedBooks.keys()].sort());
-  for (const [key, b] of expectedBooks) {
-    const symbol = key.split("|")[1]!;
-    const want = finalFigures(symbol, b, markAsOf(history, symbol, Number.POSITIVE_INFINITY)!.mid);
-    const got = last.get(key)!;
-    expect(got.quantity, key).toBe(b.qty);
-    expect(relErr(got.marketValue, want.marketValue), `${key} market value`).toBeLessThanOrEqual(1e-9);
-    const pnl = (got.realisedPnl ?? 0) + (got.unrealisedPnl ?? 0);
-    expect(relErr(pnl, want.realisedPnl + want.unrealisedPnl), `${key} P&L: ${pnl} vs ${want.realisedPnl + want.unrealisedPnl}`).toBeLessThanOrEqual(1e-9);
-  }
+  // After the fail-back, region A's view is whole and exact too.
+  await expectExactView("A", regionA.kafkaBrokers);
 }, 420_000);
 
 /** Records in these topics (that exist), read committed. */
