@@ -18,6 +18,7 @@ Usage:
   weir schema build --proto DIR --out FILE
                                build a schema image of your .proto files (with Weir's types) for WEIR_SCHEMA_IMAGE
   weir demo [--events N]       stack up, start a gateway, stream sample traffic, print what happened
+  weir demo --regions 2        scenario 3 in two regions: region a killed halfway, failover to b, fail-back
   weir --help                  this text
 
 Signals (gateway): SIGTERM/SIGINT drain and stop; SIGHUP reloads WEIR_SCHEMA_IMAGE (refused if incompatible).`;
@@ -104,6 +105,14 @@ async function main(argv: string[]): Promise<number> {
       return runRelay(values.config);
     }
     case "demo": {
+      if (values.regions !== undefined) {
+        if (values.regions !== "2") {
+          console.error(`weir demo: --regions must be 2, not ${values.regions}`);
+          return 2;
+        }
+        const { runRegionsDemo } = await import("./demo-regions.js");
+        return runRegionsDemo({ events: values.events ? Number(values.events) : 4_000, ...(dataDir ? { dataDir } : {}) });
+      }
       const { runDemo } = await import("./demo.js");
       return runDemo({ events: values.events ? Number(values.events) : 20_000, ...(dataDir ? { dataDir } : {}) });
     }

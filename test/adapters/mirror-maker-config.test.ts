@@ -20,7 +20,15 @@ test("every pair of regions mirrors both ways, with offset sync, and only Weir's
   );
   expect(p.get("clusters")).toBe("a, b, c");
   expect(p.get("b.bootstrap.servers")).toBe("127.0.0.1:2");
-  for (const [from, to] of [["a", "b"], ["b", "a"], ["a", "c"], ["c", "a"], ["b", "c"], ["c", "b"]]) expect(p.get(`${from}->${to}.enabled`)).toBe("true");
+  for (const [from, to] of [
+    ["a", "b"],
+    ["b", "a"],
+    ["a", "c"],
+    ["c", "a"],
+    ["b", "c"],
+    ["c", "b"],
+  ])
+    expect(p.get(`${from}->${to}.enabled`)).toBe("true");
   expect(p.get("sync.group.offsets.enabled")).toBe("true");
   // Transactional results and alerts: only committed records cross.
   expect(p.get("a.consumer.isolation.level")).toBe("read_committed");
@@ -34,6 +42,13 @@ test("every pair of regions mirrors both ways, with offset sync, and only Weir's
   for (const topic of ["weir.events.v1.Trade", "weir.reference.fx-rate", "weir.results.risk-limits", "weir.alerts", "weir.dead-letter"])
     expect(mirrored(topic), topic).toBe(true);
   // A region's own: job state and re-keyed input, MirrorMaker's internals, and other regions' mirrors (no loops).
-  for (const topic of ["weir-processor-risk-limits.changelog", "weir.x.repartition", "mm2-offsets.a.internal", "__consumer_offsets", "b.weir.events.v1.Trade", "heartbeats"])
+  for (const topic of [
+    "weir-processor-risk-limits.changelog",
+    "weir.x.repartition",
+    "mm2-offsets.a.internal",
+    "__consumer_offsets",
+    "b.weir.events.v1.Trade",
+    "heartbeats",
+  ])
     expect(mirrored(topic), topic).toBe(false);
 });
