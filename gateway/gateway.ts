@@ -122,6 +122,8 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       (tracing) => tracing.shutdown(),
     );
     const adapters = await openAdapters(lifecycle, config, registry, logger, instanceId);
+    // Set by the Kafka probe: whether the brokers answered its last check (ingest refuses batches at once while not).
+    let kafkaReachable = true;
     probes = await lifecycle
       .step(
         "health checks",
@@ -134,7 +136,13 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
                 name: "kafka",
                 check: async () => {
                   if (!adapters.eventLog.healthy) throw new Error("sends are stalled");
-                  await kafka.check();
+                  try {
+                    await kafka.check();
+                    kafkaReachable = true;
+                  } catch (err) {
+                    kafkaReachable = false;
+                    throw err;
+                  }
                 },
               },
             ],
@@ -177,6 +185,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
             checker: new EventChecker(registry, config.maxEventBytes, config.maxFutureSkewMs),
             onError: (what, err) => logger.warn({ err }, what),
             observer: metrics,
+            kafkaReachable: () => kafkaReachable,
           },
           {
             gatewayId: instanceId,

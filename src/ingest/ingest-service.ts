@@ -64,6 +64,13 @@ export type IngestDeps = {
   readonly onError?: (what: string, err: unknown) => void;
   /** Metrics (optional). */
   readonly observer?: IngestObserver;
+  /**
+   * The gateway's own probe of the brokers: false while they refuse connections. A batch that
+   * arrives then is refused at once; without it, one admitted before the log's stall breaker
+   * opened (a send must stall `WEIR_KAFKA_STALL_MS` first) waits in a client that retries until
+   * the publish timeout (librdkafka, @platformatic/kafka: 60 s).
+   */
+  readonly kafkaReachable?: () => boolean;
 };
 
 /** One attempt at a batch: what its claims and publishes share. */
@@ -179,6 +186,7 @@ export class IngestService {
     const { tenant, events, eventBytes } = batch;
     if (this.draining) return { error: new WeirError("WEIR_ERR_DRAINING") };
     if (!this.deps.log.healthy) return { error: new WeirError("WEIR_ERR_KAFKA_UNAVAILABLE", "sends are stalled") };
+    if (this.deps.kafkaReachable?.() === false) return { error: new WeirError("WEIR_ERR_KAFKA_UNAVAILABLE", "brokers unreachable") };
     if (!admission.tryAcquire(events.length, eventBytes)) return { error: new WeirError("WEIR_ERR_OVERLOADED") };
     // After the admission, so a batch the gateway could not take anyway does not spend quota.
     const waitMs = quotas?.take(tenant, events.length, eventBytes) ?? 0;

@@ -3,7 +3,7 @@
  * Redis) in `<dataDir>/region-<name>`, and one MirrorMaker 2 between them in `<dataDir>/mirror`.
  * Regions are named a, b, c…: a region's topics appear in the others as `<name>.<topic>`.
  */
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { mirrorMakerPid, startMirrorMaker, stopMirrorMaker } from "./mirror-maker.js";
 import { stackDown, stackStatus, stackUp, type StackInfo, type StackOptions } from "./stack.js";
@@ -65,7 +65,11 @@ export async function regionsDown(dataDir: string, opts: Pick<StackOptions, "out
   const out = opts.out ?? ((line: string) => console.log(line));
   const mm = await stopMirrorMaker(mirrorDir(dataDir));
   out(`mirror-maker ${mm === "not-running" ? "was not running" : `stopped (${mm})`}`);
-  for (const name of regionsIn(dataDir)) await stackDown({ dataDir: regionDir(dataDir, name), out: (l) => out(`[region ${name}] ${l}`), purge: opts.purge });
+  for (const name of regionsIn(dataDir)) await stackDown({ dataDir: regionDir(dataDir, name), out: (l) => out(`[region ${name}] ${l}`) });
+  if (opts.purge) {
+    rmSync(dataDir, { recursive: true, force: true });
+    out(`removed ${dataDir}`);
+  }
 }
 
 /** One block per region, then MirrorMaker's line; false when some region was never set up. */

@@ -344,6 +344,21 @@ describe("IngestService: event log failures", () => {
     expect(h.dedup.commands).toEqual([]);
     expect(h.admission.inFlightEvents).toBe(0);
   });
+
+  it("refuses at once while the gateway's probe finds the brokers unreachable, though no send has stalled yet", async () => {
+    // Found by the Kafka client tests: batches admitted in the moment after a broker died, before
+    // the stall breaker opened, waited the whole publish timeout (60 s) in librdkafka.
+    let reachable = false;
+    const h = ingestHarness({ kafkaReachable: () => reachable });
+    const [refused] = await h.service.publish(TENANT, [quoteEvent("q1")]);
+    expect(refused).toMatchObject({ code: ResultCode.RETRY_AFTER, errorCode: "WEIR_ERR_KAFKA_UNAVAILABLE" });
+    expect(refused!.reason).toContain("unreachable");
+    expect(h.log.calls).toHaveLength(0);
+    expect(h.dedup.commands).toEqual([]);
+    reachable = true;
+    const [acked] = await h.service.publish(TENANT, [quoteEvent("q1")]);
+    expect(acked!.code).toBe(ResultCode.ACK);
+  });
 });
 
 describe("IngestService: a failed publish that may have written (verified in Kafka before its claims go)", () => {

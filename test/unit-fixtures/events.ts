@@ -87,6 +87,7 @@ export function ingestHarness(
     withLookup?: boolean;
     observer?: IngestObserver;
     quotas?: TenantQuotas;
+    kafkaReachable?: () => boolean;
   } = {},
 ): Harness {
   const log = new FakeEventLog();
@@ -112,6 +113,7 @@ export function ingestHarness(
       ...(overrides.withLookup ? { lookup } : {}),
       ...(overrides.observer ? { observer: overrides.observer } : {}),
       ...(overrides.quotas ? { quotas: overrides.quotas } : {}),
+      ...(overrides.kafkaReachable ? { kafkaReachable: overrides.kafkaReachable } : {}),
     },
     opts,
   );
