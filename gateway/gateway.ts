@@ -27,7 +27,7 @@ import { SubscriptionHub } from "../src/subscribe/hub.js";
 import { streamCatalog } from "../src/subscribe/streams.js";
 import { gatewayAuthenticator } from "./authenticator.js";
 import { WeirMetrics } from "../src/metrics/prometheus.js";
-import { startTracing } from "../src/tracing/tracing.js";
+import { startTracing, tracingSetup } from "../src/tracing/tracing.js";
 import { openAdapters, topicsOf } from "./adapters.js";
 import { DependencyProbes } from "../src/health/dependency-probes.js";
 import { kafkaProbe } from "../src/adapters/kafka/kafka-probe.js";
@@ -118,7 +118,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   await lifecycle.start(async () => {
     await lifecycle.step(
       "tracing",
-      () => startTracing({ endpoint: config.otlpEndpoint, serviceName: "weir-gateway" }),
+      () => startTracing(tracingSetup(config), { serviceName: "weir-gateway" }),
       (tracing) => tracing.shutdown(),
     );
     const adapters = await openAdapters(lifecycle, config, registry, logger, instanceId);

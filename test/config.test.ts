@@ -228,12 +228,12 @@ describe("README", () => {
 });
 
 describe("settings", () => {
-  it("gives every setting its own WEIR_ environment variable and a doc line", () => {
+  it("gives every setting its own WEIR_ environment variable (or OpenTelemetry's standard OTEL_ one) and a doc line", () => {
     const all = [...Object.values(settings), ...Object.values(toolSettings)];
     const envs = all.map((s) => s.env);
     expect(new Set(envs).size).toBe(envs.length);
     for (const setting of all) {
-      expect(setting.env).toMatch(/^WEIR_[A-Z0-9_]+$/);
+      expect(setting.env).toMatch(/^(WEIR|OTEL)_[A-Z0-9_]+$/);
       expect(setting.doc.length).toBeGreaterThan(0);
     }
   });

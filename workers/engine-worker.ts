@@ -30,7 +30,7 @@ const runtimes = new Map(
   }),
 );
 // A worker thread has its own tracer provider: spans are exported as they end (threads end unflushed).
-if (data.tracing?.endpoint) await startTracing({ ...data.tracing, serviceName: "weir-engine", exportEachSpan: true });
+await startTracing(data.tracing, { serviceName: "weir-engine", exportEachSpan: true });
 
 /** Jobs whose tasks keep their state on disk: job → directory (a subdirectory per partition). */
 const stateDirs = new Map(data.jobs.flatMap((j) => (j.stateDir ? [[j.name, j.stateDir] as const] : [])));

@@ -6,7 +6,7 @@
 import { resolveConfig } from "../../src/config.js";
 import { createLogger } from "../../src/log.js";
 import { startProcessors, type RunningProcessors } from "../../src/processor/processors.js";
-import { startTracing } from "../../src/tracing/tracing.js";
+import { startTracing, tracingSetup } from "../../src/tracing/tracing.js";
 import { WeirMetrics } from "../../src/metrics/prometheus.js";
 import { serveMetrics } from "../../src/metrics/serve.js";
 
@@ -20,7 +20,7 @@ export async function runProcessor(): Promise<number> {
     logger.error("WEIR_PROCESSOR_JOBS is empty: nothing to run");
     return 2;
   }
-  const tracing = await startTracing({ endpoint: config.otlpEndpoint, serviceName: "weir-processor" });
+  const tracing = await startTracing(tracingSetup(config), { serviceName: "weir-processor" });
   const stop = new Promise<number>((resolve) => {
     process.once("SIGTERM", () => resolve(0));
     process.once("SIGINT", () => resolve(0));

@@ -5,6 +5,7 @@ import type { Logger } from "../log.js";
 import type { RuntimeJob } from "../jobs/runtime-job.js";
 import type { ProcessorObserver } from "../metrics/prometheus.js";
 import type { WatchLimits } from "./progress-watch.js";
+import type { TracingSetup } from "../tracing/tracing.js";
 
 /**
  * How much a processor's consumers fetch at once: per partition and per fetch (kafkajs' defaults
@@ -62,7 +63,7 @@ export type ProcessorOptions = {
   /** Metrics (optional). */
   readonly observer?: ProcessorObserver;
   /** Tracing for the worker threads (the main thread uses the process's global tracer provider). */
-  readonly tracing?: { readonly endpoint: string };
+  readonly tracing?: TracingSetup;
   /** Replication factor of the topics it creates (default: the broker's). */
   readonly replicationFactor?: number;
   /**

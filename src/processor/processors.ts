@@ -8,6 +8,7 @@ import { kafkaSecurityOf } from "../adapters/kafka/kafka-security.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
 import { configuredJobs } from "./jobs.js";
+import { tracingSetup } from "../tracing/tracing.js";
 import { Processor } from "./processor.js";
 import { WebhookSink } from "../sinks/webhook-sink.js";
 import type { ProcessorObserver } from "../metrics/prometheus.js";
@@ -32,6 +33,7 @@ export async function startProcessors(
 ): Promise<RunningProcessors> {
   const jobs = await configuredJobs(config); // a bad job module or option fails before anything starts
   const security = kafkaSecurityOf(config);
+  const tracing = tracingSetup(config);
   const processors = jobs.map(
     ({ runtime, module }) =>
       new Processor({
@@ -49,7 +51,7 @@ export async function startProcessors(
         ...(config.processorIdleAdvanceMs > 0 ? { idleAdvanceMs: config.processorIdleAdvanceMs } : {}),
         ...(config.processorSourceIdleMs > 0 ? { sourceIdleMs: config.processorSourceIdleMs } : {}),
         ...(observer ? { observer } : {}),
-        ...(config.otlpEndpoint ? { tracing: { endpoint: config.otlpEndpoint } } : {}),
+        ...(tracing ? { tracing } : {}),
         log: (line) => logger.info({ job: runtime.name }, line),
         logger: logger.child({ job: runtime.name }),
         supervision: {

@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
 import type { RuntimeJob } from "../jobs/runtime-job.js";
 import { WATERMARK_MARKER_TYPE } from "./shard-runtime.js";
+import type { TracingSetup } from "../tracing/tracing.js";
 import {
   packRecords,
   transferablesOf,
@@ -33,7 +34,7 @@ export type ShardedPoolOptions = {
   /** Tasks waiting per shard before run() is refused: bounded, like everything else. */
   readonly maxQueue?: number;
   /** Tracing in the worker threads (OTLP endpoint; none: off). */
-  readonly tracing?: { readonly endpoint: string };
+  readonly tracing?: TracingSetup;
   /** Where the tasks keep their state on disk (a directory per partition); absent: in memory. */
   readonly stateDir?: string;
 };

@@ -4,6 +4,7 @@
  * changes come back as plain data (they are small and JSON-shaped by the engine's contract).
  */
 import type { JobRegions } from "../jobs/runtime-job.js";
+import type { TracingSetup } from "../tracing/tracing.js";
 
 /** A raw event as consumed from Kafka: its input partition decides the task that processes it. */
 export type RawRecord = {
@@ -61,7 +62,7 @@ export type WorkerSetup = {
   }>;
   /** The schema image the jobs' types come from (undefined: the built-in scenario types). */
   readonly schemaImage: string | undefined;
-  readonly tracing: { readonly endpoint: string } | undefined;
+  readonly tracing: TracingSetup | undefined;
 };
 
 /** A store entry: value null = deleted. */

@@ -12,6 +12,7 @@ import { ResultCode, subscribe, type StreamDelivery } from "../../src/client/ind
 import type { Gateway } from "../../gateway/gateway.js";
 import { startTestStack, startTestJaeger, type TestJaeger, type TestStack } from "../../src/stack/index.js";
 import { gatewayFor, streamAll, waitFor } from "./support.js";
+import { startGatewayChild } from "./gateway-child.js";
 import { repartitionTopic } from "../../src/kafka-contract.js";
 
 const run = `trc-${Date.now().toString(36)}`;
@@ -122,3 +123,50 @@ test("a sampled event's trace: gateway → Kafka → processor → worker thread
   // The batch phases hang under the ingest span.
   for (const phase of ["validate", "dedup"]) expect(parentOf(phase)).toBe(span(want[0]!).spanID);
 }, 900_000);
+
+test("a gateway configured only the OpenTelemetry way (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME) sends its traces to Jaeger", async () => {
+  const child = await startGatewayChild({
+    services: stack,
+    gatewayId: `${run}-otel`,
+    apiKeys: [`${tenant}:secret`],
+    env: {
+      WEIR_OTLP_ENDPOINT: "",
+      OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpEndpoint,
+      OTEL_SERVICE_NAME: `${run}-edge`,
+      OTEL_RESOURCE_ATTRIBUTES: "deployment.environment=test",
+    },
+  });
+  try {
+    const traceId = randomBytes(16).toString("hex");
+    const traced = envelopeOf(
+      CardTransactionSchema,
+      {
+        transactionId: `${run}-otel`,
+        cardId: `${run}-otel-card`,
+        amountMinor: 100n,
+        currency: "USD",
+        merchantId: "m-1",
+        location: { country: "JP", city: "Tokyo" },
+      },
+      { id: `${run}-otel`, eventTimeMs: Date.now() - 1000, traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01` },
+    );
+    const [r] = await streamAll(child.url, { tenant, apiKey: "secret" }, [traced], { connections: 1 });
+    expect(r!.code).toBe(ResultCode.ACK);
+    let found: JaegerTrace | undefined;
+    await waitFor(
+      async () => {
+        const res = await fetch(`${jaeger.queryUrl}/api/traces/${traceId}`);
+        found = res.ok ? ((await res.json()) as { data: JaegerTrace[] }).data[0] : undefined;
+        return found?.spans.some((s) => s.operationName === "weir.ingest weir.events.v1.CardTransaction") ?? false;
+      },
+      "the child gateway's ingest span in Jaeger",
+      60_000,
+    );
+    const ingest = found!.spans.find((s) => s.operationName === "weir.ingest weir.events.v1.CardTransaction")!;
+    const processOf = found!.processes[ingest.processID] as { serviceName: string; tags?: Array<{ key: string; value: unknown }> };
+    expect(processOf.serviceName).toBe(`${run}-edge`);
+    expect(processOf.tags).toContainEqual(expect.objectContaining({ key: "deployment.environment", value: "test" }));
+  } finally {
+    await child.stop();
+  }
+}, 120_000);

@@ -8,7 +8,7 @@ import { startTracing, weirTracer, type Tracing } from "../../src/tracing/tracin
 let tracing: Tracing;
 beforeAll(async () => {
   // An endpoint nobody listens on: spans are recorded; their export fails quietly in the background.
-  tracing = await startTracing({ endpoint: "http://127.0.0.1:9", serviceName: "weir-test" });
+  tracing = await startTracing({ tracesUrl: "http://127.0.0.1:9/v1/traces" }, { serviceName: "weir-test" });
 });
 afterAll(async () => {
   await tracing.shutdown(); // waits for the failing export of the span (up to its timeout)
