@@ -19,9 +19,44 @@ Usage:
                                build a schema image of your .proto files (with Weir's types) for WEIR_SCHEMA_IMAGE
   weir demo [--events N]       stack up, start a gateway, stream sample traffic, print what happened
   weir demo --regions 2        scenario 3 in two regions: region a killed halfway, failover to b, fail-back
+  weir send --type T [--key K] [FILE.jsonl | -]
+                               publish JSON events (one per line) through a gateway; prints each event's result
+  weir tail STREAM [--from F]  print a stream (results.<job>, alerts, events.<type>) as JSON lines
+  weir COMMAND --help          a command's own help
   weir --help                  this text
 
 Signals (gateway): SIGTERM/SIGINT drain and stop; SIGHUP reloads WEIR_SCHEMA_IMAGE (refused if incompatible).`;
+
+const target = `  --url U         the gateway (default WEIR_GATEWAY_URL, ws://127.0.0.1:8080)
+  --tenant T      tenant to sign in as (default WEIR_TENANT, demo)
+  --api-key K     its API key (default WEIR_API_KEY, demo-key)
+  --json          JSON output, one object per line`;
+
+const commandHelp: Record<string, string> = {
+  send: `weir send --type T [--key K] [FILE.jsonl | -]
+
+Publishes JSON events, one per line (from FILE, or stdin with - or no file), through a gateway.
+Each line is an event of type T in Protobuf JSON, converted with the schema image
+(WEIR_SCHEMA_IMAGE, else Weir's types); envelope fields go under "@weir":
+  {"host":"web-1","method":"GET","path":"/","status":503,"@weir":{"id":"e-1","key":"web-1","eventTime":"2026-12-07T09:00:00Z"}}
+("@weir" may also name the line's "type"). Prints each event's result in input order:
+ACK, DUPLICATE, INVALID (with the code and reason), or NOT_SENT for a line that is not an event.
+Exit code 0 when every event is in Kafka.
+
+  --type T        full event type name, e.g. weir.events.v1.HttpAccessLog
+  --key K         partition key of every event (default: the line's "@weir".key, else its id)
+${target}`,
+  tail: `weir tail STREAM [--from latest|earliest|TIME|TOKEN] [--key K] [--limit N]
+
+Prints a stream as JSON lines through a subscription: results.<job> and alerts as the jobs wrote
+them, events.<type> (types in WEIR_SUBSCRIBE_RAW_TYPES) in Protobuf JSON. With --json each line
+also carries the key, kind, timestamp and resume token (--from TOKEN continues after it).
+
+  --from F        latest (default), earliest, a time (RFC 3339 or epoch ms), or a resume token
+  --key K         only this key
+  --limit N       stop after N deliveries
+${target}`,
+};
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -35,12 +70,24 @@ async function main(argv: string[]): Promise<number> {
       brokers: { type: "string" },
       regions: { type: "string" },
       purge: { type: "boolean" },
+      type: { type: "string" },
+      key: { type: "string" },
+      json: { type: "boolean" },
+      url: { type: "string" },
+      tenant: { type: "string" },
+      "api-key": { type: "string" },
+      from: { type: "string" },
+      limit: { type: "string" },
       config: { type: "string" },
       proto: { type: "string" },
       out: { type: "string" },
     },
   });
   const [command, sub] = positionals;
+  if (values.help && command !== undefined && commandHelp[command]) {
+    console.log(commandHelp[command]);
+    return 0;
+  }
   if (values.help || !command) {
     console.log(help);
     return 0;
@@ -103,6 +150,42 @@ async function main(argv: string[]): Promise<number> {
     case "relay": {
       const { runRelay } = await import("./run-relay.js");
       return runRelay(values.config);
+    }
+    case "send": {
+      const { runSend } = await import("./send.js");
+      const { cliTarget } = await import("./target.js");
+      const { resolveConfig } = await import("../../src/config.js");
+      return runSend({
+        ...cliTarget(values),
+        ...(values.type ? { type: values.type } : {}),
+        ...(values.key ? { key: values.key } : {}),
+        file: sub ?? "-",
+        json: values.json === true,
+        schemaImage: resolveConfig().schemaImage,
+      });
+    }
+    case "tail": {
+      if (!sub) {
+        console.error(`weir tail: which stream? (results.<job>, alerts, events.<type>)\n\n${commandHelp.tail}`);
+        return 2;
+      }
+      const limit = values.limit === undefined ? undefined : Number(values.limit);
+      if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) {
+        console.error(`weir tail: --limit must be a whole number above 0, not ${values.limit}`);
+        return 2;
+      }
+      const { runTail } = await import("./tail.js");
+      const { cliTarget } = await import("./target.js");
+      const { resolveConfig } = await import("../../src/config.js");
+      return runTail({
+        ...cliTarget(values),
+        stream: sub,
+        ...(values.from ? { from: values.from } : {}),
+        ...(values.key ? { key: values.key } : {}),
+        ...(limit !== undefined ? { limit } : {}),
+        json: values.json === true,
+        schemaImage: resolveConfig().schemaImage,
+      });
     }
     case "demo": {
       if (values.regions !== undefined) {

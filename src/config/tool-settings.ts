@@ -29,6 +29,13 @@ export const toolSettings = {
     doc: "Deno's cache directory (V8 code caches only: nothing is downloaded); empty: `<os tmpdir>/weir-deno-dir`.",
   }),
   otelDebug: bool({ env: "WEIR_OTEL_DEBUG", default: false, doc: "Log OpenTelemetry's own diagnostics (exporter errors, dropped spans) to the console." }),
+  gatewayUrl: str({
+    env: "WEIR_GATEWAY_URL",
+    default: "ws://127.0.0.1:8080",
+    doc: "The gateway `weir send` and `weir tail` talk to (`/v1/ingest` and `/v1/subscribe` are added); `--url` overrides it.",
+  }),
+  tenant: str({ env: "WEIR_TENANT", default: "demo", doc: "The tenant `weir send` and `weir tail` sign in as; `--tenant` overrides it." }),
+  apiKey: str({ env: "WEIR_API_KEY", default: "demo-key", doc: "The API key `weir send` and `weir tail` sign in with; `--api-key` overrides it." }),
 } as const;
 
 export type ToolSettings = { readonly [K in keyof typeof toolSettings]: SettingValue<(typeof toolSettings)[K]> };
