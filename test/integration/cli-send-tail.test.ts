@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import type { Gateway } from "../../gateway/gateway.js";
-import { gatewayFor, waitFor } from "./support.js";
+import { gatewayFor } from "./support.js";
 
 const WEIR = fileURLToPath(new URL("../../bin/weir.mjs", import.meta.url));
 const services = { kafkaBrokers: inject("kafkaBrokers"), redisUrl: inject("redisUrl") };
