@@ -1,6 +1,7 @@
 /** `weir` command line: gateway, processor, relay, stack, demo. */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import type { StackService } from "../../src/stack/index.js";
 
 const help = `weir — edge-to-cloud streaming gateway
 
@@ -14,9 +15,14 @@ Usage:
                                prints region a's settings, region b's are in <data dir>/region-b/env
   weir stack down [--purge]    stop them (--purge: and delete their data)
   weir stack status            show whether they run
+  weir stack restart SERVICE   stop one service (kafka, redis, jaeger) and start it again on its ports and data
+  weir stack purge             stop everything and delete the stack's data
   weir relay --config F        run an edge relay on Deno (devices → store and forward → gateways; see README)
   weir schema build --proto DIR --out FILE
                                build a schema image of your .proto files (with Weir's types) for WEIR_SCHEMA_IMAGE
+  weir schema check FILE [--against RUNNING]
+                               whether a gateway running RUNNING (default WEIR_SCHEMA_IMAGE) would take FILE on SIGHUP
+  weir topics                  Weir's topics: partitions, records, and each consumer group's lag
   weir demo [--events N]       stack up, start a gateway, stream sample traffic, print what happened
   weir demo --regions 2        scenario 3 in two regions: region a killed halfway, failover to b, fail-back
   weir send --type T [--key K] [FILE.jsonl | -]
@@ -33,6 +39,17 @@ const target = `  --url U         the gateway (default WEIR_GATEWAY_URL, ws://12
   --json          JSON output, one object per line`;
 
 const commandHelp: Record<string, string> = {
+  schema: `weir schema build --proto DIR --out FILE
+weir schema check FILE [--against RUNNING] [--json]
+
+check: tells whether a gateway running the image RUNNING (default: WEIR_SCHEMA_IMAGE, else Weir's
+own types) would accept FILE on SIGHUP: every event type stays accepted on the same topic, and
+buf's WIRE rules hold between the two. Exit code 0 when compatible, 1 with the problems listed.`,
+  topics: `weir topics [--json]
+
+Lists Weir's topics on WEIR_KAFKA_BROKERS (weir.*, jobs' changelog and repartition topics, and
+topics mirrored from other regions): partitions, records (the sum of the partitions' end
+offsets), and for each consumer group reading it, its lag.`,
   send: `weir send --type T [--key K] [FILE.jsonl | -]
 
 Publishes JSON events, one per line (from FILE, or stdin with - or no file), through a gateway.
@@ -78,6 +95,7 @@ async function main(argv: string[]): Promise<number> {
       "api-key": { type: "string" },
       from: { type: "string" },
       limit: { type: "string" },
+      against: { type: "string" },
       config: { type: "string" },
       proto: { type: "string" },
       out: { type: "string" },
@@ -115,7 +133,7 @@ async function main(argv: string[]): Promise<number> {
         }
         await stack.regionsUp(root, count, { withJaeger: values.with === "jaeger" });
       } else if (sub === "up" && regions.length > 0) await stack.regionsUp(root, regions.length, { withJaeger: values.with === "jaeger" });
-      else if (sub === "down" && regions.length > 0) await stack.regionsDown(root, { purge: values.purge === true });
+      else if ((sub === "down" || sub === "purge") && regions.length > 0) await stack.regionsDown(root, { purge: sub === "purge" || values.purge === true });
       else if (sub === "status" && regions.length > 0) return (await stack.regionsStatus(root, {})) ? 0 : 1;
       else if (sub === "up") {
         const brokers = values.brokers === undefined ? undefined : Number(values.brokers);
@@ -125,14 +143,32 @@ async function main(argv: string[]): Promise<number> {
         }
         await stack.stackUp({ ...opts, withJaeger: values.with === "jaeger", ...(brokers !== undefined ? { brokers } : {}) });
       } else if (sub === "down") await stack.stackDown({ ...opts, purge: values.purge === true });
-      else if (sub === "status") return (await stack.stackStatus(opts)) ? 0 : 1;
+      else if (sub === "purge") await stack.stackDown({ ...opts, purge: true });
+      else if (sub === "restart") {
+        const service = positionals[2];
+        if (!stack.STACK_SERVICES.includes(service as StackService)) {
+          console.error(`weir stack restart: which service? ${stack.STACK_SERVICES.join(", ")}`);
+          return 2;
+        }
+        await stack.stackRestart(service as StackService, opts);
+      } else if (sub === "status") return (await stack.stackStatus(opts)) ? 0 : 1;
       else {
-        console.error(`weir stack: expected up, down or status\n\n${help}`);
+        console.error(`weir stack: expected up, down, status, restart <service> or purge\n\n${help}`);
         return 2;
       }
       return 0;
     }
     case "schema": {
+      if (sub === "check") {
+        const image = positionals[2];
+        if (!image) {
+          console.error(`weir schema check: which image?\n\n${commandHelp.schema}`);
+          return 2;
+        }
+        const { runSchemaCheck } = await import("./schema-check.js");
+        const { resolveConfig } = await import("../../src/config.js");
+        return runSchemaCheck({ image, against: values.against ?? resolveConfig().schemaImage, json: values.json === true });
+      }
       if (sub !== "build" || !values.proto || !values.out) {
         console.error(`weir schema: expected build --proto <dir> --out <image>\n\n${help}`);
         return 2;
@@ -150,6 +186,11 @@ async function main(argv: string[]): Promise<number> {
     case "relay": {
       const { runRelay } = await import("./run-relay.js");
       return runRelay(values.config);
+    }
+    case "topics": {
+      const { runTopics } = await import("./topics.js");
+      const { resolveConfig } = await import("../../src/config.js");
+      return runTopics({ brokers: resolveConfig().kafkaBrokers, json: values.json === true });
     }
     case "send": {
       const { runSend } = await import("./send.js");

@@ -19,8 +19,11 @@ export {
   type StackInfo,
   type StackOptions,
   defaultDataDir,
+  STACK_SERVICES,
+  type StackService,
   stackDown,
   stackEnvLines,
+  stackRestart,
   stackStatus,
   stackUp,
 } from "./stack.js";

@@ -225,6 +225,27 @@ export async function stackDown(opts: StackOptions & { purge?: boolean } = {}): 
   }
 }
 
+export const STACK_SERVICES = ["kafka", "redis", "jaeger"] as const;
+export type StackService = (typeof STACK_SERVICES)[number];
+
+/** Stops one service (gracefully) and brings the stack up again: the service restarts on its ports with its data. */
+export async function stackRestart(service: StackService, opts: StackOptions = {}): Promise<StackInfo> {
+  const out = opts.out ?? ((line: string) => console.log(line));
+  const dataDir = resolveDataDir(opts);
+  const file = readStackFile(dataDir);
+  if (!file) throw new Error(`no stack in ${dataDir} (run: weir stack up)`);
+  const stopped =
+    service === "kafka"
+      ? file.kafkaCluster
+        ? ((await stopKafkaCluster(kafkaDir(dataDir), file.kafkaCluster.length)).find((r) => r !== "not-running") ?? "not-running")
+        : await stopKafkaNode(kafkaDir(dataDir))
+      : service === "redis"
+        ? await stopRedisNode(redisDir(dataDir))
+        : await stopJaegerNode(jaegerDir(dataDir));
+  out(`${service} ${stopped === "not-running" ? "was not running" : `stopped (${stopped})`}`);
+  return stackUp({ ...opts, withJaeger: service === "jaeger" || file.jaeger !== undefined });
+}
+
 /** Prints one line per service; returns undefined when no stack was ever set up in this data dir. */
 export async function stackStatus(opts: StackOptions = {}): Promise<StackInfo | undefined> {
   const out = opts.out ?? ((line: string) => console.log(line));
