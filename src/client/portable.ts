@@ -3,7 +3,8 @@
  * Durable outboxes are per platform: FileOutbox (./file-outbox.ts, Node and Deno) and
  * IndexedDbOutbox (./indexeddb-outbox.ts, browsers).
  */
-export { WeirClient, type WeirClientOptions, type Receipt, type ClientStats, type ConnectionEvent } from "./weir-client.js";
+export { WeirClient, type WeirClientOptions, type Receipt, type ClientStats, type ConnectionEvent, type RetryNotice } from "./weir-client.js";
+export type { ConnectionState, ConnectionStateChange } from "./connection-state.js";
 export { subscribe, type SubscribeOptions, type SubscribeStart, type StreamDelivery, type WeirSubscription } from "./subscribe.js";
 export { IngestClient, isFinal, type ClientOptions } from "./ingest-client.js";
 export { envelopeOf, type EnvelopeOptions } from "./envelope.js";

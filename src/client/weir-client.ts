@@ -25,6 +25,7 @@ import { encodePublishFrame, eventFrameBytes } from "./frames.js";
 import { MemoryOutbox, type Outbox, type OutboxEntry } from "./outbox.js";
 import { connectSession, readFrame, refresherFor, sendFrame, type WebSocketConstructor } from "./transport.js";
 import type { TokenSource } from "./token.js";
+import { ConnectionStateMachine, type ConnectionStateChange } from "./connection-state.js";
 
 export type WeirClientOptions = {
   /** Gateway ingest URLs (ws://host:port/v1/ingest), tried in turn: the failover list. */
@@ -68,7 +69,20 @@ export type WeirClientOptions = {
   readonly onResult?: (result: EventResult) => void;
   /** Connection changes, for logs and tests. */
   readonly onConnection?: (event: ConnectionEvent) => void;
+  /**
+   * The connection's state, as it changes: connecting, connected, disconnected (why, and when the
+   * next attempt is), suspended (no gateway reachable for `suspendAfterMs`), closed. See
+   * `connectionState` for the current one.
+   */
+  readonly onStateChange?: (change: ConnectionStateChange) => void;
+  /** Unreachable this long (default 120 s), the client reports `suspended` instead of `disconnected`. */
+  readonly suspendAfterMs?: number;
+  /** Events the gateway answered RETRY_AFTER, per batch and reason: they go again after `retryInMs`. */
+  readonly onRetry?: (notice: RetryNotice) => void;
 };
+
+/** Events of one batch answered RETRY_AFTER for one reason (e.g. WEIR_ERR_OVERLOADED, WEIR_ERR_KAFKA_UNAVAILABLE). */
+export type RetryNotice = { readonly errorCode: string; readonly reason: string; readonly events: number; readonly retryInMs: number };
 
 export type ConnectionEvent =
   | { readonly kind: "connected"; readonly url: string; readonly gatewayId: string }
@@ -160,6 +174,7 @@ export class WeirClient {
   private failure: Error | undefined;
   private wakeReconnect: (() => void) | undefined;
   private readonly counts = { connects: 0, acked: 0, duplicates: 0, refused: 0, retried: 0, recovered: 0 };
+  private readonly states: ConnectionStateMachine;
   /** Resolves when the client stopped: closed by you, or failed for good (then with the reason). */
   readonly done: Promise<Error | undefined>;
   private finish!: (reason: Error | undefined) => void;
@@ -169,6 +184,12 @@ export class WeirClient {
     if (this.urls.length === 0) throw new Error("WeirClient needs at least one gateway URL");
     this.outbox = opts.outbox ?? new MemoryOutbox();
     this.done = new Promise((resolve) => (this.finish = resolve));
+    this.states = new ConnectionStateMachine(opts.suspendAfterMs ?? 120_000, (change) => this.callback(() => this.opts.onStateChange?.(change)));
+  }
+
+  /** The connection's current state (and why, and when it tries again, when it is not connected). */
+  get connectionState(): ConnectionStateChange {
+    return this.states.state;
   }
 
   /**
@@ -406,6 +427,7 @@ export class WeirClient {
     if (!batch) return;
     const retry: Item[] = [];
     let delayMs = 0;
+    const reasons = new Map<string, { reason: string; events: number }>();
     batch.forEach((item, i) => {
       const result = results[i];
       if (!result || result.id !== item.id) {
@@ -414,6 +436,9 @@ export class WeirClient {
         delayMs = Math.max(delayMs, 100);
       } else if (!FINAL.has(result.code)) {
         this.counts.retried++;
+        const why = reasons.get(result.errorCode) ?? { reason: result.reason, events: 0 };
+        why.events++;
+        reasons.set(result.errorCode, why);
         retry.push(item);
         item.retries = (item.retries ?? 0) + 1;
         delayMs = Math.max(delayMs, retryDelayMs(result.retryAfterMs, item.retries));
@@ -422,6 +447,8 @@ export class WeirClient {
       }
     });
     if (retry.length > 0) this.retryLater(retry, delayMs);
+    for (const [errorCode, why] of reasons)
+      this.callback(() => this.opts.onRetry?.({ errorCode, reason: why.reason, events: why.events, retryInMs: Math.max(10, delayMs) }));
     this.sendBatches();
   }
 
@@ -451,6 +478,8 @@ export class WeirClient {
     while (!this.stopped) {
       const url = this.urls[next % this.urls.length]!;
       let failed: string | undefined;
+      let closed: CloseInfo | undefined;
+      this.states.connecting(url);
       try {
         const { ws, welcome } = await connectSession({
           url,
@@ -468,8 +497,10 @@ export class WeirClient {
         const { close, useful } = await this.serve({ ws, url, welcome, credit: welcome.credit });
         this.callback(() => this.opts.onConnection?.({ kind: "disconnected", url, close }));
         if (FATAL_INGEST_CLOSE_CODES.has(close.code)) this.stop(new ConnectionClosedError(close));
+        closed = close;
         if (useful) {
           failedInARow = 0;
+          if (!this.stopped) this.states.disconnected({ url, reason: closeReason(close), closeCode: close.code, retryInMs: 0 });
           continue;
         }
       } catch (err) {
@@ -485,6 +516,12 @@ export class WeirClient {
       next++;
       const retryInMs = failedInARow % this.urls.length === 0 ? backoffDelay(failedInARow / this.urls.length - 1, this.opts.backoff) : 0;
       if (failed !== undefined) this.callback(() => this.opts.onConnection?.({ kind: "connect-failed", url, error: failed, retryInMs }));
+      this.states.disconnected({
+        url,
+        reason: failed ?? closeReason(closed!),
+        ...(closed ? { closeCode: closed.code } : {}),
+        retryInMs,
+      });
       if (retryInMs > 0) await new Promise<void>((resolve) => ((this.wakeReconnect = resolve), this.delay(retryInMs, resolve)));
       this.wakeReconnect = undefined;
     }
@@ -501,6 +538,7 @@ export class WeirClient {
     // What was in flight on the previous connection goes again, ahead of newer events.
     this.ready = new Set([...this.unanswered.values()].filter((i) => i.state === "ready" || i.state === "in-flight"));
     for (const item of this.ready) item.state = "ready";
+    this.states.connected(conn.url, conn.welcome.gatewayId);
     this.callback(() => this.opts.onConnection?.({ kind: "connected", url: conn.url, gatewayId: conn.welcome.gatewayId }));
     const openedAt = Date.now();
     let answered = false;
@@ -562,6 +600,7 @@ export class WeirClient {
 
   private stop(reason: Error): void {
     this.stopped = reason;
+    this.states.closed(reason.message);
     const closedByYou = reason instanceof ClientClosedError && reason.cause === undefined;
     if (!closedByYou) this.failure = reason;
     for (const t of this.timers) clearTimeout(t);
@@ -578,4 +617,10 @@ export class WeirClient {
     }
     this.finish(closedByYou ? undefined : reason);
   }
+}
+
+/** A closed connection's reason, for the state change: the gateway's error, its close reason, or the code. */
+function closeReason(close: CloseInfo): string {
+  if (close.error) return `${close.error.errorCode}: ${close.error.message}`;
+  return close.reason || `closed with code ${close.code}`;
 }

@@ -15,6 +15,8 @@ import {
   ResultCode,
   WeirClient,
   type ConnectionEvent,
+  type ConnectionStateChange,
+  type RetryNotice,
 } from "../../src/client/index.js";
 import { encodePublishFrame } from "../../src/client/frames.js";
 import { quoteEvent } from "../unit-fixtures/events.js";
@@ -308,4 +310,49 @@ test("ordered: events land in send order even when a batch is answered RETRY_AFT
   const unordered = await run(false);
   expect([...unordered.accepted].sort()).toEqual([...unordered.sent].sort());
   expect(unordered.accepted).not.toEqual(unordered.sent);
+});
+
+test("the connection's states: connecting, connected, disconnected with the reason and the next retry, suspended, closed", async () => {
+  const dead = await gateway();
+  await dead.close();
+  const changes: ConnectionStateChange[] = [];
+  const c = await client({ urls: dead.url, suspendAfterMs: 150, backoff: { initialMs: 20, maxMs: 40 }, onStateChange: (s) => changes.push(s) });
+  await waitFor(() => changes.some((s) => s.state === "suspended"), "suspended after 150 ms without a gateway").catch((e: Error) => {
+    throw new Error(`${e.message}: ${JSON.stringify(changes)}`);
+  });
+  const first = changes.find((s) => s.state === "disconnected")!;
+  expect(first).toMatchObject({ previous: "connecting", url: dead.url });
+  expect(first.reason).toMatch(/ECONNREFUSED|connect/i);
+  expect(first.retryInMs).toBeGreaterThan(0);
+  expect(first.retryAtMs).toBe(first.atMs + first.retryInMs!);
+  expect(c.connectionState.state).toBe("suspended");
+  // A gateway comes up at that address: connected, from suspended.
+  const g = await gateway({ port: Number(new URL(dead.url).port) });
+  await waitFor(() => c.connectionState.state === "connected", "connected").catch((e: Error) => {
+    throw new Error(`${e.message}: ${JSON.stringify(changes.slice(-4))}`);
+  });
+  expect(changes.at(-1)).toMatchObject({ state: "connected", previous: "suspended", url: g.url });
+  // The gateway goes away: disconnected, with when it tries again (at once after a connection that
+  // served a while or answered; after a backoff otherwise, as here).
+  g.kill();
+  await waitFor(() => changes.filter((s) => s.state === "disconnected").length > 1 && changes.at(-1)!.state !== "connected", "disconnected");
+  const lost = changes.filter((s) => s.state === "disconnected").at(-1)!;
+  expect(lost).toMatchObject({ previous: "connected", url: g.url, closeCode: 1006 });
+  expect(lost.retryAtMs).toBe(lost.atMs + lost.retryInMs!);
+  await c.close();
+  expect(changes.at(-1)).toMatchObject({ state: "closed", reason: "client closed" });
+  expect(c.connectionState.state).toBe("closed");
+});
+
+test("RETRY_AFTER answers are observable: one notice per batch and reason, with the wait", async () => {
+  const g = await gateway({
+    answer: (_env, attempt) =>
+      attempt < 2 ? { code: ResultCode.RETRY_AFTER, retryAfterMs: 30, errorCode: "WEIR_ERR_KAFKA_UNAVAILABLE", reason: "brokers unreachable" } : undefined,
+  });
+  const notices: RetryNotice[] = [];
+  const c = await client({ urls: g.url, lingerMs: 20, onRetry: (n) => notices.push(n) });
+  await Promise.all(events(10).map((e) => c.publish(e)));
+  expect(notices.reduce((n, x) => n + x.events, 0)).toBe(10);
+  for (const n of notices) expect(n).toMatchObject({ errorCode: "WEIR_ERR_KAFKA_UNAVAILABLE", reason: "brokers unreachable" });
+  expect(notices.every((n) => n.retryInMs >= 10)).toBe(true);
 });
