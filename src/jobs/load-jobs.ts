@@ -20,10 +20,23 @@ export function moduleUrl(specifier: string, cwd = process.cwd()): string {
 }
 
 /** The jobs of these modules, by name (a name defined twice is refused). */
+/**
+ * Weir runs as TypeScript through tsx in its repository, and as built JavaScript from the npm
+ * package; there, a job module written in TypeScript gets tsx's loader registered first (once per
+ * thread: worker threads load the jobs themselves).
+ */
+let typeScriptLoader: Promise<void> | undefined;
+function loadsTypeScript(url: string): Promise<void> {
+  if (!/\.[cm]?ts$/.test(url) || import.meta.url.endsWith(".ts")) return Promise.resolve();
+  typeScriptLoader ??= import("tsx/esm/api").then(({ register }) => void register());
+  return typeScriptLoader;
+}
+
 export async function loadJobs(specifiers: readonly string[], cwd = process.cwd()): Promise<Map<string, LoadedJob>> {
   const jobs = new Map<string, LoadedJob>();
   for (const specifier of specifiers) {
     const url = moduleUrl(specifier, cwd);
+    await loadsTypeScript(url);
     let mod: Record<string, unknown>;
     try {
       mod = (await import(url)) as Record<string, unknown>;

@@ -12,7 +12,9 @@ import { DENO_RUN_OFFLINE, denoBinary, denoDir } from "../build/deno.js";
 import type { RelayConfig } from "./config.js";
 import { builtinImagePath, SchemaRegistry } from "../schema/registry.js";
 
-const entry = join(dirname(fileURLToPath(import.meta.url)), "deno-main.ts");
+// From the sources next to this file; in the npm package (built JavaScript) from the TypeScript sources it ships for Deno.
+const here = dirname(fileURLToPath(import.meta.url));
+const entry = import.meta.url.endsWith(".ts") ? join(here, "deno-main.ts") : join(here, "..", "..", "deno", "src", "relay", "deno-main.ts");
 
 /** The built-in schema image's copy beside a relay bundle (the bundle has no src/gen/ to find it in). */
 export function builtinImageBeside(bundle: string): string {
