@@ -37,6 +37,11 @@ export const REFUSED_ALERTS_TOPIC = "weir.alerts.refused";
  */
 export const changelogTopic = (groupId: string): string => `${groupId}.changelog`;
 
+/** Whether a topic is Weir's: its namespace, a job's changelog or repartition topic, or another region's mirror of one (`<region>.weir.…`). */
+export function isWeirTopic(topic: string): boolean {
+  return /^([A-Za-z0-9_-]+\.)?weir\./.test(topic) || topic.endsWith(".changelog") || topic.endsWith(".repartition");
+}
+
 /**
  * A job's repartition topic (when the job keys its input differently from the producers): the
  * input records re-keyed by the job's key, one partition per task. Internal to the job's group.

@@ -205,8 +205,20 @@ describe("toolSettings", () => {
       WEIR_DENO: "/opt/deno",
       WEIR_DENO_DIR: "/tmp/d",
       WEIR_OTEL_DEBUG: "true",
+      WEIR_GATEWAY_URL: "wss://gw.example",
+      WEIR_TENANT: "acme",
+      WEIR_API_KEY: "s3cret",
     });
-    expect(set).toEqual({ cacheDir: "/tmp/c", kafkaCds: false, deno: "/opt/deno", denoDir: "/tmp/d", otelDebug: true });
+    expect(set).toEqual({
+      cacheDir: "/tmp/c",
+      kafkaCds: false,
+      deno: "/opt/deno",
+      denoDir: "/tmp/d",
+      otelDebug: true,
+      gatewayUrl: "wss://gw.example",
+      tenant: "acme",
+      apiKey: "s3cret",
+    });
     expect(Object.isFrozen(set)).toBe(true);
   });
 

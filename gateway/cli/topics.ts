@@ -1,10 +1,8 @@
 /** `weir topics`: Weir's topics with their partitions, records and each consumer group's lag. */
 import { Kafka, logLevel } from "kafkajs";
+import { isWeirTopic } from "../../src/kafka-contract.js";
 
 export type TopicRow = { topic: string; partitions: number; records: number; groups: Record<string, number> };
-
-/** Weir's namespace, a job's internal topics, and their mirrors from other regions (`<region>.weir.…`). */
-const isWeirTopic = (t: string) => /^([A-Za-z0-9_-]+\.)?weir\./.test(t) || t.endsWith(".changelog") || t.endsWith(".repartition");
 
 export async function topicRows(brokers: readonly string[]): Promise<TopicRow[]> {
   const admin = new Kafka({ brokers: [...brokers], clientId: "weir-topics", logLevel: logLevel.NOTHING }).admin();
