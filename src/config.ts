@@ -10,7 +10,8 @@ import { randomBytes } from "node:crypto";
 import { WeirError } from "./errors.js";
 import { DEAD_LETTER_TOPIC } from "./kafka-contract.js";
 import { z } from "zod";
-import { bool, float, int, json, list, resolveTable, str, type SettingValue } from "./config/kinds.js";
+import { bool, int, json, list, resolveTable, str, type SettingValue } from "./config/kinds.js";
+import { telemetrySettings } from "./config/telemetry-settings.js";
 
 export { defaultText, type Setting } from "./config/kinds.js";
 export { resolveToolSettings, toolSettings, type ToolSettings } from "./config/tool-settings.js";
@@ -428,38 +429,7 @@ export const settings = {
     max: 65535,
     doc: "Port of GET /metrics in `weir processor` (0 picks a free one, logged); the gateway serves /metrics on its own port.",
   }),
-  otlpEndpoint: str({
-    env: "WEIR_OTLP_ENDPOINT",
-    default: "",
-    doc: "Alias of OTEL_EXPORTER_OTLP_ENDPOINT (used when that is unset): traces go to `<endpoint>/v1/traces` over OTLP/HTTP (e.g. `http://127.0.0.1:4318`, Jaeger). No endpoint: tracing off.",
-  }),
-  otelEndpoint: str({
-    env: "OTEL_EXPORTER_OTLP_ENDPOINT",
-    default: "",
-    doc: "OpenTelemetry's standard OTLP endpoint: traces go to `<endpoint>/v1/traces` over OTLP/HTTP.",
-  }),
-  otelTracesEndpoint: str({
-    env: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-    default: "",
-    doc: "OpenTelemetry's standard traces URL (used as is, e.g. `http://collector:4318/v1/traces`); wins over the endpoint.",
-  }),
-  otelServiceName: str({
-    env: "OTEL_SERVICE_NAME",
-    default: "",
-    doc: "The traces' service name; empty: weir-gateway, weir-processor and weir-engine (worker threads). OTEL_RESOURCE_ATTRIBUTES adds resource attributes.",
-  }),
-  otelSdkDisabled: bool({
-    env: "OTEL_SDK_DISABLED",
-    default: false,
-    doc: "true: no OpenTelemetry SDK is loaded, whatever the endpoints say.",
-  }),
-  traceSampleRatio: float({
-    env: "WEIR_TRACE_SAMPLE_RATIO",
-    default: 0.01,
-    min: 0,
-    max: 1,
-    doc: "Share (0..1) of traces Weir starts itself; an event whose envelope carries a sampled traceparent is always traced.",
-  }),
+  ...telemetrySettings,
   logLevel: str({ env: "WEIR_LOG_LEVEL", default: "info", doc: "pino log level (trace, debug, info, warn, error, silent)." }),
 } as const;
 

@@ -92,14 +92,13 @@ export class RuntimeJob {
     const bad = regions?.remote.find((r) => !REGION_NAME.test(r));
     if (bad !== undefined) throw new WeirError("WEIR_ERR_CONFIG", `WEIR_REMOTE_REGIONS: region name "${bad}" must be 1-64 letters, digits, _ or -`);
     this.regions = regions && regions.remote.length > 0 ? regions : undefined;
-    const everyRegion = (topic: string) => [topic, ...(this.regions?.remote ?? []).map((r) => mirroredTopic(r, topic))];
     const streams = [...inputs.values()].filter((i) => i.kind === "stream");
     const localStreamTopics = [...new Set(streams.map((i) => i.topic))];
     const localTableTopics = [...new Set([...inputs.values()].filter((i) => i.kind === "table").map((i) => i.topic))];
     const shared = localTableTopics.find((t) => localStreamTopics.includes(t));
     if (shared) throw new WeirError("WEIR_ERR_JOB", job.name, `topic ${shared} holds both a stream and a table input of the job`);
-    this.streamTopics = localStreamTopics.flatMap(everyRegion);
-    this.tableTopics = localTableTopics.flatMap(everyRegion);
+    this.streamTopics = localStreamTopics.flatMap((t) => this.inEveryRegion(t));
+    this.tableTopics = localTableTopics.flatMap((t) => this.inEveryRegion(t));
     this.repartition = streams.some((i) => i.jobKey !== undefined) || this.streamTopics.length > 1;
     this.idleAfterMs = job.idle === undefined || job.idle === "never" ? undefined : job.idle.afterMs;
     const step = job.step({ options });
@@ -124,12 +123,16 @@ export class RuntimeJob {
     return new JobOperator(this.job, this.options, stores, watermarks, { watermarks, tableSources: (name) => this.tableSources(name) }, task);
   }
 
+  /** A topic of this region and its mirrors from the other regions the job reads (just the topic in one region). */
+  inEveryRegion(topic: string): string[] {
+    return [topic, ...(this.regions?.remote ?? []).map((r) => mirroredTopic(r, topic))];
+  }
+
   /** The partitions ("topic/partition") a table input is read from. */
   tableSources(name: string): string[] {
     const input = [...this.inputs.values()].find((i) => i.name === name && i.kind === "table");
     if (!input) return [];
-    const topics = [input.topic, ...(this.regions?.remote ?? []).map((r) => mirroredTopic(r, input.topic))];
-    return topics.flatMap((topic) => Array.from({ length: input.partitions }, (_, p) => `${topic}/${p}`));
+    return this.inEveryRegion(input.topic).flatMap((topic) => Array.from({ length: input.partitions }, (_, p) => `${topic}/${p}`));
   }
 
   /** The alert an output makes, if its stream is an alert stream. */

@@ -25,7 +25,7 @@ import { probeGroup } from "./lag.js";
 import { ProgressWatch, overdueStep, restartDelayMs, type GroupProbe } from "./progress-watch.js";
 import { ensureTopicsWithKafkajs } from "../adapters/kafka/kafkajs-topics.js";
 import { ALERTS_TOPIC, ALERTS_TOPIC_PARTITIONS, changelogTopic, repartitionTopic, resultsTopic } from "../kafka-contract.js";
-import { JOB_IDENTITY_STORE, mirroredTopic, type RuntimeJob } from "../jobs/runtime-job.js";
+import { JOB_IDENTITY_STORE, type RuntimeJob } from "../jobs/runtime-job.js";
 import { GlobalFeed, type GlobalBatch } from "./global-feed.js";
 import { rawRecordOf } from "./raw-records.js";
 import { Repartitioner } from "./repartitioner.js";
@@ -445,8 +445,7 @@ export class Processor {
     const sources = new Map<string, number>();
     // Another region's topics too, as MirrorMaker 2 will name them here (created with the same partitions if not there yet).
     for (const input of this.spec.inputs.values())
-      for (const topic of [input.topic, ...(this.spec.regions?.remote ?? []).map((r) => mirroredTopic(r, input.topic))])
-        sources.set(topic, Math.max(sources.get(topic) ?? 1, input.partitions));
+      for (const topic of this.spec.inEveryRegion(input.topic)) sources.set(topic, Math.max(sources.get(topic) ?? 1, input.partitions));
     await ensureTopicsWithKafkajs(
       this.kafka,
       [

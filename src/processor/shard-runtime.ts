@@ -56,6 +56,8 @@ export class ShardRuntime {
   private readonly operator: JobOperator;
   private readonly sources: SourceWatermarks;
   private maxEventTimeMs: number;
+  /** The event time below which the event ids were last pruned (kept in JOB_IDENTITY_STORE; read once here, not per event). */
+  private eventIdsPrunedTo: number;
 
   /**
    * `restore`: entries to put before anything else (the memory state's restore); `state`: where
@@ -75,6 +77,7 @@ export class ShardRuntime {
     this.sources = new SourceWatermarks(meta, TASK_SOURCES_KEY);
     const progress = meta.get(TASK_PROGRESS_KEY) as TaskProgress | undefined;
     this.maxEventTimeMs = progress?.maxEventTimeMs ?? Number.NEGATIVE_INFINITY;
+    this.eventIdsPrunedTo = (meta.get(EVENT_IDS_PRUNED_KEY) as number | undefined) ?? Number.NEGATIVE_INFINITY;
     const identity = meta.get(JOB_IDENTITY_KEY) as JobIdentity | undefined;
     const migrated = identity !== undefined && identity.version !== job.version;
     // Restored entries are already in the changelog; migrated ones (and their tombstones) are not yet.
@@ -144,12 +147,11 @@ export class ShardRuntime {
     if (ids.get(id) !== undefined) return false;
     ids.put(id, timestampMs);
     const windowMs = this.job.regions!.dedupWindowMs;
-    const meta = this.storeOf(JOB_IDENTITY_STORE);
-    const prunedTo = (meta.get(EVENT_IDS_PRUNED_KEY) as number | undefined) ?? Number.NEGATIVE_INFINITY;
     const horizon = Math.max(this.maxEventTimeMs, timestampMs) - windowMs;
-    if (horizon - prunedTo >= windowMs / 4) {
+    if (horizon - this.eventIdsPrunedTo >= windowMs / 4) {
       for (const [key, at] of ids.entries()) if (at < horizon) ids.delete(key);
-      meta.put(EVENT_IDS_PRUNED_KEY, horizon);
+      this.eventIdsPrunedTo = horizon;
+      this.storeOf(JOB_IDENTITY_STORE).put(EVENT_IDS_PRUNED_KEY, horizon);
     }
     return true;
   }

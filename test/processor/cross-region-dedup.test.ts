@@ -4,17 +4,16 @@
  * own topic, once from A's topic mirrored into B (when A's log comes back). Its tasks apply the
  * first copy of an event id and drop the others, within the dedup window, across restores.
  */
-import { create, toBinary } from "@bufbuild/protobuf";
 import type { KafkaMessage } from "kafkajs";
 import { beforeAll, describe, expect, test } from "vitest";
-import { HttpAccessLogSchema } from "../../src/events.js";
 import { WeirError } from "../../src/errors.js";
-import { headers, type WatermarkMarker } from "../../src/kafka-contract.js";
+import type { WatermarkMarker } from "../../src/kafka-contract.js";
 import { rawRecordOf } from "../../src/processor/raw-records.js";
 import { EVENT_IDS_STORE, ShardRuntime, WATERMARK_MARKER_TYPE, type TaskOutput } from "../../src/processor/shard-runtime.js";
 import { packRecords, unpackRecords } from "../../src/processor/thread-messages.js";
 import type { ConfiguredJob } from "../../src/processor/jobs.js";
 import { exampleJob } from "../unit-fixtures/example-jobs.js";
+import { repartitionedAccessLog } from "../unit-fixtures/repartitioned.js";
 
 const TOPIC = "weir.events.http-access-log";
 const t0 = Date.UTC(2026, 11, 6, 9, 0, 0);
@@ -28,17 +27,8 @@ beforeAll(async () => {
 });
 
 /** A record of the job's repartition topic, re-keyed from `source` (this region's topic or region a's mirror of it). */
-function repartitioned(source: string, sourceOffset: number, id: string, status: number, at: number): KafkaMessage {
-  return {
-    key: Buffer.from("web-1"),
-    value: Buffer.from(toBinary(HttpAccessLogSchema, create(HttpAccessLogSchema, { host: "web-1", method: "GET", path: "/", status }))),
-    timestamp: String(at),
-    offset: "0",
-    attributes: 0,
-    size: 0,
-    headers: { [headers.type]: HttpAccessLogSchema.typeName, [headers.tenant]: "acme", [headers.id]: id, [headers.source]: `${source}/0@${sourceOffset}` },
-  } as unknown as KafkaMessage;
-}
+const repartitioned = (source: string, sourceOffset: number, id: string, status: number, at: number): KafkaMessage =>
+  repartitionedAccessLog({ source: `${source}/0`, sourceOffset, status, at, id });
 
 /** Feeds the messages to a task as the processor and its worker thread would (ids kept, packed and unpacked). */
 function feed(task: ShardRuntime, messages: KafkaMessage[], out: TaskOutput[]): void {

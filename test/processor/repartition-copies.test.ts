@@ -4,15 +4,14 @@
  * was re-keyed from (`weir.source`); a task applies each source position once, so the copy does
  * not count twice. (Found by the chaos suite: final windows up to 40% too high.)
  */
-import { create, toBinary } from "@bufbuild/protobuf";
 import type { KafkaMessage } from "kafkajs";
 import { beforeAll, expect, test } from "vitest";
-import { HttpAccessLogSchema } from "../../src/events.js";
-import { headers, tenantKey, type WatermarkMarker } from "../../src/kafka-contract.js";
+import { tenantKey, type WatermarkMarker } from "../../src/kafka-contract.js";
 import { rawRecordOf } from "../../src/processor/raw-records.js";
 import { ShardRuntime, WATERMARK_MARKER_TYPE, type TaskOutput } from "../../src/processor/shard-runtime.js";
 import type { ConfiguredJob } from "../../src/processor/jobs.js";
 import { exampleJob } from "../unit-fixtures/example-jobs.js";
+import { repartitionedAccessLog } from "../unit-fixtures/repartitioned.js";
 
 let errorRate: ConfiguredJob;
 beforeAll(async () => {
@@ -22,20 +21,9 @@ beforeAll(async () => {
 const t0 = Date.UTC(2026, 11, 6, 9, 0, 0);
 const SOURCE = "weir.events.http-access-log";
 
-/** A record of the repartition topic as the repartition step writes it. */
-function repartitioned(sourceOffset: number, status: number, at: number): KafkaMessage {
-  const message = {
-    key: Buffer.from("web-1"),
-    value: Buffer.from(toBinary(HttpAccessLogSchema, create(HttpAccessLogSchema, { host: "web-1", method: "GET", path: "/", status }))),
-    timestamp: String(at),
-    offset: "0",
-    attributes: 0,
-    size: 0,
-    headers: { [headers.type]: HttpAccessLogSchema.typeName, [headers.tenant]: "acme", [headers.source]: `${SOURCE}/3@${sourceOffset}` },
-  };
-  // kafkajs's KafkaMessage is a union of its two wire formats; this is the record-batch one.
-  return message as unknown as KafkaMessage;
-}
+/** A record of the repartition topic, re-keyed from partition 3 of the source. */
+const repartitioned = (sourceOffset: number, status: number, at: number): KafkaMessage =>
+  repartitionedAccessLog({ source: `${SOURCE}/3`, sourceOffset, status, at });
 
 test("a repartitioned record written twice is counted once", () => {
   const messages = [
