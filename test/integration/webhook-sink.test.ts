@@ -153,6 +153,11 @@ test("every committed alert delivered once per idempotency key, across a restart
   await second.start();
   const refusedCount = () => first.stats().refused + second.stats().refused;
   await waitFor(() => distinct.size >= ALERTS && refusedCount() >= 2, `all ${ALERTS} alerts (have ${distinct.size}) and 2 refusals`, 120_000);
+  // The receiver counts a request before its answer reaches the sink: let the sink's counter catch up before closing it.
+  await waitFor(
+    () => first.stats().delivered + second.stats().delivered >= accepted.length - inFlightAtClose - lateFromFirst,
+    "the sinks to count their deliveries",
+  );
   await second.close();
 
   // Exactly the committed alerts, none of the aborted ones.
